@@ -1,0 +1,25 @@
+"""ersim: emission reduction scenario simulator (减排情景模拟).
+
+Python API::
+
+    import sim
+    scen = sim.load_scenario("scenarios/ankang-2025.yaml")
+    result = sim.run(scen)
+    ds = result.to_dataset()
+    sim.save_run(result)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+__all__ = ["load_library", "load_scenario", "run", "save_run", "list_runs", "Result", "__version__"]
+
+
+def __getattr__(name: str) -> Any:  # lazy: keep `import sim` and CLI start-up light
+    if name in __all__ and name != "__version__":
+        from sim import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'sim' has no attribute {name!r}")

@@ -1,0 +1,207 @@
+"""The ``ersim`` command: a thin layer over the Python API. Exit 2 = bad input, 3 = infeasible."""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from sim.errors import ErsimError, InputError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _stderr_console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _report(exc: ErsimError) -> None:
+    err = _stderr_console()
+    if isinstance(exc, InputError):
+        n = len(exc.problems)
+        err.print(f"[bold red]error:[/] {n} problem{'s' if n != 1 else ''} in the input:", markup=True)
+        for p in exc.problems:
+            err.print(f"  {p}", markup=False)
+    else:
+        err.print(f"error: {exc}", markup=False)
+
+
+def handled(fn: F) -> F:
+    """Map ersim errors to short messages and exit codes; tracebacks only with --debug."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        ctx = click.get_current_context()
+        debug = bool(ctx.find_root().params.get("debug"))
+        try:
+            return fn(*args, **kwargs)
+        except ErsimError as exc:
+            if debug:
+                traceback.print_exc()
+            _report(exc)
+            ctx.exit(exc.exit_code)
+        except (KeyboardInterrupt, click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:  # a bug: say so briefly, full trace with --debug
+            if debug:
+                raise
+            click.echo(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", err=True)
+            ctx.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.version_option(package_name="ersim")
+def main(debug: bool) -> None:
+    """ersim: emission reduction scenarios and target feasibility (减排情景与目标可达性分析)."""
+
+
+@main.command("run")
+@click.argument("scenario", type=click.Path(dir_okay=False))
+@click.option("--out", type=click.Path(file_okay=False), help="Run folder (default outputs/<scenario>/<run-id>).")
+@click.option("--attribution", type=click.Choice(["sequential", "shapley"]), help="How overlapping measures share credit.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of tables.")
+@handled
+def run_cmd(scenario: str, out: str | None, attribution: str | None, as_json: bool) -> None:
+    """Evaluate SCENARIO and write a run to outputs/."""
+    from sim.api import load_scenario, run, save_run
+    from sim.report_text import print_run
+
+    scen = load_scenario(scenario)
+    result = run(scen, attribution=attribution)
+    for w in result.warnings:
+        click.echo(f"warning: {w}", err=True)
+    path = save_run(result, out)
+    if as_json:
+        payload = {
+            "run": str(path),
+            "scenario": scen.name,
+            "summary": json.loads(result.summary_frame().to_json(orient="records", force_ascii=False)),
+            "targets": json.loads(result.targets_frame().to_json(orient="records", force_ascii=False)),
+        }
+        click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+    else:
+        print_run(result)
+    click.echo(f"run written to {path}", err=True)
+
+
+@main.command("schema")
+def schema_cmd() -> None:
+    """Print the JSON Schema of a scenario file (for editor completion)."""
+    from sim.scenario import Scenario
+
+    click.echo(json.dumps(Scenario.model_json_schema(), ensure_ascii=False, indent=2))
+
+
+@main.group("coefficients")
+def coefficients_grp() -> None:
+    """The cited coefficient library (coefficients/*.csv)."""
+
+
+@coefficients_grp.command("list")
+@click.option("--domain", help="Only this table, e.g. boilers.")
+@click.option("--pollutant", help="Only this pollutant, e.g. NOx.")
+@handled
+def coef_list(domain: str | None, pollutant: str | None) -> None:
+    """List coefficients: key, value, unit, basis."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from sim.coefficients import load_library
+    from sim.pollutants import canonical_pollutant
+
+    lib = load_library()
+    pol = canonical_pollutant(pollutant) if pollutant else None
+    if pollutant and pol is None:
+        raise InputError(f"unknown pollutant {pollutant!r}")
+    domains = sorted({c.domain for c in lib.coefficients.values()})
+    if domain and domain not in domains:
+        from sim.coefficients import did_you_mean
+
+        raise InputError(f"unknown domain {domain!r}{did_you_mean(domain, domains)}; valid: {', '.join(domains)}")
+    table = Table("key", "domain", "pollutant", "value", "unit", "range", "basis", "description")
+    for c in lib.coefficients.values():
+        if (domain and c.domain != domain) or (pol and c.pollutant != pol):
+            continue
+        rng = f"{c.low:g}–{c.high:g}" if c.low is not None and c.high is not None else ""
+        table.add_row(c.key, c.domain, c.pollutant, f"{c.value:.6g}", c.unit, rng, c.basis, c.description)
+    Console(width=200).print(table)
+
+
+@coefficients_grp.command("show")
+@click.argument("key")
+@handled
+def coef_show(key: str) -> None:
+    """Show one coefficient with its source and the example scenarios that use it."""
+    from sim.coefficients import did_you_mean, load_library
+
+    lib = load_library()
+    if key not in lib:
+        raise InputError(f"unknown coefficient {key!r}{did_you_mean(key, lib.keys())}")
+    c = lib[key]
+    lines = [
+        f"key:          {c.key}",
+        f"description:  {c.description_zh} / {c.description_en}",
+        f"pollutant:    {c.pollutant}",
+        f"value:        {c.value:.6g} {c.unit}",
+        f"range:        {c.low:g} – {c.high:g} ({c.distribution})" if c.low is not None and c.high is not None else "range:        none (fixed)",
+        f"basis:        {c.basis}",
+        f"source:       {c.source}",
+        f"table:        {c.file}:{c.row}",
+    ]
+    if c.formula:
+        lines.append(f"formula:      {c.formula}")
+        lines.append(f"inputs:       {', '.join(lib.dependencies(key))}")
+    if c.note:
+        lines.append(f"note:         {c.note}")
+    users = _scenarios_using(key)
+    lines.append(f"used by:      {', '.join(users) if users else '(no example scenario)'}")
+    click.echo("\n".join(lines))
+
+
+def _scenarios_using(key: str) -> list[str]:
+    """Example scenarios (scenarios/*.yaml beside the coefficients folder) that use *key*."""
+    from sim.coefficients import default_coefficients_dir
+
+    folder = default_coefficients_dir().parent / "scenarios"
+    out = []
+    for f in sorted(folder.glob("*.yaml")):
+        text = f.read_text(encoding="utf-8", errors="replace")
+        inv = [p for p in folder.glob("**/*.csv")]
+        if key in text:
+            out.append(f.name)
+        else:
+            for p in inv:
+                if key in p.read_text(encoding="utf-8", errors="replace") and p.stem.split("-")[0] in f.stem:
+                    out.append(f.name)
+                    break
+    return out
+
+
+@coefficients_grp.command("check")
+@click.option("--dir", "directory", type=click.Path(file_okay=False), help="Folder of tables (default coefficients/).")
+@handled
+def coef_check(directory: str | None) -> None:
+    """Check every table; exit 2 listing every problem."""
+    from sim.coefficients import check_directory, default_coefficients_dir, load_library
+
+    problems = check_directory(directory)
+    if problems:
+        raise InputError(problems)
+    lib = load_library(directory)
+    d = Path(directory) if directory else default_coefficients_dir()
+    click.echo(f"{len(lib.coefficients)} coefficients in {len(lib.hashes)} tables under {d}: all checks pass")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""One exception hierarchy. CLI maps ErsimError to exit code 2 (input) or 3 (infeasible)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["ErsimError", "InputError", "UnitError", "Problem", "InfeasibleError"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One input problem: where (file, line, key path) and what would be valid."""
+
+    message: str
+    file: str | None = None
+    line: int | None = None
+    path: str | None = None
+
+    def __str__(self) -> str:
+        where = self.file or "<input>"
+        if self.line is not None:
+            where += f":{self.line}"
+        key = f" {self.path}:" if self.path else ""
+        return f"{where}:{key} {self.message}"
+
+
+class ErsimError(Exception):
+    """Base of every error ersim raises on purpose."""
+
+    exit_code = 1
+
+
+class InputError(ErsimError):
+    """Bad input: carries every problem found, so a planner fixes them all at once."""
+
+    exit_code = 2
+
+    def __init__(self, problems: list[Problem] | Problem | str):
+        if isinstance(problems, str):
+            problems = [Problem(problems)]
+        elif isinstance(problems, Problem):
+            problems = [problems]
+        self.problems: list[Problem] = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class UnitError(ErsimError, ValueError):
+    """A unit that pint cannot read or convert; wrapped into a Problem by loaders."""
+
+    exit_code = 2
+
+
+@dataclass
+class _Shortfall:
+    target: str
+    shortfall: float
+    unit: str = "t"
+
+
+class InfeasibleError(ErsimError):
+    """Targets cannot all be met (exit code 3); carries the shortfall per target."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, shortfalls: dict[str, float] | None = None):
+        super().__init__(message)
+        self.shortfalls = shortfalls or {}
+        self._detail: list[_Shortfall] = field(default_factory=list) if False else []

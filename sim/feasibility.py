@@ -1,0 +1,68 @@
+"""Targets: required, achieved, margin and status (DESIGN.md section 4). Arrays in, arrays out.
+
+All three kinds are expressed as reductions in tonnes, so that margin = achieved - required
+and a positive margin means the target is met:
+
+* reduction_percent v against year b: required = v * E[b]; achieved = E[b] - E[y]
+* reduction_amount v (重点工程减排量): required = v; achieved = baseline[y] - E[y]
+* cap v: required = baseline[y] - v; achieved = baseline[y] - E[y] (margin = v - E[y])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["TargetSpec", "evaluate_targets", "status"]
+
+MET, AT_RISK, NOT_MET = "met", "at risk", "not met"
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    """A target in array terms: pollutant index, year index, reference-year index, value (t or share)."""
+
+    id: str
+    kind: str
+    p: int
+    y: int
+    ref: int
+    value: float
+
+
+def evaluate_targets(specs: list[TargetSpec], baseline_total: np.ndarray, emissions_total: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(required, achieved) [N,T] in tonnes from totals [N,P,Y] (t/a)."""
+    n = baseline_total.shape[0]
+    req = np.zeros((n, len(specs)))
+    ach = np.zeros((n, len(specs)))
+    for i, t in enumerate(specs):
+        e_y = emissions_total[:, t.p, t.y]
+        b_y = baseline_total[:, t.p, t.y]
+        if t.kind == "reduction_percent":
+            e_ref = emissions_total[:, t.p, t.ref]
+            req[:, i] = t.value * e_ref
+            ach[:, i] = e_ref - e_y
+        elif t.kind == "reduction_amount":
+            req[:, i] = t.value
+            ach[:, i] = b_y - e_y
+        else:  # cap
+            req[:, i] = b_y - t.value
+            ach[:, i] = b_y - e_y
+    return req, ach
+
+
+def status(margin: float, required: float, probability: float | None, at_risk_margin: float,
+           met_probability: float, at_risk_probability: float) -> str:
+    """met / at risk / not met from the central margin and, under uncertainty, P(margin >= 0)."""
+    if probability is not None:
+        if probability >= met_probability and margin >= 0:
+            return MET
+        if probability >= at_risk_probability:
+            return AT_RISK
+        return NOT_MET
+    if margin < 0:
+        return NOT_MET
+    if margin < at_risk_margin * abs(required):
+        return AT_RISK
+    return MET

@@ -1,0 +1,130 @@
+"""Reading a scenario file: YAML -> validated Scenario, every problem with file:line."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from sim.errors import InputError, Problem
+from sim.inventory import read_inventory
+from sim.scenario import PoolSpec, Scenario
+from sim.yamlio import LineMap, read_yaml
+
+__all__ = ["load_scenario", "scenario_from_dict", "validation_problems"]
+
+
+def _model_fields(model: Any, loc: tuple[Any, ...]) -> list[str]:
+    """Field names valid at *loc* inside *model* (for 'did you mean')."""
+    from pydantic import BaseModel
+
+    cur: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        fields = getattr(cur, "model_fields", None)
+        if not fields or part not in fields:
+            return []
+        ann = fields[part].annotation
+        nxt = None
+        for cand in _candidates(ann):
+            if isinstance(cand, type) and issubclass(cand, BaseModel):
+                nxt = cand
+                break
+        if nxt is None:
+            return []
+        cur = nxt
+    return list(getattr(cur, "model_fields", {}))
+
+
+def _candidates(ann: Any) -> list[Any]:
+    import typing
+
+    out = [ann]
+    for a in typing.get_args(ann):
+        out.extend(_candidates(a))
+    return out
+
+
+def validation_problems(exc: ValidationError, lines: LineMap, model: Any, prefix: tuple[Any, ...] = ()) -> list[Problem]:
+    """One Problem per pydantic error, located through the YAML line map."""
+    problems: list[Problem] = []
+    for err in exc.errors():
+        loc = tuple(x for x in err["loc"] if not (isinstance(x, str) and (x.startswith(("function-", "list[", "str", "float", "dict[")) or x in ("Uncertain",))))
+        typ = err["type"]
+        msg = err["msg"].removeprefix("Value error, ")
+        if typ == "extra_forbidden":
+            key = str(loc[-1]) if loc else ""
+            valid = _model_fields(model, loc[:-1])
+            close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            msg = f"unknown key {key!r}{hint}; valid keys here: {', '.join(valid)}" if valid else f"unknown key {key!r}"
+        elif typ == "literal_error":
+            ctx = err.get("ctx", {})
+            expected = str(ctx.get("expected", ""))
+            got = err.get("input")
+            opts = [o.strip(" '") for o in expected.replace(" or ", ",").split(",")]
+            close = difflib.get_close_matches(str(got), opts, n=1, cutoff=0.5)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            msg = f"{got!r} is not allowed{hint}; valid: {expected}"
+        elif typ == "missing":
+            msg = f"required key {loc[-1]!r} is missing" if loc else msg
+        problems.append(lines.problem((*prefix, *loc), msg))
+    return problems
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Load and validate a scenario (and its inventory file); InputError lists every problem."""
+    data, lines = read_yaml(path)
+    return _validate(data, lines, path)
+
+
+def scenario_from_dict(data: dict[str, Any], base_dir: str | Path = ".") -> Scenario:
+    """Validate a scenario given as a Python mapping (for scripts and tests)."""
+    return _validate(data, LineMap("<dict>"), Path(base_dir) / "<dict>")
+
+
+def _validate(data: Any, lines: LineMap, path: str | Path) -> Scenario:
+    if not isinstance(data, dict):
+        raise InputError(Problem("a scenario is a mapping of keys (name, region, base_year, years, inventory, measures, targets)", str(path), 1))
+    problems: list[Problem] = []
+    inv_pools: list[dict[str, Any]] | None = None
+    inv_lines: LineMap | None = None
+    inv_hash: str | None = None
+    inv_path: str | None = None
+    inv = data.get("inventory")
+    if isinstance(inv, str):
+        p = Path(inv)
+        if not p.is_absolute():
+            p = Path(path).parent / p
+        inv_path = str(p)
+        try:
+            inv_pools, inv_lines, inv_hash = read_inventory(p)
+        except InputError as exc:
+            problems.extend(exc.problems)
+    scen: Scenario | None = None
+    try:
+        scen = Scenario.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(validation_problems(exc, lines, Scenario))
+    pools: list[PoolSpec] = []
+    if inv_pools is not None and inv_lines is not None:
+        for i, raw in enumerate(inv_pools):
+            try:
+                pools.append(PoolSpec.model_validate(raw))
+            except ValidationError as exc:
+                problems.extend(validation_problems(exc, inv_lines, PoolSpec, (i,)))
+    if problems or scen is None:
+        raise InputError(problems)
+    scen._path = str(path) if lines.file != "<dict>" else None
+    scen._lines = lines
+    if inv_pools is not None:
+        scen._pools = pools
+        scen._inventory_lines = inv_lines
+        scen._inventory_hash = inv_hash
+        scen._inventory_path = inv_path
+    else:
+        scen._inventory_lines = LineMap(str(path), {k[1:]: v for k, v in lines.lines.items() if k[:1] == ("inventory",)})
+    return scen

@@ -1,0 +1,569 @@
+"""Compile a Scenario and the coefficient library into numbers the engine can use.
+
+Every emission factor, conversion, efficiency and removal is an expression over coefficient
+keys (a sum of products, each with a constant that folds in the unit conversion). Central
+values and sampled values go through the same vectorised evaluation: one matrix product
+of log-values over all terms, no loop over measures or samples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pint
+
+from sim import engine
+from sim.coefficients import Coefficient, Library, did_you_mean
+from sim.errors import InputError, Problem, UnitError
+from sim.pollutants import POLLUTANTS
+from sim.scenario import Measure, PoolSpec, Scenario, Uncertain
+from sim.units import Q_, parse_quantity, parse_unit, ureg
+from sim.yamlio import LineMap
+
+__all__ = ["Param", "Model", "compile_model", "KIND_CODES"]
+
+KIND_CODES = {"retire": engine.RETIRE, "switch": engine.SWITCH, "control": engine.CONTROL,
+              "standard": engine.STANDARD, "treat": engine.TREAT}
+_T_PER_A = ureg.Unit("t/a")
+_T = ureg.Unit("t")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One uncertain (or sweepable) input: a coefficient key, a completion or a growth rate."""
+
+    name: str
+    value: float
+    low: float | None
+    high: float | None
+    distribution: str
+    unit: str = ""
+    label: str = ""
+
+    @property
+    def uncertain(self) -> bool:
+        return (self.low is not None and self.high is not None and self.high > self.low
+                and self.distribution != "fixed")
+
+
+@dataclass
+class _Term:
+    coef: float
+    keys: dict[str, int]  # key -> exponent
+
+
+@dataclass
+class Model:
+    """A compiled scenario: labels, fixed arrays and the expressions behind the uncertain ones."""
+
+    scenario: Scenario
+    library: Library
+    pools: list[str]
+    pool_names: list[str]
+    pool_sectors: list[str]
+    pool_units: list[str]
+    measures: list[str]
+    measure_names: list[str]
+    measure_types: list[str]
+    measure_categories: list[str]
+    pollutants: list[str]
+    years: list[int]
+    activity0: np.ndarray
+    kind: np.ndarray
+    src: np.ndarray
+    tgt: np.ndarray
+    qty: np.ndarray
+    share_param: list[str | None]
+    credit: np.ndarray  # [M,Y]
+    # expressions: slot name -> list of terms
+    slots: list[str] = field(default_factory=list)
+    terms: list[tuple[int, _Term]] = field(default_factory=list)
+    keys_used: list[str] = field(default_factory=list)
+    params: dict[str, Param] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    coefficient_uses: dict[str, list[str]] = field(default_factory=dict)
+    _slot_index: dict[str, int] = field(default_factory=dict)
+
+    # ---- expression machinery -------------------------------------------------------------
+    def slot(self, name: str) -> int:
+        if name not in self._slot_index:
+            self._slot_index[name] = len(self.slots)
+            self.slots.append(name)
+        return self._slot_index[name]
+
+    def base_keys(self) -> list[str]:
+        """Non-derived coefficient keys that the scenario's numbers rest on."""
+        out: list[str] = []
+        for k in self.keys_used:
+            for b in self.library.dependencies(k):
+                if b not in out:
+                    out.append(b)
+        return out
+
+    def central_values(self) -> dict[str, np.ndarray]:
+        """Every parameter at its central value, as arrays of length 1."""
+        return {name: np.array([p.value]) for name, p in self.params.items()}
+
+    def slot_values(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Evaluate every slot for N samples -> [N, n_slots]. *values* maps param -> [N]."""
+        n = len(next(iter(values.values()))) if values else 1
+        keyvals = np.empty((n, len(self.keys_used)))
+        base = {k[5:]: v for k, v in values.items() if k.startswith("coef:")}
+        for j, key in enumerate(self.keys_used):
+            v = self.library.evaluate(key, base) if self.library[key].formula else base.get(key, self.library[key].value)
+            keyvals[:, j] = np.broadcast_to(np.asarray(v, dtype=float), (n,))
+        expo, coef, onehot = self._term_matrices()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logv = np.log(np.abs(keyvals))
+            logv[np.isneginf(logv)] = -745.0  # exp -> 0 without nan in the product
+            neg = (keyvals < 0).astype(float)
+        tv = coef[None, :] * np.exp(logv @ expo)
+        parity = np.mod(neg @ np.abs(expo), 2.0)
+        tv = np.where(parity > 0.5, -tv, tv)
+        out: np.ndarray = tv @ onehot
+        return out
+
+    def _term_matrices(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(exponents [keys, terms], constants [terms], term->slot one-hot [terms, slots]), cached."""
+        cache = self.__dict__.get("_term_cache")
+        if cache is not None and cache[0] == (len(self.terms), len(self.keys_used), len(self.slots)):
+            return cache[1]
+        col = {k: j for j, k in enumerate(self.keys_used)}
+        expo = np.zeros((len(self.keys_used), len(self.terms)))
+        coef = np.array([term.coef for _, term in self.terms], dtype=float)
+        onehot = np.zeros((len(self.terms), len(self.slots)))
+        for t, (s, term) in enumerate(self.terms):
+            onehot[t, s] = 1.0
+            for k, e in term.keys.items():
+                expo[col[k], t] += e
+        mats = (expo, coef, onehot)
+        self.__dict__["_term_cache"] = ((len(self.terms), len(self.keys_used), len(self.slots)), mats)
+        return mats
+
+    def _layout(self, prefix: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Slot indices of *prefix* and their (row, col) positions, cached."""
+        cache = self.__dict__.setdefault("_layout_cache", {})
+        if prefix not in cache or cache[prefix][3] != len(self.slots):
+            idx, rows, cols = [], [], []
+            for name, s in self._slot_index.items():
+                if name.startswith(prefix + "["):
+                    parts = [int(x) for x in name[len(prefix) + 1 : -1].split(",")]
+                    idx.append(s)
+                    rows.append(parts[0])
+                    cols.append(parts[1] if len(parts) > 1 else 0)
+            cache[prefix] = (np.array(idx, dtype=np.int64), np.array(rows, dtype=np.int64),
+                             np.array(cols, dtype=np.int64), len(self.slots))
+        c = cache[prefix]
+        return c[0], c[1], c[2]
+
+    # ---- engine inputs --------------------------------------------------------------------
+    def inputs(self, values: Mapping[str, np.ndarray] | None = None) -> engine.EngineInputs:
+        """EngineInputs for N samples (central values when *values* is None)."""
+        vals = dict(self.central_values())
+        if values:
+            vals.update(values)
+        n = max((len(v) for v in vals.values()), default=1)
+        vals = {k: np.broadcast_to(np.asarray(v, dtype=float), (n,)) for k, v in vals.items()}
+        sv = self.slot_values(vals)
+        k, m, p = len(self.pools), len(self.measures), len(self.pollutants)
+
+        def grid(prefix: str, rows: int, cols: int, default: float = 0.0) -> np.ndarray:
+            out = np.full((n, rows, cols), default)
+            idx, i, j = self._layout(prefix)
+            out[:, i, j] = sv[:, idx]
+            return out
+
+        def vec(prefix: str, rows: int, default: float) -> np.ndarray:
+            out = np.full((n, rows), default)
+            idx, i, _ = self._layout(prefix)
+            out[:, i] = sv[:, idx]
+            return out
+
+        ef = grid("ef", k, p)
+        eff = grid("eff", m, p)
+        newef = grid("newef", m, p, np.nan)
+        removal = grid("removal", m, p)
+        conv = vec("conv", m, 1.0)
+        cut = eff.copy()
+        std = self.kind == engine.STANDARD
+        if std.any():
+            pool_ef = ef[:, self.src[std], :]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = np.where(np.isnan(newef[:, std, :]), 1.0, newef[:, std, :] / pool_ef)
+            cut[:, std, :] = np.where(pool_ef > 0, 1.0 - np.nan_to_num(ratio, nan=1.0), 0.0)
+        growth = np.stack([vals[f"growth:{pid}"] for pid in self.pools], axis=1) if k else np.zeros((n, 0))
+        completion = np.stack([vals[f"completion:{mid}"] for mid in self.measures], axis=1) if m else np.zeros((n, 0))
+        share = np.full((n, m), np.nan)
+        for j, name in enumerate(self.share_param):
+            if name is not None:
+                share[:, j] = vals[name]
+        implemented = completion[:, :, None] * self.credit[None, :, :]
+        offset = np.array(self.years, dtype=float) - self.scenario.base_year
+        return engine.EngineInputs(
+            activity0=np.broadcast_to(self.activity0, (n, k)).copy(),
+            growth=growth, ef=ef, offset=offset, kind=self.kind, src=self.src, tgt=self.tgt,
+            qty=np.broadcast_to(self.qty, (n, m)).copy(), share=share, conv=conv, cut=cut,
+            removal=removal, implemented=implemented,
+        )
+
+
+# ---- compilation ------------------------------------------------------------------------------
+
+class _Compiler:
+    def __init__(self, scen: Scenario, lib: Library):
+        self.scen = scen
+        self.lib = lib
+        self.problems: list[Problem] = []
+        self.lines: LineMap = scen._lines or LineMap(scen._path or "<scenario>")
+        self.inv_lines: LineMap = scen._inventory_lines or self.lines
+        self.keys_used: list[str] = []
+        self.uses: dict[str, list[str]] = {}
+        self.warnings: list[str] = []
+
+    def err(self, where: LineMap, path: tuple[Any, ...], msg: str) -> None:
+        self.problems.append(where.problem(path, msg))
+
+    def factor(self, spec: Any, where: LineMap, path: tuple[Any, ...], user: str) -> tuple[float, dict[str, int], pint.Unit] | None:
+        """A product of keys and quantities -> (constant, key exponents, unit)."""
+        items = spec if isinstance(spec, list) else [spec]
+        const = 1.0
+        keys: dict[str, int] = {}
+        unit = ureg.dimensionless
+        for item in items:
+            if isinstance(item, (int, float)) and not isinstance(item, bool):
+                const *= float(item)
+                continue
+            text = str(item).strip()
+            if text in self.lib:
+                c: Coefficient = self.lib[text]
+                keys[text] = keys.get(text, 0) + 1
+                unit = unit * parse_unit(c.unit)
+                if text not in self.keys_used:
+                    self.keys_used.append(text)
+                self.uses.setdefault(text, []).append(user)
+                for b in self.lib.dependencies(text):
+                    if self.lib[b].basis == "U":
+                        msg = f"coefficient {b!r} is unverified (basis U); check it before relying on {user}"
+                        if msg not in self.warnings:
+                            self.warnings.append(msg)
+                continue
+            try:
+                q = parse_quantity(text)
+            except UnitError:
+                looks_like_key = text.replace("_", "").replace(".", "").isalnum() and not text[:1].isdigit()
+                hint = did_you_mean(text, self.lib.keys()) if looks_like_key else ""
+                self.err(where, path, f"{text!r} is neither a coefficient key{hint} nor a number with a unit ('3 kg/t')")
+                return None
+            const *= float(q.magnitude)
+            unit = unit * q.units
+        return const, keys, unit
+
+    def scale(self, unit: pint.Unit, target: pint.Unit, where: LineMap, path: tuple[Any, ...], what: str) -> float | None:
+        try:
+            return float(Q_(1.0, unit).to(target).magnitude)
+        except pint.DimensionalityError:
+            self.err(where, path, f"{what} is in '{unit:~}', which does not convert to '{target:~}'")
+            return None
+
+
+def _param_from(name: str, u: Uncertain, label: str, unit: str = "") -> Param:
+    return Param(name, u.value, u.low, u.high, u.distribution if u.uncertain else "fixed", unit, label)
+
+
+def _credit(m: Measure, years: Sequence[int], rule: str, lines: LineMap, path: tuple[Any, ...], problems: list[Problem]) -> np.ndarray:
+    """Share of the measure in effect in each year (0..1): schedule, part-year or full."""
+    y = np.array(years)
+    if m.schedule:
+        out = np.zeros(len(years))
+        last = 0.0
+        for yr in years:
+            if yr in m.schedule:
+                last = m.schedule[yr].value
+            out[years.index(yr)] = last
+        for yr in m.schedule:
+            if yr not in years:
+                problems.append(lines.problem((*path, "schedule", yr), f"schedule year {yr} lies outside the scenario years {years[0]}-{years[-1]}"))
+        if any(not 0 <= v.value <= 1 for v in m.schedule.values()):
+            problems.append(lines.problem((*path, "schedule"), "schedule shares lie between 0 and 1"))
+        return out
+    if m.commissioned:
+        year, month = (int(x) for x in m.commissioned.split("-"))
+        first = {"next_month": (12 - month) / 12, "same_month": (13 - month) / 12, "full_year": 1.0}[rule]
+        return np.where(y > year, 1.0, np.where(y == year, first, 0.0))
+    if m.year is not None:
+        return (y >= m.year).astype(float)
+    return (y > years[0]).astype(float) if len(years) > 1 else np.ones(len(years))
+
+
+def compile_model(scen: Scenario, library: Library) -> Model:
+    """Resolve keys, units and references; InputError lists every problem with file:line."""
+    overrides = {
+        key: Coefficient(key=key, value=o.value, unit=o.unit, source=o.source, basis="V",
+                         low=o.low, high=o.high,
+                         distribution=o.distribution or ("triangular" if o.low is not None else "fixed"),
+                         note=o.note or "scenario override", domain="scenario", file=scen._path or "")
+        for key, o in scen.coefficients.items()
+    }
+    lib = library.with_overrides(overrides) if overrides else library
+    cc = _Compiler(scen, lib)
+    lines, inv_lines = cc.lines, cc.inv_lines
+    pools: list[PoolSpec] = scen.pools
+    years = scen.year_range
+
+    # ids ---------------------------------------------------------------------------
+    pool_ids = [p.id for p in pools]
+    seen: dict[str, int] = {}
+    for i, pid in enumerate(pool_ids):
+        if pid in seen:
+            cc.err(inv_lines, (i, "id"), f"duplicate pool id {pid!r} (also pool {seen[pid] + 1})")
+        seen[pid] = i
+    for what, items in (("measure", scen.measures), ("target", scen.targets)):
+        ids: dict[str, int] = {}
+        for i, it in enumerate(items):
+            if it.id in ids:
+                cc.err(lines, (what + "s", i, "id"), f"duplicate {what} id {it.id!r}")
+            ids[it.id] = i
+    pidx = {pid: i for i, pid in enumerate(pool_ids)}
+
+    # pollutants ----------------------------------------------------------------------
+    used = {p for pool in pools for p in (*pool.ef, *pool.emissions)}
+    pollutants = [p for p in POLLUTANTS if p in used]
+    pol_idx = {p: i for i, p in enumerate(pollutants)}
+
+    model = Model(
+        scenario=scen, library=lib, pools=pool_ids,
+        pool_names=[p.name or p.id for p in pools], pool_sectors=[p.sector or "" for p in pools],
+        pool_units=[], measures=[m.id for m in scen.measures],
+        measure_names=[m.name or m.id for m in scen.measures],
+        measure_types=[m.type for m in scen.measures],
+        measure_categories=[m.category or "" for m in scen.measures],
+        pollutants=pollutants, years=years,
+        activity0=np.zeros(len(pools)), kind=np.array([KIND_CODES[m.type] for m in scen.measures], dtype=np.int64),
+        src=np.zeros(len(scen.measures), dtype=np.int64), tgt=-np.ones(len(scen.measures), dtype=np.int64),
+        qty=np.full(len(scen.measures), np.nan), share_param=[None] * len(scen.measures),
+        credit=np.zeros((len(scen.measures), len(years))),
+    )
+
+    def add(slot: str, coef: float, keys: dict[str, int]) -> None:
+        model.terms.append((model.slot(slot), _Term(coef, dict(keys))))
+
+    # pools ---------------------------------------------------------------------------
+    units: list[pint.Unit] = []
+    for i, pool in enumerate(pools):
+        if pool.activity is not None:
+            q = parse_quantity(pool.activity)
+            if q.magnitude < 0:
+                cc.err(inv_lines, (i, "activity"), "activity must not be negative")
+            unit = q.units
+            model.activity0[i] = float(q.magnitude)
+        else:
+            unit = ureg.dimensionless
+            model.activity0[i] = 1.0
+        units.append(unit)
+        model.pool_units.append(f"{unit:~}" if unit != ureg.dimensionless else "")
+        model.params[f"growth:{pool.id}"] = _param_from(f"growth:{pool.id}", pool.growth, f"{pool.name or pool.id} 增长率")
+        if pool.growth.value <= -1:
+            cc.err(inv_lines, (i, "growth"), "growth must be above -100% a year")
+        for pol, spec in pool.ef.items():
+            r = cc.factor(spec, inv_lines, (i, "ef", pol), f"pool {pool.id}")
+            if r is None:
+                continue
+            const, keys, ef_unit = r
+            per = ef_unit * unit
+            s = _scale_emission(per)
+            if s is None:
+                cc.err(inv_lines, (i, "ef", pol), f"emission factor in '{ef_unit:~}' times activity in '{unit:~}' gives '{per:~}', not tonnes per year")
+                continue
+            add(f"ef[{i},{pol_idx[pol]}]", const * s, keys)
+        for pol, text in pool.emissions.items():
+            if pol in pool.ef:
+                cc.err(inv_lines, (i, "emissions", pol), f"pollutant {pol} has both an emission factor and base-year emissions; give one")
+                continue
+            q = parse_quantity(text)
+            s = _scale_emission(q.units)
+            if s is None:
+                cc.err(inv_lines, (i, "emissions", pol), f"emissions in '{q.units:~}' are not tonnes (per year)")
+                continue
+            if q.magnitude < 0:
+                cc.err(inv_lines, (i, "emissions", pol), "emissions must not be negative")
+            act = model.activity0[i] if model.activity0[i] > 0 else 1.0
+            add(f"ef[{i},{pol_idx[pol]}]", float(q.magnitude) * s / act, {})
+
+    # measures ------------------------------------------------------------------------
+    for j, m in enumerate(scen.measures):
+        path = ("measures", j)
+        model.params[f"completion:{m.id}"] = _param_from(f"completion:{m.id}", m.completion, f"{m.name or m.id} 完成率")
+        model.credit[j] = _credit(m, years, scen.settings.credit_rule, lines, path, cc.problems)
+        if m.pool not in pidx:
+            cc.err(lines, (*path, "pool"), f"unknown pool {m.pool!r}{did_you_mean(m.pool, pool_ids)}")
+            continue
+        k = pidx[m.pool]
+        model.src[j] = k
+        unit = units[k]
+        user = f"measure {m.id}"
+        if m.type != "treat" and m.quantity is not None:
+            q = parse_quantity(m.quantity)
+            s = cc.scale(q.units, unit, lines, (*path, "quantity"), f"quantity of {m.id}")
+            if s is not None:
+                model.qty[j] = float(q.magnitude) * s
+        if m.share is not None and m.type in ("control", "standard"):
+            name = f"share:{m.id}"
+            model.params[name] = _param_from(name, m.share, f"{m.name or m.id} 覆盖比例")
+            model.share_param[j] = name
+            if m.quantity is not None:
+                cc.err(lines, (*path, "share"), "give 'quantity' or 'share', not both")
+        target = m.to if m.type == "switch" else m.replaced_by if m.type == "retire" else None
+        if target is not None:
+            if target not in pidx:
+                cc.err(lines, (*path, "to" if m.type == "switch" else "replaced_by"), f"unknown pool {target!r}{did_you_mean(target, pool_ids)}")
+            else:
+                t = pidx[target]
+                model.tgt[j] = t
+                want = units[t] / unit
+                if m.conversion is not None:
+                    r = cc.factor(m.conversion, lines, (*path, "conversion"), user)
+                    if r is not None:
+                        s = cc.scale(r[2], want, lines, (*path, "conversion"), "conversion")
+                        if s is not None:
+                            add(f"conv[{j}]", r[0] * s, r[1])
+                else:
+                    s = cc.scale(ureg.dimensionless, want, lines, (*path, "to"), f"moving '{unit:~}' into a pool counted in '{units[t]:~}' needs a 'conversion'; default 1")
+                    if s is not None:
+                        add(f"conv[{j}]", s, {})
+        elif m.type in ("retire", "switch"):
+            pass
+        if m.type == "control":
+            for pol, spec in m.efficiency.items():
+                if pol not in pol_idx:
+                    cc.err(lines, (*path, "efficiency", pol), f"no pool emits {pol}; the inventory has {', '.join(pollutants)}")
+                    continue
+                r = cc.factor(spec, lines, (*path, "efficiency", pol), user)
+                if r is None:
+                    continue
+                s = cc.scale(r[2], ureg.dimensionless, lines, (*path, "efficiency", pol), "efficiency")
+                if s is not None:
+                    if not r[1] and not 0 <= r[0] * s <= 1:
+                        cc.err(lines, (*path, "efficiency", pol), f"efficiency must lie between 0% and 100%, got {r[0] * s:.0%}")
+                    add(f"eff[{j},{pol_idx[pol]}]", r[0] * s, r[1])
+        if m.type == "standard":
+            for pol, spec in m.ef.items():
+                if pol not in pol_idx:
+                    cc.err(lines, (*path, "ef", pol), f"no pool emits {pol}; the inventory has {', '.join(pollutants)}")
+                    continue
+                r = cc.factor(spec, lines, (*path, "ef", pol), user)
+                if r is None:
+                    continue
+                s = _scale_emission(r[2] * unit)
+                if s is None:
+                    cc.err(lines, (*path, "ef", pol), f"new emission factor in '{r[2]:~}' does not fit the pool's activity in '{unit:~}'")
+                    continue
+                add(f"newef[{j},{pol_idx[pol]}]", r[0] * s, r[1])
+        if m.type == "treat" and m.quantity is not None:
+            q = parse_quantity(m.quantity)
+            lf: tuple[float, dict[str, int], pint.Unit] | None = (1.0, {}, ureg.dimensionless)
+            if m.load_factor is not None:
+                lf = cc.factor(m.load_factor, lines, (*path, "load_factor"), user)
+            if lf is None:
+                continue
+            pairs: list[tuple[str, Any, float, str]] = [(p, spec, 1.0, "removal") for p, spec in m.removal.items()]
+            for p in m.c_in:
+                pairs.append((p, m.c_in[p], 1.0, "c_in"))
+                pairs.append((p, m.c_out[p], -1.0, "c_out"))
+            for pol, spec, sign, fieldname in pairs:
+                if pol not in pol_idx:
+                    cc.err(lines, (*path, fieldname, pol), f"no pool emits {pol}; the inventory has {', '.join(pollutants)}")
+                    continue
+                r = cc.factor(spec, lines, (*path, fieldname, pol), user)
+                if r is None:
+                    continue
+                u = q.units * lf[2] * r[2]
+                s = _scale_emission(u)
+                if s is None:
+                    cc.err(lines, (*path, fieldname, pol), f"quantity '{q.units:~}' x '{r[2]:~}' gives '{u:~}', not tonnes per year")
+                    continue
+                keys = dict(r[1])
+                for kk, e in lf[1].items():
+                    keys[kk] = keys.get(kk, 0) + e
+                add(f"removal[{j},{pol_idx[pol]}]", sign * float(q.magnitude) * lf[0] * r[0] * s, keys)
+
+    # targets reference known pollutants and years
+    for i, t in enumerate(scen.targets):
+        if t.pollutant not in pol_idx:
+            cc.err(lines, ("targets", i, "pollutant"), f"no pool emits {t.pollutant}; the inventory has {', '.join(pollutants) or 'no pollutants'}")
+        if t.year not in years:
+            cc.err(lines, ("targets", i, "year"), f"target year {t.year} lies outside {years[0]}-{years[-1]}; add it to 'years'")
+        if t.base_year is not None and t.base_year not in years:
+            cc.err(lines, ("targets", i, "base_year"), f"base_year {t.base_year} lies outside {years[0]}-{years[-1]}")
+
+    model.keys_used = cc.keys_used
+    model.coefficient_uses = cc.uses
+    model.warnings = cc.warnings
+    for key in model.base_keys():
+        c = lib[key]
+        model.params[f"coef:{key}"] = Param(f"coef:{key}", c.value, c.low, c.high, c.distribution if c.uncertain else "fixed", c.unit, key)
+    if cc.problems:
+        raise InputError(cc.problems)
+    _check_limits(model, lines, inv_lines)
+    return model
+
+
+def _scale_emission(unit: pint.Unit) -> float | None:
+    """Factor turning *unit* into t/a; a bare mass counts as per year (annual activity)."""
+    q = Q_(1.0, unit)
+    for target in (_T_PER_A, _T):
+        try:
+            return float(q.to(target).magnitude)
+        except pint.DimensionalityError:
+            continue
+    return None
+
+
+def _check_limits(model: Model, lines: LineMap, inv_lines: LineMap) -> None:
+    """A measure never removes more than its pool holds: over-100% is an input error."""
+    inp = model.inputs()
+    hi = {name: (p.high if p.high is not None else p.value) for name, p in model.params.items() if name.startswith("completion:")}
+    comp = np.array([hi[f"completion:{m}"] for m in model.measures]) if model.measures else np.zeros(0)
+    a = engine.grown_activity(inp)[0]  # [K,Y]
+    problems: list[Problem] = []
+    moves = np.isin(model.kind, (engine.RETIRE, engine.SWITCH))
+    moved = np.where(moves, np.nan_to_num(model.qty), 0.0)[:, None] * comp[:, None] * model.credit  # [M,Y]
+    for k, pid in enumerate(model.pools):
+        ms = np.nonzero((model.src == k) & moves)[0]
+        if len(ms) == 0:
+            continue
+        # activity arriving by switch into this pool can be retired too
+        gain = (moved * inp.conv[0][:, None])[model.tgt == k].sum(axis=0)
+        total = moved[ms].sum(axis=0)
+        over = np.nonzero(total > (a[k] + gain) * (1 + 1e-9))[0]
+        if len(over):
+            y = over[0]
+            names = ", ".join(model.measures[m] for m in ms)
+            pct = total[y] / a[k, y] * 100 if a[k, y] > 0 else float("inf")
+            problems.append(lines.problem(("measures", int(ms[0]), "quantity"),
+                            f"measures {names} retire or switch {total[y]:.6g} {model.pool_units[k]} of pool {pid!r} in {model.years[y]}, {pct:.0f}% of the {a[k, y]:.6g} it holds"))
+    ctl = np.isin(model.kind, (engine.CONTROL, engine.STANDARD))
+    for j in np.nonzero(ctl & ~np.isnan(model.qty))[0]:
+        k = model.src[j]
+        cover = model.qty[j] / np.where(a[k] > 0, a[k], np.nan)
+        if np.nanmax(np.where(model.credit[j] > 0, cover, 0)) > 1 + 1e-9:
+            problems.append(lines.problem(("measures", int(j), "quantity"),
+                            f"measure {model.measures[j]!r} covers {model.qty[j]:.6g} {model.pool_units[k]}, more than pool {model.pools[k]!r} holds ({a[k].min():.6g})"))
+    treats = np.nonzero(model.kind == engine.TREAT)[0]
+    if len(treats):
+        base = engine.baseline(inp)[0]  # [K,P,Y]
+        full = inp.removal[0][:, :, None] * (comp[:, None, None] * model.credit[:, None, :])
+        for k, pid in enumerate(model.pools):
+            ms = [j for j in treats if model.src[j] == k]
+            if not ms:
+                continue
+            tot = full[ms].sum(axis=0)
+            over = np.argwhere(tot > base[k] * (1 + 1e-9) + 1e-12)
+            if len(over):
+                p, y = over[0]
+                problems.append(lines.problem(("measures", int(ms[0]), "quantity"),
+                                f"treatment measures {', '.join(model.measures[j] for j in ms)} remove {tot[p, y]:.6g} t of {model.pollutants[p]} from pool {pid!r} in {model.years[y]}, more than its {base[k, p, y]:.6g} t"))
+    if problems:
+        raise InputError(problems)

@@ -1,0 +1,139 @@
+"""Runs on disk: ``outputs/<scenario>/<run-id>/`` written atomically (temp folder + rename)."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import hashlib
+import json
+import os
+import secrets
+import shutil
+from pathlib import Path
+from typing import Any
+
+from sim.errors import InputError, Problem
+from sim.run import Result, __version__
+
+__all__ = ["save_run", "default_outputs", "list_runs", "MANIFEST"]
+
+MANIFEST = "manifest.json"
+_TMP_PREFIX = ".tmp-"
+
+
+def default_outputs() -> Path:
+    """``$ERSIM_OUTPUTS`` or ``outputs/`` in the current folder."""
+    return Path(os.environ.get("ERSIM_OUTPUTS", "outputs"))
+
+
+def _sha256(path: str | None) -> str | None:
+    if not path or not Path(path).is_file():
+        return None
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def manifest(result: Result, run_id: str) -> dict[str, Any]:
+    """Everything needed to reproduce the run: hashes, version, settings, overrides, time."""
+    scen = result.scenario
+    lib = result.model.library
+    used_tables = sorted({lib[k].file and Path(lib[k].file).name for k in result.model.base_keys() + result.model.keys_used} - {""})
+    overrides = {k: {"value": o.value, "unit": o.unit, "source": o.source} for k, o in scen.coefficients.items()}
+    return {
+        "run_id": run_id,
+        "scenario": scen.name,
+        "scenario_id": scen.slug,
+        "region": scen.region,
+        "created": result.created,
+        "ersim_version": __version__,
+        "scenario_file": scen._path,
+        "scenario_sha256": _sha256(scen._path),
+        "inventory_file": scen._inventory_path,
+        "inventory_sha256": scen._inventory_hash,
+        "coefficient_tables": {name: h for name, h in sorted(lib.hashes.items())},
+        "coefficient_tables_used": [t for t in used_tables if t.endswith(".csv")],
+        "coefficients_used": {k: {"value": lib[k].value, "unit": lib[k].unit, "basis": lib[k].basis, "source": lib[k].source} for k in result.model.keys_used},
+        "coefficient_overrides": overrides,
+        "settings": result.settings,
+        "warnings": result.warnings,
+    }
+
+
+def _new_run_id(result: Result) -> str:
+    stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S")
+    return f"{stamp}-{secrets.token_hex(3)}"
+
+
+def _safe_child(root: Path, *parts: str) -> Path:
+    target = root.joinpath(*parts).resolve()
+    if root.resolve() not in target.parents and target != root.resolve():
+        raise InputError(Problem(f"output path {'/'.join(parts)!r} would leave {root}"))
+    return target
+
+
+def save_run(result: Result, out: str | Path | None = None) -> Path:
+    """Write *result* as a run folder and return its path.
+
+    Without *out*: ``outputs/<scenario-id>/<run-id>/``. With *out*: that folder, which must not
+    exist, be empty, or hold an earlier run (it is then replaced only after the new run is complete).
+    """
+    run_id = _new_run_id(result)
+    if out is None:
+        root = default_outputs()
+        final = _safe_child(root, result.scenario.slug, run_id)
+    else:
+        final = Path(out)
+        if final.exists() and (not final.is_dir() or (any(final.iterdir()) and not (final / MANIFEST).is_file())):
+            raise InputError(Problem("refusing to write into a folder that is neither empty nor an ersim run", str(final)))
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.parent / f"{_TMP_PREFIX}{final.name}-{secrets.token_hex(4)}"
+    tmp.mkdir()
+    try:
+        write_files(result, tmp, run_id)
+        if final.exists():
+            old = final.parent / f"{_TMP_PREFIX}old-{final.name}-{secrets.token_hex(4)}"
+            final.rename(old)
+            tmp.rename(final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def write_files(result: Result, folder: Path, run_id: str) -> None:
+    """results.nc, summary.csv, targets.csv, measures.csv, then manifest.json last."""
+    ds = result.dataset.copy()
+    for name in list(ds.variables):
+        if ds[name].dtype == object:
+            ds[name] = ds[name].astype(str)
+    ds.attrs = {k: (json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else v) for k, v in ds.attrs.items()}
+    ds.attrs["run_id"] = run_id
+    ds.to_netcdf(folder / "results.nc", engine="h5netcdf")
+    result.summary_frame().to_csv(folder / "summary.csv", index=False, encoding="utf-8-sig")
+    result.targets_frame().to_csv(folder / "targets.csv", index=False, encoding="utf-8-sig")
+    result.measures_frame().to_csv(folder / "measures.csv", index=False, encoding="utf-8-sig")
+    for name, writer in getattr(result, "extra_writers", {}).items():
+        writer(folder / name)
+    with (folder / MANIFEST).open("w", encoding="utf-8") as fh:
+        json.dump(manifest(result, run_id), fh, ensure_ascii=False, indent=2, default=str)
+        fh.flush()
+        with contextlib.suppress(OSError):
+            os.fsync(fh.fileno())
+
+
+def list_runs(root: str | Path | None = None) -> list[dict[str, Any]]:
+    """Manifests of complete runs under *root* (temporary folders are never listed)."""
+    base = Path(root) if root else default_outputs()
+    out = []
+    for m in sorted(base.glob(f"*/*/{MANIFEST}")):
+        if any(part.startswith(_TMP_PREFIX) for part in m.parts):
+            continue
+        try:
+            data = json.loads(m.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        data["path"] = str(m.parent)
+        out.append(data)
+    return sorted(out, key=lambda d: d.get("created", ""))
