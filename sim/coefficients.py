@@ -9,6 +9,7 @@ InputError listing every problem; :meth:`Library.check` returns them instead.
 from __future__ import annotations
 
 import ast
+import contextlib
 import csv
 import hashlib
 import io
@@ -226,10 +227,11 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
 def formula_names(formula: str) -> list[str]:
     """Coefficient keys a formula refers to, in order of appearance."""
     tree = _parse_formula(formula)
+    found = sorted((n.col_offset, n.id) for n in ast.walk(tree) if isinstance(n, ast.Name))
     names: list[str] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and node.id not in names:
-            names.append(node.id)
+    for _, name in found:
+        if name not in names:
+            names.append(name)
     return names
 
 
@@ -402,7 +404,7 @@ def load_library(directory: str | Path | None = None, *, strict: bool = True) ->
     d = Path(directory) if directory else default_coefficients_dir()
     problems: list[Problem] = []
     if not d.is_dir():
-        raise InputError(Problem(f"coefficient folder not found (set ERSIM_COEFFICIENTS or run from the project root)", str(d)))
+        raise InputError(Problem("coefficient folder not found (set ERSIM_COEFFICIENTS or run from the project root)", str(d)))
     lib = Library(directory=str(d))
     first_seen: dict[str, Coefficient] = {}
     for path in sorted(d.glob("*.csv")):
@@ -421,10 +423,8 @@ def load_library(directory: str | Path | None = None, *, strict: bool = True) ->
     # evaluate derived central values once, so that show/list print numbers
     for key, c in list(lib.coefficients.items()):
         if c.formula is not None:
-            try:
+            with contextlib.suppress(UnitError, ValueError, ZeroDivisionError, pint.DimensionalityError, _Cycle, RecursionError):
                 lib.coefficients[key] = replace(c, value=float(lib.evaluate(key)))
-            except (UnitError, ValueError, ZeroDivisionError, pint.DimensionalityError, _Cycle, RecursionError):
-                pass
     return lib
 
 

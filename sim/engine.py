@@ -25,18 +25,18 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 __all__ = [
-    "RETIRE",
-    "SWITCH",
     "CONTROL",
+    "RETIRE",
     "STANDARD",
+    "SWITCH",
     "TREAT",
     "EngineInputs",
-    "grown_activity",
-    "emissions",
-    "baseline",
     "attribute_sequential",
     "attribute_shapley",
+    "baseline",
     "components",
+    "emissions",
+    "grown_activity",
 ]
 
 RETIRE, SWITCH, CONTROL, STANDARD, TREAT = range(5)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-__all__ = ["ErsimError", "InputError", "UnitError", "Problem", "InfeasibleError"]
+__all__ = ["ErsimError", "InfeasibleError", "InputError", "Problem", "UnitError"]
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,8 @@ class InputError(ErsimError):
             problems = [Problem(problems)]
         elif isinstance(problems, Problem):
             problems = [problems]
-        self.problems: list[Problem] = list(problems)
+        # file order, then line order: a planner fixes them top to bottom
+        self.problems: list[Problem] = sorted(problems, key=lambda p: (p.file or "", p.line or 0))
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
@@ -48,13 +49,6 @@ class UnitError(ErsimError, ValueError):
     """A unit that pint cannot read or convert; wrapped into a Problem by loaders."""
 
     exit_code = 2
-
-
-@dataclass
-class _Shortfall:
-    target: str
-    shortfall: float
-    unit: str = "t"
 
 
 class InfeasibleError(ErsimError):
@@ -65,4 +59,3 @@ class InfeasibleError(ErsimError):
     def __init__(self, message: str, shortfalls: dict[str, float] | None = None):
         super().__init__(message)
         self.shortfalls = shortfalls or {}
-        self._detail: list[_Shortfall] = field(default_factory=list) if False else []

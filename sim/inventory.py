@@ -18,7 +18,7 @@ from typing import Any
 from sim.errors import InputError, Problem
 from sim.yamlio import MAX_INPUT_BYTES, LineMap
 
-__all__ = ["read_inventory", "HEADER_ALIASES", "ENCODINGS"]
+__all__ = ["ENCODINGS", "HEADER_ALIASES", "read_inventory"]
 
 HEADER_ALIASES = {
     "源类编号": "id", "源类": "id", "编号": "id", "名称": "name", "行业": "sector", "部门": "sector",

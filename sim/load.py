@@ -48,11 +48,30 @@ def _candidates(ann: Any) -> list[Any]:
     return out
 
 
+_UNION_NOISE = {"string_type", "list_type", "float_type", "int_type", "dict_type", "float_parsing", "model_type", "bool_type"}
+
+
+def _is_tag(x: Any) -> bool:
+    """pydantic's union-branch and validator tags in an error location (not field names)."""
+    return isinstance(x, str) and (x in ("str", "float", "int") or x.startswith(("function-", "list[", "dict[", "constrained-")) or x[:1].isupper())
+
+
 def validation_problems(exc: ValidationError, lines: LineMap, model: Any, prefix: tuple[Any, ...] = ()) -> list[Problem]:
     """One Problem per pydantic error, located through the YAML line map."""
     problems: list[Problem] = []
-    for err in exc.errors():
-        loc = tuple(x for x in err["loc"] if not (isinstance(x, str) and (x.startswith(("function-", "list[", "str", "float", "dict[")) or x in ("Uncertain",))))
+    errors = exc.errors()
+    tagged = [e for e in errors if any(_is_tag(x) for x in e["loc"])]
+    for err in errors:
+        raw = tuple(err["loc"])
+        tags = [i for i, x in enumerate(raw) if _is_tag(x)]
+        if tags and err["type"] in _UNION_NOISE:
+            # a union branch that did not match (e.g. inventory: str | list): report it only
+            # when no other branch had a more specific complaint at the same place
+            head = raw[: tags[0]]
+            if any(o is not err and tuple(o["loc"])[: len(head)] == head and o["type"] not in _UNION_NOISE for o in errors):
+                continue
+        loc = tuple(x for x in raw if not _is_tag(x))
+        _ = tagged
         typ = err["type"]
         msg = err["msg"].removeprefix("Value error, ")
         if typ == "extra_forbidden":
@@ -73,6 +92,25 @@ def validation_problems(exc: ValidationError, lines: LineMap, model: Any, prefix
             msg = f"required key {loc[-1]!r} is missing" if loc else msg
         problems.append(lines.problem((*prefix, *loc), msg))
     return problems
+
+
+def _reference_problems(data: dict[str, Any], pools: list[Any] | None, lines: LineMap) -> list[Problem]:
+    """Measures naming pools that do not exist, checked on the raw data so that they are
+    reported together with schema problems (compile_model checks them on valid scenarios)."""
+    if pools is None:
+        return []
+    ids = [p.get("id") for p in pools if isinstance(p, dict)]
+    out: list[Problem] = []
+    for i, m in enumerate(data.get("measures") or []):
+        if not isinstance(m, dict):
+            continue
+        for key in ("pool", "to", "replaced_by"):
+            ref = m.get(key)
+            if isinstance(ref, str) and ref not in ids:
+                close = difflib.get_close_matches(ref, [x for x in ids if isinstance(x, str)], n=1, cutoff=0.6)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                out.append(lines.problem(("measures", i, key), f"unknown pool {ref!r}{hint}"))
+    return out
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -109,6 +147,8 @@ def _validate(data: Any, lines: LineMap, path: str | Path) -> Scenario:
         scen = Scenario.model_validate(data)
     except ValidationError as exc:
         problems.extend(validation_problems(exc, lines, Scenario))
+        pool_list = inv_pools if inv_pools is not None else (inv if isinstance(inv, list) else None)
+        problems.extend(_reference_problems(data, pool_list, lines))
     pools: list[PoolSpec] = []
     if inv_pools is not None and inv_lines is not None:
         for i, raw in enumerate(inv_pools):
@@ -126,5 +166,5 @@ def _validate(data: Any, lines: LineMap, path: str | Path) -> Scenario:
         scen._inventory_hash = inv_hash
         scen._inventory_path = inv_path
     else:
-        scen._inventory_lines = LineMap(str(path), {k[1:]: v for k, v in lines.lines.items() if k[:1] == ("inventory",)})
+        scen._inventory_lines = LineMap(lines.file, lines.lines, prefix=("inventory",))
     return scen

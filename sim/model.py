@@ -23,7 +23,9 @@ from sim.scenario import Measure, PoolSpec, Scenario, Uncertain
 from sim.units import Q_, parse_quantity, parse_unit, ureg
 from sim.yamlio import LineMap
 
-__all__ = ["Param", "Model", "compile_model", "KIND_CODES"]
+__all__ = ["KIND_CODES", "Model", "Param", "compile_model"]
+
+Unit = Any  # pint's unit classes (PlainUnit/Unit) differ between versions
 
 KIND_CODES = {"retire": engine.RETIRE, "switch": engine.SWITCH, "control": engine.CONTROL,
               "standard": engine.STANDARD, "treat": engine.TREAT}
@@ -191,9 +193,10 @@ class Model:
         std = self.kind == engine.STANDARD
         if std.any():
             pool_ef = ef[:, self.src[std], :]
-            with np.errstate(divide="ignore", invalid="ignore"):
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 ratio = np.where(np.isnan(newef[:, std, :]), 1.0, newef[:, std, :] / pool_ef)
-            cut[:, std, :] = np.where(pool_ef > 0, 1.0 - np.nan_to_num(ratio, nan=1.0), 0.0)
+            # a standard binds only where it is stricter than the pool's current factor
+            cut[:, std, :] = np.where(pool_ef > 0, np.clip(1.0 - np.nan_to_num(ratio, nan=1.0, posinf=1.0), 0.0, 1.0), 0.0)
         growth = np.stack([vals[f"growth:{pid}"] for pid in self.pools], axis=1) if k else np.zeros((n, 0))
         completion = np.stack([vals[f"completion:{mid}"] for mid in self.measures], axis=1) if m else np.zeros((n, 0))
         share = np.full((n, m), np.nan)
@@ -226,7 +229,7 @@ class _Compiler:
     def err(self, where: LineMap, path: tuple[Any, ...], msg: str) -> None:
         self.problems.append(where.problem(path, msg))
 
-    def factor(self, spec: Any, where: LineMap, path: tuple[Any, ...], user: str) -> tuple[float, dict[str, int], pint.Unit] | None:
+    def factor(self, spec: Any, where: LineMap, path: tuple[Any, ...], user: str) -> tuple[float, dict[str, int], Unit] | None:
         """A product of keys and quantities -> (constant, key exponents, unit)."""
         items = spec if isinstance(spec, list) else [spec]
         const = 1.0
@@ -261,7 +264,7 @@ class _Compiler:
             unit = unit * q.units
         return const, keys, unit
 
-    def scale(self, unit: pint.Unit, target: pint.Unit, where: LineMap, path: tuple[Any, ...], what: str) -> float | None:
+    def scale(self, unit: Unit, target: Unit, where: LineMap, path: tuple[Any, ...], what: str) -> float | None:
         try:
             return float(Q_(1.0, unit).to(target).magnitude)
         except pint.DimensionalityError:
@@ -320,12 +323,12 @@ def compile_model(scen: Scenario, library: Library) -> Model:
         if pid in seen:
             cc.err(inv_lines, (i, "id"), f"duplicate pool id {pid!r} (also pool {seen[pid] + 1})")
         seen[pid] = i
-    for what, items in (("measure", scen.measures), ("target", scen.targets)):
+    for what, id_list in (("measure", [m.id for m in scen.measures]), ("target", [t.id for t in scen.targets])):
         ids: dict[str, int] = {}
-        for i, it in enumerate(items):
-            if it.id in ids:
-                cc.err(lines, (what + "s", i, "id"), f"duplicate {what} id {it.id!r}")
-            ids[it.id] = i
+        for i, item_id in enumerate(id_list):
+            if item_id in ids:
+                cc.err(lines, (what + "s", i, "id"), f"duplicate {what} id {item_id!r}")
+            ids[item_id] = i
     pidx = {pid: i for i, pid in enumerate(pool_ids)}
 
     # pollutants ----------------------------------------------------------------------
@@ -351,7 +354,7 @@ def compile_model(scen: Scenario, library: Library) -> Model:
         model.terms.append((model.slot(slot), _Term(coef, dict(keys))))
 
     # pools ---------------------------------------------------------------------------
-    units: list[pint.Unit] = []
+    units: list[Any] = []
     for i, pool in enumerate(pools):
         if pool.activity is not None:
             q = parse_quantity(pool.activity)
@@ -463,7 +466,7 @@ def compile_model(scen: Scenario, library: Library) -> Model:
                 add(f"newef[{j},{pol_idx[pol]}]", r[0] * s, r[1])
         if m.type == "treat" and m.quantity is not None:
             q = parse_quantity(m.quantity)
-            lf: tuple[float, dict[str, int], pint.Unit] | None = (1.0, {}, ureg.dimensionless)
+            lf: tuple[float, dict[str, int], Unit] | None = (1.0, {}, ureg.dimensionless)
             if m.load_factor is not None:
                 lf = cc.factor(m.load_factor, lines, (*path, "load_factor"), user)
             if lf is None:
@@ -490,13 +493,13 @@ def compile_model(scen: Scenario, library: Library) -> Model:
                 add(f"removal[{j},{pol_idx[pol]}]", sign * float(q.magnitude) * lf[0] * r[0] * s, keys)
 
     # targets reference known pollutants and years
-    for i, t in enumerate(scen.targets):
-        if t.pollutant not in pol_idx:
-            cc.err(lines, ("targets", i, "pollutant"), f"no pool emits {t.pollutant}; the inventory has {', '.join(pollutants) or 'no pollutants'}")
-        if t.year not in years:
-            cc.err(lines, ("targets", i, "year"), f"target year {t.year} lies outside {years[0]}-{years[-1]}; add it to 'years'")
-        if t.base_year is not None and t.base_year not in years:
-            cc.err(lines, ("targets", i, "base_year"), f"base_year {t.base_year} lies outside {years[0]}-{years[-1]}")
+    for i, tg in enumerate(scen.targets):
+        if tg.pollutant not in pol_idx:
+            cc.err(lines, ("targets", i, "pollutant"), f"no pool emits {tg.pollutant}; the inventory has {', '.join(pollutants) or 'no pollutants'}")
+        if tg.year not in years:
+            cc.err(lines, ("targets", i, "year"), f"target year {tg.year} lies outside {years[0]}-{years[-1]}; add it to 'years'")
+        if tg.base_year is not None and tg.base_year not in years:
+            cc.err(lines, ("targets", i, "base_year"), f"base_year {tg.base_year} lies outside {years[0]}-{years[-1]}")
 
     model.keys_used = cc.keys_used
     model.coefficient_uses = cc.uses
@@ -510,7 +513,7 @@ def compile_model(scen: Scenario, library: Library) -> Model:
     return model
 
 
-def _scale_emission(unit: pint.Unit) -> float | None:
+def _scale_emission(unit: Unit) -> float | None:
     """Factor turning *unit* into t/a; a bare mass counts as per year (annual activity)."""
     q = Q_(1.0, unit)
     for target in (_T_PER_A, _T):
@@ -556,14 +559,14 @@ def _check_limits(model: Model, lines: LineMap, inv_lines: LineMap) -> None:
         base = engine.baseline(inp)[0]  # [K,P,Y]
         full = inp.removal[0][:, :, None] * (comp[:, None, None] * model.credit[:, None, :])
         for k, pid in enumerate(model.pools):
-            ms = [j for j in treats if model.src[j] == k]
-            if not ms:
+            tms = [int(j) for j in treats if model.src[j] == k]
+            if not tms:
                 continue
-            tot = full[ms].sum(axis=0)
-            over = np.argwhere(tot > base[k] * (1 + 1e-9) + 1e-12)
-            if len(over):
-                p, y = over[0]
-                problems.append(lines.problem(("measures", int(ms[0]), "quantity"),
-                                f"treatment measures {', '.join(model.measures[j] for j in ms)} remove {tot[p, y]:.6g} t of {model.pollutants[p]} from pool {pid!r} in {model.years[y]}, more than its {base[k, p, y]:.6g} t"))
+            tot = full[tms].sum(axis=0)
+            hits = np.argwhere(tot > base[k] * (1 + 1e-9) + 1e-12)
+            if len(hits):
+                p, y = hits[0]
+                problems.append(lines.problem(("measures", tms[0], "quantity"),
+                                f"treatment measures {', '.join(model.measures[j] for j in tms)} remove {tot[p, y]:.6g} t of {model.pollutants[p]} from pool {pid!r} in {model.years[y]}, more than its {base[k, p, y]:.6g} t"))
     if problems:
         raise InputError(problems)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["POLLUTANTS", "NAMES_ZH", "NAMES_EN", "MEDIUM", "canonical_pollutant", "display"]
+__all__ = ["MEDIUM", "NAMES_EN", "NAMES_ZH", "POLLUTANTS", "canonical_pollutant", "display"]
 
 POLLUTANTS: tuple[str, ...] = (
     "COD", "NH3N", "TN", "TP", "SO2", "NOx", "VOCs", "PM", "PM10", "PM25", "NH3", "CO2",

@@ -8,7 +8,7 @@ from rich.table import Table
 from sim.pollutants import display
 from sim.run import Result
 
-__all__ = ["print_run", "fmt_t"]
+__all__ = ["fmt_t", "print_run"]
 
 _STATUS_ZH = {"met": "可达", "at risk": "存在风险", "not met": "不可达"}
 

@@ -18,7 +18,7 @@ from sim.pollutants import NAMES_ZH
 from sim.scenario import Scenario
 from sim.units import parse_quantity
 
-__all__ = ["Result", "run", "target_specs", "__version__"]
+__all__ = ["Result", "__version__", "run", "target_specs"]
 
 __version__ = "0.1.0"
 

@@ -18,15 +18,15 @@ from sim.pollutants import POLLUTANTS, canonical_pollutant
 from sim.units import parse_quantity
 
 __all__ = [
-    "Uncertain",
-    "PoolSpec",
-    "Measure",
-    "Target",
-    "CoefficientOverride",
-    "Settings",
-    "Scenario",
     "MEASURE_TYPES",
     "TARGET_KINDS",
+    "CoefficientOverride",
+    "Measure",
+    "PoolSpec",
+    "Scenario",
+    "Settings",
+    "Target",
+    "Uncertain",
 ]
 
 MEASURE_TYPES = ("retire", "switch", "control", "standard", "treat")

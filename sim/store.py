@@ -15,7 +15,7 @@ from typing import Any
 from sim.errors import InputError, Problem
 from sim.run import Result, __version__
 
-__all__ = ["save_run", "default_outputs", "list_runs", "MANIFEST"]
+__all__ = ["MANIFEST", "default_outputs", "list_runs", "save_run"]
 
 MANIFEST = "manifest.json"
 _TMP_PREFIX = ".tmp-"

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["ppf", "draw", "chunk_seeds", "latin_hypercube"]
+__all__ = ["chunk_seeds", "draw", "latin_hypercube", "ppf"]
 
 _Z95 = 1.6448536269514722
 

@@ -16,10 +16,11 @@ import pint
 
 from sim.errors import UnitError
 
-__all__ = ["ureg", "Q_", "parse_quantity", "parse_unit", "normalise_unit_text", "to_magnitude"]
+__all__ = ["Q_", "normalise_unit_text", "parse_quantity", "parse_unit", "to_magnitude", "ureg"]
 
 
-def _make_registry() -> pint.UnitRegistry:
+def _make_registry() -> Any:
+    reg: Any
     try:  # pint caches the parsed definitions: 0.4 s -> 0.03 s at start-up
         reg = pint.UnitRegistry(autoconvert_offset_to_baseunit=True, on_redefinition="ignore", cache_folder=":auto:")
     except OSError:
@@ -30,7 +31,7 @@ def _make_registry() -> pint.UnitRegistry:
     return reg
 
 
-ureg: pint.UnitRegistry = _make_registry()
+ureg: Any = _make_registry()
 Q_ = ureg.Quantity
 
 _REPLACEMENTS: tuple[tuple[str, str], ...] = (
@@ -63,7 +64,7 @@ def normalise_unit_text(text: str) -> str:
 
 
 @lru_cache(maxsize=4096)
-def parse_unit(text: str) -> pint.Unit:
+def parse_unit(text: str) -> Any:
     """Parse a unit string (``'t/a'``, ``'吨'``, ``'kg/(辆·a)'``); raise UnitError if unknown."""
     if text is None or str(text).strip() in ("", "1", "-"):
         return ureg.dimensionless
@@ -97,7 +98,7 @@ def parse_quantity(value: Any, default_unit: str | None = None) -> pint.Quantity
     return Q_(number, parse_unit(unit_text))
 
 
-def to_magnitude(q: pint.Quantity, unit: str | pint.Unit) -> float:
+def to_magnitude(q: Any, unit: Any) -> float:
     """Magnitude of *q* in *unit*; UnitError names both units when they do not convert."""
     try:
         return float(q.to(unit).magnitude)

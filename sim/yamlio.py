@@ -9,7 +9,7 @@ import yaml
 
 from sim.errors import InputError, Problem
 
-__all__ = ["LineMap", "read_yaml", "MAX_INPUT_BYTES"]
+__all__ = ["MAX_INPUT_BYTES", "LineMap", "read_yaml"]
 
 MAX_INPUT_BYTES = 5 * 1024 * 1024  # a scenario is text a planner writes; 5 MiB is generous
 
@@ -17,13 +17,14 @@ MAX_INPUT_BYTES = 5 * 1024 * 1024  # a scenario is text a planner writes; 5 MiB 
 class LineMap:
     """Maps a key path (``('measures', 2, 'quantity')``) to its line in the source file."""
 
-    def __init__(self, file: str, lines: dict[tuple[Any, ...], int] | None = None):
+    def __init__(self, file: str, lines: dict[tuple[Any, ...], int] | None = None, prefix: tuple[Any, ...] = ()):
         self.file = file
         self.lines: dict[tuple[Any, ...], int] = lines or {}
+        self.prefix = prefix
 
     def line(self, path: tuple[Any, ...] | list[Any]) -> int | None:
         """Line of *path*, or of its nearest enclosing key that has one."""
-        p = tuple(path)
+        p = (*self.prefix, *path)
         while p:
             if p in self.lines:
                 return self.lines[p]
@@ -31,7 +32,7 @@ class LineMap:
         return self.lines.get((), None)
 
     def problem(self, path: tuple[Any, ...] | list[Any], message: str) -> Problem:
-        return Problem(message, self.file, self.line(path), dotted(path))
+        return Problem(message, self.file, self.line(path), dotted((*self.prefix, *path)))
 
 
 def dotted(path: tuple[Any, ...] | list[Any]) -> str:
