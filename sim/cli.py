@@ -71,14 +71,31 @@ def main(debug: bool) -> None:
 @click.option("--out", type=click.Path(file_okay=False), help="Run folder (default outputs/<scenario>/<run-id>).")
 @click.option("--attribution", type=click.Choice(["sequential", "shapley"]), help="How overlapping measures share credit.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of tables.")
+@click.option("--samples", type=click.IntRange(min=0), default=0, show_default=True, help="Monte Carlo samples (Latin hypercube) of the uncertain inputs.")
+@click.option("--seed", type=int, help="Seed of the draws (default: the scenario's settings.seed).")
+@click.option("--keep", type=click.Choice(["samples", "quantiles"]), default="samples", show_default=True, help="Keep every sample, or p5/p50/p95 only.")
+@click.option("--figures/--no-figures", default=True, show_default=True, help="Write PNG charts to the run's figures/.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
 @handled
-def run_cmd(scenario: str, out: str | None, attribution: str | None, as_json: bool) -> None:
+def run_cmd(scenario: str, out: str | None, attribution: str | None, as_json: bool, samples: int,
+            seed: int | None, keep: str, figures: bool, quiet: bool) -> None:
     """Evaluate SCENARIO and write a run to outputs/."""
     from sim.api import load_scenario, run, save_run
+    from sim.progress import progress
     from sim.report_text import print_run
 
     scen = load_scenario(scenario)
-    result = run(scen, attribution=attribution)
+    if samples:
+        from sim.run import run_uncertain
+
+        with progress(samples, "Monte Carlo", quiet) as advance:
+            result = run_uncertain(scen, samples=samples, seed=seed, keep=keep, attribution=attribution, progress=advance)
+    else:
+        result = run(scen, attribution=attribution)
+    if figures:
+        from sim.charts import figure_writers
+
+        result.extra_writers.update(figure_writers(result))
     for w in result.warnings:
         click.echo(f"warning: {w}", err=True)
     path = save_run(result, out)

@@ -107,6 +107,8 @@ class EngineInputs:
 
 def grown_activity(inp: EngineInputs) -> np.ndarray:
     """Baseline activity [N,K,Y] = A0 * (1 + g) ** (y - base_year)."""
+    if not inp.growth.any():
+        return np.repeat(inp.activity0[:, :, None], inp.offset.shape[0], axis=2)
     return inp.activity0[:, :, None] * np.power(1.0 + inp.growth[:, :, None], inp.offset[None, None, :])
 
 
@@ -116,46 +118,79 @@ def baseline(inp: EngineInputs) -> np.ndarray:
     return a[:, :, None, :] * inp.ef[:, :, :, None]
 
 
-def _incidence(index: np.ndarray, n: int) -> np.ndarray:
-    w = np.zeros((index.shape[0], n))
+def _by_pool(values: np.ndarray, index: np.ndarray, k: int, op: np.ufunc = np.add) -> np.ndarray:
+    """Combine measure values [N,M,...] into pools [N,K,...] by *op* (add or multiply).
+
+    Measures are grouped by pool with one sort and one ``reduceat``: O(N*M) work, no
+    dense measure x pool matrix.
+    """
+    n = values.shape[0]
+    out = np.full((n, k, *values.shape[2:]), op.identity, dtype=float)
     ok = index >= 0
-    w[np.nonzero(ok)[0], index[ok]] = 1.0
-    return w
+    if not ok.any():
+        return out
+    sel = np.nonzero(ok)[0]
+    order = sel[np.argsort(index[sel], kind="stable")]
+    pools, starts = np.unique(index[order], return_index=True)
+    out[:, pools] = op.reduceat(values[:, order], starts, axis=1)
+    return out
 
 
 def emissions(inp: EngineInputs, mask: np.ndarray | None = None) -> np.ndarray:
     """Emissions [N,K,P,Y] in t/a with the measures on (mask [B,M] of 0/1 switches them)."""
-    a = grown_activity(inp)  # [N,K,Y]
     f = inp.implemented  # [N,M,Y]
     if mask is not None:
         f = f * mask[:, :, None]
-    k = inp.n_pools
-    w_src = _incidence(inp.src, k)
-    w_tgt = _incidence(inp.tgt, k)
+    a, a_eff = _activities(inp, f)
+    return _pool_emissions(inp, f, a, a_eff, np.arange(inp.n_measures))
+
+
+def _activities(inp: EngineInputs, f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Grown baseline activity and activity after retire/switch edits, both [N,K,Y]."""
+    a = grown_activity(inp)
     moves = np.isin(inp.kind, (RETIRE, SWITCH))
-    qty = np.where(moves[None, :], np.nan_to_num(inp.qty), 0.0)
-    moved = qty[:, :, None] * f  # [N,M,Y]
-    gained = moved * inp.conv[:, :, None]
-    delta = np.einsum("nmy,mk->nky", gained, w_tgt) - np.einsum("nmy,mk->nky", moved, w_src)
-    a_eff = np.maximum(a + delta, 0.0)
-    e = a_eff[:, :, None, :] * inp.ef[:, :, :, None]  # [N,K,P,Y]
-    treats = inp.kind == TREAT
-    if treats.any():
+    if not moves.any():
+        return a, a
+    qty = np.nan_to_num(inp.qty[:, moves])
+    moved = qty[:, :, None] * f[:, moves]  # [N,Mm,Y]
+    gained = moved * inp.conv[:, moves, None]
+    k = inp.n_pools
+    delta = _by_pool(gained, inp.tgt[moves], k) - _by_pool(moved, inp.src[moves], k)
+    return a, np.maximum(a + delta, 0.0)
+
+
+def _cover(inp: EngineInputs, f: np.ndarray, a: np.ndarray, ctl: np.ndarray) -> np.ndarray:
+    """Covered share [N,Mc,Y] of control/standard measures *ctl* (of grown baseline activity)."""
+    src = inp.src[ctl]
+    qty_c = inp.qty[:, ctl]
+    a_src = a[:, src, :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        by_qty = np.nan_to_num(qty_c)[:, :, None] / np.where(a_src > 0, a_src, np.inf)
+    share = np.nan_to_num(inp.share[:, ctl])[:, :, None]
+    return np.clip(np.where(np.isnan(qty_c)[:, :, None], share, by_qty), 0.0, 1.0) * f[:, ctl, :]
+
+
+def _pool_emissions(inp: EngineInputs, f: np.ndarray, a: np.ndarray, a_eff: np.ndarray, measures: np.ndarray,
+                    pools: np.ndarray | None = None) -> np.ndarray:
+    """Dense path: [N,K',P,Y] of *pools* (all by default) from edited activity, treatment and
+    the controls among *measures* (which must act on those pools)."""
+    if pools is None:
+        pools = np.arange(inp.n_pools)
+    k = len(pools)
+    local = -np.ones(inp.n_pools, dtype=np.int64)
+    local[pools] = np.arange(k)
+    e = a_eff[:, pools, None, :] * inp.ef[:, pools, :, None]  # [N,K',P,Y]
+    kind = inp.kind[measures]
+    treats = measures[kind == TREAT]
+    if len(treats):
         rem = inp.removal[:, treats, :, None] * f[:, treats, None, :]
-        e = np.maximum(e - np.einsum("nmpy,mk->nkpy", rem, w_src[treats]), 0.0)
-    ctl = np.isin(inp.kind, (CONTROL, STANDARD))
-    if ctl.any():
-        src = inp.src[ctl]
-        a_src = a[:, src, :]  # [N,Mc,Y]
-        by_qty = np.nan_to_num(inp.qty[:, ctl])[:, :, None] / np.where(a_src > 0, a_src, np.inf)
-        share = np.where(np.isnan(inp.share[:, ctl]), 0.0, inp.share[:, ctl])[:, :, None]
-        cover = np.clip(np.where(np.isnan(inp.qty[:, ctl])[:, :, None], share, by_qty), 0.0, 1.0)
-        cover = cover * f[:, ctl, :]
-        cut = np.clip(inp.cut[:, ctl, :], -np.inf, 1.0)
+        e = np.maximum(e - _by_pool(rem, local[inp.src[treats]], k), 0.0)
+    ctl = measures[np.isin(kind, (CONTROL, STANDARD))]
+    if len(ctl):
+        cover = _cover(inp, f, a, ctl)
+        cut = np.minimum(inp.cut[:, ctl, :], 1.0)
         factor = 1.0 - cover[:, :, None, :] * cut[:, :, :, None]  # [N,Mc,P,Y]
-        with np.errstate(divide="ignore"):
-            logf = np.log(np.maximum(factor, 0.0))
-        e = e * np.exp(np.einsum("nmpy,mk->nkpy", logf, w_src[ctl]))
+        e = e * _by_pool(np.maximum(factor, 0.0), local[inp.src[ctl]], k, np.multiply)
     return e
 
 
@@ -245,4 +280,144 @@ def attribute_shapley(inp: EngineInputs, exact_max: int = 12, permutations: int 
                 acc[order] += tot[:-1] - tot[1:]
             out[ms] = acc / permutations
     return out, info
+
+
+
+def baseline_totals(inp: EngineInputs, a: np.ndarray | None = None) -> np.ndarray:
+    """Baseline emissions summed over pools [N,P,Y]: one batched matmul over pools."""
+    if a is None:
+        a = grown_activity(inp)  # [N,K,Y]
+    return np.swapaxes(np.matmul(np.swapaxes(a, 1, 2), inp.ef), 1, 2)
+
+
+def totals(inp: EngineInputs) -> tuple[np.ndarray, np.ndarray]:
+    """(baseline, emissions) summed over pools, each [N,P,Y] t/a: the Monte Carlo kernel."""
+    f = inp.implemented
+    a, a_eff = _activities(inp, f)
+    return baseline_totals(inp, a), emission_totals(inp, activities=(a, a_eff))
+
+
+def emission_totals(inp: EngineInputs, max_expand: int = 4, activities: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """Emissions summed over pools [N,P,Y], without the [N,measure,P,Y] tensor.
+
+    Same numbers as ``emissions(inp).sum(axis=1)``. For a pool whose j control/standard
+    measures cover shares c_r[y] and cut d_r[p], the product prod_r (1 - c_r d_r) expands into
+    2^j separable terms (-1)^|T| prod_T c_r[y] * prod_T d_r[p], so that every term is one
+    batched matmul over pools: [N,Y,K] @ [N,K,P]. Pools with more than *max_expand* controls
+    take the exact dense path. Treatment removal enters as further separable terms; a pool where the
+    removal would exceed the emission in this batch (so that the clip at zero bites) takes the
+    dense path too.
+    """
+    n, k = inp.activity0.shape[0], inp.n_pools
+    f = inp.implemented
+    a, a_eff = activities if activities is not None else _activities(inp, f)
+    ctl = np.nonzero(np.isin(inp.kind, (CONTROL, STANDARD)))[0]
+    n_ctl = np.bincount(inp.src[ctl], minlength=k) if len(ctl) else np.zeros(k, dtype=np.int64)
+    treats = np.nonzero(inp.kind == TREAT)[0]
+    dense = n_ctl > max_expand
+    if len(treats):
+        # removal is clipped at the pool's emission: pools where that clip bites in this batch
+        # take the dense path (checked only on the pollutants a treatment removes)
+        rp = np.nonzero((inp.removal[:, treats] != 0).any(axis=(0, 1)))[0]
+        tp = np.unique(inp.src[treats])
+        local = -np.ones(k, dtype=np.int64)
+        local[tp] = np.arange(len(tp))
+        rem = _by_pool(inp.removal[:, treats][:, :, rp, None] * f[:, treats, None, :], local[inp.src[treats]], len(tp))
+        before = a_eff[:, tp, None, :] * inp.ef[:, tp][:, :, rp, None]
+        dense[tp[(rem > before * (1 + 1e-12)).any(axis=(0, 2, 3))]] = True
+    p, y = inp.ef.shape[2], inp.offset.shape[0]
+    total = np.zeros((n, p, y))
+    if dense.any():
+        pools = np.nonzero(dense)[0]
+        on_dense = np.nonzero(dense[inp.src] & ~np.isin(inp.kind, (RETIRE, SWITCH)))[0]
+        total += _pool_emissions(inp, f, a, a_eff, on_dense, pools).sum(axis=1)
+    simple = ~dense
+    if not simple.any():
+        return total
+    ctl = ctl[simple[inp.src[ctl]]]
+    src = inp.src[ctl]
+    cover = _cover(inp, f, a, ctl)  # [N,Mc,Y]
+    cut = np.minimum(inp.cut[:, ctl], 1.0)  # [N,Mc,P]
+    pos = _positions(src)
+    jmax = int(pos.max()) + 1 if len(pos) else 0
+    # (A_eff EF - sum_t f_t removal_t) prod_r (1 - c_r d_r): one product term per treatment
+    treats = treats[simple[inp.src[treats]]]
+    heads: list[tuple[float, np.ndarray, np.ndarray]] = [(1.0, np.where(simple[None, :, None], a_eff, 0.0), inp.ef)]
+    tpos = _positions(inp.src[treats])
+    for q in range(int(tpos.max()) + 1 if len(tpos) else 0):
+        at = treats[tpos == q]
+        fy = np.zeros((n, k, y))
+        rp_ = np.zeros((n, k, p))
+        fy[:, inp.src[at]] = f[:, at]
+        rp_[:, inp.src[at]] = inp.removal[:, at]
+        heads.append((-1.0, fy, rp_))
+    # per position r: covered share [N,K,Y] and cut [N,K,P] on the pools that have an r-th control
+    c_at = []
+    d_at = []
+    for r in range(jmax):
+        at = pos == r
+        c_r = np.zeros((n, k, y))
+        d_r = np.zeros((n, k, p))
+        c_r[:, src[at]] = cover[:, at]
+        d_r[:, src[at]] = cut[:, at]
+        c_at.append(c_r)
+        d_at.append(d_r)
+    n_simple = np.bincount(src, minlength=k)
+    for subset in range(2**jmax):
+        members = [r for r in range(jmax) if subset >> r & 1]
+        if members:
+            kp = np.nonzero(n_simple > max(members))[0]  # pools holding every member position
+            cy = c_at[members[0]][:, kp]
+            dp = d_at[members[0]][:, kp]
+            for r in members[1:]:
+                cy = cy * c_at[r][:, kp]
+                dp = dp * d_at[r][:, kp]
+        sign = (-1.0) ** len(members)
+        for h_sign, left, right in heads:
+            if members:
+                lt, rt = left[:, kp] * cy, right[:, kp] * dp
+            else:
+                lt, rt = left, right
+            term = np.matmul(np.swapaxes(lt, 1, 2), rt)  # [N,Y,P]
+            total += sign * h_sign * np.swapaxes(term, 1, 2)
+    return total
+
+
+def _positions(src: np.ndarray) -> np.ndarray:
+    """Rank of each measure among those on the same pool, in listed order (0, 1, ...)."""
+    pos = np.empty(len(src), dtype=np.int64)
+    if not len(src):
+        return pos
+    order = np.argsort(src, kind="stable")
+    _, first = np.unique(src[order], return_index=True)
+    counts = np.diff(np.append(first, len(order)))
+    pos[order] = np.arange(len(order)) - np.repeat(first, counts)
+    return pos
+    ctl = ctl[simple[inp.src[ctl]]]
+    src = inp.src[ctl]
+    cover = _cover(inp, f, a, ctl)  # [N,Mc,Y]
+    cut = np.minimum(inp.cut[:, ctl], 1.0)  # [N,Mc,P]
+    ae = np.where(simple[None, :, None], a_eff, 0.0)  # [N,K,Y]
+    # position of each control within its pool: 0, 1, ... (stable in listed order)
+    order = np.argsort(src, kind="stable")
+    pos = np.empty(len(ctl), dtype=np.int64)
+    _, first = np.unique(src[order], return_index=True)
+    counts = np.diff(np.append(first, len(order)))
+    pos[order] = np.arange(len(order)) - np.repeat(first, counts)
+    jmax = int(pos.max()) + 1 if len(pos) else 0
+    for subset in range(2**jmax):
+        members = [r for r in range(jmax) if subset >> r & 1]
+        left = ae.copy()  # [N,K,Y]
+        right = inp.ef.copy()  # [N,K,P]
+        for r in members:
+            at = pos == r
+            cy = np.zeros_like(left)
+            dp = np.zeros_like(right)
+            cy[:, src[at]] = cover[:, at]
+            dp[:, src[at]] = cut[:, at]
+            left *= cy
+            right *= dp
+        term = np.matmul(np.swapaxes(left, 1, 2), right)  # [N,Y,P]
+        total += (-1) ** len(members) * np.swapaxes(term, 1, 2)
+    return total
 

@@ -109,39 +109,79 @@ class Model:
         """Every parameter at its central value, as arrays of length 1."""
         return {name: np.array([p.value]) for name, p in self.params.items()}
 
-    def slot_values(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
-        """Evaluate every slot for N samples -> [N, n_slots]. *values* maps param -> [N]."""
-        n = len(next(iter(values.values()))) if values else 1
+    @property
+    def param_names(self) -> list[str]:
+        """Parameters in a fixed order: the columns of a parameter matrix."""
+        return list(self.params)
+
+    def param_matrix(self, values: Mapping[str, np.ndarray] | None = None, n: int | None = None) -> np.ndarray:
+        """[N, n_params]: central values, with the columns named in *values* replaced."""
+        names = self.param_names
+        if n is None:
+            n = max((np.size(v) for v in (values or {}).values()), default=1)
+        x = np.empty((n, len(names)))
+        x[:] = np.array([self.params[k].value for k in names])[None, :]
+        if values:
+            col = {k: i for i, k in enumerate(names)}
+            for k, v in values.items():
+                if k not in col:
+                    raise KeyError(f"unknown parameter {k!r}")
+                x[:, col[k]] = v
+        return x
+
+    def slot_values(self, x: np.ndarray) -> np.ndarray:
+        """Evaluate every slot for N parameter rows *x* [N, n_params] -> [N, n_slots]."""
+        n = x.shape[0]
+        col = {k: i for i, k in enumerate(self.param_names)}
         keyvals = np.empty((n, len(self.keys_used)))
-        base = {k[5:]: v for k, v in values.items() if k.startswith("coef:")}
+        base = {k[5:]: x[:, i] for k, i in col.items() if k.startswith("coef:")}
         for j, key in enumerate(self.keys_used):
-            v = self.library.evaluate(key, base) if self.library[key].formula else base.get(key, self.library[key].value)
-            keyvals[:, j] = np.broadcast_to(np.asarray(v, dtype=float), (n,))
+            v = self.library.evaluate(key, base) if self.library[key].formula else base[key]
+            keyvals[:, j] = v
         expo, coef, onehot = self._term_matrices()
-        with np.errstate(divide="ignore", invalid="ignore"):
-            logv = np.log(np.abs(keyvals))
-            logv[np.isneginf(logv)] = -745.0  # exp -> 0 without nan in the product
-            neg = (keyvals < 0).astype(float)
-        tv = coef[None, :] * np.exp(logv @ expo)
-        parity = np.mod(neg @ np.abs(expo), 2.0)
-        tv = np.where(parity > 0.5, -tv, tv)
-        out: np.ndarray = tv @ onehot
+        kinds = self.__dict__["_term_kinds"]
+        tv = np.empty((n, len(self.terms)))
+        const, single, single_col, general = kinds
+        tv[:, const] = coef[const][None, :]
+        tv[:, single] = coef[single][None, :] * keyvals[:, single_col]
+        if len(general):
+            e = expo[:, general]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                logv = np.log(np.abs(keyvals))
+                logv[np.isneginf(logv)] = -745.0  # exp -> 0 without nan in the product
+            g = coef[general][None, :] * np.exp(logv @ e)
+            if (keyvals < 0).any():
+                parity = np.mod((keyvals < 0).astype(float) @ np.abs(e), 2.0)
+                g = np.where(parity > 0.5, -g, g)
+            tv[:, general] = g
+        order, starts, slots = onehot
+        out = np.zeros((n, len(self.slots)))
+        if len(order):
+            out[:, slots] = np.add.reduceat(tv[:, order], starts, axis=1)
         return out
 
-    def _term_matrices(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(exponents [keys, terms], constants [terms], term->slot one-hot [terms, slots]), cached."""
+    def _term_matrices(self) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """(exponents [keys, terms], constants [terms], (term order, slot starts, slots)), cached."""
         cache = self.__dict__.get("_term_cache")
         if cache is not None and cache[0] == (len(self.terms), len(self.keys_used), len(self.slots)):
             return cache[1]
         col = {k: j for j, k in enumerate(self.keys_used)}
         expo = np.zeros((len(self.keys_used), len(self.terms)))
         coef = np.array([term.coef for _, term in self.terms], dtype=float)
-        onehot = np.zeros((len(self.terms), len(self.slots)))
-        for t, (s, term) in enumerate(self.terms):
-            onehot[t, s] = 1.0
+        slot_of = np.array([s for s, _ in self.terms], dtype=np.int64)
+        for t, (_, term) in enumerate(self.terms):
             for k, e in term.keys.items():
                 expo[col[k], t] += e
-        mats = (expo, coef, onehot)
+        order = np.argsort(slot_of, kind="stable")
+        slots, starts = np.unique(slot_of[order], return_index=True)
+        mats = (expo, coef, (order, starts, slots))
+        # term kinds: constants, one key to the first power (a gather), the rest (exp of logs)
+        nkeys = np.abs(expo).sum(axis=0)
+        const = np.nonzero(nkeys == 0)[0]
+        single = np.nonzero((nkeys == 1) & (expo.max(axis=0, initial=0) == 1))[0]
+        single_col = expo[:, single].argmax(axis=0) if len(single) else np.zeros(0, dtype=np.int64)
+        general = np.setdiff1d(np.arange(len(self.terms)), np.concatenate([const, single]))
+        self.__dict__["_term_kinds"] = (const, single, single_col, general)
         self.__dict__["_term_cache"] = ((len(self.terms), len(self.keys_used), len(self.slots)), mats)
         return mats
 
@@ -164,13 +204,14 @@ class Model:
     # ---- engine inputs --------------------------------------------------------------------
     def inputs(self, values: Mapping[str, np.ndarray] | None = None) -> engine.EngineInputs:
         """EngineInputs for N samples (central values when *values* is None)."""
-        vals = dict(self.central_values())
-        if values:
-            vals.update(values)
-        n = max((len(v) for v in vals.values()), default=1)
-        vals = {k: np.broadcast_to(np.asarray(v, dtype=float), (n,)) for k, v in vals.items()}
-        sv = self.slot_values(vals)
+        return self.inputs_from_matrix(self.param_matrix(values))
+
+    def inputs_from_matrix(self, x: np.ndarray) -> engine.EngineInputs:
+        """EngineInputs from a parameter matrix [N, n_params] (see :attr:`param_names`)."""
+        n = x.shape[0]
+        sv = self.slot_values(x)
         k, m, p = len(self.pools), len(self.measures), len(self.pollutants)
+        col = {name: i for i, name in enumerate(self.param_names)}
 
         def grid(prefix: str, rows: int, cols: int, default: float = 0.0) -> np.ndarray:
             out = np.full((n, rows, cols), default)
@@ -178,38 +219,33 @@ class Model:
             out[:, i, j] = sv[:, idx]
             return out
 
-        def vec(prefix: str, rows: int, default: float) -> np.ndarray:
-            out = np.full((n, rows), default)
-            idx, i, _ = self._layout(prefix)
-            out[:, i] = sv[:, idx]
-            return out
-
         ef = grid("ef", k, p)
         eff = grid("eff", m, p)
-        newef = grid("newef", m, p, np.nan)
         removal = grid("removal", m, p)
-        conv = vec("conv", m, 1.0)
-        cut = eff.copy()
+        conv = np.ones((n, m))
+        idx, i, _ = self._layout("conv")
+        conv[:, i] = sv[:, idx]
+        cut = eff
         std = self.kind == engine.STANDARD
         if std.any():
+            newef = grid("newef", m, p, np.nan)
             pool_ef = ef[:, self.src[std], :]
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 ratio = np.where(np.isnan(newef[:, std, :]), 1.0, newef[:, std, :] / pool_ef)
             # a standard binds only where it is stricter than the pool's current factor
             cut[:, std, :] = np.where(pool_ef > 0, np.clip(1.0 - np.nan_to_num(ratio, nan=1.0, posinf=1.0), 0.0, 1.0), 0.0)
-        growth = np.stack([vals[f"growth:{pid}"] for pid in self.pools], axis=1) if k else np.zeros((n, 0))
-        completion = np.stack([vals[f"completion:{mid}"] for mid in self.measures], axis=1) if m else np.zeros((n, 0))
+        growth = x[:, [col[f"growth:{pid}"] for pid in self.pools]]
+        completion = x[:, [col[f"completion:{mid}"] for mid in self.measures]]
         share = np.full((n, m), np.nan)
-        for j, name in enumerate(self.share_param):
-            if name is not None:
-                share[:, j] = vals[name]
+        sj = [j for j, name in enumerate(self.share_param) if name is not None]
+        if sj:
+            share[:, sj] = x[:, [col[self.share_param[j]] for j in sj]]  # type: ignore[index]
         implemented = completion[:, :, None] * self.credit[None, :, :]
         offset = np.array(self.years, dtype=float) - self.scenario.base_year
         return engine.EngineInputs(
-            activity0=np.broadcast_to(self.activity0, (n, k)).copy(),
-            growth=growth, ef=ef, offset=offset, kind=self.kind, src=self.src, tgt=self.tgt,
-            qty=np.broadcast_to(self.qty, (n, m)).copy(), share=share, conv=conv, cut=cut,
-            removal=removal, implemented=implemented,
+            activity0=np.broadcast_to(self.activity0, (n, k)), growth=growth, ef=ef, offset=offset,
+            kind=self.kind, src=self.src, tgt=self.tgt, qty=np.broadcast_to(self.qty, (n, m)),
+            share=share, conv=conv, cut=cut, removal=removal, implemented=implemented,
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,7 @@ class Result:
     dataset: xr.Dataset
     settings: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    extra_writers: dict[str, Any] = field(default_factory=dict)
     created: str = field(default_factory=lambda: _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"))
 
     @property
@@ -214,35 +216,54 @@ def monte_carlo(model: Model, n: int, seed: int, chunk: int | None = None, progr
     draws its own samples from ``SeedSequence(seed).spawn``, so the same seed gives the
     same numbers. Chunks are sized to a few MiB of working memory.
     """
-    from sim.uncertainty import chunk_seeds, draw
+    from sim.uncertainty import chunk_seeds, draw_matrix
 
-    unc = [(p.name, p.distribution, p.value, p.low, p.high) for p in model.params.values() if p.uncertain]
+    names = model.param_names
+    unc_cols = [i for i, k in enumerate(names) if model.params[k].uncertain]
+    unc = [(names[i], model.params[names[i]].distribution, model.params[names[i]].value,
+            model.params[names[i]].low, model.params[names[i]].high) for i in unc_cols]
     m, pn, yn = max(1, len(model.measures)), max(1, len(model.pollutants)), len(model.years)
     if chunk is None:
-        chunk = int(max(16, min(n, (8 * 2**20) // (8 * 4 * m * pn * yn))))
+        # a few MiB per working array: [chunk, measures, pollutants, years] doubles
+        k = max(1, len(model.pools))
+        dense = len(set(model.src[model.kind == engine.TREAT].tolist()))  # pools on the dense path
+        per_sample = max(dense * 4 * pn * yn, m * pn, m * yn, k * pn * 2, k * yn * 2)
+        chunk = int(max(16, min(n, (4 * 2**20) // (8 * per_sample))))
     n_chunks = -(-n // chunk)
     seeds = chunk_seeds(seed, n_chunks)
     specs = target_specs(model)
-    base_t = np.empty((n, pn if model.pollutants else 0, yn))
+    base_t = np.empty((n, len(model.pollutants), yn))
     emis_t = np.empty_like(base_t)
     req = np.empty((n, len(specs)))
     ach = np.empty_like(req)
-    for c in range(n_chunks):
+    central = model.param_matrix(n=1)
+
+    def one(c: int) -> int:
         lo, hi = c * chunk, min(n, (c + 1) * chunk)
-        values = draw(unc, hi - lo, seeds[c])
-        if not values:
-            values = {"_": np.zeros(hi - lo)}
-        inp = model.inputs({k: v for k, v in values.items() if k != "_"} or None) if unc else model.inputs()
-        if inp.activity0.shape[0] == 1 and hi - lo > 1:
-            inp = _broadcast_inputs(inp, hi - lo)
-        b = engine.baseline(inp).sum(axis=1)
-        e = engine.emissions(inp).sum(axis=1)
+        x = np.repeat(central, hi - lo, axis=0)
+        if unc:
+            x[:, unc_cols] = draw_matrix(unc, hi - lo, seeds[c])
+        inp = model.inputs_from_matrix(x)
+        b, e = engine.totals(inp)
         base_t[lo:hi], emis_t[lo:hi] = b, e
         if specs:
             r, a = evaluate_targets(specs, b, e)
             req[lo:hi], ach[lo:hi] = r, a
-        if progress is not None:
-            progress(hi - lo)
+        return hi - lo
+
+    workers = 1 if os.environ.get("ERSIM_THREADS") == "1" else min(2, os.cpu_count() or 1, n_chunks)
+    if workers > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(workers) as pool:  # numpy releases the GIL in its kernels
+            for done in pool.map(one, range(n_chunks)):
+                if progress is not None:
+                    progress(done)
+    else:
+        for c in range(n_chunks):
+            done = one(c)
+            if progress is not None:
+                progress(done)
     return {"baseline_total": base_t, "emissions_total": emis_t, "required": req, "achieved": ach}
 
 

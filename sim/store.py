@@ -109,13 +109,14 @@ def write_files(result: Result, folder: Path, run_id: str) -> None:
         if ds[name].dtype == object:
             ds[name] = ds[name].astype(str)
     ds.attrs = {k: (json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else v) for k, v in ds.attrs.items()}
-    ds.attrs["run_id"] = run_id
     ds.to_netcdf(folder / "results.nc", engine="h5netcdf")
     result.summary_frame().to_csv(folder / "summary.csv", index=False, encoding="utf-8-sig")
     result.targets_frame().to_csv(folder / "targets.csv", index=False, encoding="utf-8-sig")
     result.measures_frame().to_csv(folder / "measures.csv", index=False, encoding="utf-8-sig")
-    for name, writer in getattr(result, "extra_writers", {}).items():
-        writer(folder / name)
+    for name, writer in result.extra_writers.items():
+        target = folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        writer(target)
     with (folder / MANIFEST).open("w", encoding="utf-8") as fh:
         json.dump(manifest(result, run_id), fh, ensure_ascii=False, indent=2, default=str)
         fh.flush()

@@ -53,9 +53,35 @@ def draw(params: Sequence[tuple[str, str, float, float | None, float | None]], n
     """Latin hypercube of *n* samples over *params* (name, distribution, value, low, high)."""
     if not params:
         return {}
+    x = draw_matrix(params, n, seed)
+    return {name: x[:, j] for j, (name, *_rest) in enumerate(params)}
+
+
+def draw_matrix(params: Sequence[tuple[str, str, float, float | None, float | None]], n: int, seed: np.random.SeedSequence | int) -> np.ndarray:
+    """[n, len(params)] Latin hypercube draws, inverse CDFs vectorised per distribution."""
     rng = np.random.default_rng(seed)
     u = latin_hypercube(n, len(params), rng)
-    return {name: ppf(u[:, j], dist, v, lo, hi) for j, (name, dist, v, lo, hi) in enumerate(params)}
+    out = np.empty_like(u)
+    dist = np.array([p[1] for p in params])
+    val = np.array([p[2] for p in params], dtype=float)
+    lo = np.array([p[3] if p[3] is not None else p[2] for p in params], dtype=float)
+    hi = np.array([p[4] if p[4] is not None else p[2] for p in params], dtype=float)
+    tri = (dist == "triangular") & (hi > lo)
+    if tri.any():
+        a, c, b, q = lo[tri], val[tri], hi[tri], u[:, tri]
+        split = (c - a) / (b - a)
+        left = a + np.sqrt(q * (b - a) * (c - a))
+        right = b - np.sqrt((1 - q) * (b - a) * (b - c))
+        out[:, tri] = np.where(q < split, left, right)
+    uni = (dist == "uniform") & (hi > lo)
+    if uni.any():
+        out[:, uni] = lo[uni] + u[:, uni] * (hi[uni] - lo[uni])
+    logn = (dist == "lognormal") & (hi > lo)
+    for j in np.nonzero(logn)[0]:
+        out[:, j] = ppf(u[:, j], "lognormal", val[j], lo[j], hi[j])
+    fixed = ~(tri | uni | logn)
+    out[:, fixed] = val[fixed]
+    return out
 
 
 def chunk_seeds(seed: int, n_chunks: int) -> list[np.random.SeedSequence]:

@@ -122,3 +122,30 @@ def test_reordering_measures_changes_no_total(data, rnd):
     sa = _run(data, "shapley").dataset["reduction"]
     sb = _run(shuffled, "shapley").dataset["reduction"].sel(measure=sa["measure"])
     np.testing.assert_allclose(sa, sb, rtol=1e-9, atol=1e-6)
+
+
+@SET
+@given(scenarios(), st.integers(1, 40), st.integers(0, 2**31 - 1))
+def test_fast_totals_equal_dense_engine_under_sampling(data, n, seed):
+    # the Monte Carlo kernel (separable expansion + matmuls) gives the dense engine's totals
+    from sim.uncertainty import draw_matrix
+
+    model = compile_model(scenario_from_dict(data), EMPTY)
+    names = model.param_names
+    rng = np.random.default_rng(seed)
+    x = np.repeat(model.param_matrix(n=1), n, axis=0)
+    # perturb growth, completion and shares within their ranges
+    for j, name in enumerate(names):
+        if name.startswith(("completion:", "share:")):
+            x[:, j] = rng.uniform(0, 1, n)
+        elif name.startswith("growth:"):
+            x[:, j] = x[:, j] + rng.uniform(-0.02, 0.02, n)
+    _ = draw_matrix
+    inp = model.inputs_from_matrix(x)
+    dense = engine.emissions(inp).sum(axis=1)
+    for max_expand in (0, 4):
+        fast = engine.emission_totals(inp, max_expand=max_expand)
+        np.testing.assert_allclose(fast, dense, rtol=1e-9, atol=1e-7)
+    base, emis = engine.totals(inp)
+    np.testing.assert_allclose(base, engine.baseline(inp).sum(axis=1), rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(emis, dense, rtol=1e-9, atol=1e-7)

@@ -1,0 +1,155 @@
+"""Charts (matplotlib, Agg) with Chinese labels that render after a pip-only install.
+
+The CJK font is Noto Sans CJK SC (SIL Open Font License), shipped inside the ``mplfonts``
+package on PyPI; it is registered with matplotlib's font manager, never installed system-wide.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sim.pollutants import display
+from sim.run import Result
+
+__all__ = ["setup_fonts", "waterfall", "margin_distribution", "figure_writers", "CJK_FONT"]
+
+CJK_FONT = "Noto Sans CJK SC"
+_STATUS_ZH = {"met": "可达", "at risk": "存在风险", "not met": "不可达"}
+
+
+@lru_cache(maxsize=1)
+def setup_fonts() -> str:
+    """Register the CJK font with matplotlib and make it the default; returns its family."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import font_manager, rcParams
+
+    path = resources.files("mplfonts") / "fonts" / "NotoSansCJKsc-Regular.otf"
+    with resources.as_file(path) as p:
+        font_manager.fontManager.addfont(str(p))
+        family = font_manager.FontProperties(fname=str(p)).get_name()
+    rcParams["font.family"] = "sans-serif"
+    rcParams["font.sans-serif"] = [family, "DejaVu Sans"]
+    rcParams["axes.unicode_minus"] = False  # the CJK font lacks U+2212
+    return family
+
+
+def _target_levels(result: Result, pollutant: str, year: int) -> list[tuple[str, float]]:
+    """Emission levels (t/a) at which each target on (pollutant, year) is exactly met."""
+    ds = result.dataset
+    out = []
+    if "target" not in ds.dims:
+        return out
+    for i, tid in enumerate(ds["target"].values):
+        if ds["target_pollutant"].values[i] != pollutant or int(ds["target_year"].values[i]) != year:
+            continue
+        e_y = float(ds["emissions_total"].sel(pollutant=pollutant, year=year))
+        out.append((str(ds["target_name"].values[i]), e_y + float(ds["margin"].values[i])))
+    return out
+
+
+def waterfall(result: Result, pollutant: str, year: int, lang: str = "zh", top: int = 8) -> Any:
+    """Base-year emissions -> growth -> each measure -> target-year emissions, with target lines."""
+    setup_fonts()
+    import matplotlib.pyplot as plt
+
+    ds = result.dataset
+    base_year = int(ds["year"].values[0])
+    e0 = float(ds["emissions_total"].sel(pollutant=pollutant, year=base_year))
+    b_y = float(ds["baseline_total"].sel(pollutant=pollutant, year=year))
+    red = ds["reduction"].sel(pollutant=pollutant, year=year)
+    names = dict(zip(ds["measure"].values, ds["measure_name"].values, strict=True))
+    order = np.argsort(-np.abs(red.values))
+    steps: list[tuple[str, float]] = [(("新增量" if lang == "zh" else "growth"), b_y - e0)]
+    shown = [i for i in order if abs(red.values[i]) > 0][:top]
+    for i in shown:
+        steps.append((str(names[red["measure"].values[i]]), -float(red.values[i])))
+    rest = float(red.values.sum() - red.values[shown].sum()) if len(shown) else float(red.values.sum())
+    if abs(rest) > 1e-9:
+        steps.append((("其他措施" if lang == "zh" else "other measures"), -rest))
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.0 + 0.9 * (len(steps) + 2)), 4.5), dpi=120)
+    x = 0
+    ax.bar(x, e0, color="#7f7f7f")
+    labels = [f"{base_year}{'年排放' if lang == 'zh' else ' emissions'}"]
+    level = e0
+    for name, delta in steps:
+        x += 1
+        ax.bar(x, delta, bottom=level, color="#d62728" if delta > 0 else "#2ca02c")
+        level += delta
+        labels.append(name)
+    x += 1
+    ax.bar(x, level, color="#1f77b4")
+    labels.append(f"{year}{'年排放' if lang == 'zh' else ' emissions'}")
+    for name, lv in _target_levels(result, pollutant, year):
+        ax.axhline(lv, color="black", linestyle="--", linewidth=1)
+        ax.text(x + 0.4, lv, f"{'目标' if lang == 'zh' else 'target'}: {name}", va="bottom", ha="right", fontsize=8)
+    ax.set_xticks(range(len(labels)))
+    ax.set_xticklabels(labels, rotation=30, ha="right", fontsize=8)
+    unit = "吨/年" if lang == "zh" else "t/a"
+    ax.set_ylabel(f"{display(pollutant, lang)} ({unit})")
+    title = f"{display(pollutant, lang)}：{base_year}—{year}年排放变化" if lang == "zh" else f"{display(pollutant, lang)}: emissions {base_year}-{year}"
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def margin_distribution(result: Result, target: str, lang: str = "zh") -> Any:
+    """Histogram of a target's margin over the Monte Carlo samples, with P(met)."""
+    setup_fonts()
+    import matplotlib.pyplot as plt
+
+    ds = result.dataset
+    m = ds["margin_sample"].sel(target=target).values
+    p = float(ds["probability"].sel(target=target))
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    ax.hist(m, bins=50, color="#1f77b4", alpha=0.8)
+    ax.axvline(0, color="black", linewidth=1)
+    name = str(ds["target_name"].sel(target=target).values)
+    if lang == "zh":
+        ax.set_xlabel("余量（吨）：实现减排量 − 要求减排量")
+        ax.set_ylabel("样本数")
+        ax.set_title(f"{name}：达标概率 P = {p:.0%}")
+    else:
+        ax.set_xlabel("margin (t): achieved - required")
+        ax.set_ylabel("samples")
+        ax.set_title(f"{name}: P(met) = {p:.0%}")
+    fig.tight_layout()
+    return fig
+
+
+def _saver(make: Callable[[], Any]) -> Callable[[Path], None]:
+    def write(path: Path) -> None:
+        import matplotlib.pyplot as plt
+
+        fig = make()
+        fig.savefig(path)
+        plt.close(fig)
+
+    return write
+
+
+def figure_writers(result: Result, lang: str = "zh") -> dict[str, Callable[[Path], None]]:
+    """Writers for the run's figures/: one waterfall per targeted (pollutant, year), margins."""
+    ds = result.dataset
+    pairs: list[tuple[str, int]] = []
+    if "target" in ds.dims:
+        for p, y in zip(ds["target_pollutant"].values, ds["target_year"].values, strict=True):
+            if (str(p), int(y)) not in pairs:
+                pairs.append((str(p), int(y)))
+    if not pairs:
+        last = int(max(result.scenario.years))
+        pairs = [(str(p), last) for p in ds["pollutant"].values]
+    out: dict[str, Callable[[Path], None]] = {}
+    for p, y in pairs:
+        out[f"figures/waterfall_{p}_{y}.png"] = _saver(lambda p=p, y=y: waterfall(result, p, y, lang))
+    if "margin_sample" in ds:
+        for t in ds["target"].values:
+            out[f"figures/margin_{t}.png"] = _saver(lambda t=t: margin_distribution(result, str(t), lang))
+    return out

@@ -1,0 +1,116 @@
+"""Monte Carlo: Latin hypercube, a closed-form P(met), reproducibility, charts without tofu."""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+
+import numpy as np
+import pytest
+import xarray as xr
+from click.testing import CliRunner
+
+from sim.cli import main
+from sim.coefficients import Library
+from sim.load import scenario_from_dict
+from sim.run import run_uncertain
+from sim.uncertainty import latin_hypercube, ppf
+
+EMPTY = Library()
+
+
+def one_measure(target_t: float = 1.6) -> dict:
+    # Pool: 1,000 t/a of fuel with EF triangular(low 2, mode 3, high 5) kg/t.
+    # Control on all of it at 50 %: reduction = 1000 x EF x 0.5 / 1000 = 0.5 x EF  (t/a).
+    return {
+        "name": "closed form", "region": "r", "base_year": 2020, "years": [2021],
+        "coefficients": {"ef_x": {"value": 3, "low": 2, "high": 5, "distribution": "triangular",
+                                  "unit": "kg/t", "source": "test: a triangular factor"}},
+        "inventory": [{"id": "p", "activity": "1000 t/a", "ef": {"NOx": "ef_x"}}],
+        "measures": [{"id": "c", "type": "control", "pool": "p", "share": 1, "efficiency": {"NOx": "50%"}}],
+        "targets": [{"id": "t", "pollutant": "NOx", "kind": "reduction_amount", "value": f"{target_t} t", "year": 2021}],
+    }
+
+
+def test_latin_hypercube_fills_every_stratum_once():
+    u = latin_hypercube(100, 3, np.random.default_rng(0))
+    assert u.shape == (100, 3)
+    for j in range(3):
+        assert sorted(np.floor(u[:, j] * 100).astype(int)) == list(range(100))
+
+
+def test_triangular_ppf_matches_cdf():
+    # F(x) = (x-a)^2/((b-a)(c-a)) below the mode c, 1 - (b-x)^2/((b-a)(b-c)) above
+    a, c, b = 2.0, 3.0, 5.0
+    for x in (2.5, 3.0, 4.0):
+        f = (x - a) ** 2 / ((b - a) * (c - a)) if x <= c else 1 - (b - x) ** 2 / ((b - a) * (b - c))
+        assert ppf(np.array([f]), "triangular", c, a, b)[0] == pytest.approx(x)
+
+
+def test_probability_of_meeting_target_has_closed_form():
+    # Met iff 0.5 x EF >= 1.6 t, i.e. EF >= 3.2 kg/t.
+    # P = 1 - F(3.2) = (5 - 3.2)^2 / ((5 - 2)(5 - 3)) = 3.24 / 6 = 0.54
+    r = run_uncertain(scenario_from_dict(one_measure()), EMPTY, samples=20000, seed=7)
+    p = float(r.dataset["probability"].sel(target="t"))
+    se = np.sqrt(0.54 * 0.46 / 20000)  # binomial standard error, an upper bound under LHS
+    assert abs(p - 0.54) < 3 * se
+    # central margin: 0.5 x 3 - 1.6 = -0.1 t: not met at the mode, at risk with P = 54 %
+    assert float(r.dataset["margin"].sel(target="t")) == pytest.approx(-0.1)
+    assert str(r.dataset["status"].sel(target="t").values) == "at risk"
+
+
+def test_same_seed_same_numbers_different_seed_different_samples():
+    s = scenario_from_dict(one_measure())
+    a = run_uncertain(s, EMPTY, samples=500, seed=1).dataset
+    b = run_uncertain(s, EMPTY, samples=500, seed=1).dataset
+    c = run_uncertain(s, EMPTY, samples=500, seed=2).dataset
+    xr.testing.assert_identical(a, b)
+    assert not np.array_equal(a["margin_sample"].values, c["margin_sample"].values)
+
+
+def test_same_seed_identical_results_file(tmp_path, monkeypatch):
+    import yaml
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(one_measure(), allow_unicode=True), encoding="utf-8")
+    digests = []
+    for out in ("a", "b"):
+        res = CliRunner().invoke(main, ["run", "s.yaml", "--samples", "300", "--seed", "5", "--out", out, "--no-figures"])
+        assert res.exit_code == 0, res.output
+        digests.append(hashlib.sha256((tmp_path / out / "results.nc").read_bytes()).hexdigest())
+    assert digests[0] == digests[1]
+
+
+def test_keep_quantiles():
+    r = run_uncertain(scenario_from_dict(one_measure()), EMPTY, samples=1000, seed=3, keep="quantiles")
+    ds = r.dataset
+    assert "sample" not in ds.dims
+    q = ds["reduction_total_q"].sel(pollutant="NOx", year=2021).values
+    assert q[0] < q[1] < q[2]
+    assert ds["margin_p5"].item() < ds["margin_p50"].item() < ds["margin_p95"].item()
+
+
+def test_completion_range_and_growth_range_are_sampled():
+    data = one_measure()
+    data["coefficients"]["ef_x"].update({"low": None, "high": None, "distribution": "fixed"})
+    data["measures"][0]["completion"] = [0.5, 1.0]
+    data["inventory"][0]["growth"] = {"value": 0.0, "low": -0.1, "high": 0.1}
+    r = run_uncertain(scenario_from_dict(data), EMPTY, samples=400, seed=1)
+    red = r.dataset["reduction_total_sample"].sel(pollutant="NOx", year=2021).values
+    # reduction = 1000 x (1+g) x 3 kg/t x 0.5 x completion / 1000 : between 0.675 and 1.65 t
+    assert red.min() >= 0.5 * 3 * 0.5 * 0.9 - 1e-9
+    assert red.max() <= 0.5 * 3 * 1.0 * 1.1 + 1e-9
+    assert red.std() > 0.1
+
+
+def test_charts_render_chinese_without_missing_glyphs(tmp_path):
+    from sim.charts import figure_writers
+
+    r = run_uncertain(scenario_from_dict(one_measure()), EMPTY, samples=200, seed=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns 'Glyph ... missing from font(s)'
+        for name, write in figure_writers(r).items():
+            path = tmp_path / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write(path)
+            assert path.stat().st_size > 5000
