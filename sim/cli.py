@@ -112,6 +112,27 @@ def run_cmd(scenario: str, out: str | None, attribution: str | None, as_json: bo
     click.echo(f"run written to {path}", err=True)
 
 
+@main.command("runs")
+@click.option("--scenario", help="Only runs of this scenario id.")
+@handled
+def runs_cmd(scenario: str | None) -> None:
+    """List runs under outputs/ (id, scenario, time, seed, samples, headline margins)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from sim.store import list_runs
+
+    table = Table("run id", "scenario", "created", "seed", "samples", "targets (margin t)")
+    for r in list_runs():
+        if scenario and r.get("scenario_id") != scenario:
+            continue
+        st = r.get("settings", {})
+        heads = ", ".join(f"{t['target']} {t['margin']:+,.0f}" for t in r.get("targets", [])[:4])
+        table.add_row(str(r.get("run_id")), str(r.get("scenario_id")), str(r.get("created")),
+                      str(st.get("seed", "")), str(st.get("samples", 0)), heads)
+    Console(width=200).print(table)
+
+
 @main.command("schema")
 def schema_cmd() -> None:
     """Print the JSON Schema of a scenario file (for editor completion)."""

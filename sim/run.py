@@ -203,6 +203,7 @@ def add_targets(ds: xr.Dataset, model: Model, req: np.ndarray, ach: np.ndarray, 
         target_year=("target", [t.year for t in targets]),
         target_kind=("target", [t.kind for t in targets]),
         target_value=("target", [t.value for t in targets]),
+        target_unit=("target", ["t" for _ in targets]),
     )
 
 

@@ -55,6 +55,8 @@ def manifest(result: Result, run_id: str) -> dict[str, Any]:
         "coefficient_overrides": overrides,
         "settings": result.settings,
         "warnings": result.warnings,
+        "targets": [{"target": str(t), "margin": float(m), "status": str(s)} for t, m, s in
+                    zip(result.targets_frame()["target"], result.targets_frame()["margin"], result.targets_frame()["status"], strict=True)],
     }
 
 
@@ -138,3 +140,41 @@ def list_runs(root: str | Path | None = None) -> list[dict[str, Any]]:
         data["path"] = str(m.parent)
         out.append(data)
     return sorted(out, key=lambda d: d.get("created", ""))
+
+
+def resolve_run(name: str | Path, root: str | Path | None = None) -> Path:
+    """A run folder from a path, a run id, a unique run-id prefix, or a scenario id (its latest run)."""
+    p = Path(name)
+    if (p / MANIFEST).is_file():
+        return p
+    runs = list_runs(root)
+    exact = [r for r in runs if r.get("run_id") == str(name)]
+    if exact:
+        return Path(exact[-1]["path"])
+    by_prefix = [r for r in runs if str(r.get("run_id", "")).startswith(str(name))]
+    if len(by_prefix) == 1:
+        return Path(by_prefix[0]["path"])
+    if len(by_prefix) > 1:
+        ids = ", ".join(r["run_id"] for r in by_prefix[:5])
+        raise InputError(Problem(f"run id prefix {str(name)!r} is ambiguous: {ids}"))
+    by_scenario = [r for r in runs if r.get("scenario_id") == str(name)]
+    if by_scenario:
+        return Path(by_scenario[-1]["path"])
+    from sim.coefficients import did_you_mean
+
+    known = sorted({str(r.get("scenario_id")) for r in runs} | {str(r.get("run_id")) for r in runs})
+    raise InputError(Problem(f"no run {str(name)!r} under {Path(root) if root else default_outputs()}{did_you_mean(str(name), known)}; "
+                             "give a run folder, a run id (or a unique prefix) or a scenario id"))
+
+
+def open_run(name: str | Path, root: str | Path | None = None) -> tuple[Any, dict[str, Any], Path]:
+    """(results Dataset, manifest, folder) of a run named as :func:`resolve_run` accepts."""
+    import xarray as xr
+
+    folder = resolve_run(name, root)
+    man = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    ds = xr.load_dataset(folder / "results.nc", engine="h5netcdf")
+    for key in ("report_years", "uncertain_inputs"):
+        if isinstance(ds.attrs.get(key), str):
+            ds.attrs[key] = json.loads(ds.attrs[key])
+    return ds, man, folder
