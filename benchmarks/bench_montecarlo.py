@@ -22,14 +22,14 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from synthetic import synthetic_scenario  # noqa: E402
+from synthetic import synthetic_scenario
 
-from sim import engine  # noqa: E402
-from sim.coefficients import Library  # noqa: E402
-from sim.load import scenario_from_dict  # noqa: E402
-from sim.model import compile_model  # noqa: E402
-from sim.run import monte_carlo  # noqa: E402
-from sim.uncertainty import draw_matrix  # noqa: E402
+from sim import engine
+from sim.coefficients import Library
+from sim.load import scenario_from_dict
+from sim.model import compile_model
+from sim.run import monte_carlo
+from sim.uncertainty import draw_matrix
 
 
 def read_bandwidth(nbytes: int = 512 * 2**20, repeat: int = 5) -> float:

@@ -7,7 +7,7 @@ package on PyPI; it is registered with matplotlib's font manager, never installe
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
+from functools import lru_cache, partial
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ import numpy as np
 from sim.pollutants import display
 from sim.run import Result
 
-__all__ = ["setup_fonts", "waterfall", "margin_distribution", "figure_writers", "CJK_FONT"]
+__all__ = ["CJK_FONT", "figure_writers", "margin_distribution", "setup_fonts", "waterfall"]
 
 CJK_FONT = "Noto Sans CJK SC"
 _STATUS_ZH = {"met": "可达", "at risk": "存在风险", "not met": "不可达"}
@@ -44,10 +44,10 @@ def setup_fonts() -> str:
 def _target_levels(result: Result, pollutant: str, year: int) -> list[tuple[str, float]]:
     """Emission levels (t/a) at which each target on (pollutant, year) is exactly met."""
     ds = result.dataset
-    out = []
+    out: list[tuple[str, float]] = []
     if "target" not in ds.dims:
         return out
-    for i, tid in enumerate(ds["target"].values):
+    for i in range(ds.sizes["target"]):
         if ds["target_pollutant"].values[i] != pollutant or int(ds["target_year"].values[i]) != year:
             continue
         e_y = float(ds["emissions_total"].sel(pollutant=pollutant, year=year))
@@ -148,8 +148,8 @@ def figure_writers(result: Result, lang: str = "zh") -> dict[str, Callable[[Path
         pairs = [(str(p), last) for p in ds["pollutant"].values]
     out: dict[str, Callable[[Path], None]] = {}
     for p, y in pairs:
-        out[f"figures/waterfall_{p}_{y}.png"] = _saver(lambda p=p, y=y: waterfall(result, p, y, lang))
+        out[f"figures/waterfall_{p}_{y}.png"] = _saver(partial(waterfall, result, p, y, lang))
     if "margin_sample" in ds:
         for t in ds["target"].values:
-            out[f"figures/margin_{t}.png"] = _saver(lambda t=t: margin_distribution(result, str(t), lang))
+            out[f"figures/margin_{t}.png"] = _saver(partial(margin_distribution, result, str(t), lang))
     return out

@@ -393,31 +393,3 @@ def _positions(src: np.ndarray) -> np.ndarray:
     counts = np.diff(np.append(first, len(order)))
     pos[order] = np.arange(len(order)) - np.repeat(first, counts)
     return pos
-    ctl = ctl[simple[inp.src[ctl]]]
-    src = inp.src[ctl]
-    cover = _cover(inp, f, a, ctl)  # [N,Mc,Y]
-    cut = np.minimum(inp.cut[:, ctl], 1.0)  # [N,Mc,P]
-    ae = np.where(simple[None, :, None], a_eff, 0.0)  # [N,K,Y]
-    # position of each control within its pool: 0, 1, ... (stable in listed order)
-    order = np.argsort(src, kind="stable")
-    pos = np.empty(len(ctl), dtype=np.int64)
-    _, first = np.unique(src[order], return_index=True)
-    counts = np.diff(np.append(first, len(order)))
-    pos[order] = np.arange(len(order)) - np.repeat(first, counts)
-    jmax = int(pos.max()) + 1 if len(pos) else 0
-    for subset in range(2**jmax):
-        members = [r for r in range(jmax) if subset >> r & 1]
-        left = ae.copy()  # [N,K,Y]
-        right = inp.ef.copy()  # [N,K,P]
-        for r in members:
-            at = pos == r
-            cy = np.zeros_like(left)
-            dp = np.zeros_like(right)
-            cy[:, src[at]] = cover[:, at]
-            dp[:, src[at]] = cut[:, at]
-            left *= cy
-            right *= dp
-        term = np.matmul(np.swapaxes(left, 1, 2), right)  # [N,Y,P]
-        total += (-1) ** len(members) * np.swapaxes(term, 1, 2)
-    return total
-

@@ -21,7 +21,11 @@ MET, AT_RISK, NOT_MET = "met", "at risk", "not met"
 
 @dataclass(frozen=True)
 class TargetSpec:
-    """A target in array terms: pollutant index, year index, reference-year index, value (t or share)."""
+    """A target in array terms: pollutant index, year index, reference-year index, value.
+
+    value is in t (amount, cap), a share (percent) or µg/m³ (concentration). Concentration
+    targets also carry the precursors' pollutant indices and forms ('share'/'coefficient').
+    """
 
     id: str
     kind: str
@@ -29,10 +33,17 @@ class TargetSpec:
     y: int
     ref: int
     value: float
+    precursors: tuple[tuple[str, int, str], ...] = ()
 
 
-def evaluate_targets(specs: list[TargetSpec], baseline_total: np.ndarray, emissions_total: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(required, achieved) [N,T] in tonnes from totals [N,P,Y] (t/a)."""
+def evaluate_targets(specs: list[TargetSpec], baseline_total: np.ndarray, emissions_total: np.ndarray,
+                     air: dict[str, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(required, achieved) [N,T] from totals [N,P,Y] (t/a): tonnes, or µg/m³ for concentration.
+
+    Concentration (linear response, sim/air.py): C[y] = C_base - sum_p alpha_p (E[p,ref] - E[p,y]),
+    alpha_p = C_base * share_p / E[p,ref] for a share; required = C_base - v; achieved = C_base - C[y].
+    *air* maps 'base' and each precursor to [N] values (µg/m³; share or µg/m³ per t/a).
+    """
     n = baseline_total.shape[0]
     req = np.zeros((n, len(specs)))
     ach = np.zeros((n, len(specs)))
@@ -46,9 +57,23 @@ def evaluate_targets(specs: list[TargetSpec], baseline_total: np.ndarray, emissi
         elif t.kind == "reduction_amount":
             req[:, i] = t.value
             ach[:, i] = b_y - e_y
-        else:  # cap
+        elif t.kind == "cap":
             req[:, i] = b_y - t.value
             ach[:, i] = b_y - e_y
+        else:  # concentration
+            assert air is not None
+            c0 = air["base"]
+            drop = np.zeros(n)
+            for name, p, form in t.precursors:
+                e_ref = emissions_total[:, p, t.ref]
+                d_e = e_ref - emissions_total[:, p, t.y]
+                if form == "share":
+                    with np.errstate(divide="ignore", invalid="ignore"):
+                        drop += np.where(e_ref > 0, c0 * air[name] * d_e / e_ref, 0.0)
+                else:
+                    drop += air[name] * d_e
+            req[:, i] = c0 - t.value
+            ach[:, i] = drop
     return req, ach
 
 

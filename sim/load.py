@@ -113,6 +113,29 @@ def _reference_problems(data: dict[str, Any], pools: list[Any] | None, lines: Li
     return out
 
 
+def _air_problems(scen: Scenario, path: str | Path, lines: LineMap) -> list[Problem]:
+    """Read the PM2.5 response a concentration target needs (into scen._air)."""
+    from sim.air import default_response_file, read_response
+
+    conc = [i for i, t in enumerate(scen.targets) if t.kind == "concentration"]
+    if not conc:
+        return []
+    if scen.air_quality is None:
+        return [lines.problem(("targets", conc[0], "kind"),
+                              "a concentration target needs an 'air_quality' section (region, and the response file or defaults)")]
+    aq = scen.air_quality
+    file = Path(aq.response) if aq.response else default_response_file()
+    if aq.response and not file.is_absolute():
+        file = Path(path).parent / file
+    try:
+        scen._air = read_response(file, aq.region)
+    except InputError as exc:
+        return [Problem(p.message, p.file, p.line, p.path or "air_quality") for p in exc.problems]
+    if scen._air.base is None and aq.base_concentration is None:
+        return [lines.problem(("air_quality",), f"no base concentration for {aq.region} in {file}; give air_quality.base_concentration with its source")]
+    return []
+
+
 def load_scenario(path: str | Path) -> Scenario:
     """Load and validate a scenario (and its inventory file); InputError lists every problem."""
     data, lines = read_yaml(path)
@@ -156,6 +179,8 @@ def _validate(data: Any, lines: LineMap, path: str | Path) -> Scenario:
                 pools.append(PoolSpec.model_validate(raw))
             except ValidationError as exc:
                 problems.extend(validation_problems(exc, inv_lines, PoolSpec, (i,)))
+    if scen is not None:
+        problems.extend(_air_problems(scen, path, lines))
     if problems or scen is None:
         raise InputError(problems)
     scen._path = str(path) if lines.file != "<dict>" else None

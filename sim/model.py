@@ -530,13 +530,15 @@ def compile_model(scen: Scenario, library: Library) -> Model:
 
     # targets reference known pollutants and years
     for i, tg in enumerate(scen.targets):
-        if tg.pollutant not in pol_idx:
+        if tg.pollutant not in pol_idx and tg.kind != "concentration":
             cc.err(lines, ("targets", i, "pollutant"), f"no pool emits {tg.pollutant}; the inventory has {', '.join(pollutants) or 'no pollutants'}")
         if tg.year not in years:
             cc.err(lines, ("targets", i, "year"), f"target year {tg.year} lies outside {years[0]}-{years[-1]}; add it to 'years'")
         if tg.base_year is not None and tg.base_year not in years:
             cc.err(lines, ("targets", i, "base_year"), f"base_year {tg.base_year} lies outside {years[0]}-{years[-1]}")
 
+    if scen._air is not None:
+        _air_params(model, scen)
     model.keys_used = cc.keys_used
     model.coefficient_uses = cc.uses
     model.warnings = cc.warnings
@@ -547,6 +549,26 @@ def compile_model(scen: Scenario, library: Library) -> Model:
         raise InputError(cc.problems)
     _check_limits(model, lines, inv_lines)
     return model
+
+
+def _air_params(model: Model, scen: Scenario) -> None:
+    """Parameters of the PM2.5 response: air:base (µg/m³) and air:<precursor> (share or coefficient)."""
+    air = scen._air
+    aq = scen.air_quality
+    if aq is not None and aq.base_concentration is not None:
+        c0 = float(parse_quantity(aq.base_concentration).to("ug/m**3").magnitude)
+        model.params["air:base"] = Param("air:base", c0, None, None, "fixed", "ug/m3", "PM2.5 base")
+    else:
+        b = air.base
+        model.params["air:base"] = Param("air:base", b.value, b.low, b.high, "triangular" if b.low is not None else "fixed", "ug/m3", "PM2.5 base")
+    for name, row in air.precursors.items():
+        unc = row.low is not None and row.high is not None and row.high > row.low
+        model.params[f"air:{name}"] = Param(f"air:{name}", row.value, row.low, row.high, "triangular" if unc else "fixed",
+                                            "1" if row.form == "share" else "ug/m3/(t/a)", f"PM2.5 {row.form} {name}")
+        if name not in model.pollutants:
+            msg = f"PM2.5 response: the inventory has no {name}, so its share of PM2.5 does not change"
+            if msg not in model.warnings:
+                model.warnings.append(msg)
 
 
 def _scale_emission(unit: Unit) -> float | None:

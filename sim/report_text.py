@@ -40,18 +40,23 @@ def print_run(result: Result, console: Console | None = None) -> None:
     con.print(t)
     tf = result.targets_frame()
     if len(tf):
-        tt = Table(title="目标可达性 target feasibility (t)")
-        for c in ("目标 target", "污染物", "年份", "要求 required", "实现 achieved", "余量 margin"):
+        tt = Table(title="目标可达性 target feasibility")
+        for c in ("目标 target", "污染物", "年份", "单位", "要求 required", "实现 achieved", "余量 margin"):
             tt.add_column(c, justify="right" if c[0] in "要实余" else "left")
         has_p = "probability" in tf
         if has_p:
             tt.add_column("P(达标)", justify="right")
         tt.add_column("结论 status")
         for _, r in tf.iterrows():
-            row = [str(r["name"]), display(str(r["pollutant"])), str(r["year"]), fmt_t(r["required"]),
+            unit = "µg/m³" if r["kind"] == "concentration" else "吨"
+            row = [str(r["name"]), display(str(r["pollutant"])), str(r["year"]), unit, fmt_t(r["required"]),
                    fmt_t(r["achieved"]), fmt_t(r["margin"])]
             if has_p:
                 row.append(f"{r['probability']:.0%}")
             row.append(f"{_STATUS_ZH.get(str(r['status']), r['status'])} ({r['status']})")
             tt.add_row(*row)
         con.print(tt)
+        if (tf["kind"] == "concentration").any():
+            from sim.air import ASSUMPTION_ZH
+
+            con.print(f"注：{ASSUMPTION_ZH}", highlight=False)

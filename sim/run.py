@@ -58,6 +58,7 @@ class Result:
             "required": ds["required"].values,
             "achieved": ds["achieved"].values,
             "margin": ds["margin"].values,
+            "unit": ds["target_unit"].values,
         }
         for q in ("margin_p5", "margin_p50", "margin_p95", "probability"):
             if q in ds:
@@ -106,12 +107,29 @@ class Result:
 def target_specs(model: Model) -> list[TargetSpec]:
     """The scenario's targets as indices into the model's pollutant and year axes."""
     specs = []
+    air = model.scenario._air
     for t in model.scenario.targets:
         q = parse_quantity(t.value)
-        value = float(q.to("dimensionless").magnitude) if t.kind == "reduction_percent" else float(q.to("t").magnitude)
         ref = t.base_year if t.base_year is not None else model.scenario.base_year
-        specs.append(TargetSpec(t.id, t.kind, model.pollutants.index(t.pollutant), model.years.index(t.year), model.years.index(ref), value))
+        precursors: tuple[tuple[str, int, str], ...] = ()
+        if t.kind == "reduction_percent":
+            value = float(q.to("dimensionless").magnitude)
+        elif t.kind == "concentration":
+            value = float(q.to("ug/m**3").magnitude)
+            precursors = tuple((name, model.pollutants.index(name), row.form) for name, row in air.precursors.items()
+                               if name in model.pollutants)
+        else:
+            value = float(q.to("t").magnitude)
+        p = model.pollutants.index(t.pollutant) if t.pollutant in model.pollutants else 0
+        specs.append(TargetSpec(t.id, t.kind, p, model.years.index(t.year), model.years.index(ref), value, precursors))
     return specs
+
+
+def air_values(model: Model, x: np.ndarray) -> dict[str, np.ndarray] | None:
+    """Columns air:* of a parameter matrix as {'base': [N], 'SO2': [N], ...}, or None."""
+    names = model.param_names
+    out = {n[4:]: x[:, i] for i, n in enumerate(names) if n.startswith("air:")}
+    return out or None
 
 
 def run(scenario: Scenario, library: Library | None = None, *, attribution: str | None = None) -> Result:
@@ -131,7 +149,7 @@ def run(scenario: Scenario, library: Library | None = None, *, attribution: str 
     ds = build_dataset(model, base, emis, red)
     specs = target_specs(model)
     if specs:
-        req, ach = evaluate_targets(specs, base.sum(axis=0)[None], emis.sum(axis=0)[None])
+        req, ach = evaluate_targets(specs, base.sum(axis=0)[None], emis.sum(axis=0)[None], air_values(model, model.param_matrix(n=1)))
         margin = (ach - req)[0]
         st = [status(float(margin[i]), float(req[0, i]), None, settings.at_risk_margin,
                      settings.met_probability, settings.at_risk_probability) for i in range(len(specs))]
@@ -203,7 +221,7 @@ def add_targets(ds: xr.Dataset, model: Model, req: np.ndarray, ach: np.ndarray, 
         target_year=("target", [t.year for t in targets]),
         target_kind=("target", [t.kind for t in targets]),
         target_value=("target", [t.value for t in targets]),
-        target_unit=("target", ["t" for _ in targets]),
+        target_unit=("target", ["µg/m3" if t.kind == "concentration" else "t" for t in targets]),
     )
 
 
@@ -248,7 +266,7 @@ def monte_carlo(model: Model, n: int, seed: int, chunk: int | None = None, progr
         b, e = engine.totals(inp)
         base_t[lo:hi], emis_t[lo:hi] = b, e
         if specs:
-            r, a = evaluate_targets(specs, b, e)
+            r, a = evaluate_targets(specs, b, e, air_values(model, x))
             req[lo:hi], ach[lo:hi] = r, a
         return hi - lo
 

@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 MEASURE_TYPES = ("retire", "switch", "control", "standard", "treat")
-TARGET_KINDS = ("reduction_percent", "reduction_amount", "cap")
+TARGET_KINDS = ("reduction_percent", "reduction_amount", "cap", "concentration")
 _ID = re.compile(r"^[^\s/\\:*?\"<>|]+$")
 
 FactorSpec = Annotated[
@@ -252,10 +252,10 @@ class Target(_Strict):
     id: str = Field(description="target id")
     name: str | None = None
     pollutant: str = Field(description="pollutant id: COD, NH3N, SO2, NOx, VOCs, PM25, ...")
-    kind: Literal["reduction_percent", "reduction_amount", "cap"] = Field(
-        description="reduction_percent (较基准年下降x%), reduction_amount (重点工程减排量>=x吨), cap (<=x吨)"
+    kind: Literal["reduction_percent", "reduction_amount", "cap", "concentration"] = Field(
+        description="reduction_percent (较基准年下降x%), reduction_amount (重点工程减排量>=x吨), cap (<=x吨), concentration (PM2.5年均浓度<=x µg/m3)"
     )
-    value: str = Field(description="'2%' for reduction_percent; '3895 吨' for reduction_amount and cap")
+    value: str = Field(description="'2%' for reduction_percent; '3895 吨' for reduction_amount and cap; '29 ug/m3' for concentration")
     year: int = Field(description="target year")
     base_year: int | None = Field(None, description="reference year for reduction_percent (default: scenario base_year)")
     source: str | None = None
@@ -278,6 +278,14 @@ class Target(_Strict):
     @model_validator(mode="after")
     def _units(self) -> Target:
         q = parse_quantity(self.value)
+        if self.kind == "concentration":
+            if self.pollutant != "PM25":
+                raise ValueError("concentration targets are for PM25 (PM2.5 annual mean)")
+            try:
+                q.to("ug/m**3")
+            except Exception:
+                raise ValueError(f"a concentration target takes µg/m3, e.g. '29 ug/m3', got {self.value!r}") from None
+            return self
         if self.kind == "reduction_percent":
             if not q.dimensionless:
                 raise ValueError(f"a reduction_percent target takes a percentage such as '2%', got {self.value!r}")
@@ -304,6 +312,18 @@ class CoefficientOverride(_Strict):
     distribution: Literal["triangular", "uniform", "lognormal", "fixed"] | None = None
     note: str | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _value_with_unit(cls, v: Any) -> Any:
+        # value: '15%' or '40 mg/L' -> value 15, unit '%'
+        if isinstance(v, dict) and isinstance(v.get("value"), str) and "unit" not in v:
+            try:
+                q = parse_quantity(v["value"])
+            except UnitError as exc:
+                raise ValueError(str(exc)) from None
+            v = {**v, "value": float(q.magnitude), "unit": f"{q.units:~}" if not q.dimensionless or str(q.units) != "dimensionless" else "1"}
+        return v
+
     @model_validator(mode="after")
     def _check(self) -> CoefficientOverride:
         from sim.units import parse_unit
@@ -317,6 +337,26 @@ class CoefficientOverride(_Strict):
             raise ValueError("give both low and high, or neither")
         if self.low is not None and self.high is not None and not self.low <= self.value <= self.high:
             raise ValueError("need low <= value <= high")
+        return self
+
+
+class AirQuality(_Strict):
+    """How PM2.5 concentration targets are evaluated (linear response; see sim/air.py)."""
+
+    region: str = Field(description="region whose rows to use in the response file, e.g. 宁波市")
+    response: str | None = Field(None, description="response CSV (default coefficients/response/pm25_response.csv), relative to this file")
+    base_concentration: str | None = Field(None, description="base-year annual mean PM2.5, e.g. '21 ug/m3' (default: the file's base row)")
+    source: str | None = Field(None, description="source of base_concentration when given here")
+
+    @model_validator(mode="after")
+    def _base(self) -> AirQuality:
+        if self.base_concentration is not None:
+            try:
+                parse_quantity(self.base_concentration).to("ug/m**3")
+            except Exception:
+                raise ValueError(f"base_concentration takes µg/m3, got {self.base_concentration!r}") from None
+            if not self.source:
+                raise ValueError("give the 'source' of base_concentration")
         return self
 
 
@@ -350,6 +390,7 @@ class Scenario(_Strict):
     measures: list[Measure] = Field(default_factory=list)
     targets: list[Target] = Field(default_factory=list)
     coefficients: dict[str, CoefficientOverride] = Field(default_factory=dict, description="overrides of library coefficients, each with its source")
+    air_quality: AirQuality | None = Field(None, description="PM2.5 response for concentration targets")
     settings: Settings = Field(default_factory=Settings)  # type: ignore[arg-type]
 
     _path: str | None = PrivateAttr(None)
@@ -358,6 +399,7 @@ class Scenario(_Strict):
     _inventory_lines: Any = PrivateAttr(None)
     _inventory_hash: str | None = PrivateAttr(None)
     _inventory_path: str | None = PrivateAttr(None)
+    _air: Any = PrivateAttr(None)
 
     @field_validator("id")
     @classmethod

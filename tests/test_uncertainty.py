@@ -114,3 +114,40 @@ def test_charts_render_chinese_without_missing_glyphs(tmp_path):
             path.parent.mkdir(parents=True, exist_ok=True)
             write(path)
             assert path.stat().st_size > 5000
+
+
+def test_pm25_concentration_target_by_linear_response(tmp_path):
+    # Response file: base 40 ug/m3; NOx share 0.2, primary PM2.5 share 0.3 (shares of the mean).
+    # Inventory: NOx 10,000 t, PM2.5 2,000 t. Measures cut NOx by 25 % and PM2.5 by 50 %.
+    # dC = 40 x (0.2 x 2,500/10,000 + 0.3 x 1,000/2,000) = 40 x (0.05 + 0.15) = 8 ug/m3 -> C = 32
+    # target <= 35: required 40 - 35 = 5, achieved 8, margin 3 ug/m3.
+    (tmp_path / "resp.csv").write_text(
+        "region,precursor,form,value,unit,low,high,year,source,note\n"
+        "测试市,base,concentration,40,ug/m3,,,2020,test,\n"
+        "测试市,NOx,share,0.2,1,,,2020,test,\n"
+        "测试市,PM25,share,30,%,,,2020,test,\n", encoding="utf-8")
+    data = {
+        "name": "pm", "region": "测试市", "base_year": 2020, "years": [2021],
+        "inventory": [{"id": "p", "emissions": {"NOx": "10000 t/a", "PM25": "2000 t/a"}}],
+        "measures": [{"id": "c", "type": "control", "pool": "p", "share": 1, "efficiency": {"NOx": "25%", "PM25": "50%"}}],
+        "targets": [{"id": "pm", "pollutant": "PM2.5", "kind": "concentration", "value": "35 ug/m3", "year": 2021}],
+        "air_quality": {"region": "测试市", "response": "resp.csv"},
+    }
+    scen = scenario_from_dict(data, base_dir=tmp_path)
+    from sim.run import run
+
+    tf = run(scen, EMPTY).targets_frame().iloc[0]
+    assert tf["required"] == pytest.approx(5.0)
+    assert tf["achieved"] == pytest.approx(8.0)
+    assert tf["margin"] == pytest.approx(3.0)
+    assert tf["unit"] == "µg/m3"
+    assert tf["status"] == "met"
+
+
+def test_concentration_target_without_air_quality_is_an_input_error():
+    from sim.errors import InputError
+
+    data = one_measure()
+    data["targets"].append({"id": "pm", "pollutant": "PM25", "kind": "concentration", "value": "35 ug/m3", "year": 2021})
+    with pytest.raises(InputError, match="air_quality"):
+        scenario_from_dict(data)
