@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from sim.errors import InputError, Problem
 from sim.inventory import read_inventory
 from sim.scenario import PoolSpec, Scenario
-from sim.yamlio import LineMap, read_yaml
+from sim.yamlio import LineMap
 
 __all__ = ["load_scenario", "scenario_from_dict", "validation_problems"]
 
@@ -136,10 +136,19 @@ def _air_problems(scen: Scenario, path: str | Path, lines: LineMap) -> list[Prob
     return []
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Load and validate a scenario (and its inventory file); InputError lists every problem."""
-    data, lines = read_yaml(path)
-    return _validate(data, lines, path)
+def load_scenario(path: str | Path, variant: str | None = None) -> Scenario:
+    """Load and validate a scenario (and its inventory file); InputError lists every problem.
+
+    *path* may name a variant as ``file.yaml#variant``; ``extends:`` chains are resolved.
+    """
+    from sim.variants import resolve, split_ref
+
+    file, ref_variant = split_ref(path)
+    data, lines = resolve(file, variant or ref_variant)
+    scen = _validate(data, lines, file)
+    if variant or ref_variant:
+        scen._variant = variant or ref_variant
+    return scen
 
 
 def scenario_from_dict(data: dict[str, Any], base_dir: str | Path = ".") -> Scenario:

@@ -391,6 +391,10 @@ class Scenario(_Strict):
     targets: list[Target] = Field(default_factory=list)
     coefficients: dict[str, CoefficientOverride] = Field(default_factory=dict, description="overrides of library coefficients, each with its source")
     air_quality: AirQuality | None = Field(None, description="PM2.5 response for concentration targets")
+    extends: str | None = Field(None, description="parent scenario: 'file.yaml', 'file.yaml#variant' or '#variant' (resolved on load)")
+    remove_measures: list[str] = Field(default_factory=list, description="measure ids of the parent to drop")
+    remove_targets: list[str] = Field(default_factory=list, description="target ids of the parent to drop")
+    variants: dict[str, dict[str, Any]] | None = Field(None, description="named variants: overrides of this file's scenario, as with extends")
     settings: Settings = Field(default_factory=Settings)  # type: ignore[arg-type]
 
     _path: str | None = PrivateAttr(None)
@@ -400,6 +404,7 @@ class Scenario(_Strict):
     _inventory_hash: str | None = PrivateAttr(None)
     _inventory_path: str | None = PrivateAttr(None)
     _air: Any = PrivateAttr(None)
+    _variant: str | None = PrivateAttr(None)
 
     @field_validator("id")
     @classmethod
@@ -444,5 +449,5 @@ class Scenario(_Strict):
         if self._path:
             from pathlib import Path
 
-            return Path(self._path).stem
+            return Path(self._path).stem + (f"-{self._variant}" if self._variant else "")
         return re.sub(r"[^0-9A-Za-z_-]+", "-", self.name).strip("-") or "scenario"

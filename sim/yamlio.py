@@ -17,22 +17,30 @@ MAX_INPUT_BYTES = 5 * 1024 * 1024  # a scenario is text a planner writes; 5 MiB 
 class LineMap:
     """Maps a key path (``('measures', 2, 'quantity')``) to its line in the source file."""
 
-    def __init__(self, file: str, lines: dict[tuple[Any, ...], int] | None = None, prefix: tuple[Any, ...] = ()):
+    def __init__(self, file: str, lines: dict[tuple[Any, ...], Any] | None = None, prefix: tuple[Any, ...] = ()):
         self.file = file
-        self.lines: dict[tuple[Any, ...], int] = lines or {}
+        # a value is a line in *file*, or (other file, line) for keys inherited through `extends`
+        self.lines: dict[tuple[Any, ...], Any] = lines or {}
         self.prefix = prefix
+
+    def where(self, path: tuple[Any, ...] | list[Any]) -> tuple[str, int | None]:
+        """(file, line) of *path*, or of its nearest enclosing key that has one."""
+        p = (*self.prefix, *path)
+        while True:
+            if p in self.lines:
+                v = self.lines[p]
+                return (v[0], v[1]) if isinstance(v, tuple) else (self.file, v)
+            if not p:
+                return self.file, None
+            p = p[:-1]
 
     def line(self, path: tuple[Any, ...] | list[Any]) -> int | None:
         """Line of *path*, or of its nearest enclosing key that has one."""
-        p = (*self.prefix, *path)
-        while p:
-            if p in self.lines:
-                return self.lines[p]
-            p = p[:-1]
-        return self.lines.get((), None)
+        return self.where(path)[1]
 
     def problem(self, path: tuple[Any, ...] | list[Any], message: str) -> Problem:
-        return Problem(message, self.file, self.line(path), dotted((*self.prefix, *path)))
+        file, line = self.where(path)
+        return Problem(message, file, line, dotted((*self.prefix, *path)))
 
 
 def dotted(path: tuple[Any, ...] | list[Any]) -> str:
