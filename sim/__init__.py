@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["Result", "__version__", "list_runs", "load_library", "load_scenario", "run", "save_run"]
+__all__ = ["Result", "__version__", "compare", "list_runs", "load_library", "load_scenario", "run", "save_run"]
 
 
 def __getattr__(name: str) -> Any:  # lazy: keep `import sim` and CLI start-up light

@@ -153,3 +153,50 @@ def figure_writers(result: Result, lang: str = "zh") -> dict[str, Callable[[Path
         for t in ds["target"].values:
             out[f"figures/margin_{t}.png"] = _saver(partial(margin_distribution, result, str(t), lang))
     return out
+
+
+def comparison_figures(cmp: Any, waterfalls: dict[str, Any], folder: Path, lang: str = "zh") -> list[Path]:
+    """Margins by scenario per target (grouped bars) and A->B waterfalls, as PNGs in *folder*."""
+    setup_fonts()
+    import matplotlib.pyplot as plt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    labels = [str(s) for s in cmp["scenario"].values]
+    if "target" in cmp.dims:
+        targets = [str(t) for t in cmp["target"].values]
+        fig, ax = plt.subplots(figsize=(max(6.0, 1.5 * len(targets)), 4.5), dpi=120)
+        width = 0.8 / len(labels)
+        for i, s in enumerate(labels):
+            vals = [float(cmp["margin"].sel(scenario=s, target=t)) for t in targets]
+            ax.bar(np.arange(len(targets)) + i * width, vals, width, label=s)
+        ax.axhline(0, color="black", linewidth=1)
+        ax.set_xticks(np.arange(len(targets)) + width * (len(labels) - 1) / 2)
+        ax.set_xticklabels([str(cmp["target_name"].sel(target=t).values) for t in targets], rotation=20, ha="right", fontsize=8)
+        ax.set_ylabel("余量 (吨; 浓度目标为µg/m³)" if lang == "zh" else "margin (t; µg/m³ for concentration)")
+        ax.set_title("各情景目标余量比较" if lang == "zh" else "target margins by scenario")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        path = folder / "margins.png"
+        fig.savefig(path)
+        plt.close(fig)
+        written.append(path)
+    for key, wf in waterfalls.items():
+        fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(wf)), 4.5), dpi=120)
+        prev = 0.0
+        for i, r in enumerate(wf.itertuples()):
+            if r.delta != r.delta:  # the two end bars
+                ax.bar(i, r.level, color="#1f77b4")
+            else:
+                ax.bar(i, r.delta, bottom=prev, color="#d62728" if r.delta > 0 else "#2ca02c")
+            prev = r.level
+        ax.set_xticks(range(len(wf)))
+        ax.set_xticklabels([str(s)[:18] for s in wf["step"]], rotation=30, ha="right", fontsize=7)
+        ax.set_ylabel("排放 (吨/年)" if lang == "zh" else "emissions (t/a)")
+        ax.set_title(f"{labels[0]} → {labels[1]}  {key.removeprefix('waterfall_')}")
+        fig.tight_layout()
+        path = folder / f"{key}.png"
+        fig.savefig(path)
+        plt.close(fig)
+        written.append(path)
+    return written

@@ -112,6 +112,51 @@ def run_cmd(scenario: str, out: str | None, attribution: str | None, as_json: bo
     click.echo(f"run written to {path}", err=True)
 
 
+@main.command("compare")
+@click.argument("items", nargs=-1, required=True)
+@click.option("--out", type=click.Path(file_okay=False), help="Folder for the charts (default outputs/comparisons/<a>_vs_<b>).")
+@click.option("--xlsx", type=click.Path(dir_okay=False), help="Write every table as a sheet of this workbook.")
+@click.option("--iamc", type=click.Path(dir_okay=False), help="Write IAMC-format CSV (pyam reads it).")
+@click.option("--figures/--no-figures", default=True, show_default=True)
+@handled
+def compare_cmd(items: tuple[str, ...], out: str | None, xlsx: str | None, iamc: str | None, figures: bool) -> None:
+    """Compare runs or scenario files (file.yaml#variant) side by side."""
+    from sim.comparison import compare, tables, to_iamc, to_xlsx, waterfall_table
+    from sim.report_text import print_comparison
+
+    cmp = compare(list(items))
+    extra = {}
+    labels = [str(s) for s in cmp["scenario"].values]
+    if len(labels) == 2 and "target" in cmp.dims:
+        for p, y in dict.fromkeys(zip(cmp["target_pollutant"].values, cmp["target_year"].values, strict=True)):
+            extra[f"waterfall_{p}_{y}"] = waterfall_table(cmp, labels[0], labels[1], str(p), int(y))
+    print_comparison(cmp, tables(cmp), extra)
+    if figures:
+        from sim.charts import comparison_figures
+        from sim.store import default_outputs
+
+        folder = Path(out) if out else default_outputs() / "comparisons" / "_vs_".join(labels)[:150]
+        written = comparison_figures(cmp, extra, folder)
+        click.echo(f"charts written to {folder} ({len(written)} files)", err=True)
+    if xlsx:
+        click.echo(f"workbook written to {to_xlsx(cmp, xlsx, extra)}", err=True)
+    if iamc:
+        click.echo(f"IAMC CSV written to {to_iamc(cmp, iamc)}", err=True)
+
+
+@main.command("init")
+@click.argument("name")
+@click.option("--out", type=click.Path(file_okay=False), default=".", show_default=True, help="Folder to write into.")
+@click.option("--base-year", type=int, default=2025, show_default=True)
+@handled
+def init_cmd(name: str, out: str, base_year: int) -> None:
+    """Write a commented starter scenario and an inventory template (CSV and xlsx) for NAME."""
+    from sim.starter import write_starter
+
+    for p in write_starter(name, out, base_year, (base_year + 1, base_year + 5)):
+        click.echo(f"wrote {p}")
+
+
 @main.command("runs")
 @click.option("--scenario", help="Only runs of this scenario id.")
 @handled

@@ -60,3 +60,62 @@ def print_run(result: Result, console: Console | None = None) -> None:
             from sim.air import ASSUMPTION_ZH
 
             con.print(f"注：{ASSUMPTION_ZH}", highlight=False)
+
+
+def print_comparison(cmp, tabs, waterfalls, console: Console | None = None) -> None:  # type: ignore[no-untyped-def]
+    """Side-by-side tables of a comparison (margins, reductions by category, A->B waterfalls)."""
+    con = console or Console(highlight=False)
+    labels = [str(s) for s in cmp["scenario"].values]
+    if "target" in cmp.dims:
+        t = Table(title="目标余量比较 target margins")
+        t.add_column("目标 target")
+        t.add_column("单位")
+        for s in labels:
+            t.add_column(s, justify="right")
+        has_p = "probability" in cmp
+        for tid in cmp["target"].values:
+            unit = "µg/m³" if str(cmp["target_unit"].sel(target=tid).values) != "t" else "吨"
+            row = [str(cmp["target_name"].sel(target=tid).values), unit]
+            for s in labels:
+                m = float(cmp["margin"].sel(scenario=s, target=tid))
+                cell = "—" if m != m else fmt_t(m)
+                if has_p:
+                    p = float(cmp["probability"].sel(scenario=s, target=tid))
+                    if p == p:
+                        cell += f" (P={p:.0%})"
+                st = str(cmp["status"].sel(scenario=s, target=tid).values)
+                cell += f" {_STATUS_ZH.get(st, st)}"
+                row.append(cell)
+            t.add_row(*row)
+        con.print(t)
+    last = int(cmp["year"].max())
+    t = Table(title=f"{last}年分类减排量 reductions by category (t/a)")
+    t.add_column("类别 category")
+    t.add_column("污染物")
+    for s in labels:
+        t.add_column(s, justify="right")
+    df = tabs["by_category"]
+    for _, r in df.iterrows():
+        vals = [float(r[s]) for s in labels]
+        if any(abs(v) > 0 for v in vals):
+            t.add_row(str(r["measure_category"]), display(str(r["pollutant"])), *[fmt_t(v) for v in vals])
+    con.print(t)
+    t = Table(title=f"{last}年分措施减排量 reductions by measure (t/a)")
+    t.add_column("措施 measure")
+    t.add_column("污染物")
+    for s in labels:
+        t.add_column(s, justify="right")
+    names = dict(zip(cmp["measure"].values, cmp["measure_name"].values, strict=True))
+    for _, r in tabs["by_measure"].iterrows():
+        vals = [float(r[s]) for s in labels]
+        if any(abs(v) > 0 for v in vals):
+            t.add_row(str(names.get(r["measure"], r["measure"])), display(str(r["pollutant"])), *[fmt_t(v) for v in vals])
+    con.print(t)
+    for key, wf in waterfalls.items():
+        t = Table(title=f"{labels[0]} → {labels[1]}: {key.removeprefix('waterfall_')} (t/a)")
+        t.add_column("步骤 step")
+        t.add_column("变化 change", justify="right")
+        t.add_column("排放 level", justify="right")
+        for _, r in wf.iterrows():
+            t.add_row(str(r["step"]), "" if r["delta"] != r["delta"] else fmt_t(float(r["delta"])), fmt_t(float(r["level"])))
+        con.print(t)

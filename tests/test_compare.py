@@ -1,0 +1,109 @@
+"""Comparing scenarios: the scenario dim, exports, and the A->B waterfall's exact sum."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+import xarray as xr
+from click.testing import CliRunner
+
+from sim.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+BASE = str(ROOT / "scenarios" / "ankang-2025.yaml")
+STRONG = f"{ROOT / 'scenarios' / 'ankang-2025-variants.yaml'}#strong"
+SLOW = f"{ROOT / 'scenarios' / 'ankang-2025-variants.yaml'}#slow"
+
+
+@pytest.fixture(scope="module")
+def cmp():
+    import sim
+
+    return sim.compare([BASE, STRONG, SLOW])
+
+
+def test_compare_has_a_scenario_dim(cmp):
+    assert list(cmp["scenario"].values) == ["ankang-2025", "ankang-2025-variants-strong", "ankang-2025-variants-slow"]
+    assert set(cmp["margin"].dims) == {"scenario", "target"}
+    # the slow variant delivers 80 % by 2025: every measure's 2025 reduction is <= the base plan's
+    red = cmp["reduction"].sel(year=2025)
+    assert (red.sel(scenario="ankang-2025-variants-slow") <= red.sel(scenario="ankang-2025") + 1e-9).all()
+
+
+def test_waterfall_sums_exactly_to_difference_of_totals(cmp):
+    from sim.comparison import waterfall_table
+
+    for p in ("COD", "NH3N", "NOx", "VOCs"):
+        wf = waterfall_table(cmp, "ankang-2025", "ankang-2025-variants-strong", p, 2025)
+        e_a = float(cmp["emissions_total"].sel(scenario="ankang-2025", pollutant=p, year=2025))
+        e_b = float(cmp["emissions_total"].sel(scenario="ankang-2025-variants-strong", pollutant=p, year=2025))
+        steps = math.fsum(wf["delta"].dropna())
+        assert e_a + steps == pytest.approx(e_b, rel=1e-12, abs=1e-9)
+        assert wf["level"].iloc[-2] == pytest.approx(e_b, rel=1e-12, abs=1e-9)
+
+
+def test_cli_compare_tables_charts_xlsx_iamc(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ERSIM_OUTPUTS", str(tmp_path / "outputs"))
+    # one side as a stored run, the other as a scenario file run on the fly
+    res = CliRunner().invoke(main, ["run", BASE, "--no-figures"])
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(main, ["compare", "ankang-2025", STRONG, "--xlsx", "c.xlsx", "--iamc", "c.csv", "--out", "cmp"])
+    assert res.exit_code == 0, res.output
+    assert "目标余量比较" in res.stdout and "ankang-2025-variants-strong" in res.stdout
+    assert (tmp_path / "cmp" / "margins.png").is_file()
+    assert any(p.name.startswith("waterfall_") for p in (tmp_path / "cmp").iterdir())
+    wb = openpyxl.load_workbook(tmp_path / "c.xlsx")
+    assert {"targets", "by_measure", "by_category", "totals"} <= set(wb.sheetnames)
+    # xlsx numbers equal results.nc
+    run_dir = next((tmp_path / "outputs" / "ankang-2025").iterdir())
+    ds = xr.open_dataset(run_dir / "results.nc")
+    totals = pd.read_excel(tmp_path / "c.xlsx", sheet_name="totals")
+    row = totals[(totals["scenario"] == "ankang-2025") & (totals["pollutant"] == "NOx") & (totals["year"] == 2025)]
+    assert float(row["emissions_total"].iloc[0]) == pytest.approx(float(ds["emissions_total"].sel(pollutant="NOx", year=2025)), rel=1e-12)
+    targets = pd.read_excel(tmp_path / "c.xlsx", sheet_name="targets").set_index("target")
+    assert targets.loc["nh3n-2025", "margin:ankang-2025"] == pytest.approx(float(ds["margin"].sel(target="nh3n-2025")), rel=1e-12)
+    iamc = pd.read_csv(tmp_path / "c.csv")
+    assert list(iamc.columns[:5]) == ["model", "scenario", "region", "variable", "unit"]
+    nox = iamc[(iamc["variable"] == "Emissions|NOx") & iamc["scenario"].str.startswith("ankang-2025 ")]
+    assert float(nox["2025"].iloc[0]) == pytest.approx(float(ds["emissions_total"].sel(pollutant="NOx", year=2025)), rel=1e-12)
+
+
+def test_iamc_round_trips_through_pyam(tmp_path, cmp):
+    pyam = pytest.importorskip("pyam")
+    from sim.comparison import to_iamc
+
+    path = to_iamc(cmp, tmp_path / "x.csv")
+    df = pyam.IamDataFrame(str(path))
+    assert set(df.scenario) == set(pd.read_csv(path)["scenario"])
+    v = df.filter(variable="Emissions|NOx", year=2025, scenario="ankang-2025*").timeseries()
+    assert float(v.iloc[0, 0]) == pytest.approx(float(cmp["emissions_total"].sel(scenario="ankang-2025", pollutant="NOx", year=2025)))
+
+
+def test_compare_needs_two(tmp_path):
+    res = CliRunner().invoke(main, ["compare", BASE])
+    assert res.exit_code == 2
+    assert "at least two" in res.stderr
+
+
+def test_init_writes_a_starter_that_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ERSIM_OUTPUTS", str(tmp_path / "outputs"))
+    res = CliRunner().invoke(main, ["init", "Weinan", "--out", "new"])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "new" / "inventories" / "weinan-2025.xlsx").is_file()
+    header = (tmp_path / "new" / "inventories" / "weinan-2025.csv").read_text(encoding="utf-8-sig").splitlines()[0]
+    assert "源类编号 id" in header and "活动水平 activity" in header
+    res = CliRunner().invoke(main, ["run", "new/weinan.yaml", "--no-figures"])
+    assert res.exit_code == 0, res.output
+    # the xlsx template is accepted as well
+    scen = tmp_path / "new" / "weinan.yaml"
+    scen.write_text(scen.read_text(encoding="utf-8").replace("weinan-2025.csv", "weinan-2025.xlsx"), encoding="utf-8")
+    assert CliRunner().invoke(main, ["run", "new/weinan.yaml", "--no-figures"]).exit_code == 0
+    # and it refuses to overwrite
+    res = CliRunner().invoke(main, ["init", "Weinan", "--out", "new"])
+    assert res.exit_code == 2 and "refusing to overwrite" in res.stderr
