@@ -200,3 +200,23 @@ def comparison_figures(cmp: Any, waterfalls: dict[str, Any], folder: Path, lang:
         plt.close(fig)
         written.append(path)
     return written
+
+
+def macc(table: Any, pollutant: str, lang: str = "zh") -> Any:
+    """Marginal abatement cost curve: bars ordered by 元/t, width = potential reduction (t/a)."""
+    setup_fonts()
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=120)
+    x = 0.0
+    for r in table.itertuples():
+        ax.bar(x, r.cost_per_t, width=r.potential_reduction, align="edge", edgecolor="white",
+               color="#1f77b4" if r.chosen_reduction > 0 else "#bbbbbb")
+        ax.text(x + r.potential_reduction / 2, r.cost_per_t, str(r.name)[:10], ha="center", va="bottom", fontsize=7, rotation=60)
+        x += r.potential_reduction
+    unit_x = "吨/年" if lang == "zh" else "t/a"
+    ax.set_xlabel(f"{display(pollutant, lang)} {'减排潜力' if lang == 'zh' else 'abatement potential'} ({unit_x})")
+    ax.set_ylabel("边际减排成本 (元/吨)" if lang == "zh" else "marginal abatement cost (CNY/t)")
+    ax.set_title(f"{display(pollutant, lang)} {'边际减排成本曲线（深色为选中措施）' if lang == 'zh' else 'MACC (dark: chosen)'}")
+    fig.tight_layout()
+    return fig

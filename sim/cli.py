@@ -157,6 +157,58 @@ def init_cmd(name: str, out: str, base_year: int) -> None:
         click.echo(f"wrote {p}")
 
 
+@main.command("solve")
+@click.argument("scenario")
+@click.option("--pollutant", help="Pollutant of the MACC chart (default: the first targeted one).")
+@click.option("--out", type=click.Path(file_okay=False), help="Folder for the mix, tables and charts (default outputs/solve/<scenario>).")
+@click.option("--gap", type=click.FloatRange(min=0), default=1e-2, show_default=True, help="Relative MIP gap for whole projects.")
+@click.option("--time-limit", type=click.FloatRange(min=0.1), default=60.0, show_default=True, help="Seconds for HiGHS.")
+@handled
+def solve_cmd(scenario: str, pollutant: str | None, out: str | None, gap: float, time_limit: float) -> None:
+    """Least-cost mix of candidate measures meeting every target (exit 3 when infeasible)."""
+    from sim.api import load_scenario
+    from sim.report_text import print_solve
+    from sim.solve import solve, write_mix
+    from sim.store import default_outputs
+
+    scen = load_scenario(scenario)
+    res = solve(scen, gap=gap, time_limit=time_limit)
+    folder = Path(out) if out else default_outputs() / "solve" / scen.slug
+    folder.mkdir(parents=True, exist_ok=True)
+    mix = write_mix(res, folder / f"{scen.slug}-least-cost.yaml")
+    rerun = None
+    if res.feasible or res.level.any():
+        from sim.api import run
+
+        rerun = run(load_scenario(mix))
+    pol = pollutant or (res.model.scenario.targets[0].pollutant if res.model.scenario.targets else res.model.pollutants[0])
+    print_solve(res, rerun, pol)
+    from sim.solve import macc_table
+
+    table = macc_table(res, pol)
+    table.to_csv(folder / f"macc_{pol}.csv", index=False, encoding="utf-8-sig")
+    res_table(res).to_csv(folder / "mix.csv", index=False, encoding="utf-8-sig")
+    if len(table):
+        import matplotlib.pyplot as plt
+
+        from sim.charts import macc
+
+        fig = macc(table, pol)
+        fig.savefig(folder / f"macc_{pol}.png")
+        plt.close(fig)
+    click.echo(f"mix written to {mix}; tables and MACC chart in {folder}", err=True)
+    if not res.feasible:
+        click.echo("error: the targets cannot all be met; shortfalls above (exit 3)", err=True)
+        sys.exit(3)
+
+
+def res_table(res):  # type: ignore[no-untyped-def]
+    import pandas as pd
+
+    return pd.DataFrame({"measure": res.measures, "level": res.level, "unit": res.unit, "potential": res.potential,
+                         "unit_cost_yuan_per_a": res.unit_cost, "cost_yuan_per_a": res.unit_cost * res.level})
+
+
 @main.command("runs")
 @click.option("--scenario", help="Only runs of this scenario id.")
 @handled
@@ -284,6 +336,21 @@ def coef_check(directory: str | None) -> None:
     lib = load_library(directory)
     d = Path(directory) if directory else default_coefficients_dir()
     click.echo(f"{len(lib.coefficients)} coefficients in {len(lib.hashes)} tables under {d}: all checks pass")
+
+
+@main.command("appendix")
+@click.argument("run")
+@click.option("--compare", "compare", multiple=True, metavar="RUN", help="An alternative run to compare with (repeatable).")
+@click.option("--format", "formats", default="docx,html,md", show_default=True, help="Comma-separated: docx, html, md.")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True, help="Language of the appendix.")
+@click.option("--out", type=click.Path(file_okay=False), help="Folder (default <run>/appendix/, or appendix-en/ for English).")
+@handled
+def appendix_cmd(run: str, compare: tuple[str, ...], formats: str, lang: str, out: str | None) -> None:
+    """Write the feasibility appendix (目标可达性分析) of RUN: a run folder, run id, id prefix or scenario id."""
+    from sim.appendix import write_appendix
+
+    for path in write_appendix(run, compare=compare, formats=formats, lang=lang, out=out):
+        click.echo(str(path))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -87,6 +87,14 @@ class Model:
     params: dict[str, Param] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     coefficient_uses: dict[str, list[str]] = field(default_factory=dict)
+    # least cost (solve): per measure, annualised cost per unit of its decision variable (元/a),
+    # the decision variable's unit, scenario level, upper bound and whole-project size
+    unit_cost: dict[int, float] = field(default_factory=dict)
+    decision_unit: dict[int, str] = field(default_factory=dict)
+    decision_level: dict[int, float] = field(default_factory=dict)
+    potential: dict[int, float] = field(default_factory=dict)
+    project_size: dict[int, float] = field(default_factory=dict)
+    abatement_price: dict[int, dict[str, float]] = field(default_factory=dict)  # 元 per t abated
     _slot_index: dict[str, int] = field(default_factory=dict)
 
     # ---- expression machinery -------------------------------------------------------------
@@ -528,6 +536,10 @@ def compile_model(scen: Scenario, library: Library) -> Model:
                     keys[kk] = keys.get(kk, 0) + e
                 add(f"removal[{j},{pol_idx[pol]}]", sign * float(q.magnitude) * lf[0] * r[0] * s, keys)
 
+    for j, m in enumerate(scen.measures):
+        if m.cost is not None:
+            _measure_cost(cc, model, j, m, units[model.src[j]] if m.pool in pidx else ureg.dimensionless)
+
     # targets reference known pollutants and years
     for i, tg in enumerate(scen.targets):
         if tg.pollutant not in pol_idx and tg.kind != "concentration":
@@ -549,6 +561,93 @@ def compile_model(scen: Scenario, library: Library) -> Model:
         raise InputError(cc.problems)
     _check_limits(model, lines, inv_lines)
     return model
+
+
+def crf(rate: float, years: float) -> float:
+    """Capital recovery factor: r (1+r)^n / ((1+r)^n - 1); 1/n when r = 0."""
+    if rate == 0:
+        return 1.0 / years
+    g = (1.0 + rate) ** years
+    return rate * g / (g - 1.0)
+
+
+def _measure_cost(cc: _Compiler, model: Model, j: int, m: Measure, pool_unit: Any) -> None:
+    """Annualised cost per unit of the measure's decision variable (元/a), its bounds and unit."""
+    path = ("measures", j, "cost")
+    lines = cc.lines
+    if m.share is not None and m.quantity is None:
+        unit, level = ureg.dimensionless, m.share.value
+    elif m.quantity is not None:
+        q = parse_quantity(m.quantity)
+        unit, level = q.units, float(q.magnitude)
+    else:
+        return
+    yuan = ureg.Unit("元")
+    per_year = ureg.Unit("元/a")
+
+    def per_unit(spec: Any, field: str, annual: bool) -> float | None:
+        r = cc.factor(spec, lines, (*path, field), f"measure {m.id}")
+        if r is None:
+            return None
+        const, keys, u = r
+        value = const
+        for k, e in keys.items():
+            value *= model.library[k].value ** e
+        want = per_year if annual else yuan
+        for target, scale in ((want / unit, 1.0), (want, 1.0 / level if level else 0.0)):
+            try:
+                return float(Q_(value, u).to(target).magnitude) * scale
+            except pint.DimensionalityError:
+                continue
+        cc.err(lines, (*path, field), f"{field} in '{u:~}' is neither {want:~} per '{unit:~}' nor {want:~} in total")
+        return None
+
+    c = m.cost
+    assert c is not None
+    total = 0.0
+    if c.unit_cost is not None:
+        v = per_unit(c.unit_cost, "unit_cost", True)
+        total += v or 0.0
+    if c.capital is not None:
+        v = per_unit(c.capital, "capital", False)
+        if cc.scen.discount_rate is None:
+            cc.err(lines, ("discount_rate",), "capital costs need the scenario's discount_rate (e.g. 8%) to be annualised")
+        elif v is not None and c.lifetime is not None:
+            n = float(parse_quantity(c.lifetime).to("a").magnitude)
+            total += v * crf(cc.scen.discount_rate.value, n)
+    for fname in ("om", "fuel"):
+        spec = getattr(c, fname)
+        if spec is not None:
+            total += per_unit(spec, fname, True) or 0.0
+    for pol, spec in c.per_tonne.items():
+        r = cc.factor(spec, lines, (*path, "per_tonne", pol), f"measure {m.id}")
+        if r is None:
+            continue
+        value = r[0]
+        for k, e in r[1].items():
+            value *= model.library[k].value ** e
+        try:
+            model.abatement_price.setdefault(j, {})[pol] = float(Q_(value, r[2]).to("元/t").magnitude)
+        except pint.DimensionalityError:
+            cc.err(lines, (*path, "per_tonne", pol), f"per_tonne in '{r[2]:~}' is not 元 per tonne")
+    model.unit_cost[j] = total
+    model.decision_unit[j] = f"{unit:~}" if unit != ureg.dimensionless else ""
+    model.decision_level[j] = level
+    pot = level
+    if m.potential is not None:
+        qp = parse_quantity(m.potential)
+        s = cc.scale(qp.units, unit, lines, ("measures", j, "potential"), "potential")
+        if s is not None:
+            pot = float(qp.magnitude) * s
+    model.potential[j] = pot
+    if m.integer:
+        size = pot
+        if m.unit_size is not None:
+            qs = parse_quantity(m.unit_size)
+            s = cc.scale(qs.units, unit, lines, ("measures", j, "unit_size"), "unit_size")
+            size = float(qs.magnitude) * s if s is not None else pot
+        model.project_size[j] = size
+    del pool_unit
 
 
 def _air_params(model: Model, scen: Scenario) -> None:

@@ -119,3 +119,37 @@ def print_comparison(cmp, tabs, waterfalls, console: Console | None = None) -> N
         for _, r in wf.iterrows():
             t.add_row(str(r["step"]), "" if r["delta"] != r["delta"] else fmt_t(float(r["delta"])), fmt_t(float(r["level"])))
         con.print(t)
+
+
+def print_solve(res, rerun, pollutant: str, console: Console | None = None) -> None:  # type: ignore[no-untyped-def]
+    """The least-cost mix, target prices and shortfalls, and the engine's re-run."""
+    con = console or Console(highlight=False)
+    names = dict(zip(res.model.measures, res.model.measure_names, strict=True))
+    t = Table(title=f"最低成本组合 least-cost mix — {res.method}")
+    for c in ("措施 measure", "选择 chosen", "潜力 potential", "单位", "年化成本 (元/a)"):
+        t.add_column(c, justify="left" if c[0] in "措单" else "right")
+    for m, lv, pot, u, c in zip(res.measures, res.level, res.potential, res.unit, res.unit_cost, strict=True):
+        t.add_row(str(names[m]), fmt_t(lv), fmt_t(pot), u or "share", fmt_t(c * lv))
+    t.add_row("合计 total", "", "", "", fmt_t(res.cost))
+    con.print(t)
+    t = Table(title="目标与影子价格 targets and shadow prices")
+    for c in ("目标 target", "要求 required", "实现(线性) achieved LP", "实现(引擎) engine", "缺口 shortfall", "影子价格 (元/单位)", "约束 binding"):
+        t.add_column(c, justify="left" if c[0] in "目约" else "right")
+    eng = rerun.targets_frame().set_index("target") if rerun is not None else None
+    for i, tid in enumerate(res.targets):
+        e = fmt_t(float(eng.loc[tid, "achieved"])) if eng is not None and tid in eng.index else "—"
+        t.add_row(tid, fmt_t(res.required[i]), fmt_t(res.achieved_lp[i]), e, fmt_t(res.shortfall[i]),
+                  f"{res.prices[i]:,.0f}", "是" if tid in res.binding else "")
+    con.print(t)
+    if res.achievable:
+        t = Table(title="最大可达减排量 largest achievable (candidates at full potential)")
+        for c in ("目标 target", "年份", "最大可达 achievable", "要求 required"):
+            t.add_column(c)
+        for k, (y, best, req) in res.achievable.items():
+            t.add_row(k, str(y), fmt_t(best), fmt_t(req))
+        con.print(t)
+    for n in res.notes:
+        con.print(f"注：{n}")
+    if rerun is not None:
+        con.print("引擎复算 engine re-run of the mix (controls on one pool multiply):")
+        print_run(rerun, con)

@@ -169,6 +169,36 @@ class PoolSpec(_Strict):
         return self
 
 
+class MeasureCost(_Strict):
+    """Costs of a measure, per unit of its quantity (e.g. 元/蒸吨) or in total (元) for its quantity.
+
+    Annualised cost = capital x capital recovery factor(discount rate, lifetime) + om + fuel, or
+    a given annualised unit_cost. Each entry is a coefficient key, a number with unit, or a list
+    multiplied (like emission factors).
+    """
+
+    capital: FactorSpec | None = Field(None, description="investment, 元 per unit of quantity (or 元 in total)")
+    om: FactorSpec | None = Field(None, description="operation and maintenance, 元/a per unit (or 元/a in total)")
+    fuel: FactorSpec | None = Field(None, description="fuel cost difference, 元/a per unit (or 元/a in total); negative for savings")
+    unit_cost: FactorSpec | None = Field(None, description="annualised cost, 元/a per unit, instead of the above")
+    per_tonne: dict[str, FactorSpec] = Field(default_factory=dict, description="cost per tonne abated (元/t) of a pollutant, e.g. {VOCs: cost_vocs_eop_uac_low_conc}")
+    lifetime: str | None = Field(None, description="economic lifetime, e.g. '15 a'")
+    source: str | None = Field(None, description="where the costs come from; say when estimated")
+
+    @field_validator("per_tonne", mode="before")
+    @classmethod
+    def _pols(cls, v: Any) -> Any:
+        return _pollutant_keys(v)
+
+    @model_validator(mode="after")
+    def _some(self) -> MeasureCost:
+        if self.unit_cost is None and self.capital is None and self.om is None and self.fuel is None and not self.per_tonne:
+            raise ValueError("give capital (with lifetime), om, fuel, unit_cost or per_tonne")
+        if self.capital is not None and self.lifetime is None:
+            raise ValueError("a capital cost needs a 'lifetime' (e.g. '15 a') to be annualised")
+        return self
+
+
 class Measure(_Strict):
     """An action on a pool (措施). See DESIGN.md section 3 for what each type edits."""
 
@@ -192,7 +222,10 @@ class Measure(_Strict):
     commissioned: str | None = Field(None, description="YYYY-MM of stable operation; part-year credit in that year")
     year: int | None = Field(None, description="first year of full effect (when no commissioned month is given)")
     schedule: dict[int, Uncertain] | None = Field(None, description="cumulative share of the quantity done by each year, e.g. {2023: 40%, 2025: 100%}")
-    cost: dict[str, Any] | None = Field(None, description="costs (used by solve)")
+    cost: MeasureCost | None = Field(None, description="costs: makes the measure a candidate for `ersim solve`")
+    potential: str | None = Field(None, description="solve: the most this measure can do, in its quantity unit (default: its quantity)")
+    integer: bool = Field(False, description="solve: whole projects only (multiples of unit_size)")
+    unit_size: str | None = Field(None, description="solve: size of one project (default: the potential, i.e. all or nothing)")
     source: str | None = Field(None, description="where the quantity comes from (plan, page)")
     description: str | None = None
 
@@ -391,6 +424,7 @@ class Scenario(_Strict):
     targets: list[Target] = Field(default_factory=list)
     coefficients: dict[str, CoefficientOverride] = Field(default_factory=dict, description="overrides of library coefficients, each with its source")
     air_quality: AirQuality | None = Field(None, description="PM2.5 response for concentration targets")
+    discount_rate: Uncertain | None = Field(None, description="for annualising capital costs in `ersim solve`, e.g. 8%")
     extends: str | None = Field(None, description="parent scenario: 'file.yaml', 'file.yaml#variant' or '#variant' (resolved on load)")
     remove_measures: list[str] = Field(default_factory=list, description="measure ids of the parent to drop")
     remove_targets: list[str] = Field(default_factory=list, description="target ids of the parent to drop")

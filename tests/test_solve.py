@@ -1,0 +1,131 @@
+"""Least cost: against an independent scipy formulation, infeasible targets, whole projects."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import yaml
+from click.testing import CliRunner
+from scipy.optimize import linprog
+
+from sim.cli import main
+from sim.coefficients import Library
+from sim.load import scenario_from_dict
+from sim.solve import solve
+
+EMPTY = Library()
+
+
+def random_problem(seed: int, n_pools: int = 6, per_pool: int = 2):
+    """Pools with NOx and SO2 emissions; on each, `per_pool` alternative controls (shares)."""
+    rng = np.random.default_rng(seed)
+    pools, measures, e = [], [], {}
+    for k in range(n_pools):
+        e[k] = (float(rng.uniform(100, 1000)), float(rng.uniform(100, 1000)))
+        pools.append({"id": f"p{k}", "emissions": {"NOx": f"{e[k][0]} t/a", "SO2": f"{e[k][1]} t/a"}})
+        for j in range(per_pool):
+            measures.append({"id": f"m{k}_{j}", "type": "control", "pool": f"p{k}", "share": 1.0,
+                             "efficiency": {"NOx": float(rng.uniform(0.1, 0.9)), "SO2": float(rng.uniform(0.1, 0.9))},
+                             "cost": {"unit_cost": f"{rng.uniform(1e5, 1e6):.2f} 元/a"}})
+    tot_nox = sum(v[0] for v in e.values())
+    tot_so2 = sum(v[1] for v in e.values())
+    targets = [{"id": "nox", "pollutant": "NOx", "kind": "reduction_amount", "value": f"{0.3 * tot_nox} t", "year": 2021},
+               {"id": "so2", "pollutant": "SO2", "kind": "reduction_amount", "value": f"{0.25 * tot_so2} t", "year": 2021}]
+    data = {"name": "lp", "region": "r", "base_year": 2020, "years": [2021], "inventory": pools,
+            "measures": measures, "targets": targets}
+    return data, e
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_matches_an_independent_linprog_formulation(seed):
+    data, e = random_problem(seed)
+    res = solve(scenario_from_dict(data), EMPTY)
+    assert res.feasible
+    # independent formulation: x_m = share of pool k under measure m, 0..1
+    ms = data["measures"]
+    c = np.array([float(m["cost"]["unit_cost"].split()[0]) for m in ms])
+    k_of = [int(m["pool"][1:]) for m in ms]
+    r_nox = np.array([e[k][0] * m["efficiency"]["NOx"] for k, m in zip(k_of, ms, strict=True)])
+    r_so2 = np.array([e[k][1] * m["efficiency"]["SO2"] for k, m in zip(k_of, ms, strict=True)])
+    req = [float(t["value"].split()[0]) for t in data["targets"]]
+    share_rows = np.array([[1.0 if kk == k else 0.0 for kk in k_of] for k in sorted(set(k_of))])
+    a_ub = np.vstack([-r_nox, -r_so2, share_rows])
+    b_ub = np.concatenate([[-req[0], -req[1]], np.ones(len(share_rows))])
+    ref = linprog(c, A_ub=a_ub, b_ub=b_ub, bounds=[(0, 1)] * len(ms), method="highs")
+    assert ref.status == 0
+    assert res.cost == pytest.approx(ref.fun, rel=1e-6)
+    prices_ref = -ref.ineqlin.marginals[:2]
+    np.testing.assert_allclose(res.prices, prices_ref, rtol=1e-6, atol=1e-6)
+
+
+def test_infeasible_targets_report_shortfall_and_exit_3(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ERSIM_OUTPUTS", str(tmp_path / "outputs"))
+    data, e = random_problem(3, n_pools=3, per_pool=1)
+    # NOx: ask for more than every control at full share can remove
+    most = sum(e[k][0] * m["efficiency"]["NOx"] for k, m in enumerate(data["measures"]))
+    data["targets"][0]["value"] = f"{most + 50} t"
+    res = solve(scenario_from_dict(data), EMPTY)
+    assert not res.feasible
+    assert res.shortfall[0] == pytest.approx(50, rel=1e-6)
+    assert res.shortfall[1] == pytest.approx(0, abs=1e-6)
+    assert "nox" in res.binding
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    out = CliRunner().invoke(main, ["solve", "s.yaml"])
+    assert out.exit_code == 3
+    assert "缺口" in out.stdout and "最大可达" in out.stdout
+    assert "cannot all be met" in out.stderr
+
+
+def test_cli_solve_writes_a_mix_that_runs_and_meets_the_targets(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ERSIM_OUTPUTS", str(tmp_path / "outputs"))
+    data, _ = random_problem(4, n_pools=5, per_pool=1)
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    out = CliRunner().invoke(main, ["solve", "s.yaml", "--pollutant", "NOx"])
+    assert out.exit_code == 0, out.output
+    folder = tmp_path / "outputs" / "solve" / "s"
+    assert (folder / "macc_NOx.png").is_file()
+    mix = folder / "s-least-cost.yaml"
+    run = CliRunner().invoke(main, ["run", str(mix), "--json", "--no-figures"])
+    assert run.exit_code == 0, run.output
+    import json
+
+    margins = {t["target"]: t["margin"] for t in json.loads(run.stdout)["targets"]}
+    # one measure per pool: the LP is exact, and the binding target is met with ~zero margin
+    assert min(margins.values()) == pytest.approx(0.0, abs=1e-6)
+    assert all(m >= -1e-6 for m in margins.values())
+
+
+def test_whole_projects_and_conditional_prices():
+    # three plants of 100 t/a COD removal each, costing 1, 2, 3 M元/a; need 150 t -> two cheapest
+    data = {"name": "mip", "region": "r", "base_year": 2020, "years": [2021],
+            "inventory": [{"id": "p", "emissions": {"COD": "1000 t/a"}}],
+            "measures": [{"id": f"plant{i}", "type": "treat", "pool": "p", "quantity": "1 座", "integer": True,
+                          "removal": {"COD": "100 t/(座*a)"}, "cost": {"unit_cost": f"{i} 百万元/a" if False else f"{i * 1e6} 元/(座*a)"}}
+                         for i in (1, 2, 3)],
+            "targets": [{"id": "cod", "pollutant": "COD", "kind": "reduction_amount", "value": "150 t", "year": 2021}]}
+    res = solve(scenario_from_dict(data), EMPTY)
+    assert res.feasible
+    assert list(res.level) == [1.0, 1.0, 0.0]
+    assert res.cost == pytest.approx(3e6)
+    assert any("conditional" in n for n in res.notes)
+    # with the projects fixed the target has slack: no price
+    assert res.prices[0] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_capital_costs_are_annualised_with_the_crf():
+    from sim.model import compile_model, crf
+
+    # 10 t/h boiler switch: capital 60,000 元/蒸吨, 15 years at 8 %: CRF = 0.08 x 1.08^15 / (1.08^15 - 1) = 0.116830
+    assert crf(0.08, 15) == pytest.approx(0.1168295, rel=1e-6)
+    data = {"name": "c", "region": "r", "base_year": 2020, "years": [2021], "discount_rate": "8%",
+            "inventory": [{"id": "coal", "activity": "100 蒸吨", "ef": {"NOx": "1.69 t/(蒸吨*a)"}},
+                          {"id": "gas", "activity": "0 蒸吨", "ef": {"NOx": "0.139 t/(蒸吨*a)"}}],
+            "measures": [{"id": "c2g", "type": "switch", "pool": "coal", "to": "gas", "quantity": "10 蒸吨",
+                          "cost": {"capital": "cost_boiler_award_henan_2018", "lifetime": "15 a", "om": "1000 元/(蒸吨*a)"}}]}
+    from sim.coefficients import load_library
+
+    model = compile_model(scenario_from_dict(data), load_library())
+    # per t/h: 60,000 x 0.116830 + 1,000 = 8,009.8 元/a
+    assert model.unit_cost[0] == pytest.approx(60000 * crf(0.08, 15) + 1000)
