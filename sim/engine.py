@@ -393,3 +393,35 @@ def _positions(src: np.ndarray) -> np.ndarray:
     counts = np.diff(np.append(first, len(order)))
     pos[order] = np.arange(len(order)) - np.repeat(first, counts)
     return pos
+
+
+def alone_reductions(inp: EngineInputs) -> np.ndarray:
+    """Reduction [M,P,Y] (t/a) of each measure applied alone to the baseline (N must be 1).
+
+    Closed forms, O(M*P*Y): retire/switch moves activity (the source pool's EF out, the target
+    pool's EF times the conversion in); a control cuts its covered share of the pool's baseline;
+    a treatment removes its load. Equals ``baseline - emissions(inp, mask=I)`` summed over pools
+    wherever no clip bites (the loaders reject measures larger than their pools).
+    """
+    a = grown_activity(inp)[0]  # [K,Y]
+    f = inp.implemented[0]  # [M,Y]
+    ef = inp.ef[0]  # [K,P]
+    m = inp.n_measures
+    p, y = ef.shape[1], inp.offset.shape[0]
+    out = np.zeros((m, p, y))
+    moves = np.isin(inp.kind, (RETIRE, SWITCH))
+    if moves.any():
+        moved = np.nan_to_num(inp.qty[0, moves])[:, None] * f[moves]  # [Mm,Y]
+        src = inp.src[moves]
+        tgt = inp.tgt[moves]
+        net = ef[src] - np.where(tgt[:, None] >= 0, inp.conv[0, moves, None] * ef[np.maximum(tgt, 0)], 0.0)  # [Mm,P]
+        out[moves] = net[:, :, None] * moved[:, None, :]
+    ctl = np.nonzero(np.isin(inp.kind, (CONTROL, STANDARD)))[0]
+    if len(ctl):
+        cover = _cover(inp, inp.implemented, a[None], ctl)[0]  # [Mc,Y]
+        base_k = a[inp.src[ctl], None, :] * ef[inp.src[ctl], :, None]  # [Mc,P,Y]
+        out[ctl] = base_k * cover[:, None, :] * np.minimum(inp.cut[0, ctl], 1.0)[:, :, None]
+    treats = inp.kind == TREAT
+    if treats.any():
+        out[treats] = inp.removal[0, treats, :, None] * f[treats, None, :]
+    return out

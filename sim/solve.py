@@ -159,18 +159,16 @@ def build_problem(model: Model) -> tuple[LinearProblem, dict[str, Any]]:
     fixed = np.ones((1, m_all))
     fixed[0, cands] = 0.0
     # per-unit reductions: each candidate alone, at its scenario level (linear in the level)
-    alone = np.zeros((len(cands), m_all))
-    alone[np.arange(len(cands)), cands] = 1.0
     base = engine.baseline(inp)[0].sum(axis=0)  # [P,Y]
     e_fixed = engine.emissions(inp, fixed)[0].sum(axis=0)
-    e_alone = engine.emissions(inp, alone).sum(axis=1)  # [C,P,Y]
+    alone_red = engine.alone_reductions(inp)[cands]  # [C,P,Y]
     levels = _levels(model)
     lv = np.array([levels[j] for j in cands])
     if np.any(lv <= 0):
         bad = [model.measures[j] for j, v in zip(cands, lv, strict=True) if v <= 0]
         raise InputError(Problem(f"candidate measures need a positive quantity or share to scale from: {', '.join(bad)}",
                                  model.scenario._path or "<scenario>"))
-    per_unit = (base[None] - e_alone) / lv[:, None, None]  # [C,P,Y] t/a per unit
+    per_unit = alone_red / lv[:, None, None]  # [C,P,Y] t/a per unit
     air = air_values(model, model.param_matrix(n=1))
     req, ach_fixed = evaluate_targets(specs, base[None], e_fixed[None], air)
     # target rows: achieved_t is linear in the totals; differentiate by unit cuts of the totals
@@ -188,39 +186,45 @@ def build_problem(model: Model) -> tuple[LinearProblem, dict[str, Any]]:
     # pool shares: candidates (and fixed measures) that take a pool's activity share it
     a_act = engine.grown_activity(inp)[0]  # [K,Y]
     ty = sorted({t.y for t in specs})
-    rows, rhs, names = [], [], []
-    for k, pid in enumerate(model.pools):
-        on = [c for c, j in enumerate(cands) if model.src[j] == k and model.kind[j] in MOVES]
-        if len(on) < 2:
-            continue
-        amin = float(a_act[k, ty].min())
-        row = np.zeros(len(cands))
-        used = 0.0
-        for c in on:
-            j = cands[c]
-            row[c] = 1.0 if model.share_param[j] is not None else (1.0 / amin if amin > 0 else 0.0)
-        for j in range(m_all):
-            if j in cands or model.src[j] != k or model.kind[j] not in MOVES:
-                continue
-            share = inp.share[0, j] if not np.isnan(inp.share[0, j]) else (np.nan_to_num(inp.qty[0, j]) / amin if amin > 0 else 0.0)
-            used += float(share * model.credit[j, ty].max())
-        rows.append(row)
-        rhs.append(max(0.0, 1.0 - used))
-        names.append(f"share[{pid}]")
+    amin = a_act[:, ty].min(axis=1)  # [K] tightest target year
+    cand_arr = np.array(cands)
+    takes = np.isin(model.kind[cand_arr], MOVES)
+    src_c = model.src[cand_arr]
+    n_on = np.bincount(src_c[takes], minlength=len(model.pools))
+    shared = np.nonzero(n_on >= 2)[0]
+    rows_sp = None
+    rhs = np.zeros(0)
+    names: list[str] = []
+    if len(shared):
+        row_of = -np.ones(len(model.pools), dtype=np.int64)
+        row_of[shared] = np.arange(len(shared))
+        sel = np.nonzero(takes & (row_of[src_c] >= 0))[0]
+        by_share = np.array([model.share_param[cands[i]] is not None for i in sel], dtype=bool)
+        amin_c = amin[src_c[sel]]
+        coef = np.where(by_share, 1.0, np.where(amin_c > 0, 1.0 / np.where(amin_c > 0, amin_c, 1.0), 0.0))
+        rows_sp = sp.csr_matrix((coef, (row_of[src_c[sel]], sel)), shape=(len(shared), len(cands)))
+        used = np.zeros(len(shared))
+        fixed_j = np.nonzero((fixed[0] > 0) & np.isin(model.kind, MOVES) & (row_of[model.src] >= 0))[0]
+        for j in fixed_j:
+            k = model.src[j]
+            share = inp.share[0, j] if not np.isnan(inp.share[0, j]) else (np.nan_to_num(inp.qty[0, j]) / amin[k] if amin[k] > 0 else 0.0)
+            used[row_of[k]] += float(share * model.credit[j, ty].max())
+        rhs = np.maximum(0.0, 1.0 - used)
+        names = [f"share[{model.pools[k]}]" for k in shared]
     pot = np.array([model.potential[j] for j in cands])
     integer = np.array([j in model.project_size for j in cands])
     size = np.array([model.project_size.get(j, 1.0) for j in cands])
     costs = np.array([model.unit_cost[j] for j in cands])
     last = max(t.y for t in specs)
-    for ci, j in enumerate(cands):  # cost per tonne abated -> per unit of the measure
-        for pol, price in model.abatement_price.get(j, {}).items():
+    for ci, jc in enumerate(cands):  # cost per tonne abated -> per unit of the measure
+        for pol, price in model.abatement_price.get(jc, {}).items():
             if pol in model.pollutants:
                 costs[ci] += price * per_unit[ci, model.pollutants.index(pol), last]
     # whole projects: x = size * k, k integer
     scale = np.where(integer, size, 1.0)
     prob = LinearProblem(
         c=costs * scale, a_ge=sp.csr_matrix(a * scale[None, :]), b_ge=b,
-        a_le=sp.csr_matrix(np.array(rows) * scale[None, :]) if rows else None, b_le=np.array(rhs),
+        a_le=rows_sp @ sp.diags(scale) if rows_sp is not None else None, b_le=rhs,
         upper=np.where(integer, np.floor(pot / np.where(size > 0, size, 1) + 1e-9), pot), integer=integer,
         names=[model.measures[j] for j in cands], ge_names=[t.id for t in specs], le_names=names,
     )

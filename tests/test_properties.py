@@ -149,3 +149,17 @@ def test_fast_totals_equal_dense_engine_under_sampling(data, n, seed):
     base, emis = engine.totals(inp)
     np.testing.assert_allclose(base, engine.baseline(inp).sum(axis=1), rtol=1e-12, atol=1e-9)
     np.testing.assert_allclose(emis, dense, rtol=1e-9, atol=1e-7)
+
+
+@SET
+@given(scenarios())
+def test_alone_reductions_equal_the_engine_with_one_measure_on(data):
+    model = compile_model(scenario_from_dict(data), EMPTY)
+    inp = model.inputs()
+    m = len(model.measures)
+    if m == 0:
+        return
+    closed = engine.alone_reductions(inp)
+    base = engine.baseline(inp)[0].sum(axis=0)
+    masked = base[None] - engine.emissions(inp, np.eye(m)).sum(axis=1)
+    np.testing.assert_allclose(closed, masked, rtol=1e-9, atol=1e-7)
