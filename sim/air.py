@@ -13,13 +13,14 @@ overstates the response to the part it has.
 
 from __future__ import annotations
 
-import csv
-import io
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 from sim.errors import InputError, Problem, UnitError
+from sim.textio import csv_records, decode, overlong_rows, read_source
 from sim.units import Q_, parse_unit
+from sim.yamlio import MAX_INPUT_BYTES
 
 __all__ = ["ASSUMPTION_EN", "ASSUMPTION_ZH", "PRECURSORS", "AirResponse", "ResponseRow", "default_response_file", "read_response"]
 
@@ -69,25 +70,33 @@ def _num(text: str, what: str, problems: list[Problem], file: str, line: int) ->
     if not text:
         return None
     try:
-        return float(text)
+        v = float(text)
     except ValueError:
         problems.append(Problem(f"{what} {text!r} is not a number", file, line, what))
         return None
+    if not math.isfinite(v):
+        problems.append(Problem(f"{what} {text!r} must be a finite number", file, line, what))
+        return None
+    return v
 
 
 def read_response(path: str | Path, region: str, fallback: str = "全国") -> AirResponse:
     """Rows for *region* from a response CSV; precursors it lacks come from *fallback*."""
-    p = Path(path)
     name = str(path)
-    if not p.is_file():
-        raise InputError(Problem("PM2.5 response file not found", name))
+    raw = read_source(path, "PM2.5 response file", MAX_INPUT_BYTES)
+    records = csv_records(decode(raw, name, "PM2.5 response file", ("utf-8-sig",), "save it as UTF-8 CSV"), name)
     problems: list[Problem] = []
-    text = p.read_bytes().decode("utf-8-sig", errors="strict") if p.stat().st_size < 10_000_000 else ""
-    reader = csv.DictReader(io.StringIO(text))
-    if tuple(h.strip() for h in (reader.fieldnames or ())) != COLUMNS:
+    if not records or tuple(h.strip() for h in records[0][1]) != COLUMNS:
         raise InputError(Problem(f"columns must be {', '.join(COLUMNS)}", name, 1))
     rows: list[ResponseRow] = []
-    for i, rec in enumerate(reader, start=2):
+    overlong = overlong_rows(records[1:], len(COLUMNS), name, padded=False)
+    for i, cells in records[1:]:
+        if i in overlong:
+            problems.append(overlong[i])
+            continue
+        if not any(x.strip() for x in cells):
+            continue
+        rec = dict(zip(COLUMNS, [*cells, *[""] * len(COLUMNS)], strict=False))
         rec = {k: (v or "").strip() for k, v in rec.items() if k}
         n0 = len(problems)
         prec, form = rec["precursor"], rec["form"]
@@ -96,10 +105,11 @@ def read_response(path: str | Path, region: str, fallback: str = "全国") -> Ai
         if form not in ("share", "coefficient", "concentration") or (prec == "base") != (form == "concentration"):
             problems.append(Problem("form is 'concentration' for the base row, 'share' or 'coefficient' for a precursor", name, i, "form"))
         want = {"share": "dimensionless", "coefficient": "ug/m**3/(t/a)", "concentration": "ug/m**3"}.get(form)
+        scale = 1.0
         try:
             unit = parse_unit(rec["unit"])
             if want:
-                Q_(1, unit).to(want)
+                scale = float(Q_(1, unit).to(want).magnitude)
         except (UnitError, Exception):
             problems.append(Problem(f"unit {rec['unit']!r} does not fit form {form!r}", name, i, "unit"))
         if not rec["source"]:
@@ -109,8 +119,14 @@ def read_response(path: str | Path, region: str, fallback: str = "全国") -> Ai
         high = _num(rec["high"], "high", problems, name, i)
         if value is not None and low is not None and high is not None and not low <= value <= high:
             problems.append(Problem("need low <= value <= high", name, i, "low"))
+        for what, x in (("value", value), ("low", low), ("high", high)):
+            if x is not None and form == "share" and not 0 <= x * scale <= 1:
+                problems.append(Problem(f"a share lies between 0 and 1 (0% to 100%), got {what} {x:g}{'' if rec['unit'] in ('', '1', '-') else ' ' + rec['unit']}", name, i, what))
+            elif x is not None and x < 0:
+                problems.append(Problem(f"{what} must not be negative, got {x:g}", name, i, what))
+        if rec["year"] and not (rec["year"].isdigit() and 1900 <= int(rec["year"]) <= 2100):
+            problems.append(Problem(f"year {rec['year']!r} must be a year such as 2021, or empty", name, i, "year"))
         if len(problems) == n0 and value is not None:
-            scale = float(Q_(1, parse_unit(rec["unit"])).to(want).magnitude) if want else 1.0
             year = int(rec["year"]) if rec["year"].isdigit() else None
             rows.append(ResponseRow(rec["region"], prec, form, value * scale,
                                     None if low is None else low * scale, None if high is None else high * scale,

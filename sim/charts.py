@@ -220,3 +220,40 @@ def macc(table: Any, pollutant: str, lang: str = "zh") -> Any:
     ax.set_title(f"{display(pollutant, lang)} {'边际减排成本曲线（深色为选中措施）' if lang == 'zh' else 'MACC (dark: chosen)'}")
     fig.tight_layout()
     return fig
+
+
+def sweep_figures(ds: Any, folder: Path, lang: str = "zh") -> list[Path]:
+    """Line charts (one swept input) or heat maps (two or more: the first two) of each target's margin."""
+    setup_fonts()
+    import matplotlib.pyplot as plt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    dims = [d for d in ds["margin"].dims if d != "target"]
+    written = []
+    var = "probability" if "probability" in ds else "margin"
+    label = ("达标概率 P(met)" if lang == "zh" else "P(met)") if var == "probability" else ("余量 margin" if lang == "zh" else "margin")
+    for t in ds["target"].values:
+        da = ds[var].sel(target=t)
+        name = str(ds["target_name"].sel(target=t).values)
+        if len(dims) == 1:
+            fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+            ax.plot(ds[dims[0]].values, da.values, marker="o", markersize=3)
+            ax.axhline(0.5 if var == "probability" else 0.0, color="black", linewidth=1, linestyle="--")
+            ax.set_xlabel(f"{dims[0]} ({ds[dims[0]].attrs.get('units', '')})")
+            ax.set_ylabel(label)
+        else:
+            others = {o: int(np.abs(ds[o].values - ds[o].attrs.get("central", ds[o].values[0])).argmin()) for o in dims[2:]}
+            grid = da.isel(others).transpose(dims[1], dims[0]).values
+            fig, ax = plt.subplots(figsize=(6.5, 4.5), dpi=120)
+            mesh = ax.pcolormesh(ds[dims[0]].values, ds[dims[1]].values, grid, shading="auto", cmap="RdYlGn")
+            ax.contour(ds[dims[0]].values, ds[dims[1]].values, grid, levels=[0.5 if var == "probability" else 0.0], colors="black")
+            fig.colorbar(mesh, ax=ax, label=label)
+            ax.set_xlabel(f"{dims[0]} ({ds[dims[0]].attrs.get('units', '')})")
+            ax.set_ylabel(f"{dims[1]} ({ds[dims[1]].attrs.get('units', '')})")
+        ax.set_title(name)
+        fig.tight_layout()
+        path = folder / f"sweep_{t}.png"
+        fig.savefig(path)
+        plt.close(fig)
+        written.append(path)
+    return written

@@ -209,6 +209,57 @@ def res_table(res):  # type: ignore[no-untyped-def]
                          "unit_cost_yuan_per_a": res.unit_cost, "cost_yuan_per_a": res.unit_cost * res.level})
 
 
+@main.command("sweep")
+@click.argument("scenario")
+@click.option("--set", "sets", multiple=True, required=True, metavar="PATH=SPEC",
+              help="measures.<id>.quantity|completion|share, coefficients.<key>, growth.<pool>, targets.<id>.value = a,b,c | start:stop:n | low,mid,high")
+@click.option("--samples", type=click.IntRange(min=0), default=0, show_default=True, help="Common random numbers per grid point (P(met) over the grid).")
+@click.option("--seed", type=int, help="Seed of the draws (default: the scenario's settings.seed).")
+@click.option("--out", type=click.Path(file_okay=False), help="Folder (default outputs/<scenario>/sweep-<id>).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@handled
+def sweep_cmd(scenario: str, sets: tuple[str, ...], samples: int, seed: int | None, out: str | None, quiet: bool) -> None:
+    """Sweep inputs over a grid: margins and P(met) per point, charts, break-even values."""
+    import json
+
+    import numpy as np
+
+    from sim.api import load_scenario
+    from sim.charts import sweep_figures
+    from sim.coefficients import load_library
+    from sim.model import compile_model
+    from sim.progress import progress
+    from sim.report_text import print_sweep
+    from sim.store import MANIFEST, atomic_folder, default_outputs, new_folder_name
+    from sim.sweep import break_even, parse_set, sweep
+
+    scen = load_scenario(scenario)
+    model = compile_model(scen, load_library())
+    axes = [parse_set(model, s) for s in sets]
+    points = int(np.prod([len(a.values) for a in axes]))
+    with progress(points * max(samples, 1), "sweep", quiet) as advance:
+        ds = sweep(model, axes, samples, seed, progress=advance)
+    be = break_even(ds)
+    print_sweep(ds, be)
+    final = Path(out) if out else default_outputs() / scen.slug / new_folder_name("sweep-")
+    if final.exists() and any(final.iterdir()) and not (final / MANIFEST).is_file():
+        raise InputError(f"refusing to write into {final}: neither empty nor an ersim folder")
+    with atomic_folder(final) as tmp:
+        enc = ds.copy()
+        enc.attrs = {k: str(v) for k, v in enc.attrs.items()}
+        enc.to_netcdf(tmp / "results.nc", engine="h5netcdf")
+        import pandas as pd
+
+        pd.DataFrame(be).to_csv(tmp / "breakeven.csv", index=False, encoding="utf-8-sig")
+        ds[[v for v in ("margin", "probability") if v in ds]].to_dataframe().reset_index().to_csv(tmp / "grid.csv", index=False, encoding="utf-8-sig")
+        sweep_figures(ds, tmp / "figures")
+        (tmp / MANIFEST).write_text(json.dumps({"kind": "sweep", "scenario": scen.name, "scenario_id": scen.slug,
+                                                "scenario_file": scen._path, "sets": list(sets), "samples": samples,
+                                                "seed": ds.attrs.get("seed"), "points": points}, ensure_ascii=False, indent=2),
+                                    encoding="utf-8")
+    click.echo(f"sweep written to {final}", err=True)
+
+
 @main.command("runs")
 @click.option("--scenario", help="Only runs of this scenario id.")
 @handled

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import csv
+import difflib
 import hashlib
-import io
 import math
 import os
 import re
@@ -26,6 +25,7 @@ import pint
 
 from sim.errors import InputError, Problem, UnitError
 from sim.pollutants import POLLUTANTS, canonical_pollutant
+from sim.textio import csv_records, decode, overlong_rows, read_source
 from sim.units import Q_, parse_unit
 
 __all__ = [
@@ -65,6 +65,7 @@ DERIVED_COLUMNS = (
 BASES = {"V": "verified", "S": "standard", "D": "derived", "E": "engineering estimate", "U": "unverified"}
 DISTRIBUTIONS = ("triangular", "uniform", "lognormal", "fixed")
 _KEY = re.compile(r"^[a-z][a-z0-9_]*$")
+MAX_TABLE_BYTES = 5 * 2**20  # a table of cited coefficients is a few hundred kB at most
 
 
 @dataclass(frozen=True)
@@ -314,26 +315,28 @@ def _number(text: str, what: str, problems: list[Problem], file: str, row: int, 
 
 def read_table(path: Path, problems: list[Problem]) -> tuple[list[Coefficient], str]:
     """Read one coefficient CSV into rows, appending every problem found; returns (rows, sha256)."""
-    raw = path.read_bytes()
-    digest = hashlib.sha256(raw).hexdigest()
     name = str(path)
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        problems.append(Problem("is not UTF-8 (save the table as UTF-8 CSV)", name, None, None))
-        return [], digest
+        raw = read_source(path, "coefficient table", MAX_TABLE_BYTES)
+        digest = hashlib.sha256(raw).hexdigest()
+        records = csv_records(decode(raw, name, "coefficient table", ("utf-8-sig",), "save the table as UTF-8 CSV"), name)
+    except InputError as exc:
+        problems.extend(exc.problems)
+        return [], ""
     derived = path.stem == "derived"
     expected = DERIVED_COLUMNS if derived else COLUMNS
-    reader = csv.DictReader(io.StringIO(text))
-    header = tuple(h.strip() for h in (reader.fieldnames or ()))
+    header = tuple(h.strip() for h in (records[0][1] if records else ()))
     if header != expected:
         missing = [c for c in expected if c not in header]
         extra = [c for c in header if c not in expected]
+        hints = [f"{c!r}: did you mean {m[0]!r}?" for c in extra if (m := difflib.get_close_matches(c, missing, n=1, cutoff=0.6))]
         problems.append(
             Problem(
                 f"columns must be {', '.join(expected)}"
                 + (f"; missing {missing}" if missing else "")
-                + (f"; unknown {extra}" if extra else ""),
+                + (f"; unknown {extra}" if extra else "")
+                + (f" ({'; '.join(hints)})" if hints else "")
+                + ("; same columns, other order" if not missing and not extra else ""),
                 name,
                 1,
                 None,
@@ -341,8 +344,14 @@ def read_table(path: Path, problems: list[Problem]) -> tuple[list[Coefficient], 
         )
         return [], digest
     rows: list[Coefficient] = []
-    for i, rec in enumerate(reader, start=2):
-        rec = {k.strip(): (v or "").strip() for k, v in rec.items() if k is not None}
+    overlong = overlong_rows(records[1:], len(expected), name, padded=False)
+    for i, cells in records[1:]:
+        if i in overlong:
+            problems.append(overlong[i])
+            continue
+        if not any(x.strip() for x in cells):
+            continue
+        rec = {k: (cells[j] if j < len(cells) else "").strip() for j, k in enumerate(header)}
         key = rec["key"]
         n0 = len(problems)
         if not _KEY.match(key):

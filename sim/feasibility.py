@@ -37,28 +37,30 @@ class TargetSpec:
 
 
 def evaluate_targets(specs: list[TargetSpec], baseline_total: np.ndarray, emissions_total: np.ndarray,
-                     air: dict[str, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+                     air: dict[str, np.ndarray] | None = None, values: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(required, achieved) [N,T] from totals [N,P,Y] (t/a): tonnes, or µg/m³ for concentration.
 
     Concentration (linear response, sim/air.py): C[y] = C_base - sum_p alpha_p (E[p,ref] - E[p,y]),
     alpha_p = C_base * share_p / E[p,ref] for a share; required = C_base - v; achieved = C_base - C[y].
     *air* maps 'base' and each precursor to [N] values (µg/m³; share or µg/m³ per t/a).
+    *values* [N,T] replaces the targets' values row by row (sweeps of targets.<id>.value).
     """
     n = baseline_total.shape[0]
     req = np.zeros((n, len(specs)))
     ach = np.zeros((n, len(specs)))
     for i, t in enumerate(specs):
+        v = t.value if values is None else values[:, i]
         e_y = emissions_total[:, t.p, t.y]
         b_y = baseline_total[:, t.p, t.y]
         if t.kind == "reduction_percent":
             e_ref = emissions_total[:, t.p, t.ref]
-            req[:, i] = t.value * e_ref
+            req[:, i] = v * e_ref
             ach[:, i] = e_ref - e_y
         elif t.kind == "reduction_amount":
-            req[:, i] = t.value
+            req[:, i] = v
             ach[:, i] = b_y - e_y
         elif t.kind == "cap":
-            req[:, i] = b_y - t.value
+            req[:, i] = b_y - v
             ach[:, i] = b_y - e_y
         else:  # concentration
             assert air is not None
@@ -72,7 +74,7 @@ def evaluate_targets(specs: list[TargetSpec], baseline_total: np.ndarray, emissi
                         drop += np.where(e_ref > 0, c0 * air[name] * d_e / e_ref, 0.0)
                 else:
                     drop += air[name] * d_e
-            req[:, i] = c0 - t.value
+            req[:, i] = c0 - v
             ach[:, i] = drop
     return req, ach
 
@@ -80,6 +82,9 @@ def evaluate_targets(specs: list[TargetSpec], baseline_total: np.ndarray, emissi
 def status(margin: float, required: float, probability: float | None, at_risk_margin: float,
            met_probability: float, at_risk_probability: float) -> str:
     """met / at risk / not met from the central margin and, under uncertainty, P(margin >= 0)."""
+    tol = 1e-9 * max(1.0, abs(required))  # a margin of zero up to rounding is met (solve meets targets exactly)
+    if abs(margin) <= tol:
+        margin = 0.0
     if probability is not None:
         if probability >= met_probability and margin >= 0:
             return MET

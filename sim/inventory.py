@@ -9,13 +9,13 @@ product ``key*key``, or a number with unit) and ``emissions:<pollutant>`` (基�
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
+import re
 from pathlib import Path
 from typing import Any
 
 from sim.errors import InputError, Problem
+from sim.textio import csv_records, decode, overlong_rows, read_source
 from sim.yamlio import MAX_INPUT_BYTES, LineMap
 
 __all__ = ["ENCODINGS", "HEADER_ALIASES", "read_inventory"]
@@ -45,65 +45,112 @@ def _header(h: str) -> str:
     return h
 
 
-def _rows_csv(raw: bytes, name: str) -> tuple[list[str], list[list[str]], str]:
-    for enc in ENCODINGS:
-        try:
-            text = raw.decode(enc)
-        except UnicodeDecodeError:
-            continue
-        rows = list(csv.reader(io.StringIO(text)))
-        if not rows:
-            raise InputError(Problem("inventory is empty: it needs a header row and one row per pool", name))
-        return rows[0], rows[1:], enc
-    raise InputError(Problem("inventory is neither UTF-8 nor GBK/GB18030 text; save it as 'CSV UTF-8' from Excel", name))
+_KEYLIKE = re.compile(r"^([a-z][a-z0-9_]*|[0-9.]+(e-?[0-9]+)?)$")
 
 
-def _rows_xlsx(path: Path) -> tuple[list[str], list[list[str]]]:
+def _factor_cell(v: str) -> str | list[str]:
+    """``key_a*key_b`` -> a product of keys; ``16.9 t/(蒸吨*a)`` stays one quantity with its unit."""
+    parts, depth, cur = [], 0, ""
+    for ch in v:
+        depth += {"(": 1, "（": 1, ")": -1, "）": -1}.get(ch, 0)
+        if ch == "*" and depth == 0:
+            parts.append(cur.strip())
+            cur = ""
+        else:
+            cur += ch
+    parts.append(cur.strip())
+    if len(parts) > 1 and all(_KEYLIKE.match(x) for x in parts):
+        return parts
+    return v
+
+
+def _rows_csv(raw: bytes, name: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    text = decode(raw, name, "inventory", ENCODINGS, "save it from Excel as 'CSV UTF-8' (or CSV in GBK)")
+    records = csv_records(text, name)
+    if not records:
+        raise InputError(Problem("inventory is empty: it needs a header row and one row per pool", name))
+    return records[0][1], records[1:]
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
+        return str(int(v))
+    return str(v)
+
+
+def _rows_xlsx(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     import openpyxl
 
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:
-        raise InputError(Problem(f"cannot be read as an xlsx workbook: {exc}", str(path))) from None
-    ws = wb.worksheets[0]
-    rows = [["" if c is None else str(c) for c in r] for r in ws.iter_rows(values_only=True)]
-    wb.close()
+        try:
+            ws = wb.worksheets[0]
+            rows = [(i, [_cell(c) for c in r]) for i, r in enumerate(ws.iter_rows(min_row=1, values_only=True), start=1)]
+        finally:
+            wb.close()
+    except InputError:
+        raise
+    except Exception as exc:  # openpyxl and zipfile raise many unrelated types
+        raise InputError(Problem(f"cannot be read as an xlsx workbook: {type(exc).__name__}: {exc}", str(path))) from None
     if not rows:
         raise InputError(Problem("inventory workbook is empty", str(path)))
-    return rows[0], rows[1:]
+    return rows[0][1], rows[1:]
+
+
+def _column_choices() -> list[str]:
+    from sim.pollutants import POLLUTANTS
+
+    out = ["id", *sorted(_OPTIONAL), *HEADER_ALIASES]
+    for pol in POLLUTANTS:
+        out += [f"ef:{pol}", f"emissions:{pol}", f"排放系数:{pol}", f"基准年排放量:{pol}"]
+    return out
 
 
 def read_inventory(path: str | Path) -> tuple[list[dict[str, Any]], LineMap, str]:
-    """Read pools from *path* (CSV in UTF-8 or GBK, or xlsx) -> (pool dicts, line map, sha256)."""
+    """Read pools from *path* (CSV in UTF-8 or GBK, or xlsx) -> (pool dicts, line map, sha256).
+
+    Lines in messages are the file's lines for CSV (where a record starts), rows for xlsx;
+    key paths name the column and the pool (``ef:NOx (boiler.coal)``).
+    """
+    from sim.coefficients import did_you_mean
+
     p = Path(path)
     name = str(path)
-    if not p.is_file():
-        raise InputError(Problem("inventory file not found", name))
-    if p.stat().st_size > 10 * MAX_INPUT_BYTES:
-        raise InputError(Problem(f"inventory is {p.stat().st_size / 2**20:.0f} MiB; at most {10 * MAX_INPUT_BYTES // 2**20} MiB", name))
-    raw = p.read_bytes()
+    raw = read_source(p, "inventory file", 10 * MAX_INPUT_BYTES)
     digest = hashlib.sha256(raw).hexdigest()
     if p.suffix.lower() in (".xlsx", ".xlsm"):
         header, body = _rows_xlsx(p)
     elif p.suffix.lower() == ".csv":
-        if b"\x00" in raw:
-            raise InputError(Problem("is a binary file, not a CSV table", name))
-        header, body, _enc = _rows_csv(raw, name)
+        header, body = _rows_csv(raw, name)
     else:
         raise InputError(Problem("inventory must be a .csv or .xlsx file", name))
     cols = [_header(h) for h in header]
+    shown = {c: (h or "").strip() for c, h in zip(cols, header, strict=True)}
     problems: list[Problem] = []
     if "id" not in cols:
         problems.append(Problem("inventory needs an 'id' column (源类编号)", name, 1, "id"))
-    for c in cols:
-        if c and c not in _OPTIONAL and c != "id" and not c.startswith(("ef:", "emissions:")):
-            problems.append(Problem(f"unknown column {c!r}; valid: id, name, sector, activity, unit, growth, growth_low, growth_high, source, ef:<pollutant>, emissions:<pollutant>", name, 1, c))
+    first: dict[str, int] = {}
+    for n, c in enumerate(cols, start=1):
+        if not c:
+            continue
+        if c in first:
+            problems.append(Problem(f"column {shown[c]!r} appears twice (columns {first[c]} and {n}); keep one", name, 1, shown[c]))
+        first.setdefault(c, n)
+        if c not in _OPTIONAL and c != "id" and not c.startswith(("ef:", "emissions:")):
+            problems.append(Problem(f"unknown column {c!r}{did_you_mean(c, _column_choices())}; valid: id, name, sector, activity, unit, growth, "
+                                    "growth_low, growth_high, source, ef:<pollutant>, emissions:<pollutant>", name, 1, c))
     if problems:
         raise InputError(problems)
     pools: list[dict[str, Any]] = []
     lines: dict[tuple[Any, ...], int] = {}
-    for r, row in enumerate(body, start=2):
+    overlong = overlong_rows(body, len(cols), name)
+    for r, row in body:
         if not any((x or "").strip() for x in row):
+            continue
+        if r in overlong:
+            problems.append(overlong[r])
             continue
         rec = {c: (row[i].strip() if i < len(row) and row[i] is not None else "") for i, c in enumerate(cols) if c}
         i = len(pools)
@@ -127,8 +174,7 @@ def read_inventory(path: str | Path) -> tuple[list[dict[str, Any]], LineMap, str
             if not v:
                 continue
             if c.startswith("ef:"):
-                parts = [x.strip() for x in v.split("*")]
-                ef[c[3:]] = parts if len(parts) > 1 else v
+                ef[c[3:]] = _factor_cell(v)
             elif c.startswith("emissions:"):
                 em[c[10:]] = v if any(ch.isalpha() for ch in v.replace("e", "")) else f"{v} t/a"
         if ef:
@@ -138,6 +184,17 @@ def read_inventory(path: str | Path) -> tuple[list[dict[str, Any]], LineMap, str
         for k in pool:
             lines[(i, k)] = r
         pools.append(pool)
+    if problems:
+        raise InputError(problems)
     if not pools:
         raise InputError(Problem("inventory has a header but no pools", name, 2))
-    return pools, LineMap(name, lines), digest
+    ids = [str(pl.get("id", "")) for pl in pools]
+
+    def label(path: tuple[Any, ...]) -> str:
+        if not path or not isinstance(path[0], int) or path[0] >= len(ids):
+            return ""
+        col = ":".join(str(x) for x in path[1:3])
+        col = shown.get(col, col)
+        return f"{col} ({ids[path[0]]})" if col else ids[path[0]]
+
+    return pools, LineMap(name, lines, label=label), digest

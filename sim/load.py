@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,27 +17,27 @@ from sim.yamlio import LineMap
 __all__ = ["load_scenario", "scenario_from_dict", "validation_problems"]
 
 
-def _model_fields(model: Any, loc: tuple[Any, ...]) -> list[str]:
-    """Field names valid at *loc* inside *model* (for 'did you mean')."""
+def _walk_model(model: Any, loc: tuple[Any, ...]) -> tuple[Any, Any]:
+    """(model class at *loc* or None, FieldInfo of the last key of *loc* or None)."""
     from pydantic import BaseModel
 
     cur: Any = model
+    info: Any = None
     for part in loc:
         if isinstance(part, int):
             continue
-        fields = getattr(cur, "model_fields", None)
+        fields = getattr(cur, "model_fields", None) if cur is not None else None
         if not fields or part not in fields:
-            return []
-        ann = fields[part].annotation
-        nxt = None
-        for cand in _candidates(ann):
-            if isinstance(cand, type) and issubclass(cand, BaseModel):
-                nxt = cand
-                break
-        if nxt is None:
-            return []
-        cur = nxt
-    return list(getattr(cur, "model_fields", {}))
+            return None, None
+        info = fields[part]
+        cur = next((c for c in _candidates(info.annotation) if isinstance(c, type) and issubclass(c, BaseModel)), None)
+    return cur, info
+
+
+def _model_fields(model: Any, loc: tuple[Any, ...]) -> list[str]:
+    """Field names valid at *loc* inside *model* (for 'did you mean')."""
+    cur, _ = _walk_model(model, loc)
+    return list(getattr(cur, "model_fields", {})) if cur is not None else []
 
 
 def _candidates(ann: Any) -> list[Any]:
@@ -56,24 +57,65 @@ def _is_tag(x: Any) -> bool:
     return isinstance(x, str) and (x in ("str", "float", "int") or x.startswith(("function-", "list[", "dict[", "constrained-")) or x[:1].isupper())
 
 
+_TYPE_ERRORS = {"string_type", "int_type", "int_parsing", "int_from_float", "float_type", "float_parsing",
+                "bool_type", "bool_parsing", "list_type", "dict_type", "model_type", "model_attributes_type"}
+_WORD = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\b|'([A-Za-z_][A-Za-z0-9_]*)'")
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _named_field(model: Any, loc: tuple[Any, ...], msg: str) -> tuple[Any, ...]:
+    """A model-level error ("quantity must not be negative") located at the field it names.
+
+    Model validators cannot say which field they mean; the message can. Its first word, or
+    else the first quoted word, when that is a field of the model at *loc*.
+    """
+    fields = _model_fields(model, loc)
+    if not fields:
+        return loc
+    for m in _WORD.finditer(msg):
+        word = m.group(1) or m.group(2)
+        if word in fields:
+            return (*loc, word)
+        if m.group(1):
+            continue
+    return loc
+
+
 def validation_problems(exc: ValidationError, lines: LineMap, model: Any, prefix: tuple[Any, ...] = ()) -> list[Problem]:
-    """One Problem per pydantic error, located through the YAML line map."""
+    """One Problem per pydantic error, located through the YAML line map.
+
+    A union (``inventory: str | list``) yields one error per branch: a branch that failed at
+    the union itself is dropped when another branch got further, and branches that all failed
+    at the same place are merged into one problem ("a valid string or a valid list").
+    """
     problems: list[Problem] = []
     errors = exc.errors()
-    tagged = [e for e in errors if any(_is_tag(x) for x in e["loc"])]
-    for err in errors:
+    stripped = [tuple(x for x in e["loc"] if not _is_tag(x)) for e in errors]
+    merged: dict[tuple[Any, ...], int] = {}
+    for n, err in enumerate(errors):
         raw = tuple(err["loc"])
-        tags = [i for i, x in enumerate(raw) if _is_tag(x)]
-        if tags and err["type"] in _UNION_NOISE:
-            # a union branch that did not match (e.g. inventory: str | list): report it only
-            # when no other branch had a more specific complaint at the same place
-            head = raw[: tags[0]]
-            if any(o is not err and tuple(o["loc"])[: len(head)] == head and o["type"] not in _UNION_NOISE for o in errors):
-                continue
-        loc = tuple(x for x in raw if not _is_tag(x))
-        _ = tagged
+        loc = stripped[n]
         typ = err["type"]
         msg = err["msg"].removeprefix("Value error, ")
+        tags = [i for i, x in enumerate(raw) if _is_tag(x)]
+        if tags and typ in _UNION_NOISE:
+            head = raw[: tags[0]]
+            others = [o for o in range(len(errors)) if o != n and tuple(errors[o]["loc"])[: len(head)] == head]
+            if any(errors[o]["type"] not in _UNION_NOISE or len(stripped[o]) > len(loc) for o in others):
+                continue
+            if loc in merged:  # the same place, another branch: one problem naming both
+                i = merged[loc]
+                p = problems[i]
+                problems[i] = Problem(p.message.replace(", got ", f" or {msg.removeprefix('Input should be ')}, got ", 1), p.file, p.line, p.path)
+                continue
         if typ == "extra_forbidden":
             key = str(loc[-1]) if loc else ""
             valid = _model_fields(model, loc[:-1])
@@ -90,6 +132,15 @@ def validation_problems(exc: ValidationError, lines: LineMap, model: Any, prefix
             msg = f"{got!r} is not allowed{hint}; valid: {expected}"
         elif typ == "missing":
             msg = f"required key {loc[-1]!r} is missing" if loc else msg
+        elif typ in _TYPE_ERRORS:
+            _, info = _walk_model(model, loc)
+            about = f"; {loc[-1]}: {info.description}" if info is not None and info.description and loc else ""
+            got = _shown(err.get("input"))
+            msg = f"{msg}: {got}{about}" if ", got " in msg else f"{msg}, got {got}{about}"
+        elif typ in ("value_error", "assertion_error"):
+            loc = _named_field(model, loc, msg)
+        if tags and typ in _UNION_NOISE:
+            merged[loc] = len(problems)
         problems.append(lines.problem((*prefix, *loc), msg))
     return problems
 
@@ -190,6 +241,14 @@ def _validate(data: Any, lines: LineMap, path: str | Path) -> Scenario:
                 problems.extend(validation_problems(exc, inv_lines, PoolSpec, (i,)))
     if scen is not None:
         problems.extend(_air_problems(scen, path, lines))
+    if scen is not None and lines.file != "<dict>":
+        # runs go to outputs/<id or file name>/: a name that is hidden or leaves the folder is refused here,
+        # before anything is computed (ids are checked by the schema; file names are not)
+        slug = scen.id or Path(path).stem
+        if slug.startswith(".") or any(c in slug for c in "/\\\0"):
+            what = "id" if scen.id else "file name"
+            problems.append(lines.problem(("id",), f"the {what} {slug!r} cannot name a run folder under outputs/ (hidden, or a path); "
+                                                   "give the scenario an 'id:' of letters, digits, '-', '_' and '.'"))
     if problems or scen is None:
         raise InputError(problems)
     scen._path = str(path) if lines.file != "<dict>" else None

@@ -249,10 +249,19 @@ class Model:
         if sj:
             share[:, sj] = x[:, [col[self.share_param[j]] for j in sj]]  # type: ignore[index]
         implemented = completion[:, :, None] * self.credit[None, :, :]
+        qty = np.broadcast_to(self.qty, (n, m))
+        qcols = [(j, col[f"qty:{mid}"]) for j, mid in enumerate(self.measures) if f"qty:{mid}" in col]
+        if qcols:
+            js, cs = [q[0] for q in qcols], [q[1] for q in qcols]
+            scale = x[:, cs]
+            if not np.all(scale == 1.0):
+                qty = qty.copy()
+                qty[:, js] = qty[:, js] * scale
+                removal[:, js, :] = removal[:, js, :] * scale[:, :, None]
         offset = np.array(self.years, dtype=float) - self.scenario.base_year
         return engine.EngineInputs(
             activity0=np.broadcast_to(self.activity0, (n, k)), growth=growth, ef=ef, offset=offset,
-            kind=self.kind, src=self.src, tgt=self.tgt, qty=np.broadcast_to(self.qty, (n, m)),
+            kind=self.kind, src=self.src, tgt=self.tgt, qty=qty,
             share=share, conv=conv, cut=cut, removal=removal, implemented=implemented,
         )
 
@@ -443,6 +452,8 @@ def compile_model(scen: Scenario, library: Library) -> Model:
     for j, m in enumerate(scen.measures):
         path = ("measures", j)
         model.params[f"completion:{m.id}"] = _param_from(f"completion:{m.id}", m.completion, f"{m.name or m.id} 完成率")
+        if m.quantity is not None:  # a scale on the quantity, for sweeps (1 = as written)
+            model.params[f"qty:{m.id}"] = Param(f"qty:{m.id}", 1.0, None, None, "fixed", "", f"{m.name or m.id} 工程量倍数")
         model.credit[j] = _credit(m, years, scen.settings.credit_rule, lines, path, cc.problems)
         if m.pool not in pidx:
             cc.err(lines, (*path, "pool"), f"unknown pool {m.pool!r}{did_you_mean(m.pool, pool_ids)}")

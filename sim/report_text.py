@@ -153,3 +153,19 @@ def print_solve(res, rerun, pollutant: str, console: Console | None = None) -> N
     if rerun is not None:
         con.print("引擎复算 engine re-run of the mix (controls on one pool multiply):")
         print_run(rerun, con)
+
+
+def print_sweep(ds, breakeven, console: Console | None = None) -> None:  # type: ignore[no-untyped-def]
+    """Break-even values, and the margins at the ends of each swept range."""
+    con = console or Console(highlight=False)
+    t = Table(title=f"盈亏平衡点 break-even values ({ds.attrs.get('sampling', '')})")
+    for c in ("输入 input", "目标 target", "平衡值 break-even", "判据 criterion", "说明 note"):
+        t.add_column(c)
+    for r in breakeven:
+        val = "—" if r["break_even"] is None else f"{r['break_even']:,.6g} {ds[r['input']].attrs.get('units', '')}".strip()
+        t.add_row(r["input"], r["target"], val, r["criterion"], r["note"])
+    con.print(t)
+    dims = [d for d in ds["margin"].dims if d != "target"]
+    n = int(ds["margin"].isel(target=0).size)
+    con.print(f"{n} grid points over {', '.join(dims)}; margins (t, µg/m³ for concentration) from "
+              f"{float(ds['margin'].min()):,.1f} to {float(ds['margin'].max()):,.1f}")

@@ -230,7 +230,7 @@ class Measure(_Strict):
     description: str | None = None
 
     _id = field_validator("id")(classmethod(lambda cls, v: _check_id(v)))
-    _qty = field_validator("quantity")(classmethod(lambda cls, v: None if v is None else _quantity_text(v)))
+    _qty = field_validator("quantity", "potential", "unit_size", mode="before")(classmethod(lambda cls, v: None if v is None else _quantity_text(v)))
 
     @field_validator("efficiency", "ef", "removal", "c_in", "c_out", mode="before")
     @classmethod

@@ -72,6 +72,33 @@ def _safe_child(root: Path, *parts: str) -> Path:
     return target
 
 
+@contextlib.contextmanager
+def atomic_folder(final: Path) -> Any:
+    """Yield a temporary sibling folder; rename it to *final* only if the block completes."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    _tidy(final)
+    tmp = final.parent / f"{_TMP_PREFIX}{final.name}-{secrets.token_hex(4)}"
+    tmp.mkdir()
+    try:
+        yield tmp
+        if final.exists():
+            old = final.parent / f"{_TMP_PREFIX}old-{final.name}-{secrets.token_hex(4)}"
+            final.rename(old)
+            tmp.rename(final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def new_folder_name(prefix: str = "") -> str:
+    """A time-stamped, unique folder name."""
+    stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S")
+    return f"{prefix}{stamp}-{secrets.token_hex(3)}"
+
+
 def save_run(result: Result, out: str | Path | None = None) -> Path:
     """Write *result* as a run folder and return its path.
 
@@ -87,6 +114,7 @@ def save_run(result: Result, out: str | Path | None = None) -> Path:
         if final.exists() and (not final.is_dir() or (any(final.iterdir()) and not (final / MANIFEST).is_file())):
             raise InputError(Problem("refusing to write into a folder that is neither empty nor an ersim run", str(final)))
     final.parent.mkdir(parents=True, exist_ok=True)
+    _tidy(final)
     tmp = final.parent / f"{_TMP_PREFIX}{final.name}-{secrets.token_hex(4)}"
     tmp.mkdir()
     try:
@@ -102,6 +130,27 @@ def save_run(result: Result, out: str | Path | None = None) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return final
+
+
+def _tidy(final: Path) -> None:
+    """Undo what a killed run left beside *final*.
+
+    Replacing an earlier run is two renames (old run aside, new run in place); a run killed
+    between them left the earlier run as ``.tmp-old-<name>-*`` and nothing at *final*: put it
+    back. Temporary folders of runs killed more than a day ago are removed (they were never
+    visible as runs).
+    """
+    import time
+
+    if not final.exists():
+        olds = [p for p in final.parent.glob(f"{_TMP_PREFIX}old-{final.name}-*") if (p / MANIFEST).is_file()]
+        if olds:
+            max(olds, key=lambda p: p.stat().st_mtime).rename(final)
+    cutoff = time.time() - 86400
+    for p in final.parent.glob(f"{_TMP_PREFIX}*"):
+        with contextlib.suppress(OSError):
+            if p.is_dir() and p.stat().st_mtime < cutoff:
+                shutil.rmtree(p, ignore_errors=True)
 
 
 def write_files(result: Result, folder: Path, run_id: str) -> None:

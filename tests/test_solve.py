@@ -129,3 +129,22 @@ def test_capital_costs_are_annualised_with_the_crf():
     model = compile_model(scenario_from_dict(data), load_library())
     # per t/h: 60,000 x 0.116830 + 1,000 = 8,009.8 元/a
     assert model.unit_cost[0] == pytest.approx(60000 * crf(0.08, 15) + 1000)
+
+
+def test_ankang_least_cost_mix_meets_its_four_targets_when_rerun(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ERSIM_OUTPUTS", str(tmp_path / "outputs"))
+    out = CliRunner().invoke(main, ["solve", str(root / "scenarios" / "ankang-2025-costs.yaml"), "--pollutant", "NH3N"])
+    assert out.exit_code == 0, out.output
+    folder = tmp_path / "outputs" / "solve" / "ankang-2025-costs"
+    assert (folder / "macc_NH3N.png").is_file()
+    run = CliRunner().invoke(main, ["run", str(folder / "ankang-2025-costs-least-cost.yaml"), "--json", "--no-figures"])
+    assert run.exit_code == 0, run.output
+    import json
+
+    targets = json.loads(run.stdout)["targets"]
+    assert {t["target"] for t in targets} == {"cod-2025", "nh3n-2025", "nox-2025", "vocs-2025"}
+    assert all(t["status"] in ("met", "at risk") and t["margin"] >= -1e-6 for t in targets)

@@ -1,0 +1,137 @@
+"""Reading the text files a planner hands over: size limits, encodings, CSV records with lines.
+
+Every input file (scenario YAML, inventory CSV, coefficient tables, PM2.5 response) goes through
+:func:`read_source` and :func:`decode`, so that an empty, binary, oversized, UTF-16 or
+mis-encoded file fails the same way everywhere: an InputError that names the file and, where
+one exists, the line and the encoding.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from sim.errors import InputError, Problem
+
+__all__ = ["csv_records", "decode", "overlong_rows", "read_source"]
+
+_BOMS = (
+    (b"\xff\xfe\x00\x00", "UTF-32"),
+    (b"\x00\x00\xfe\xff", "UTF-32"),
+    (b"\xff\xfe", "UTF-16"),
+    (b"\xfe\xff", "UTF-16"),
+)
+_MAGIC = (
+    (b"PK\x03\x04", "a zip archive (an xlsx workbook?)"),
+    (b"\xd0\xcf\x11\xe0", "an old Excel/Office file (.xls)"),
+    (b"%PDF", "a PDF document"),
+    (b"\x89PNG", "a PNG image"),
+)
+_NAMES = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "gb18030": "GBK/GB18030", "gbk": "GBK"}
+
+
+def read_source(path: str | Path, what: str, limit: int) -> bytes:
+    """The bytes of *path*; InputError if it is missing, unreadable or larger than *limit*."""
+    p = Path(path)
+    name = str(path)
+    try:
+        if not p.is_file():
+            raise InputError(Problem(f"{what} not found", name))
+        size = p.stat().st_size
+        if size > limit:
+            raise InputError(Problem(f"{what} is {size / 2**20:.1f} MiB; at most {limit / 2**20:.0f} MiB is accepted", name))
+        return p.read_bytes()
+    except OSError as exc:
+        raise InputError(Problem(f"cannot read {what}: {exc.strerror or exc}", name)) from None
+
+
+def _line_of(raw: bytes, offset: int) -> int:
+    return raw.count(b"\n", 0, offset) + 1
+
+
+def decode(raw: bytes, name: str, what: str, encodings: tuple[str, ...] = ("utf-8-sig",), advice: str = "save it as UTF-8") -> str:
+    """Text of *raw* in the first of *encodings* that fits; InputError naming the encoding otherwise.
+
+    A file that is UTF-8 but for a few stray bytes (two encodings pasted together) is reported
+    as broken UTF-8 at its line, not read as GBK mojibake.
+    """
+    for bom, enc in _BOMS:
+        if raw.startswith(bom):
+            raise InputError(Problem(f"{what} is {enc} text (Excel's 'Unicode Text'); {advice}", name))
+    for magic, kind in _MAGIC:
+        if raw.startswith(magic):
+            raise InputError(Problem(f"{what} is {kind}, not text", name))
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        raise InputError(Problem(f"{what} is a binary file, not text (NUL byte at line {_line_of(raw, nul)})", name))
+    first_error: UnicodeDecodeError | None = None
+    for enc in encodings:
+        try:
+            text = raw.decode(enc)
+        except UnicodeDecodeError as exc:
+            first_error = first_error or exc
+            continue
+        if first_error is not None and enc != encodings[0] and _mostly_utf8(raw):
+            line = _line_of(raw, first_error.start)
+            raise InputError(Problem(f"{what} is UTF-8 except for byte {raw[first_error.start]:#04x} at line {line} "
+                                     f"(text in two encodings pasted together?); {advice}", name, line))
+        return text
+    assert first_error is not None
+    line = _line_of(raw, first_error.start)
+    names = list(dict.fromkeys(_NAMES.get(e, e) for e in encodings))
+    tried = "neither " + " nor ".join(names) if len(names) > 1 else "not " + names[0]
+    raise InputError(Problem(f"{what} is {tried} text "
+                             f"(byte {raw[first_error.start]:#04x} at line {line} does not decode); {advice}", name, line))
+
+
+def _mostly_utf8(raw: bytes) -> bool:
+    """True when *raw* has many valid multi-byte UTF-8 characters and only a few bad bytes."""
+    text = raw.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd")
+    good = sum(1 for ch in text if ord(ch) > 0x7F) - bad
+    return good >= 10 * max(bad, 1)
+
+
+def csv_records(text: str, name: str) -> list[tuple[int, list[str]]]:
+    """(line, cells) of every record of a CSV text; the line is where the record starts.
+
+    Quotes are read strictly: a quoted cell that is never closed (it would swallow every row
+    after it) or a stray character after a closing quote is an InputError at the record's line.
+    """
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    out: list[tuple[int, list[str]]] = []
+    start = 1
+    try:
+        for row in reader:
+            out.append((start, row))
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        msg = str(exc)
+        if "end of data" in msg or "unexpected end" in msg:
+            msg = "a quoted cell opened on this line is never closed (a stray '\"'?)"
+        else:
+            msg = f"malformed CSV: {msg} (quote the whole cell, and double any '\"' inside it)"
+        raise InputError(Problem(msg, name, start)) from None
+    return out
+
+
+def overlong_rows(records: list[tuple[int, list[str]]], width: int, name: str, padded: bool = True) -> dict[int, Problem]:
+    """Records with more cells than the header has columns, by line: an unquoted comma in a cell
+    (``1,386`` or ``GB 13271, 表1``) shifts every cell after it into the wrong column.
+
+    Excel pads every row to its widest column, so for files that Excel wrote (*padded*) empty
+    cells beyond the header count only when the record is also longer than most records.
+    """
+    from collections import Counter
+
+    lengths = Counter(len(cells) for _, cells in records)
+    usual = lengths.most_common(1)[0][0] if lengths else width
+    out: dict[int, Problem] = {}
+    for line, cells in records:
+        extra = [x for x in cells[width:] if (x or "").strip()]
+        if extra or len(cells) > (max(width, usual) if padded else width):
+            shown = ", ".join(repr(x) for x in (extra or cells[width:])[:3])
+            out[line] = Problem(f"row has {len(cells)} cells but the header has {width} columns (a comma inside a cell "
+                                f"that is not quoted?); cells beyond the header: {shown}", name, line)
+    return out
