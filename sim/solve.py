@@ -349,10 +349,14 @@ def write_mix(res: SolveResult, path: Any) -> Any:
         j = res.model.measures.index(m)
         if level <= 1e-9:
             removed.append(m)
-        elif res.model.share_param[j] is not None:
-            measures.append({"id": m, "share": float(round(level, 9))})
         else:
-            measures.append({"id": m, "quantity": f"{level:.9g} {unit}".strip()})
+            # written a hair above the optimum (1e-10 relative) so that rounding never leaves a
+            # binding target a fraction of a gram short when the mix is re-run
+            up = float(f"{level * (1 + 1e-10):.12g}")
+            if res.model.share_param[j] is not None:
+                measures.append({"id": m, "share": min(up, 1.0)})
+            else:
+                measures.append({"id": m, "quantity": f"{up:.12g} {unit}".strip()})
     data: dict[str, Any] = {
         "extends": ref,
         "id": f"{scen.slug}-least-cost",
