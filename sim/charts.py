@@ -257,3 +257,36 @@ def sweep_figures(ds: Any, folder: Path, lang: str = "zh") -> list[Path]:
         plt.close(fig)
         written.append(path)
     return written
+
+
+def sensitivity_figure(df: Any, method: str, target: str, path: Path, lang: str = "zh", top: int = 15) -> Path:
+    """Tornado bars, Sobol S1/ST with confidence intervals, or Morris mu*-sigma."""
+    setup_fonts()
+    import matplotlib.pyplot as plt
+
+    d = df.head(top)
+    fig, ax = plt.subplots(figsize=(7, max(3.0, 0.35 * len(d) + 1.5)), dpi=120)
+    labels = [str(s)[:24] for s in d["label"]]
+    yy = np.arange(len(d))[::-1]
+    if method == "tornado":
+        c = float(d["margin_central"].iloc[0]) if len(d) else 0.0
+        ax.barh(yy, d["margin_at_low"] - c, left=c, color="#d62728", label="低值 low" if lang == "zh" else "low")
+        ax.barh(yy, d["margin_at_high"] - c, left=c, color="#2ca02c", label="高值 high" if lang == "zh" else "high")
+        ax.axvline(c, color="black", linewidth=1)
+        ax.axvline(0, color="grey", linewidth=1, linestyle="--")
+        ax.set_xlabel(f"{'目标余量' if lang == 'zh' else 'margin of'} {target}")
+    elif method == "sobol":
+        ax.barh(yy + 0.2, d["ST"], height=0.4, xerr=d["ST_conf"], label="ST 总效应" if lang == "zh" else "ST")
+        ax.barh(yy - 0.2, d["S1"], height=0.4, xerr=d["S1_conf"], label="S1 一阶" if lang == "zh" else "S1")
+        ax.set_xlabel("Sobol 指数" if lang == "zh" else "Sobol index")
+    else:
+        ax.barh(yy, d["mu_star"], xerr=d["mu_star_conf"], label="μ*")
+        ax.set_xlabel("Morris μ*")
+    ax.set_yticks(yy)
+    ax.set_yticklabels(labels, fontsize=8)
+    ax.legend(fontsize=8)
+    ax.set_title(f"{'敏感性分析' if lang == 'zh' else 'sensitivity'} ({method}): {target}")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path

@@ -260,6 +260,44 @@ def sweep_cmd(scenario: str, sets: tuple[str, ...], samples: int, seed: int | No
     click.echo(f"sweep written to {final}", err=True)
 
 
+@main.command("sensitivity")
+@click.argument("scenario")
+@click.option("--method", type=click.Choice(["tornado", "morris", "sobol"]), default="tornado", show_default=True)
+@click.option("--target", "target", help="Target id (default: the first).")
+@click.option("-n", "--samples", "n", type=click.IntRange(min=2), default=1024, show_default=True,
+              help="Sobol: base sample (a power of two); Morris: trajectories.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", type=click.Path(file_okay=False), help="Folder (default outputs/<scenario>/sensitivity-<id>).")
+@handled
+def sensitivity_cmd(scenario: str, method: str, target: str | None, n: int, seed: int, out: str | None) -> None:
+    """Rank the uncertain inputs by their effect on a target's margin (tornado, Morris, Sobol)."""
+    import json
+
+    from sim.api import load_scenario
+    from sim.charts import sensitivity_figure
+    from sim.coefficients import load_library
+    from sim.model import compile_model
+    from sim.report_text import print_sensitivity
+    from sim.sensitivity import run_method
+    from sim.store import MANIFEST, atomic_folder, default_outputs, new_folder_name
+
+    scen = load_scenario(scenario)
+    model = compile_model(scen, load_library())
+    if not scen.targets:
+        raise InputError("the scenario has no targets to analyse")
+    tid = target or scen.targets[0].id
+    df = run_method(model, method, tid, n, seed)
+    print_sensitivity(df, method, tid)
+    final = Path(out) if out else default_outputs() / scen.slug / new_folder_name(f"sensitivity-{method}-")
+    with atomic_folder(final) as tmp:
+        df.to_csv(tmp / f"{method}.csv", index=False, encoding="utf-8-sig")
+        sensitivity_figure(df, method, tid, tmp / f"{method}.png")
+        (tmp / MANIFEST).write_text(json.dumps({"kind": "sensitivity", "method": method, "target": tid, "n": n, "seed": seed,
+                                                "scenario": scen.name, "scenario_id": scen.slug, "scenario_file": scen._path},
+                                               ensure_ascii=False, indent=2), encoding="utf-8")
+    click.echo(f"sensitivity written to {final}", err=True)
+
+
 @main.command("runs")
 @click.option("--scenario", help="Only runs of this scenario id.")
 @handled

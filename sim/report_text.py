@@ -169,3 +169,18 @@ def print_sweep(ds, breakeven, console: Console | None = None) -> None:  # type:
     n = int(ds["margin"].isel(target=0).size)
     con.print(f"{n} grid points over {', '.join(dims)}; margins (t, µg/m³ for concentration) from "
               f"{float(ds['margin'].min()):,.1f} to {float(ds['margin'].max()):,.1f}")
+
+
+def print_sensitivity(df, method: str, target: str, console: Console | None = None) -> None:  # type: ignore[no-untyped-def]
+    """Ranked table of a sensitivity analysis."""
+    con = console or Console(highlight=False)
+    cols = {"tornado": ["margin_at_low", "margin_at_high", "swing"], "sobol": ["S1", "S1_conf", "ST", "ST_conf"],
+            "morris": ["mu_star", "mu_star_conf", "sigma"]}[method]
+    t = Table(title=f"敏感性排序 sensitivity ({method}) — 目标 {target} 的余量")
+    t.add_column("#", justify="right")
+    t.add_column("输入 input")
+    for c in cols:
+        t.add_column(c, justify="right")
+    for i, r in df.iterrows():
+        t.add_row(str(i + 1), str(r["label"]), *[f"{float(r[c]):,.4g}" for c in cols])
+    con.print(t)
