@@ -13,6 +13,7 @@ at every grid point, so differences between points are not sampling noise.
 from __future__ import annotations
 
 import itertools
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -159,16 +160,32 @@ def evaluate_rows(model: Model, x: np.ndarray, values: np.ndarray | None = None,
     emis = np.empty((n, p, y))
     req = np.empty((n, len(specs)))
     ach = np.empty((n, len(specs)))
-    for lo in range(0, n, chunk):
+    air_all = air_values(model, x)
+
+    def one(lo: int) -> int:
         hi = min(n, lo + chunk)
         inp = model.inputs_from_matrix(x[lo:hi])
         b, e = engine.totals(inp)
         base[lo:hi], emis[lo:hi] = b, e
         if specs:
-            r, a = evaluate_targets(specs, b, e, air_values(model, x[lo:hi]), None if values is None else values[lo:hi])
+            air = {k: v[lo:hi] for k, v in air_all.items()} if air_all else None
+            r, a = evaluate_targets(specs, b, e, air, None if values is None else values[lo:hi])
             req[lo:hi], ach[lo:hi] = r, a
-        if progress is not None:
-            progress(hi - lo)
+        return hi - lo
+
+    starts = list(range(0, n, chunk))
+    if len(starts) > 1 and os.environ.get("ERSIM_THREADS") != "1":
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(min(2, os.cpu_count() or 1)) as pool:  # numpy releases the GIL in its kernels
+            for done in pool.map(one, starts):
+                if progress is not None:
+                    progress(done)
+    else:
+        for lo in starts:
+            done = one(lo)
+            if progress is not None:
+                progress(done)
     return base, emis, req, ach
 
 
