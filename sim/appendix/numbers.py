@@ -89,7 +89,8 @@ def fmt_amount(x: float, lang: str = "zh") -> str:
     """Tonnes in running text: ``3,895吨``, ``11.44万吨``; ``3,895 t`` in English."""
     if lang == "zh":
         if abs(x) >= WAN_THRESHOLD:
-            return f"{fmt_number(x / 1e4, wan=True)}万吨"
+            text = fmt_number(x / 1e4, wan=True)
+            return f"{text.rstrip('0').rstrip('.') if '.' in text else text}万吨"
         return f"{fmt_number(x)}吨"
     return f"{fmt_number(x)} t"
 
@@ -122,7 +123,11 @@ def fmt_probability(p: float) -> str:
 
 def tidy_unit(unit: str) -> str:
     """A pint-formatted unit as a planner writes it: ``立方米 / 日`` -> ``立方米/日``."""
-    return re.sub(r"\s*([/*])\s*", r"\1", unit or "").replace("*", "·")
+    text = re.sub(r"\s*\*\*\s*(-?\d+)", lambda m: _SUPERSCRIPT.get(m.group(1), "^" + m.group(1)), unit or "")
+    return re.sub(r"\s*([/*])\s*", r"\1", text).replace("*", "·")
+
+
+_SUPERSCRIPT = {"2": "²", "3": "³", "-1": "⁻¹"}
 
 
 _NUM = re.compile(r"^[<>]?-?[\d,]*\.?\d+%?$")

@@ -1,0 +1,430 @@
+"""The feasibility appendix: DOCX, HTML and Markdown from one content model, checked against results.nc.
+
+The Markdown golden file (tests/golden/appendix-golden-city.zh.md) is the appendix of a frozen
+scenario (tests/golden/golden-city.yaml), so that edits to the example scenarios do not move it.
+After an intended change to the appendix, refresh it with
+``ERSIM_UPDATE_GOLDEN=1 python -m pytest tests/test_appendix.py -k golden`` and review the diff.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import docx
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from docx.oxml.ns import qn
+from markupsafe import escape
+
+from sim.appendix import write_appendix
+from sim.appendix.numbers import fmt_amount, fmt_pct, fmt_probability, mass_unit, parse_number
+from sim.cli import main
+from sim.pollutants import NAMES_EN, NAMES_ZH
+from sim.store import open_run
+
+REPO = Path(__file__).resolve().parents[1]
+GOLDEN_DIR = Path(__file__).parent / "golden"
+GOLDEN = GOLDEN_DIR / "appendix-golden-city.zh.md"
+HEADINGS_ZH = ["一、基本情况", "二、新增量预测", "三、减排措施清单", "四、减排量测算", "五、目标可达性分析",
+               "六、不确定性与敏感性", "七、结论", "八、附表"]
+HEADINGS_EN = ["1. Overview", "2. Growth and new emissions", "3. Measures", "4. Reductions", "5. Target feasibility",
+               "6. Uncertainty and sensitivity", "7. Conclusions", "8. Annex tables"]
+
+HOSTILE = """\
+name: 测试<script>alert("x")</script>情景
+region: 测试市&<b>区</b>
+base_year: 2020
+years: [2025]
+inventory:
+  - id: boiler.coal
+    name: 燃煤锅炉<img src=x onerror=alert(1)>
+    activity: 1000 蒸吨
+    ef:
+      NOx: 16.905 t/(蒸吨*a)
+  - id: boiler.gas
+    activity: 0 蒸吨
+    ef:
+      NOx: 1.386 t/(蒸吨*a)
+measures:
+  - id: c2g
+    name: 煤改气</td></tr><script>evil()</script>
+    type: switch
+    pool: boiler.coal
+    to: boiler.gas
+    quantity: 100 蒸吨
+    source: "a | pipe & <tag> in a source"
+targets:
+  - {id: nox, name: "NOx <目标>", pollutant: NOx, kind: reduction_percent, value: 5%, year: 2025}
+"""
+
+
+def _invoke(*args: str) -> object:
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    """Runs of the Ankang and Jiaozuo examples (Jiaozuo with samples), made from the repository root."""
+    root = tmp_path_factory.mktemp("appendix")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(REPO)
+        mp.setenv("ERSIM_OUTPUTS", str(root / "outputs"))
+        for args in (["scenarios/ankang-2025.yaml"], ["scenarios/jiaozuo-2022.yaml", "--samples", "200"]):
+            res = CliRunner().invoke(main, ["run", *args, "--quiet"], catch_exceptions=False)
+            assert res.exit_code == 0, res.output
+        hostile = root / "hostile.yaml"
+        hostile.write_text(HOSTILE, encoding="utf-8")
+        res = CliRunner().invoke(main, ["run", str(hostile), "--quiet"], catch_exceptions=False)
+        assert res.exit_code == 0, res.output
+        written = {
+            "ankang": write_appendix("ankang-2025"),
+            "jiaozuo": write_appendix("jiaozuo-2022"),
+            "hostile": write_appendix("hostile"),
+        }
+        yield {"root": root, "written": written, "mp": mp}
+
+
+def _folder(env, key: str) -> Path:
+    return env["written"][key][0].parent
+
+
+def _json(folder: Path) -> dict:
+    return json.loads((folder / "appendix.json").read_text(encoding="utf-8"))
+
+
+def _tables(content: dict) -> list[dict]:
+    return [b for s in content["sections"] for b in s["blocks"] if b["type"] == "table"]
+
+
+def _figures(content: dict) -> list[dict]:
+    return [b for s in content["sections"] for b in s["blocks"] if b["type"] == "figure"]
+
+
+def _check(text: str, want: float, factor: float = 1.0) -> None:
+    """A formatted number agrees with *want* (in t) to the digits it shows."""
+    got = parse_number(text)
+    assert got is not None, text
+    value, tol = got
+    if text.startswith(">"):
+        assert want > value * factor
+    elif text.startswith("<"):
+        assert want < value * factor
+    else:
+        assert abs(value * factor - want) <= tol * factor + 1e-9 * abs(want), (text, want)
+
+
+def _factor(header: str) -> float:
+    return 1e4 if "万吨" in header else 1.0
+
+
+def _docx_tables(doc) -> list[tuple[str, list[list[str]]]]:
+    """(caption, rows of cell text, header first) of every table, in order."""
+    captions = [p.text for p in doc.paragraphs if p.style.name == "Caption" and re.match(r"^(表|Table )\d+", p.text)]
+    assert len(captions) == len(doc.tables)
+    return [(c, [[cell.text for cell in row.cells] for row in t.rows]) for c, t in zip(captions, doc.tables, strict=True)]
+
+
+def _east_asia(doc, paragraph) -> str | None:
+    """The East Asian font a paragraph's text is set in: run, then style chain, then defaults."""
+    for run in paragraph.runs:
+        rpr = run._r.rPr
+        if rpr is not None and rpr.rFonts is not None and rpr.rFonts.get(qn("w:eastAsia")):
+            return rpr.rFonts.get(qn("w:eastAsia"))
+    style = paragraph.style
+    while style is not None:
+        rpr = style.element.rPr
+        if rpr is not None and rpr.rFonts is not None:
+            # a theme font attribute would override w:eastAsia
+            assert rpr.rFonts.get(qn("w:eastAsiaTheme")) is None, style.name
+            if rpr.rFonts.get(qn("w:eastAsia")):
+                return rpr.rFonts.get(qn("w:eastAsia"))
+        style = style.base_style
+    return None
+
+
+# ---- numbers -------------------------------------------------------------------------------
+
+def test_numbers_as_planners_write_them():
+    assert fmt_amount(3895) == "3,895吨"
+    assert fmt_amount(80.46) == "80.5吨"
+    assert fmt_amount(114391) == "11.44万吨"
+    assert fmt_amount(3895, "en") == "3,895 t"
+    assert fmt_pct(0.1) == "10%" and fmt_pct(0.085) == "8.5%"
+    assert fmt_probability(0.3) == "30%" and fmt_probability(0.999) == ">99%" and fmt_probability(0.004) == "<1%"
+    assert mass_unit([5, 14_221_831], "zh", per_year=True).label == "万吨/年"
+    assert mass_unit([5, 9_000], "zh").label == "吨"
+    assert parse_number("1,226") == (1226.0, 0.5) and parse_number("—") is None
+
+
+# ---- all three formats, one content -------------------------------------------------------
+
+@pytest.mark.parametrize("key", ["ankang", "jiaozuo"])
+def test_three_formats_written_and_agree(env, key):
+    files = env["written"][key]
+    assert [p.name for p in files] == ["appendix.docx", "appendix.html", "appendix.md"]
+    folder = files[0].parent
+    assert folder.name == "appendix" and (folder.parent / "manifest.json").is_file()
+    content = _json(folder)
+    assert content["kind"] == "ersim-appendix"
+    assert [s["heading"] for s in content["sections"]] == HEADINGS_ZH
+    md = (folder / "appendix.md").read_text(encoding="utf-8")
+    html = (folder / "appendix.html").read_text(encoding="utf-8")
+    doc = docx.Document(str(folder / "appendix.docx"))
+    tables = _tables(content)
+    # numbered 表1.. and 图1.. in order, the same in every format
+    assert [t["label"] for t in tables] == [f"表{i + 1}" for i in range(len(tables))]
+    assert [f["label"] for f in _figures(content)] == [f"图{i + 1}" for i in range(len(_figures(content)))]
+    docx_tables = _docx_tables(doc)
+    assert len(docx_tables) == len(tables)
+    for t, (caption, rows) in zip(tables, docx_tables, strict=True):
+        assert caption == f"{t['label']} {t['caption']}"
+        assert rows[0] == t["columns"]
+        assert rows[1:] == [[c["text"] for c in r] for r in t["rows"]]
+        assert f"**{t['label']} " in md
+        assert str(escape(f"{t['label']} {t['caption']}")) in html
+        for r in t["rows"]:
+            for c in r:
+                assert str(escape(c["text"])) in html
+    captions = [p.text for p in doc.paragraphs if p.style.name == "Caption" and p.text.startswith("图")]
+    assert captions == [f"{f['label']} {f['caption']}" for f in _figures(content)]
+    assert len(doc.inline_shapes) == len(_figures(content))
+
+
+# ---- DOCX: headings, numbers against results.nc, East Asian fonts ----------------------------
+
+@pytest.mark.parametrize("key,scenario", [("ankang", "ankang-2025"), ("jiaozuo", "jiaozuo-2022")])
+def test_docx_headings_numbers_and_fonts(env, key, scenario):
+    ds, _, _ = open_run(scenario, env["root"] / "outputs")
+    doc = docx.Document(str(_folder(env, key) / "appendix.docx"))
+    headings = [p.text for p in doc.paragraphs if p.style.name == "Heading 1"]
+    assert headings == HEADINGS_ZH
+    tables = dict(_docx_tables(doc))
+
+    # targets: required, achieved, margin (and P(met)) against results.nc
+    rows = tables[next(c for c in tables if c.endswith(" 目标可达性分析"))]
+    head = rows[0]
+    col = {h.split("（")[0]: j for j, h in enumerate(head)}
+    assert len(rows) - 1 == ds.sizes["target"]
+    for i, row in enumerate(rows[1:]):
+        for name, var in (("要求减排量", "required"), ("实现减排量", "achieved"), ("余量", "margin")):
+            _check(row[col[name]], float(ds[var].values[i]), _factor(head[col[name]]))
+        if "probability" in ds:
+            _check(row[col["达标概率"]], float(ds["probability"].values[i]))
+        assert row[col["结论"]] == {"met": "可达", "at risk": "存在风险", "not met": "不可达"}[str(ds["status"].values[i])]
+
+    # reductions by measure and pollutant in the last report year
+    last = int(ds.attrs["report_years"][-1])
+    rows = tables[next(c for c in tables if c.endswith(f"{last}年各措施减排量"))]
+    by_name = {v: k for k, v in NAMES_ZH.items()}
+    pols = [by_name[h.split("（")[0]] for h in rows[0][1:]]
+    assert [r[0] for r in rows[1:-1]] == [str(x) for x in ds["measure_name"].values]
+    for i, row in enumerate(rows[1:-1]):
+        for j, p in enumerate(pols):
+            want = float(ds["reduction"].sel(pollutant=p, year=last).values[i])
+            if row[j + 1] == "—":
+                assert abs(want) < 1e-9
+            else:
+                _check(row[j + 1], want, _factor(rows[0][j + 1]))
+    for j, p in enumerate(pols):
+        _check(rows[-1][j + 1], float(ds["reduction_total"].sel(pollutant=p, year=last)), _factor(rows[0][j + 1]))
+
+    # base-year inventory: the total row
+    base = int(ds.attrs["base_year"])
+    rows = tables[next(c for c in tables if c.endswith("分行业排放量"))]
+    pols = [by_name[h.split("（")[0]] for h in rows[0][1:]]
+    assert rows[-1][0] == "合计"
+    for j, p in enumerate(pols):
+        _check(rows[-1][j + 1], float(ds["emissions_total"].sel(pollutant=p, year=base)), _factor(rows[0][j + 1]))
+
+    # East Asian fonts: headings 黑体, body 仿宋, set through w:eastAsia
+    body = next(p for p in doc.paragraphs if p.style.name == "Normal" and p.text)
+    heading = next(p for p in doc.paragraphs if p.style.name == "Heading 1")
+    caption = next(p for p in doc.paragraphs if p.style.name == "Caption" and p.text)
+    assert _east_asia(doc, body) == "仿宋"
+    assert _east_asia(doc, heading) == "黑体"
+    assert _east_asia(doc, caption) == "黑体"
+    cell_p = doc.tables[0].rows[1].cells[0].paragraphs[0]
+    assert _east_asia(doc, cell_p) == "仿宋"
+
+
+def test_sections_from_what_the_run_has(env):
+    ankang = (_folder(env, "ankang") / "appendix.md").read_text(encoding="utf-8")
+    jiaozuo = (_folder(env, "jiaozuo") / "appendix.md").read_text(encoding="utf-8")
+    # deterministic run: no ranges, says so; sampled run: ranges and P(met); no Sobol anywhere, said
+    assert "未进行不确定性抽样" in ankang and "P5" not in ankang.split("## 六")[1].split("## 七")[0]
+    assert "目标余量的不确定性区间与达标概率" in jiaozuo and "P5" in jiaozuo
+    # tornado ranking computed from the verified scenario; Sobol/Morris are not in a run, and the text says so
+    for md in (ankang, jiaozuo):
+        assert "龙卷风排序）**" in md and "全局敏感性指数（Sobol、Morris）不属于运行结果" in md
+    tornado = next(t for t in _tables(_json(_folder(env, "ankang"))) if t["key"] == "tornado")
+    swings = [c["value"] for r in tornado["rows"] for c in r[6:] if c["value"] is not None]
+    assert swings and all(v > 0 for v in swings)
+    # conclusions: one generated sentence per target, verdict from the numbers
+    ds, _, _ = open_run("ankang-2025", env["root"] / "outputs")
+    concl = ankang.split("## 七、结论")[1].split("## 八")[0]
+    bullets = [line for line in concl.splitlines() if line.startswith("- ")]
+    assert len(bullets) == ds.sizes["target"]
+    verdict = {"met": "可达", "at risk": "存在风险", "not met": "不可达"}
+    for line, st in zip(bullets, ds["status"].values, strict=True):
+        assert line.endswith(f"结论为{verdict[str(st)]}。")
+
+
+# ---- HTML: escaped, self-contained ----------------------------------------------------------
+
+def test_html_escapes_input_and_embeds_every_figure(env):
+    folder = _folder(env, "hostile")
+    html = (folder / "appendix.html").read_text(encoding="utf-8")
+    assert "<script" not in html
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
+    assert "<img src=x" not in html and "</td></tr><script>" not in html
+    content = _json(folder)
+    figures = _figures(content)
+    run_pngs = sorted((folder.parent / "figures").glob("*.png"))
+    assert figures and len(figures) == len(run_pngs)
+    uris = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
+    assert len(uris) == len(figures) == html.count("<img ")
+    for u in uris:
+        assert base64.b64decode(u).startswith(b"\x89PNG\r\n\x1a\n")
+    # self-contained: nothing fetched from elsewhere
+    assert not re.search(r'(src|href)="(?!data:)', html)
+    md = (folder / "appendix.md").read_text(encoding="utf-8")
+    assert "<script" not in md and "\\|" in md
+
+
+# ---- golden Markdown --------------------------------------------------------------------------
+
+def _normalise(md: str) -> str:
+    """Drop what differs between runs of the same inputs: run id, time, hashes, the table list."""
+    md = re.sub(r"\d{8}T\d{6}-[0-9a-f]{6}", "<run-id>", md)
+    md = re.sub(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\+00:00|Z)?", "<created>", md)
+    md = re.sub(r"\b[0-9a-f]{64}\b", "<sha256>", md)
+    return "".join(line for line in md.splitlines(keepends=True) if not line.startswith(("| 系数表 ", "| Coefficient table ")))
+
+
+def test_markdown_golden(env, tmp_path):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(GOLDEN_DIR)
+        mp.setenv("ERSIM_OUTPUTS", str(tmp_path / "outputs"))
+        res = CliRunner().invoke(main, ["run", "golden-city.yaml", "--samples", "100", "--seed", "7", "--quiet"], catch_exceptions=False)
+        assert res.exit_code == 0, res.output
+        files = write_appendix("golden-city", formats=("md",))
+    md = _normalise(files[0].read_text(encoding="utf-8"))
+    if os.environ.get("ERSIM_UPDATE_GOLDEN") == "1":
+        GOLDEN.write_text(md, encoding="utf-8")
+    assert GOLDEN.exists(), f"no golden file {GOLDEN}; create it with ERSIM_UPDATE_GOLDEN=1 and review it"
+    want = GOLDEN.read_text(encoding="utf-8")
+    assert md == want, "appendix Markdown changed; if intended, run with ERSIM_UPDATE_GOLDEN=1 and review the diff"
+    # the golden covers every target kind and every verdict
+    for phrase in ("较2020年下降25%", "重点工程减排量不少于300吨", "排放总量控制在26万吨以内", "结论为可达", "结论为存在风险", "结论为不可达"):
+        assert phrase in md
+
+
+# ---- English ----------------------------------------------------------------------------------
+
+def test_english_appendix(env):
+    files = write_appendix("ankang-2025", lang="en", formats=("md", "docx"))
+    folder = files[0].parent
+    assert folder.name == "appendix-en"
+    content = _json(folder)
+    assert content["lang"] == "en"
+    assert [s["heading"] for s in content["sections"]] == HEADINGS_EN
+    md = files[0].read_text(encoding="utf-8")
+    assert "Target feasibility analysis" in md and "Verdict: achievable" in md and "Verdict: not achievable" in md
+    # the text ersim writes is English; Chinese remains only in names quoted from the scenario
+    for s in content["sections"]:
+        for b in s["blocks"]:
+            if b["type"] == "table":
+                assert all(not re.search(r"[\u4e00-\u9fff]", h) for h in b["columns"]), b["columns"]
+    bullets = [x for x in md.split("## 7. Conclusions")[1].split("## 8")[0].splitlines() if x.startswith("- ")]
+    assert bullets and all(re.search(r"required [\d,.]+ t, achieved [\d,.]+ t, a (margin|shortfall) of [\d,.]+ t", b) for b in bullets)
+    # charts re-drawn in English from the verified re-run, not the run's Chinese ones
+    assert not any(f["note"] for f in _figures(content))
+    doc = docx.Document(str(folder / "appendix.docx"))
+    assert [p.text for p in doc.paragraphs if p.style.name == "Heading 1"] == HEADINGS_EN
+    english = set(NAMES_EN.values())
+    assert any(h.split(" (")[0] in english for h in _tables(content)[0]["columns"])
+
+
+# ---- CLI ----------------------------------------------------------------------------------------
+
+def test_cli_appendix(env, tmp_path):
+    res = _invoke("appendix", "no-such-run")
+    assert res.exit_code == 2 and "no run 'no-such-run'" in res.output
+    res = _invoke("appendix", "ankang-2025", "--format", "pdf")
+    assert res.exit_code == 2 and "unknown format" in res.output
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "notes.txt").write_text("mine", encoding="utf-8")
+    res = _invoke("appendix", "ankang-2025", "--out", str(busy))
+    assert res.exit_code == 2 and "refusing" in res.output
+    assert sorted(p.name for p in busy.iterdir()) == ["notes.txt"]
+    out = tmp_path / "appx"
+    res = _invoke("appendix", "ankang-2025", "--format", "md", "--out", str(out))
+    assert res.exit_code == 0, res.output
+    assert res.output.split() == [str(out / "appendix.md")]
+    # an earlier appendix is replaced whole, and nothing temporary is left behind
+    res = _invoke("appendix", "ankang-2025", "--format", "html", "--out", str(out))
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in out.iterdir()) == ["appendix.html", "appendix.json"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_compare_adds_section_with_side_by_side_margins(env, tmp_path):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(REPO)
+        res = CliRunner().invoke(main, ["run", "scenarios/ankang-2025-variants.yaml#slow", "--quiet", "--no-figures"], catch_exceptions=False)
+        assert res.exit_code == 0, res.output
+    out = tmp_path / "cmp"
+    res = _invoke("appendix", "ankang-2025", "--compare", "ankang-2025-variants-slow", "--format", "md", "--out", str(out))
+    assert res.exit_code == 0, res.output
+    content = _json(out)
+    headings = [s["heading"] for s in content["sections"]]
+    assert headings[6] == "七、情景比较" and len(headings) == 9
+    (margins,) = [t for t in _tables(content) if t["key"] == "comparison_margins"]
+    base, _, _ = open_run("ankang-2025", env["root"] / "outputs")
+    slow, _, _ = open_run("ankang-2025-variants-slow", env["root"] / "outputs")
+    for i, row in enumerate(margins["rows"]):
+        _check(row[1]["text"], float(base["margin"].values[i]), _factor(margins["columns"][1]))
+        _check(row[3]["text"], float(slow["margin"].values[i]), _factor(margins["columns"][3]))
+
+
+def test_run_without_its_scenario_uses_the_run_only(env, tmp_path):
+    src = _folder(env, "ankang").parent
+    copy = tmp_path / "moved-run"
+    shutil.copytree(src, copy, ignore=shutil.ignore_patterns("appendix*"))
+    man = json.loads((copy / "manifest.json").read_text(encoding="utf-8"))
+    man["scenario_file"] = "no/such/scenario.yaml"
+    (copy / "manifest.json").write_text(json.dumps(man, ensure_ascii=False), encoding="utf-8")
+    (copy / "figures" / "waterfall_COD_2025.png").unlink()
+    files = write_appendix(str(copy), formats=("md",))
+    md = files[0].read_text(encoding="utf-8")
+    assert "情景文件不可用" in md and "本次未能生成" in md and "无法由情景文件补算" in md
+    ds, _, _ = open_run(str(copy))
+    assert f"{np.round(float(ds['margin'].values[0])):,.0f}" in md
+
+
+# ---- the DOCX through LibreOffice ----------------------------------------------------------------
+
+@pytest.mark.skipif(not (shutil.which("soffice") or shutil.which("libreoffice")), reason="LibreOffice not installed")
+def test_docx_converts_to_pdf_with_chinese_text(env, tmp_path):
+    office = shutil.which("soffice") or shutil.which("libreoffice")
+    src = _folder(env, "ankang") / "appendix.docx"
+    subprocess.run([str(office), f"-env:UserInstallation=file://{tmp_path / 'profile'}", "--headless",
+                    "--convert-to", "pdf", "--outdir", str(tmp_path), str(src)],
+                   check=True, capture_output=True, timeout=120)
+    pdf = tmp_path / "appendix.pdf"
+    assert pdf.is_file() and pdf.stat().st_size > 10_000
+    if shutil.which("pdftotext"):
+        text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True, timeout=60).stdout.decode("utf-8")
+        for heading in ("目标可达性分析", "一、基本情况", "五、目标可达性分析", "分行业排放量"):
+            assert heading in text
+    if shutil.which("pdffonts"):
+        fonts = subprocess.run(["pdffonts", str(pdf)], check=True, capture_output=True, timeout=60).stdout.decode("utf-8", "replace")
+        assert re.search(r"CJK|Hei|Song|Fang|Kai|WenQuanYi|Droid", fonts), fonts
