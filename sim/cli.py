@@ -292,8 +292,13 @@ def sensitivity_cmd(scenario: str, method: str, target: str | None, n: int, seed
     with atomic_folder(final) as tmp:
         df.to_csv(tmp / f"{method}.csv", index=False, encoding="utf-8-sig")
         sensitivity_figure(df, method, tid, tmp / f"{method}.png")
+        from sim.store import chain_hashes
+
         (tmp / MANIFEST).write_text(json.dumps({"kind": "sensitivity", "method": method, "target": tid, "n": n, "seed": seed,
-                                                "scenario": scen.name, "scenario_id": scen.slug, "scenario_file": scen._path},
+                                                "scenario": scen.name, "scenario_id": scen.slug, "scenario_file": scen._path,
+                                                "scenario_variant": scen._variant, "scenario_chain_sha256": chain_hashes(scen),
+                                                "inventory_sha256": scen._inventory_hash,
+                                                "coefficient_tables": model.library.hashes},
                                                ensure_ascii=False, indent=2), encoding="utf-8")
     click.echo(f"sensitivity written to {final}", err=True)
 

@@ -46,7 +46,10 @@ def manifest(result: Result, run_id: str) -> dict[str, Any]:
         "created": result.created,
         "ersim_version": __version__,
         "scenario_file": scen._path,
+        "scenario_variant": scen._variant,
+        "scenario_ref": f"{scen._path}#{scen._variant}" if scen._variant and scen._path else scen._path,
         "scenario_sha256": _sha256(scen._path),
+        "scenario_chain_sha256": chain_hashes(scen),
         "inventory_file": scen._inventory_path,
         "inventory_sha256": scen._inventory_hash,
         "coefficient_tables": {name: h for name, h in sorted(lib.hashes.items())},
@@ -58,6 +61,18 @@ def manifest(result: Result, run_id: str) -> dict[str, Any]:
         "targets": [{"target": str(t), "margin": float(m), "status": str(s)} for t, m, s in
                     zip(result.targets_frame()["target"], result.targets_frame()["margin"], result.targets_frame()["status"], strict=True)],
     }
+
+
+def chain_hashes(scen: Any) -> dict[str, str | None]:
+    """SHA-256 of every scenario file the scenario was built from (itself and what it extends)."""
+    files: set[str] = set()
+    if scen._path:
+        files.add(str(scen._path))
+    lines = getattr(scen._lines, "lines", {}) if scen._lines is not None else {}
+    for v in lines.values():
+        if isinstance(v, tuple):
+            files.add(str(v[0]))
+    return {f: _sha256(f) for f in sorted(files)}
 
 
 def _new_run_id(result: Result) -> str:
