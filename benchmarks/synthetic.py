@@ -40,7 +40,10 @@ def synthetic_scenario(n_measures: int = 200, n_years: int = 10, seed: int = 0, 
             act = float(pools[k]["activity"].split()[0])
             meas.update(quantity=f"{act * 0.2:.1f} t/a")
         else:
-            meas.update(quantity="1 座", removal={"COD": f"{rng.uniform(1, 5):.2f} t/(座*a)"})
+            # at most a fifth of the pool's base-year COD, so that no seed removes more than the pool emits
+            act = float(pools[k]["activity"].split()[0])
+            cod = act * 0.5 * float(pools[k]["ef"]["COD"][1]) / 1000 * float(coeffs[f"ef_{k % 20}"]["value"]) * 0.7
+            meas.update(quantity="1 座", removal={"COD": f"{rng.uniform(0.05, 0.2) * cod:.4f} t/(座*a)"})
         meas["year"] = 2021 + (m % max(1, n_years - 1))
         measures.append(meas)
     last = 2020 + n_years - 1

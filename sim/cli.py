@@ -447,5 +447,14 @@ def appendix_cmd(run: str, compare: tuple[str, ...], formats: str, lang: str, ou
         click.echo(str(path))
 
 
+def _register_batch() -> None:
+    from sim.batch_cli import batch_cmd  # it imports `handled` from this module
+
+    main.add_command(batch_cmd)
+
+
+_register_batch()
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

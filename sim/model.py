@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -318,11 +319,10 @@ class _Compiler:
         return const, keys, unit
 
     def scale(self, unit: Unit, target: Unit, where: LineMap, path: tuple[Any, ...], what: str) -> float | None:
-        try:
-            return float(Q_(1.0, unit).to(target).magnitude)
-        except pint.DimensionalityError:
+        s = _conversion(unit, target)
+        if s is None:
             self.err(where, path, f"{what} is in '{unit:~}', which does not convert to '{target:~}'")
-            return None
+        return s
 
 
 def _param_from(name: str, u: Uncertain, label: str, unit: str = "") -> Param:
@@ -681,6 +681,16 @@ def _air_params(model: Model, scen: Scenario) -> None:
                 model.warnings.append(msg)
 
 
+@lru_cache(maxsize=4096)
+def _conversion(unit: Unit, target: Unit) -> float | None:
+    """Factor from *unit* to *target*, or None when they do not convert (cached: pint is slow)."""
+    try:
+        return float(Q_(1.0, unit).to(target).magnitude)
+    except pint.DimensionalityError:
+        return None
+
+
+@lru_cache(maxsize=4096)
 def _scale_emission(unit: Unit) -> float | None:
     """Factor turning *unit* into t/a; a bare mass counts as per year (annual activity)."""
     q = Q_(1.0, unit)

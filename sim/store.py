@@ -152,19 +152,24 @@ def _tidy(final: Path) -> None:
 
     Replacing an earlier run is two renames (old run aside, new run in place); a run killed
     between them left the earlier run as ``.tmp-old-<name>-*`` and nothing at *final*: put it
-    back. Temporary folders of runs killed more than a day ago are removed (they were never
-    visible as runs).
+    back. Under outputs/ (never in a folder a planner chose with ``--out``), temporary folders
+    of runs killed more than a day ago are removed: they were never visible as runs.
     """
+    import re
     import time
 
     if not final.exists():
         olds = [p for p in final.parent.glob(f"{_TMP_PREFIX}old-{final.name}-*") if (p / MANIFEST).is_file()]
         if olds:
             max(olds, key=lambda p: p.stat().st_mtime).rename(final)
-    cutoff = time.time() - 86400
-    for p in final.parent.glob(f"{_TMP_PREFIX}*"):
-        with contextlib.suppress(OSError):
-            if p.is_dir() and p.stat().st_mtime < cutoff:
+    with contextlib.suppress(OSError):
+        root = default_outputs().resolve()
+        if root not in final.parent.resolve().parents:
+            return
+        ours = re.compile(rf"^{re.escape(_TMP_PREFIX)}.+-[0-9a-f]{{8}}$")
+        cutoff = time.time() - 86400
+        for p in final.parent.iterdir():
+            if ours.match(p.name) and p.is_dir() and p.stat().st_mtime < cutoff:
                 shutil.rmtree(p, ignore_errors=True)
 
 
@@ -200,6 +205,8 @@ def list_runs(root: str | Path | None = None) -> list[dict[str, Any]]:
         try:
             data = json.loads(m.read_text(encoding="utf-8"))
         except (OSError, ValueError):
+            continue
+        if data.get("kind") not in (None, "run"):  # sweeps, sensitivity analyses, batches
             continue
         data["path"] = str(m.parent)
         out.append(data)

@@ -78,6 +78,20 @@ def parse_unit(text: str) -> Any:
 
 def parse_quantity(value: Any, default_unit: str | None = None) -> pint.Quantity:
     """Parse ``'4918.3 蒸吨'``, ``'10%'``, a number (with *default_unit*) into a pint Quantity."""
+    if isinstance(value, str):
+        magnitude, unit = _parse_text(value, default_unit)
+        return Q_(magnitude, unit)
+    return _parse_quantity(value, default_unit)
+
+
+@lru_cache(maxsize=65536)
+def _parse_text(value: str, default_unit: str | None) -> tuple[float, Any]:
+    """Cached (magnitude, unit) of a quantity string; a fresh Quantity is built per call."""
+    q = _parse_quantity(value, default_unit)
+    return q.magnitude, q.units
+
+
+def _parse_quantity(value: Any, default_unit: str | None = None) -> pint.Quantity:
     if isinstance(value, pint.Quantity):
         return value
     if isinstance(value, bool):

@@ -1,0 +1,236 @@
+"""ersim batch: many scenarios stacked by region; identical results serially, on a process
+pool, on dask, and with any block size; bad input exits 2 and writes nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+from click.testing import CliRunner
+
+from sim.batch import evaluate_batch, expand_inputs, local_cluster, region_seed, run_batch
+from sim.batch_cli import batch_cmd
+from sim.cli import main
+from sim.errors import InputError
+
+if "batch" not in main.commands:  # sim/cli.py registers it; keep the tests independent of that
+    main.add_command(batch_cmd)
+
+CITY = """\
+name: {name}减排情景
+region: {name}
+base_year: 2020
+years: [2023, 2025]
+inventory:
+  - id: boiler.coal
+    activity: {coal} 蒸吨
+    growth: {{value: 0.02, low: 0.0, high: 0.04}}
+    ef:
+      NOx: ef_nox
+      SO2: 4.5 t/(蒸吨*a)
+  - id: boiler.gas
+    activity: 0 蒸吨
+    ef:
+      NOx: 1.386 t/(蒸吨*a)
+  - id: wwtp
+    activity: {flow} 立方米/日
+    growth: {{value: 0.01, low: -0.01, high: 0.03}}
+    ef:
+      COD: 60 mg/L
+measures:
+  - id: c2g
+    name: 煤改气
+    type: switch
+    pool: boiler.coal
+    to: boiler.gas
+    quantity: {switch} 蒸吨
+    completion: [0.7, 1.0]
+  - id: upgrade
+    name: 污水处理厂提标
+    type: treat
+    pool: wwtp
+    quantity: {flow} 立方米/日
+    c_in: {{COD: 60 mg/L}}
+    c_out: {{COD: 50 mg/L}}
+    completion: {{value: 0.9, low: 0.6, high: 1.0}}
+targets:
+  - {{id: nox-2025, pollutant: NOx, kind: reduction_percent, value: {nox_pct}%, year: 2025}}
+  - {{id: cod-2025, pollutant: COD, kind: reduction_amount, value: {cod_t} 吨, year: 2025}}
+{extra}coefficients:
+  ef_nox: {{value: 16.9, low: 14.0, high: 20.0, unit: t/(蒸吨*a), source: test value}}
+"""
+
+CITIES = [
+    dict(name="甲市", coal=1000, flow=10000, switch=100, nox_pct=5, cod_t=30, extra=""),
+    dict(name="乙市", coal=2500, flow=30000, switch=400, nox_pct=12, cod_t=80, extra=""),
+    dict(name="丙市", coal=600, flow=5000, switch=20, nox_pct=2, cod_t=10,
+         extra="  - {id: so2-cap, pollutant: SO2, kind: cap, value: 3000 吨, year: 2025}\n"),
+    dict(name="丁市", coal=1800, flow=20000, switch=250, nox_pct=8, cod_t=60, extra=""),
+    dict(name="戊市", coal=900, flow=8000, switch=90, nox_pct=6, cod_t=20, extra=""),
+]
+
+
+def write_cities(folder: Path, cities: list[dict[str, object]] = CITIES) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, c in enumerate(cities):
+        p = folder / f"city{i}.yaml"
+        p.write_text(CITY.format(**c), encoding="utf-8")
+        paths.append(p)
+    return paths
+
+
+@pytest.fixture(scope="module")
+def cities(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("cities")
+    write_cities(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def serial(cities: Path) -> xr.Dataset:
+    return run_batch(cities, samples=64, seed=7, workers=1)
+
+
+def test_stacked_by_region(serial: xr.Dataset) -> None:
+    ds = serial
+    assert list(ds["region"].values) == ["甲市", "乙市", "丙市", "丁市", "戊市"]
+    assert ds["emissions_total"].dims == ("region", "pollutant", "year")
+    assert set(ds["pollutant"].values) == {"COD", "SO2", "NOx"}
+    # targets joined on their ids; 丙市 alone has the SO2 cap
+    assert list(ds["target"].values) == ["nox-2025", "cod-2025", "so2-cap"]
+    cap = ds["margin"].sel(target="so2-cap")
+    assert np.isfinite(cap.sel(region="丙市")) and int(np.isnan(cap).sum()) == 4
+    assert ds["status"].sel(region="甲市", target="so2-cap").item() == ""
+    for v in ("margin_p5", "margin_p50", "margin_p95", "probability"):
+        assert ds[v].dims == ("region", "target")
+    p = ds["probability"].values
+    assert np.all((p[np.isfinite(p)] >= 0) & (p[np.isfinite(p)] <= 1))
+    lo, mid, hi = (ds[f"margin_p{q}"].values for q in (5, 50, 95))
+    ok = np.isfinite(lo)
+    assert np.all(lo[ok] <= mid[ok]) and np.all(mid[ok] <= hi[ok])
+    np.testing.assert_allclose(ds["reduction_total"], ds["baseline_total"] - ds["emissions_total"])
+
+
+def test_each_city_as_ersim_run(cities: Path, serial: xr.Dataset) -> None:
+    """Central values as `run`; samples as `run_uncertain` with the region's derived seed."""
+    from sim.load import load_scenario
+    from sim.run import run_uncertain
+
+    scen = load_scenario(cities / "city1.yaml")
+    seed = region_seed(7, "乙市")
+    assert int(serial["region_seed"].sel(region="乙市")) == seed
+    one = run_uncertain(scen, samples=64, seed=seed).dataset
+    row = serial.sel(region="乙市")
+    for v in ("required", "achieved", "margin", "margin_p5", "margin_p50", "margin_p95", "probability"):
+        np.testing.assert_array_equal(row[v].sel(target=one["target"].values).values, one[v].values, err_msg=v)
+    assert list(row["status"].sel(target=one["target"].values).values) == list(one["status"].values)
+    np.testing.assert_array_equal(row["emissions_total"].sel(pollutant=one["pollutant"].values, year=one["year"].values).values,
+                                  one["emissions_total"].values)
+
+
+def test_process_pool_and_block_sizes_identical(cities: Path, serial: xr.Dataset) -> None:
+    pooled = run_batch(cities, samples=64, seed=7, workers=2, block=2)
+    xr.testing.assert_identical(pooled, serial)
+    for block in (1, 3, 5):
+        xr.testing.assert_identical(run_batch(cities, samples=64, seed=7, workers=1, block=block), serial)
+
+
+def test_dask_identical_to_serial(cities: Path, serial: xr.Dataset) -> None:
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as lc:
+        for block in (1, 2):
+            ds = run_batch(cities, samples=64, seed=7, scheduler=lc.scheduler_address, block=block)
+            xr.testing.assert_identical(ds, serial)
+    # two worker processes, started with the allocator settings; this process's environment untouched
+    before = {k: os.environ.get(k) for k in ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_", "ERSIM_THREADS")}
+    with local_cluster(2) as lc, Client(lc) as client:
+        assert {k: os.environ.get(k) for k in before} == before
+        env = client.run(lambda: (os.environ.get("MALLOC_TRIM_THRESHOLD_"), os.environ.get("MALLOC_MMAP_THRESHOLD_")))
+        assert set(env.values()) == {(str(64 * 2**20), str(32 * 2**20))}
+        xr.testing.assert_identical(run_batch(cities, samples=64, seed=7, scheduler=client, block=2), serial)
+
+
+def test_seed_depends_on_region_not_on_the_batch(cities: Path, serial: xr.Dataset) -> None:
+    alone = run_batch([cities / "city3.yaml", cities / "city1.yaml"], samples=64, seed=7, workers=1)
+    xr.testing.assert_identical(alone.sel(region="乙市").drop_vars("target"),
+                                serial.sel(region="乙市", target=["nox-2025", "cod-2025"]).drop_vars("target"))
+    other = run_batch(cities, samples=64, seed=8, workers=1)
+    assert not np.array_equal(other["margin_p50"].values, serial["margin_p50"].values)
+
+
+def test_mappings_and_repeated_regions(tmp_path: Path) -> None:
+    import yaml
+
+    data = yaml.safe_load(CITY.format(**CITIES[0]))
+    variant = {**data, "id": "strong", "measures": [{**data["measures"][0], "quantity": "300 蒸吨"}, data["measures"][1]]}
+    ds = run_batch([data, variant], samples=16, seed=1, workers=1)
+    # one region twice: labelled by scenario id, and drawn from the same seed (common random numbers)
+    assert list(ds["region_name"].values) == ["甲市", "甲市"]
+    assert len(set(ds["region"].values)) == 2
+    assert len(set(ds["region_seed"].values.tolist())) == 1
+    assert float(ds["margin"].values[1, 0]) > float(ds["margin"].values[0, 0])
+
+
+def test_cli_writes_batch(cities: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    res = CliRunner().invoke(main, ["batch", str(cities), "--samples", "32", "--seed", "3", "--workers", "1",
+                                    "--out", str(out), "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert "甲市" in res.stdout
+    ds = xr.load_dataset(out / "results.nc", engine="h5netcdf")
+    assert ds.sizes["region"] == 5 and "probability" in ds
+    man = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert man["kind"] == "batch" and len(man["regions"]) == 5
+    assert man["regions"][0]["scenario_sha256"] and man["settings"]["samples"] == 32
+    import pandas as pd
+
+    summary = pd.read_csv(out / "summary.csv", encoding="utf-8-sig")
+    assert len(summary) == 11  # 5 cities x 2 targets + 丙市's cap
+    assert {"region", "target", "margin", "probability", "status"} <= set(summary.columns)
+    # default folder: outputs/batch/<folder name>-<time>-<id>/
+    res = CliRunner().invoke(main, ["batch", str(cities / "city0.yaml"), str(cities / "city2.yaml"), "--quiet"],
+                             env={"ERSIM_OUTPUTS": str(tmp_path / "outputs")})
+    assert res.exit_code == 0, res.output
+    (made,) = (tmp_path / "outputs" / "batch").iterdir()
+    assert made.name.startswith("batch-") and (made / "manifest.json").is_file()
+
+
+def test_cli_broken_city_fails_whole_batch(cities: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "province"
+    write_cities(folder, CITIES[:3])
+    bad = folder / "city1.yaml"
+    bad.write_text(bad.read_text(encoding="utf-8").replace("to: boiler.gas", "to: boiler.gass"), encoding="utf-8")
+    worse = folder / "city2.yaml"
+    worse.write_text(worse.read_text(encoding="utf-8").replace("base_year: 2020", "base_year: twenty"), encoding="utf-8")
+    out = tmp_path / "out"
+    res = CliRunner().invoke(main, ["batch", str(folder), "--samples", "16", "--workers", "1", "--block", "1",
+                                    "--out", str(out), "--quiet"])
+    assert res.exit_code == 2, res.output
+    assert "city1.yaml" in res.stderr and "boiler.gass" in res.stderr
+    assert "city2.yaml" in res.stderr and "base_year" in res.stderr
+    assert not out.exists() and not any(p.name.startswith(".tmp-") for p in tmp_path.iterdir())
+
+
+def test_cli_missing_and_empty(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    res = CliRunner().invoke(main, ["batch", str(empty), str(tmp_path / "nope.yaml"), "--quiet"])
+    assert res.exit_code == 2
+    assert "no scenario files" in res.stderr and "nope.yaml" in res.stderr and "no such file" in res.stderr
+    with pytest.raises(InputError):
+        expand_inputs([])
+
+
+def test_bad_city_on_process_pool(cities: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "p"
+    paths = write_cities(folder, CITIES[:4])
+    paths[3].write_text("name: x\nregion: [\n", encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        evaluate_batch(folder, samples=16, workers=2, block=1)
+    assert [Path(str(p.file)).name for p in err.value.problems] == ["city3.yaml"]
