@@ -118,7 +118,11 @@ def test_reordering_measures_changes_no_total(data, rnd):
     shuffled["measures"] = ms
     b = _run(shuffled).dataset
     np.testing.assert_allclose(a["emissions_total"], b["emissions_total"], rtol=1e-12, atol=1e-9)
-    # shapley credit per measure does not depend on order either
+    # exact Shapley credit per measure does not depend on order either (groups of more than 12
+    # linked measures use a seeded permutation estimate, which may)
+    model = compile_model(scenario_from_dict(data), EMPTY)
+    if any(len(ms) > 12 for ms, _ in engine.components(model.inputs())):
+        return
     sa = _run(data, "shapley").dataset["reduction"]
     sb = _run(shuffled, "shapley").dataset["reduction"].sel(measure=sa["measure"])
     np.testing.assert_allclose(sa, sb, rtol=1e-9, atol=1e-6)
