@@ -27,6 +27,8 @@ HEADER_ALIASES = {
 }
 _PREFIX_ALIASES = {"排放系数": "ef", "基准年排放量": "emissions", "排放量": "emissions"}
 ENCODINGS = ("utf-8-sig", "gb18030")
+MAX_ROWS = 100_000
+MAX_COLUMNS = 1_000
 _OPTIONAL = {"name", "sector", "activity", "unit", "growth", "growth_low", "growth_high", "source"}
 
 
@@ -87,7 +89,15 @@ def _rows_xlsx(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
         try:
             ws = wb.worksheets[0]
-            rows = [(i, [_cell(c) for c in r]) for i, r in enumerate(ws.iter_rows(min_row=1, values_only=True), start=1)]
+            # a sheet whose formatting runs to column XFD or row 1048576 pads every row: read what pools need
+            width = min(ws.max_column, MAX_COLUMNS) if isinstance(ws.max_column, int) else MAX_COLUMNS
+            rows: list[tuple[int, list[str]]] = []
+            for i, r in enumerate(ws.iter_rows(min_row=1, max_col=width, values_only=True), start=1):
+                cells = [_cell(c) for c in r]
+                if any(cells):
+                    if i > MAX_ROWS:
+                        raise InputError(Problem(f"inventory has data beyond row {MAX_ROWS:,}; a city's pools fit in far fewer", str(path), i))
+                    rows.append((i, cells))
         finally:
             wb.close()
     except InputError:

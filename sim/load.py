@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from sim.errors import InputError, Problem
 from sim.inventory import read_inventory
 from sim.scenario import PoolSpec, Scenario
+from sim.textio import is_file, near_file
 from sim.yamlio import LineMap
 
 __all__ = ["load_scenario", "scenario_from_dict", "validation_problems"]
@@ -152,7 +153,8 @@ def _reference_problems(data: dict[str, Any], pools: list[Any] | None, lines: Li
         return []
     ids = [p.get("id") for p in pools if isinstance(p, dict)]
     out: list[Problem] = []
-    for i, m in enumerate(data.get("measures") or []):
+    measures = data.get("measures")
+    for i, m in enumerate(measures if isinstance(measures, list) else []):
         if not isinstance(m, dict):
             continue
         for key in ("pool", "to", "replaced_by"):
@@ -178,6 +180,9 @@ def _air_problems(scen: Scenario, path: str | Path, lines: LineMap) -> list[Prob
     file = Path(aq.response) if aq.response else default_response_file()
     if aq.response and not file.is_absolute():
         file = Path(path).parent / file
+    if aq.response and not is_file(file):
+        return [lines.problem(("air_quality", "response"), f"PM2.5 response file {aq.response!r} not found (relative to the scenario's "
+                                                            f"folder {str(Path(path).parent)!r}){near_file(file)}")]
     try:
         scen._air = read_response(file, aq.region)
     except InputError as exc:
@@ -209,7 +214,8 @@ def scenario_from_dict(data: dict[str, Any], base_dir: str | Path = ".") -> Scen
 
 def _validate(data: Any, lines: LineMap, path: str | Path) -> Scenario:
     if not isinstance(data, dict):
-        raise InputError(Problem("a scenario is a mapping of keys (name, region, base_year, years, inventory, measures, targets)", str(path), 1))
+        raise InputError(Problem("a scenario is a mapping of keys (name, region, base_year, years, inventory, measures, targets)",
+                                 str(path), lines.line(()) or 1))
     problems: list[Problem] = []
     inv_pools: list[dict[str, Any]] | None = None
     inv_lines: LineMap | None = None
@@ -221,10 +227,14 @@ def _validate(data: Any, lines: LineMap, path: str | Path) -> Scenario:
         if not p.is_absolute():
             p = Path(path).parent / p
         inv_path = str(p)
-        try:
-            inv_pools, inv_lines, inv_hash = read_inventory(p)
-        except InputError as exc:
-            problems.extend(exc.problems)
+        if not inv.strip() or not is_file(p):  # said where the scenario names it, not as a bare path
+            problems.append(lines.problem(("inventory",), f"inventory file {inv!r} not found (relative to the scenario's folder "
+                                                          f"{str(Path(path).parent)!r}){near_file(p)}"))
+        else:
+            try:
+                inv_pools, inv_lines, inv_hash = read_inventory(p)
+            except InputError as exc:
+                problems.extend(exc.problems)
     scen: Scenario | None = None
     try:
         scen = Scenario.model_validate(data)

@@ -291,6 +291,9 @@ class _Compiler:
         unit = ureg.dimensionless
         for item in items:
             if isinstance(item, (int, float)) and not isinstance(item, bool):
+                if not np.isfinite(item):
+                    self.err(where, path, f"{item!r} must be a finite number")
+                    return None
                 const *= float(item)
                 continue
             text = str(item).strip()
@@ -313,6 +316,9 @@ class _Compiler:
                 looks_like_key = text.replace("_", "").replace(".", "").isalnum() and not text[:1].isdigit()
                 hint = did_you_mean(text, self.lib.keys()) if looks_like_key else ""
                 self.err(where, path, f"{text!r} is neither a coefficient key{hint} nor a number with a unit ('3 kg/t')")
+                return None
+            if not np.isfinite(q.magnitude):
+                self.err(where, path, f"{text!r} must be a finite number")
                 return None
             const *= float(q.magnitude)
             unit = unit * q.units
@@ -421,8 +427,8 @@ def compile_model(scen: Scenario, library: Library) -> Model:
         units.append(unit)
         model.pool_units.append(f"{unit:~}" if unit != ureg.dimensionless else "")
         model.params[f"growth:{pool.id}"] = _param_from(f"growth:{pool.id}", pool.growth, f"{pool.name or pool.id} 增长率")
-        if pool.growth.value <= -1:
-            cc.err(inv_lines, (i, "growth"), "growth must be above -100% a year")
+        if not all(-1 < v <= 1 for v in (pool.growth.value, pool.growth.low, pool.growth.high) if v is not None):
+            cc.err(inv_lines, (i, "growth"), "growth (and its range) must lie above -100% and at most +100% a year")
         for pol, spec in pool.ef.items():
             r = cc.factor(spec, inv_lines, (i, "ef", pol), f"pool {pool.id}")
             if r is None:
@@ -702,15 +708,40 @@ def _scale_emission(unit: Unit) -> float | None:
     return None
 
 
-def _check_limits(model: Model, lines: LineMap, inv_lines: LineMap) -> None:
-    """A measure never removes more than its pool holds: over-100% is an input error."""
-    inp = model.inputs()
+def _check_values(model: Model, lines: LineMap, inv_lines: LineMap) -> None:
+    """Central values the engine can use: factors not negative, removals not negative, all finite."""
+    with np.errstate(all="ignore"):
+        inp = model.inputs()
+        base = engine.baseline(inp)[0]  # [K,P,Y]
+    problems: list[Problem] = []
+    for k, p in zip(*np.nonzero(inp.ef[0] < 0), strict=True):
+        problems.append(inv_lines.problem((int(k), "ef", model.pollutants[p]), f"the emission factor of {model.pollutants[p]} is negative ({inp.ef[0, k, p]:.6g} t/a per unit); factors must be >= 0"))
+    for k in np.nonzero(~np.isfinite(base).all(axis=(1, 2)))[0]:
+        problems.append(inv_lines.problem((int(k), "activity"), f"pool {model.pools[k]!r}: activity times emission factor overflows (not a finite number of tonnes); check its activity, factors and growth"))
+    treats = np.nonzero(model.kind == engine.TREAT)[0]
+    for j in treats:
+        for p in np.nonzero(inp.removal[0, j] < 0)[0]:
+            problems.append(lines.problem(("measures", int(j), "c_out", model.pollutants[p]),
+                            f"measure {model.measures[j]!r} removes a negative load of {model.pollutants[p]}: c_out must not exceed c_in (and removal must be >= 0)"))
+    if problems:
+        raise InputError(problems)
+
+
+def _check_limits(model: Model, lines: LineMap, inv_lines: LineMap, x: np.ndarray | None = None) -> None:
+    """A measure never removes more than its pool holds: over-100% is an input error.
+
+    *x* (one parameter row) checks other levels than the scenario's, e.g. a sweep's extremes.
+    """
+    if x is None:
+        _check_values(model, lines, inv_lines)
+    inp = model.inputs() if x is None else model.inputs_from_matrix(x)
+    qty = inp.qty[0]
     hi = {name: (p.high if p.high is not None else p.value) for name, p in model.params.items() if name.startswith("completion:")}
     comp = np.array([hi[f"completion:{m}"] for m in model.measures]) if model.measures else np.zeros(0)
     a = engine.grown_activity(inp)[0]  # [K,Y]
     problems: list[Problem] = []
     moves = np.isin(model.kind, (engine.RETIRE, engine.SWITCH))
-    moved = np.where(moves, np.nan_to_num(model.qty), 0.0)[:, None] * comp[:, None] * model.credit  # [M,Y]
+    moved = np.where(moves, np.nan_to_num(qty), 0.0)[:, None] * comp[:, None] * model.credit  # [M,Y]
     for k, pid in enumerate(model.pools):
         ms = np.nonzero((model.src == k) & moves)[0]
         if len(ms) == 0:
@@ -726,12 +757,12 @@ def _check_limits(model: Model, lines: LineMap, inv_lines: LineMap) -> None:
             problems.append(lines.problem(("measures", int(ms[0]), "quantity"),
                             f"measures {names} retire or switch {total[y]:.6g} {model.pool_units[k]} of pool {pid!r} in {model.years[y]}, {pct:.0f}% of the {a[k, y]:.6g} it holds"))
     ctl = np.isin(model.kind, (engine.CONTROL, engine.STANDARD))
-    for j in np.nonzero(ctl & ~np.isnan(model.qty))[0]:
+    for j in np.nonzero(ctl & ~np.isnan(qty))[0]:
         k = model.src[j]
-        cover = model.qty[j] / np.where(a[k] > 0, a[k], np.nan)
+        cover = qty[j] / np.where(a[k] > 0, a[k], np.nan)
         if np.nanmax(np.where(model.credit[j] > 0, cover, 0)) > 1 + 1e-9:
             problems.append(lines.problem(("measures", int(j), "quantity"),
-                            f"measure {model.measures[j]!r} covers {model.qty[j]:.6g} {model.pool_units[k]}, more than pool {model.pools[k]!r} holds ({a[k].min():.6g})"))
+                            f"measure {model.measures[j]!r} covers {qty[j]:.6g} {model.pool_units[k]}, more than pool {model.pools[k]!r} holds ({a[k].min():.6g})"))
     treats = np.nonzero(model.kind == engine.TREAT)[0]
     if len(treats):
         base = engine.baseline(inp)[0]  # [K,P,Y]

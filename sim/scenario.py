@@ -272,8 +272,8 @@ class Measure(_Strict):
             raise ValueError("quantity must not be negative")
         if self.completion.value < 0 or (self.completion.high or self.completion.value) > 1:
             raise ValueError("completion must lie between 0 and 1 (0% to 100%)")
-        if self.share is not None and not 0 <= self.share.value <= 1:
-            raise ValueError("share must lie between 0 and 1")
+        if self.share is not None and not all(0 <= v <= 1 for v in (self.share.value, self.share.low, self.share.high) if v is not None):
+            raise ValueError("share (and its range) must lie between 0 and 1")
         if self.commissioned and (self.year is not None or self.schedule):
             raise ValueError("give one of 'commissioned', 'year' or 'schedule'")
         return self
@@ -300,7 +300,11 @@ class Target(_Strict):
     def _pol(cls, v: Any) -> Any:
         canon = canonical_pollutant(str(v))
         if canon is None:
-            raise ValueError(f"unknown pollutant {v!r}; valid: {', '.join(POLLUTANTS)}")
+            import difflib
+
+            close = difflib.get_close_matches(str(v), POLLUTANTS, n=1, cutoff=0.5)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"unknown pollutant {v!r}{hint}; valid: {', '.join(POLLUTANTS)}")
         return canon
 
     @field_validator("value", mode="before")
@@ -402,7 +406,7 @@ class Settings(_Strict):
     )
     shapley_exact_max: int = Field(12, ge=1, le=16, description="exact Shapley up to this many measures on linked pools")
     shapley_permutations: int = Field(500, ge=10, description="permutations for the Shapley estimate beyond the exact limit")
-    seed: int = Field(20240601, description="seed for every random draw")
+    seed: int = Field(20240601, ge=0, description="seed for every random draw (a whole number >= 0)")
     at_risk_margin: float = Field(0.1, ge=0, description="met but with margin below this share of the requirement -> at risk")
     met_probability: float = Field(0.9, ge=0, le=1, description="P(met) at or above this -> met")
     at_risk_probability: float = Field(0.5, ge=0, le=1, description="P(met) at or above this (but below met_probability) -> at risk")

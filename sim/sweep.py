@@ -27,6 +27,7 @@ from sim.feasibility import evaluate_targets
 from sim.model import Model
 from sim.run import air_values, target_specs
 from sim.units import parse_quantity
+from sim.yamlio import LineMap
 
 __all__ = ["SweepAxis", "break_even", "evaluate_rows", "parse_set", "sweep"]
 
@@ -146,8 +147,33 @@ def parse_set(model: Model, text: str) -> SweepAxis:
         t = model.scenario.targets[i]
         unit = {"reduction_percent": "", "concentration": "ug/m**3"}.get(t.kind, "t")
         central = float(parse_quantity(t.value).to(unit or "dimensionless").magnitude)
-        return SweepAxis(path, _spec_values(spec, unit, None, what), unit or "", None, target=i, central=central)
+        vals = _spec_values(spec, unit, None, what)
+        if t.kind == "reduction_percent" and np.any(np.abs(vals) >= 1):
+            raise InputError(Problem(f"{what}: a reduction_percent target lies between -100% and 100% (e.g. 2% or 0.02)"))
+        if t.kind != "reduction_percent" and np.any(vals < 0):
+            raise InputError(Problem(f"{what}: a {t.kind} target must not be negative"))
+        return SweepAxis(path, vals, unit or "", None, target=i, central=central)
     raise InputError(Problem(f"{what}: a path starts with measures., coefficients., growth. or targets.{did_you_mean(head, ['measures', 'coefficients', 'growth', 'targets'])}"))
+
+
+def check_extremes(model: Model, axes: list[SweepAxis]) -> None:
+    """Each quantity axis at its largest value must fit its pool, as the run's own check demands."""
+    from sim.model import _check_limits
+
+    col = {k: i for i, k in enumerate(model.param_names)}
+    lines = model.scenario._lines or LineMap("<scenario>")
+    inv = model.scenario._inventory_lines or lines
+    for a in axes:
+        if a.param is None or not a.param.startswith("qty:") or not len(a.values):
+            continue
+        x = model.param_matrix(n=1)
+        top = float(np.max(a.values))
+        x[0, col[a.param]] = top * a.scale
+        try:
+            _check_limits(model, lines, inv, x)
+        except InputError as exc:
+            raise InputError([Problem(f"--set {a.path}: at {top:g} {a.unit}: {p.message}", p.file, p.line, p.path)
+                              for p in exc.problems]) from None
 
 
 def evaluate_rows(model: Model, x: np.ndarray, values: np.ndarray | None = None, chunk: int = 4096,
@@ -199,6 +225,7 @@ def sweep(model: Model, axes: list[SweepAxis], samples: int = 0, seed: int | Non
     shape = tuple(len(a.values) for a in axes)
     g = int(np.prod(shape))
     names = model.param_names
+    check_extremes(model, axes)
     col = {k: i for i, k in enumerate(names)}
     grid = np.array(list(itertools.product(*[a.values for a in axes]))) if g else np.zeros((0, len(axes)))
     central = model.param_matrix(n=1)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sim.errors import InputError, Problem
 
-__all__ = ["csv_records", "decode", "overlong_rows", "read_source"]
+__all__ = ["csv_records", "decode", "is_file", "near_file", "overlong_rows", "read_source"]
 
 _BOMS = (
     (b"\xff\xfe\x00\x00", "UTF-32"),
@@ -37,13 +37,33 @@ def read_source(path: str | Path, what: str, limit: int) -> bytes:
     name = str(path)
     try:
         if not p.is_file():
-            raise InputError(Problem(f"{what} not found", name))
+            raise InputError(Problem(f"{what} not found{near_file(p)}", name))
         size = p.stat().st_size
         if size > limit:
             raise InputError(Problem(f"{what} is {size / 2**20:.1f} MiB; at most {limit / 2**20:.0f} MiB is accepted", name))
         return p.read_bytes()
     except OSError as exc:
         raise InputError(Problem(f"cannot read {what}: {exc.strerror or exc}", name)) from None
+
+
+def is_file(p: Path) -> bool:
+    """``Path.is_file`` that says False for names the system cannot even look up (too long, NUL)."""
+    try:
+        return p.is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def near_file(p: Path) -> str:
+    """`` (did you mean 'inventory.csv'?)`` for a file of a close name in the same folder."""
+    import difflib
+
+    try:
+        names = [q.name for q in p.parent.iterdir() if q.is_file()] if p.parent.is_dir() else []
+    except OSError:
+        return ""
+    close = difflib.get_close_matches(p.name, names, n=1, cutoff=0.75)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _line_of(raw: bytes, offset: int) -> int:
@@ -72,12 +92,12 @@ def decode(raw: bytes, name: str, what: str, encodings: tuple[str, ...] = ("utf-
         except UnicodeDecodeError as exc:
             first_error = first_error or exc
             continue
-        if first_error is not None and enc != encodings[0] and _mostly_utf8(raw):
-            line = _line_of(raw, first_error.start)
-            raise InputError(Problem(f"{what} is UTF-8 except for byte {raw[first_error.start]:#04x} at line {line} "
-                                     f"(text in two encodings pasted together?); {advice}", name, line))
+        if first_error is not None and enc != encodings[0]:
+            _not_broken_utf8(raw, first_error, name, what, advice)
         return text
     assert first_error is not None
+    if "utf-8" in encodings[0]:
+        _not_broken_utf8(raw, first_error, name, what, advice)
     line = _line_of(raw, first_error.start)
     names = list(dict.fromkeys(_NAMES.get(e, e) for e in encodings))
     tried = "neither " + " nor ".join(names) if len(names) > 1 else "not " + names[0]
@@ -85,12 +105,16 @@ def decode(raw: bytes, name: str, what: str, encodings: tuple[str, ...] = ("utf-
                              f"(byte {raw[first_error.start]:#04x} at line {line} does not decode); {advice}", name, line))
 
 
-def _mostly_utf8(raw: bytes) -> bool:
-    """True when *raw* has many valid multi-byte UTF-8 characters and only a few bad bytes."""
+def _not_broken_utf8(raw: bytes, error: UnicodeDecodeError, name: str, what: str, advice: str) -> None:
+    """InputError when *raw* is UTF-8 but for a few bad bytes: many valid multi-byte UTF-8
+    characters, few undecodable ones (a GBK file has almost no valid UTF-8 sequences)."""
     text = raw.decode("utf-8", errors="replace")
     bad = text.count("\ufffd")
     good = sum(1 for ch in text if ord(ch) > 0x7F) - bad
-    return good >= 10 * max(bad, 1)
+    if good >= 4 and good >= 2 * bad:
+        line = _line_of(raw, error.start)
+        raise InputError(Problem(f"{what} is UTF-8 except for byte {raw[error.start]:#04x} at line {line} "
+                                 f"(text in two encodings pasted together?); {advice}", name, line))
 
 
 def csv_records(text: str, name: str) -> list[tuple[int, list[str]]]:

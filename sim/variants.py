@@ -56,9 +56,9 @@ def _merge(parent: dict[str, Any], plines: dict[tuple[Any, ...], Any], child: di
             merged = [dict(x) if isinstance(x, dict) else x for x in out[key]]
             mlines = {k: v for k, v in lines.items() if k[:1] == (key,)}
             lines = {k: v for k, v in lines.items() if k[:1] != (key,)}
-            ids = {x.get("id"): i for i, x in enumerate(merged) if isinstance(x, dict)}
+            ids = {x["id"]: i for i, x in enumerate(merged) if isinstance(x, dict) and isinstance(x.get("id"), str)}
             for j, entry in enumerate(value):
-                eid = entry.get("id") if isinstance(entry, dict) else None
+                eid = entry["id"] if isinstance(entry, dict) and isinstance(entry.get("id"), str) else None
                 if eid in ids:
                     i = ids[eid]
                     merged[i].update(entry)
@@ -84,6 +84,8 @@ def _merge(parent: dict[str, Any], plines: dict[tuple[Any, ...], Any], child: di
         if not isinstance(drop, list):
             problems.append(where.problem((key,), f"{key} is a list of {what[:-1]} ids"))
             continue
+        if not isinstance(out.get(what, []), list):
+            continue  # not a list of entries: validation says so
         have = [x.get("id") for x in out.get(what, []) if isinstance(x, dict)]
         for j, d in enumerate(drop):
             if d not in have:

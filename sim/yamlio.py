@@ -107,7 +107,7 @@ def _check_size(root: yaml.Node, name: str) -> None:
     size(root, 0)
 
 
-def _walk(node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int], dupes: dict[int, tuple[str, str]]) -> None:
+def _walk(node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int], dupes: list[Problem]) -> None:
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         seen: dict[tuple[str, str], int] = {}
@@ -115,10 +115,11 @@ def _walk(node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple[Any, ...], i
             line = k.start_mark.line + 1
             if isinstance(k, yaml.ScalarNode):
                 key: Any = k.value
-                if k.value != "<<":
-                    first = seen.setdefault((k.tag, k.value), line)
-                    if first != line:
-                        dupes[line] = (dotted((*path, key)), f"duplicate key {k.value!r} (first at line {first}); YAML would keep only the last, silently")
+                if k.value != "<<" and (k.tag, k.value) in seen:
+                    first = seen[(k.tag, k.value)]
+                    dupes.append(Problem(f"duplicate key {k.value!r} (first at line {first}); YAML would keep only the last, silently",
+                                         "", line, dotted((*path, key))))
+                seen.setdefault((k.tag, k.value), line)
                 if k.tag.endswith(":int") and k.value.isdigit():
                     lines[(*path, int(k.value))] = line  # pydantic reports {2025: ...} keys as ints
             else:
@@ -142,32 +143,40 @@ def read_yaml(path: str | Path) -> tuple[Any, LineMap]:
     text = decode(raw, name, "scenario file", ("utf-8-sig",), "save the scenario as UTF-8")
     if not text.strip():
         raise InputError(Problem("is empty: a scenario needs at least name, region, base_year, years, inventory", name))
-    loader = _Loader(text)
     lines: dict[tuple[Any, ...], int] = {}
+    loader: _Loader | None = None
     try:
+        loader = _Loader(text)
         node = loader.get_single_node()
         data = None
         if node is not None:
             _check_size(node, name)
-            dupes: dict[int, tuple[str, str]] = {}
+            dupes: list[Problem] = []
             _walk(node, (), lines, dupes)
-            if dupes:
-                raise InputError([Problem(msg, name, line, key) for line, (key, msg) in dupes.items()])
+            if dupes:  # an anchored mapping walked twice reports its duplicate once
+                raise InputError(list({(p.line, p.message): Problem(p.message, name, p.line, p.path) for p in dupes}.values()))
             data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         msg = (exc.problem or str(exc)).strip()
+        if exc.context and exc.context_mark and exc.problem_mark and exc.context_mark.line != exc.problem_mark.line:
+            msg += f" ({exc.context} at line {exc.context_mark.line + 1})"  # where the unclosed [ { or quote began
         src = text.splitlines()[line - 1] if line and line <= len(text.splitlines()) else ""
         if "\t" in src or "\\t" in msg:
             msg += " (YAML indents with spaces, not tabs)"
         if "could not determine a constructor" in msg:
             msg = f"{msg}: YAML tags such as !!python/object are not allowed in a scenario"
         raise InputError(Problem(f"invalid YAML: {msg}", name, line)) from None
+    except yaml.reader.ReaderError as exc:  # a control character, e.g. pasted from a PDF
+        line = text.count("\n", 0, exc.position) + 1
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        raise InputError(Problem(f"invalid YAML: control character #x{code:04x} is not allowed in YAML text", name, line)) from None
     except yaml.YAMLError as exc:
         raise InputError(Problem(f"invalid YAML: {exc}", name)) from None
     except RecursionError:
         raise InputError(Problem("invalid YAML: nested too deeply", name)) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return data, LineMap(name, lines)
