@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from sim.cli import handled
+from sim.cli_errors import handled
 
 __all__ = ["batch_cmd"]
 

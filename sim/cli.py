@@ -4,59 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
-import traceback
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
-from sim.errors import ErsimError, InputError
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _stderr_console() -> Any:
-    from rich.console import Console
-
-    return Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-def _report(exc: ErsimError) -> None:
-    err = _stderr_console()
-    if isinstance(exc, InputError):
-        n = len(exc.problems)
-        err.print(f"[bold red]error:[/] {n} problem{'s' if n != 1 else ''} in the input:", markup=True)
-        for p in exc.problems:
-            err.print(f"  {p}", markup=False)
-    else:
-        err.print(f"error: {exc}", markup=False)
-
-
-def handled(fn: F) -> F:
-    """Map ersim errors to short messages and exit codes; tracebacks only with --debug."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        ctx = click.get_current_context()
-        debug = bool(ctx.find_root().params.get("debug"))
-        try:
-            return fn(*args, **kwargs)
-        except ErsimError as exc:
-            if debug:
-                traceback.print_exc()
-            _report(exc)
-            ctx.exit(exc.exit_code)
-        except (KeyboardInterrupt, click.exceptions.Exit, click.ClickException, click.Abort):
-            raise
-        except Exception as exc:  # a bug: say so briefly, full trace with --debug
-            if debug:
-                raise
-            click.echo(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", err=True)
-            ctx.exit(1)
-
-    return wrapper  # type: ignore[return-value]
+from sim.cli_errors import handled
+from sim.errors import InputError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -448,7 +401,7 @@ def appendix_cmd(run: str, compare: tuple[str, ...], formats: str, lang: str, ou
 
 
 def _register_batch() -> None:
-    from sim.batch_cli import batch_cmd  # it imports `handled` from this module
+    from sim.batch_cli import batch_cmd
 
     main.add_command(batch_cmd)
 

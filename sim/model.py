@@ -734,6 +734,11 @@ def _check_limits(model: Model, lines: LineMap, inv_lines: LineMap, x: np.ndarra
     """
     if x is None:
         _check_values(model, lines, inv_lines)
+    with np.errstate(all="ignore"):  # tiny or huge activities: the messages say so, not a warning
+        _check_limits_at(model, lines, x)
+
+
+def _check_limits_at(model: Model, lines: LineMap, x: np.ndarray | None) -> None:
     inp = model.inputs() if x is None else model.inputs_from_matrix(x)
     qty = inp.qty[0]
     hi = {name: (p.high if p.high is not None else p.value) for name, p in model.params.items() if name.startswith("completion:")}

@@ -64,7 +64,11 @@ MAX_VALUES = 200_000  # values after expanding anchors and aliases (a scenario h
 MAX_DEPTH = 64  # nesting levels (a scenario needs about six)
 
 
-class _Loader(yaml.SafeLoader):
+# libyaml's parser when PyYAML was built with it (about 10x faster on large scenarios)
+_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc]
     """SafeLoader whose value errors (a date such as 2022-06-31, a 5000-digit integer) carry a line."""
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
