@@ -99,7 +99,12 @@ def atomic_folder(final: Path) -> Any:
         if final.exists():
             old = final.parent / f"{_TMP_PREFIX}old-{final.name}-{secrets.token_hex(4)}"
             final.rename(old)
-            tmp.rename(final)
+            try:
+                tmp.rename(final)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    old.rename(final)  # put the earlier folder back
+                raise
             shutil.rmtree(old, ignore_errors=True)
         else:
             tmp.rename(final)
@@ -128,22 +133,8 @@ def save_run(result: Result, out: str | Path | None = None) -> Path:
         final = Path(out)
         if final.exists() and (not final.is_dir() or (any(final.iterdir()) and not (final / MANIFEST).is_file())):
             raise InputError(Problem("refusing to write into a folder that is neither empty nor an ersim run", str(final)))
-    final.parent.mkdir(parents=True, exist_ok=True)
-    _tidy(final)
-    tmp = final.parent / f"{_TMP_PREFIX}{final.name}-{secrets.token_hex(4)}"
-    tmp.mkdir()
-    try:
+    with atomic_folder(final) as tmp:
         write_files(result, tmp, run_id)
-        if final.exists():
-            old = final.parent / f"{_TMP_PREFIX}old-{final.name}-{secrets.token_hex(4)}"
-            final.rename(old)
-            tmp.rename(final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return final
 
 

@@ -10,10 +10,7 @@ three formats never disagree; every verdict is generated from the run's numbers.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import secrets
-import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -102,12 +99,10 @@ def _write(app: Appendix, fmts: list[str], final: Path) -> list[Path]:
     from sim.appendix.docx_writer import write_docx
     from sim.appendix.html_writer import write_html
     from sim.appendix.markdown_writer import write_markdown
+    from sim.store import atomic_folder
 
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.parent / f"{_TMP_PREFIX}{final.name}-{secrets.token_hex(4)}"
-    tmp.mkdir()
     names = {"docx": "appendix.docx", "html": "appendix.html", "md": "appendix.md"}
-    try:
+    with atomic_folder(final) as tmp:
         written = []
         for f in fmts:
             target = tmp / names[f]
@@ -115,19 +110,4 @@ def _write(app: Appendix, fmts: list[str], final: Path) -> list[Path]:
             written.append(names[f])
         payload = {"kind": _KIND, "formats": fmts, "files": written, **app.to_dict()}
         (tmp / MARKER).write_text(json.dumps(payload, ensure_ascii=False, indent=1), encoding="utf-8")
-        if final.exists():
-            old = final.parent / f"{_TMP_PREFIX}old-{final.name}-{secrets.token_hex(4)}"
-            final.rename(old)
-            try:
-                tmp.rename(final)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    old.rename(final)
-                raise
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return [final / n for n in written]
