@@ -24,7 +24,6 @@ __all__ = ["FORMATS", "LANGS", "MARKER", "Appendix", "build_appendix", "build_co
 FORMATS = ("docx", "html", "md")
 MARKER = "appendix.json"  # the content model as JSON; marks a folder as an ersim appendix
 _KIND = "ersim-appendix"
-_TMP_PREFIX = ".tmp-"
 
 
 def _formats(formats: str | Iterable[str]) -> list[str]:
