@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sim.errors import InputError, Problem, UnitError
-from sim.textio import csv_records, decode, overlong_rows, read_source
+from sim.textio import csv_records, decode, read_source, table_rows
 from sim.units import Q_, parse_unit
 from sim.yamlio import MAX_INPUT_BYTES
 
@@ -89,15 +89,7 @@ def read_response(path: str | Path, region: str, fallback: str = "全国") -> Ai
     if not records or tuple(h.strip() for h in records[0][1]) != COLUMNS:
         raise InputError(Problem(f"columns must be {', '.join(COLUMNS)}", name, 1))
     rows: list[ResponseRow] = []
-    overlong = overlong_rows(records[1:], len(COLUMNS), name, padded=False)
-    for i, cells in records[1:]:
-        if i in overlong:
-            problems.append(overlong[i])
-            continue
-        if not any(x.strip() for x in cells):
-            continue
-        rec = dict(zip(COLUMNS, [*cells, *[""] * len(COLUMNS)], strict=False))
-        rec = {k: (v or "").strip() for k, v in rec.items() if k}
+    for i, rec in table_rows(records, COLUMNS, name, problems):
         n0 = len(problems)
         prec, form = rec["precursor"], rec["form"]
         if prec not in (*PRECURSORS, "base"):

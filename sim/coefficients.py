@@ -25,7 +25,7 @@ import pint
 
 from sim.errors import InputError, Problem, UnitError
 from sim.pollutants import POLLUTANTS, canonical_pollutant
-from sim.textio import csv_records, decode, overlong_rows, read_source
+from sim.textio import csv_records, decode, read_source, table_rows
 from sim.units import Q_, parse_unit
 
 __all__ = [
@@ -344,14 +344,7 @@ def read_table(path: Path, problems: list[Problem]) -> tuple[list[Coefficient], 
         )
         return [], digest
     rows: list[Coefficient] = []
-    overlong = overlong_rows(records[1:], len(expected), name, padded=False)
-    for i, cells in records[1:]:
-        if i in overlong:
-            problems.append(overlong[i])
-            continue
-        if not any(x.strip() for x in cells):
-            continue
-        rec = {k: (cells[j] if j < len(cells) else "").strip() for j, k in enumerate(header)}
+    for i, rec in table_rows(records, header, name, problems):
         key = rec["key"]
         n0 = len(problems)
         if not _KEY.match(key):

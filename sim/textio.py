@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from pathlib import Path
 
 from sim.errors import InputError, Problem
 
-__all__ = ["csv_records", "decode", "is_file", "near_file", "overlong_rows", "read_source"]
+__all__ = ["csv_records", "decode", "is_file", "near_file", "overlong_rows", "read_source", "table_rows"]
 
 _BOMS = (
     (b"\xff\xfe\x00\x00", "UTF-32"),
@@ -159,3 +160,17 @@ def overlong_rows(records: list[tuple[int, list[str]]], width: int, name: str, p
             out[line] = Problem(f"row has {len(cells)} cells but the header has {width} columns (a comma inside a cell "
                                 f"that is not quoted?); cells beyond the header: {shown}", name, line)
     return out
+
+
+def table_rows(records: list[tuple[int, list[str]]], columns: tuple[str, ...], name: str,
+               problems: list[Problem]) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line, {column: stripped cell}) for each data row after the header; rows with more cells
+    than columns become problems, blank rows are skipped."""
+    overlong = overlong_rows(records[1:], len(columns), name, padded=False)
+    for line, cells in records[1:]:
+        if line in overlong:
+            problems.append(overlong[line])
+            continue
+        if not any(x.strip() for x in cells):
+            continue
+        yield line, {k: (cells[j] if j < len(cells) else "").strip() for j, k in enumerate(columns)}
