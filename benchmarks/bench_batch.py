@@ -55,10 +55,10 @@ def province(n: int, measures: int, years: int) -> list[dict[str, Any]]:
 
 def serial_loop(cities: list[dict[str, Any]], samples: int, seed: int) -> float:
     """Seconds of the plain loop: validate, then run_uncertain, city by city."""
-    from sim.batch import region_seed
-    from sim.coefficients import load_library
-    from sim.load import scenario_from_dict
-    from sim.run import run_uncertain
+    from sim.analyses.batch import region_seed
+    from sim.evaluation.evaluate import run_uncertain
+    from sim.model.coefficients import load_library
+    from sim.model.load import scenario_from_dict
 
     t = time.perf_counter()
     lib = load_library()
@@ -71,7 +71,7 @@ def serial_loop(cities: list[dict[str, Any]], samples: int, seed: int) -> float:
 def main() -> None:
     import xarray as xr
 
-    from sim.batch import evaluate_batch, local_cluster
+    from sim.analyses.batch import evaluate_batch, local_cluster
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cities", type=int, default=337)

@@ -24,12 +24,12 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from synthetic import synthetic_scenario
 
-from sim import engine
-from sim.coefficients import Library
-from sim.load import scenario_from_dict
-from sim.model import compile_model
-from sim.run import monte_carlo
-from sim.uncertainty import draw_matrix
+from sim.core import engine
+from sim.core.uncertainty import draw_matrix
+from sim.evaluation.evaluate import monte_carlo
+from sim.model.coefficients import Library
+from sim.model.compile import compile_model
+from sim.model.load import scenario_from_dict
 
 
 def read_bandwidth(nbytes: int = 512 * 2**20, repeat: int = 5) -> float:

@@ -18,7 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
-from sim.solve import LinearProblem, solve_lp
+from sim.analyses.solve import LinearProblem, solve_lp
 
 
 def random_problem(n: int, targets: int = 8, pools: int | None = None, seed: int = 0, integer: bool = False) -> LinearProblem:

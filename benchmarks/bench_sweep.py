@@ -13,13 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-from sim import engine
-from sim.coefficients import load_library
-from sim.feasibility import evaluate_targets
-from sim.load import load_scenario
-from sim.model import compile_model
-from sim.run import air_values, target_specs
-from sim.sweep import parse_set, sweep
+from sim.analyses.sweep import parse_set, sweep
+from sim.core import engine
+from sim.evaluation.evaluate import air_values, target_specs
+from sim.model.coefficients import load_library
+from sim.model.compile import compile_model
+from sim.model.feasibility import evaluate_targets
+from sim.model.load import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 

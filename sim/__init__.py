@@ -14,11 +14,12 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["Result", "__version__", "compare", "list_runs", "load_library", "load_scenario", "run", "save_run"]
+_API = ("Library", "Result", "compare", "list_runs", "load_library", "load_scenario", "run", "save_run")
+__all__ = ["__version__", *_API]
 
 
 def __getattr__(name: str) -> Any:  # lazy: keep `import sim` and CLI start-up light
-    if name in __all__ and name != "__version__":
+    if name in _API:
         from sim import api
 
         return getattr(api, name)

@@ -23,11 +23,17 @@ from click.testing import CliRunner
 from docx.oxml.ns import qn
 from markupsafe import escape
 
-from sim.appendix import write_appendix
-from sim.appendix.numbers import fmt_amount, fmt_pct, fmt_probability, mass_unit, parse_number
-from sim.cli import main
-from sim.pollutants import NAMES_EN, NAMES_ZH
-from sim.store import open_run
+from sim.cli.main import main
+from sim.core.pollutants import NAMES_EN, NAMES_ZH
+from sim.reports.appendix import write_appendix
+from sim.reports.appendix.numbers import (
+    fmt_amount,
+    fmt_pct,
+    fmt_probability,
+    mass_unit,
+    parse_number,
+)
+from sim.store.runs import open_run
 
 REPO = Path(__file__).resolve().parents[1]
 GOLDEN_DIR = Path(__file__).parent / "golden"

@@ -12,10 +12,10 @@ import pytest
 import xarray as xr
 from click.testing import CliRunner
 
-from sim.batch import evaluate_batch, expand_inputs, local_cluster, region_seed, run_batch
-from sim.batch_cli import batch_cmd
-from sim.cli import main
-from sim.errors import InputError
+from sim.analyses.batch import evaluate_batch, expand_inputs, local_cluster, region_seed, run_batch
+from sim.cli.batch import batch_cmd
+from sim.cli.main import main
+from sim.core.errors import InputError
 
 if "batch" not in main.commands:  # sim/cli.py registers it; keep the tests independent of that
     main.add_command(batch_cmd)
@@ -118,8 +118,8 @@ def test_stacked_by_region(serial: xr.Dataset) -> None:
 
 def test_each_city_as_ersim_run(cities: Path, serial: xr.Dataset) -> None:
     """Central values as `run`; samples as `run_uncertain` with the region's derived seed."""
-    from sim.load import load_scenario
-    from sim.run import run_uncertain
+    from sim.evaluation.evaluate import run_uncertain
+    from sim.model.load import load_scenario
 
     scen = load_scenario(cities / "city1.yaml")
     seed = region_seed(7, "乙市")

@@ -9,7 +9,7 @@ import pytest
 import xarray as xr
 from click.testing import CliRunner
 
-from sim.cli import main
+from sim.cli.main import main
 
 GOOD = """\
 name: 测试情景

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from sim.cli import main
-from sim.coefficients import COLUMNS, check_directory, default_coefficients_dir, load_library
+from sim.cli.main import main
+from sim.model.coefficients import COLUMNS, check_directory, default_coefficients_dir, load_library
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADER = ",".join(COLUMNS)
@@ -142,9 +142,9 @@ def test_list_filters():
 
 
 def test_override_is_recorded(tmp_path):
-    from sim.load import scenario_from_dict
-    from sim.run import run
-    from sim.store import manifest
+    from sim.evaluation.evaluate import run
+    from sim.model.load import scenario_from_dict
+    from sim.store.runs import manifest
 
     scen = scenario_from_dict({
         "name": "o", "region": "r", "base_year": 2020, "years": [2021],
@@ -163,8 +163,8 @@ def test_override_is_recorded(tmp_path):
 
 
 def test_unverified_coefficient_warns(tmp_path):
-    from sim.load import scenario_from_dict
-    from sim.run import run
+    from sim.evaluation.evaluate import run
+    from sim.model.load import scenario_from_dict
 
     lib = load_library()
     unverified = [c for c in lib.coefficients.values() if c.basis == "U" and c.pollutant == "NOx"]

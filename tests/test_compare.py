@@ -11,7 +11,7 @@ import pytest
 import xarray as xr
 from click.testing import CliRunner
 
-from sim.cli import main
+from sim.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE = str(ROOT / "scenarios" / "ankang-2025.yaml")
@@ -35,7 +35,7 @@ def test_compare_has_a_scenario_dim(cmp):
 
 
 def test_waterfall_sums_exactly_to_difference_of_totals(cmp):
-    from sim.comparison import waterfall_table
+    from sim.analyses.compare import waterfall_table
 
     for p in ("COD", "NH3N", "NOx", "VOCs"):
         wf = waterfall_table(cmp, "ankang-2025", "ankang-2025-variants-strong", p, 2025)
@@ -75,7 +75,7 @@ def test_cli_compare_tables_charts_xlsx_iamc(tmp_path, monkeypatch):
 
 def test_iamc_round_trips_through_pyam(tmp_path, cmp):
     pyam = pytest.importorskip("pyam")
-    from sim.comparison import to_iamc
+    from sim.analyses.compare import to_iamc
 
     path = to_iamc(cmp, tmp_path / "x.csv")
     df = pyam.IamDataFrame(str(path))

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from sim.cli import main
-from sim.store import MANIFEST, list_runs
+from sim.cli.main import main
+from sim.store.runs import MANIFEST, list_runs
 
 BASE = (Path(__file__).resolve().parent / "data" / "bad" / "_base" / "scenario.yaml").read_text(encoding="utf-8")
 RUN_FILES = ("manifest.json", "results.nc", "summary.csv", "targets.csv", "measures.csv")
@@ -47,7 +47,7 @@ def _complete(run: dict[str, object]) -> bool:
 
 def _start(env: Path, sid: str) -> subprocess.Popen[bytes]:
     (env / f"{sid}.yaml").write_text(BASE.replace("id: bad-case", f"id: {sid}"), encoding="utf-8")
-    # what the `ersim` script runs (python -m sim.cli would import sim.cli twice, as __main__ too)
+    # what the `ersim` script runs (python -m sim.cli.main would import sim.cli.main twice, as __main__ too)
     return subprocess.Popen([sys.executable, "-c", "import sys; from sim.cli import main; sys.exit(main())",
                              "run", f"{sid}.yaml", "--quiet", "--samples", "200"],
                             cwd=env, env={**os.environ, "ERSIM_OUTPUTS": str(env / "outputs")},
@@ -157,8 +157,8 @@ def test_run_ids_cannot_leave_outputs(env: Path) -> None:
 def test_save_run_refuses_a_slug_that_escapes(env: Path) -> None:
     """The store checks again, whatever the loader let through."""
     from sim.api import load_scenario, run
-    from sim.errors import InputError
-    from sim.store import save_run
+    from sim.core.errors import InputError
+    from sim.store.runs import save_run
 
     scen = load_scenario(env / "s.yaml")
     result = run(scen)

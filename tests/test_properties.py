@@ -6,11 +6,11 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim import engine
-from sim.coefficients import Library
-from sim.load import scenario_from_dict
-from sim.model import compile_model
-from sim.run import run
+from sim.core import engine
+from sim.evaluation.evaluate import run
+from sim.model.coefficients import Library
+from sim.model.compile import compile_model
+from sim.model.load import scenario_from_dict
 
 EMPTY = Library()
 POLS = ["NOx", "SO2", "COD"]
@@ -132,7 +132,7 @@ def test_reordering_measures_changes_no_total(data, rnd):
 @given(scenarios(), st.integers(1, 40), st.integers(0, 2**31 - 1))
 def test_fast_totals_equal_dense_engine_under_sampling(data, n, seed):
     # the Monte Carlo kernel (separable expansion + matmuls) gives the dense engine's totals
-    from sim.uncertainty import draw_matrix
+    from sim.core.uncertainty import draw_matrix
 
     model = compile_model(scenario_from_dict(data), EMPTY)
     names = model.param_names

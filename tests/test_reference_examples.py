@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from sim.coefficients import load_library
-from sim.load import scenario_from_dict
-from sim.run import run
+from sim.evaluation.evaluate import run
+from sim.model.coefficients import load_library
+from sim.model.load import scenario_from_dict
 
 LIB = load_library()
 

@@ -8,10 +8,10 @@ import yaml
 from click.testing import CliRunner
 from scipy.optimize import linprog
 
-from sim.cli import main
-from sim.coefficients import Library
-from sim.load import scenario_from_dict
-from sim.solve import solve
+from sim.analyses.solve import solve
+from sim.cli.main import main
+from sim.model.coefficients import Library
+from sim.model.load import scenario_from_dict
 
 EMPTY = Library()
 
@@ -115,7 +115,7 @@ def test_whole_projects_and_conditional_prices():
 
 
 def test_capital_costs_are_annualised_with_the_crf():
-    from sim.model import compile_model, crf
+    from sim.model.compile import compile_model, crf
 
     # 10 t/h boiler switch: capital 60,000 元/蒸吨, 15 years at 8 %: CRF = 0.08 x 1.08^15 / (1.08^15 - 1) = 0.116830
     assert crf(0.08, 15) == pytest.approx(0.1168295, rel=1e-6)
@@ -124,7 +124,7 @@ def test_capital_costs_are_annualised_with_the_crf():
                           {"id": "gas", "activity": "0 蒸吨", "ef": {"NOx": "0.139 t/(蒸吨*a)"}}],
             "measures": [{"id": "c2g", "type": "switch", "pool": "coal", "to": "gas", "quantity": "10 蒸吨",
                           "cost": {"capital": "cost_boiler_award_henan_2018", "lifetime": "15 a", "om": "1000 元/(蒸吨*a)"}}]}
-    from sim.coefficients import load_library
+    from sim.model.coefficients import load_library
 
     model = compile_model(scenario_from_dict(data), load_library())
     # per t/h: 60,000 x 0.116830 + 1,000 = 8,009.8 元/a

@@ -9,12 +9,12 @@ import pytest
 import xarray as xr
 from click.testing import CliRunner
 
-from sim.cli import main
-from sim.coefficients import Library
-from sim.load import scenario_from_dict
-from sim.model import compile_model
-from sim.sensitivity import sobol_indices, tornado, validate
-from sim.sweep import break_even, parse_set, sweep
+from sim.analyses.sensitivity import sobol_indices, tornado, validate
+from sim.analyses.sweep import break_even, parse_set, sweep
+from sim.cli.main import main
+from sim.model.coefficients import Library
+from sim.model.compile import compile_model
+from sim.model.load import scenario_from_dict
 
 ROOT = Path(__file__).resolve().parent.parent
 EMPTY = Library()
@@ -88,7 +88,7 @@ def test_common_random_numbers_make_probability_monotone():
     ("measures.r.quantity", "PATH=SPEC"),
 ])
 def test_bad_sweep_specs(spec, message):
-    from sim.errors import InputError
+    from sim.core.errors import InputError
 
     with pytest.raises(InputError, match=message.replace("(", r"\(").replace(")", r"\)").replace("?", r"\?")):
         parse_set(model_of(toy()), spec)
@@ -132,7 +132,7 @@ def test_sobol_of_ishigami_matches_analytic_indices_within_ci():
 
 
 def test_salib_inputs_are_validated_first():
-    from sim.errors import InputError
+    from sim.core.errors import InputError
 
     with pytest.raises(InputError, match="power-of-two"):
         validate(["a"], 1000, "sobol")

@@ -10,11 +10,11 @@ import pytest
 import xarray as xr
 from click.testing import CliRunner
 
-from sim.cli import main
-from sim.coefficients import Library
-from sim.load import scenario_from_dict
-from sim.run import run_uncertain
-from sim.uncertainty import latin_hypercube, ppf
+from sim.cli.main import main
+from sim.core.uncertainty import latin_hypercube, ppf
+from sim.evaluation.evaluate import run_uncertain
+from sim.model.coefficients import Library
+from sim.model.load import scenario_from_dict
 
 EMPTY = Library()
 
@@ -104,7 +104,7 @@ def test_completion_range_and_growth_range_are_sampled():
 
 
 def test_charts_render_chinese_without_missing_glyphs(tmp_path):
-    from sim.charts import figure_writers
+    from sim.reports.charts import figure_writers
 
     r = run_uncertain(scenario_from_dict(one_measure()), EMPTY, samples=200, seed=1)
     with warnings.catch_warnings():
@@ -134,7 +134,7 @@ def test_pm25_concentration_target_by_linear_response(tmp_path):
         "air_quality": {"region": "测试市", "response": "resp.csv"},
     }
     scen = scenario_from_dict(data, base_dir=tmp_path)
-    from sim.run import run
+    from sim.evaluation.evaluate import run
 
     tf = run(scen, EMPTY).targets_frame().iloc[0]
     assert tf["required"] == pytest.approx(5.0)
@@ -145,7 +145,7 @@ def test_pm25_concentration_target_by_linear_response(tmp_path):
 
 
 def test_concentration_target_without_air_quality_is_an_input_error():
-    from sim.errors import InputError
+    from sim.core.errors import InputError
 
     data = one_measure()
     data["targets"].append({"id": "pm", "pollutant": "PM25", "kind": "concentration", "value": "35 ug/m3", "year": 2021})

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from sim.errors import InputError
-from sim.load import load_scenario
+from sim.core.errors import InputError
+from sim.model.load import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -80,8 +80,8 @@ def test_removing_unknown_id_is_reported_with_line(tree):
 def test_problem_in_inherited_part_points_at_the_parent_file(tree):
     (tree / "base.yaml").write_text(BASE.replace("quantity: 10 t/a", "quantity: 10 辆"), encoding="utf-8")
     (tree / "c.yaml").write_text("extends: base.yaml\nname: c\n", encoding="utf-8")
-    from sim.coefficients import Library
-    from sim.run import run
+    from sim.evaluation.evaluate import run
+    from sim.model.coefficients import Library
 
     with pytest.raises(InputError) as err:
         run(load_scenario(tree / "c.yaml"), Library())

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from sim.coefficients import Library
-from sim.load import scenario_from_dict
-from sim.run import run
+from sim.evaluation.evaluate import run
+from sim.model.coefficients import Library
+from sim.model.load import scenario_from_dict
 
 EMPTY = Library()
 

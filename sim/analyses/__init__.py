@@ -1,0 +1,1 @@
+"""Analyses over runs: compare, solve, sweep, sensitivity, batch."""

@@ -1,0 +1,372 @@
+"""Least cost: the cheapest mix of candidate measures that meets every target (HiGHS via scipy).
+
+Decision variables are the candidate measures' levels 0 <= x_m <= potential_m (in the measure's
+quantity unit, or its covered share), continuous or whole projects. Candidates are the measures
+that carry a ``cost``; the others stay at their scenario level. Each target is linear in x::
+
+    achieved_t(x) = achieved_t(fixed measures only) + sum_m a[t, m] x_m  >=  required_t
+
+with a[t, m] the measure's reduction per unit (t/a, or µg/m³ for concentration targets) in the
+target's year, computed by the engine for the measure alone. Measures on one pool are
+alternatives sharing its activity (their shares sum to at most 1), as in GAINS, which keeps
+emissions linear in x; the chosen mix is then re-run through the engine, where controls on one
+pool multiply, and both results are reported.
+
+Infeasible targets: the elastic problem adds a shortfall s_t >= 0 to every target and first
+minimises the shortfalls (each relative to its requirement), then the cost at those shortfalls.
+Prices (shadow prices, 元 per t or per µg/m³) are the duals of the target rows; for whole
+projects they come from the LP with the chosen projects fixed and are conditional on that choice.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from sim.core import engine
+from sim.core.errors import InputError, Problem
+from sim.evaluation.evaluate import air_values, target_specs
+from sim.model.compile import Model, compile_model
+from sim.model.feasibility import evaluate_targets
+
+__all__ = ["LPSolution", "LinearProblem", "SolveResult", "build_problem", "solve", "solve_lp"]
+
+MOVES = (engine.RETIRE, engine.SWITCH, engine.CONTROL, engine.STANDARD)
+
+
+@dataclass
+class LinearProblem:
+    """min c.x  s.t.  A_ge x >= b_ge,  A_le x <= b_le,  0 <= x <= upper (x_j integer where integer[j])."""
+
+    c: np.ndarray
+    a_ge: Any
+    b_ge: np.ndarray
+    a_le: Any
+    b_le: np.ndarray
+    upper: np.ndarray
+    integer: np.ndarray
+    names: list[str] = field(default_factory=list)
+    ge_names: list[str] = field(default_factory=list)
+    le_names: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LPSolution:
+    x: np.ndarray
+    cost: float
+    status: str  # optimal | infeasible
+    prices: np.ndarray  # d cost / d b_ge (>= 0), per >= row
+    seconds: float
+    method: str
+    gap: float | None = None
+    message: str = ""
+
+
+def _stack(a: Any, n: int) -> Any:
+    return a if a is not None else sp.csr_matrix((0, n))
+
+
+def solve_lp(prob: LinearProblem, gap: float = 1e-2, time_limit: float | None = None) -> LPSolution:
+    """Solve with HiGHS: linprog for continuous problems; milp for whole projects, then the LP
+    with the integer choice fixed for its prices."""
+    from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+
+    n = len(prob.c)
+    a_ge, a_le = _stack(prob.a_ge, n), _stack(prob.a_le, n)
+    a_ub = sp.vstack([-sp.csr_matrix(a_ge), sp.csr_matrix(a_le)]).tocsr()
+    b_ub = np.concatenate([-prob.b_ge, prob.b_le])
+    t0 = time.perf_counter()
+    method = "LP (HiGHS dual simplex)"
+    x_fixed = None
+    mip_gap = None
+    if prob.integer.any():
+        opts: dict[str, Any] = {"mip_rel_gap": gap, "disp": False}
+        if time_limit:
+            opts["time_limit"] = time_limit
+        cons = [LinearConstraint(a_ub, -np.inf, b_ub)] if a_ub.shape[0] else []
+        res = milp(prob.c, integrality=prob.integer.astype(int), bounds=Bounds(np.zeros(n), prob.upper),
+                   constraints=cons, options=opts)
+        if res.x is None:
+            return LPSolution(np.zeros(n), math.nan, "infeasible", np.zeros(len(prob.b_ge)), time.perf_counter() - t0,
+                              "MILP (HiGHS branch and bound)", message=res.message)
+        x_fixed = np.round(res.x)
+        mip_gap = getattr(res, "mip_gap", None)
+        method = f"MILP (HiGHS, relative gap <= {gap:g}); prices from the LP with the chosen projects fixed"
+    lo = np.zeros(n)
+    up = prob.upper.copy()
+    if x_fixed is not None:
+        lo[prob.integer] = x_fixed[prob.integer]
+        up[prob.integer] = x_fixed[prob.integer]
+    res = linprog(prob.c, A_ub=a_ub if a_ub.shape[0] else None, b_ub=b_ub if a_ub.shape[0] else None,
+                  bounds=np.column_stack([lo, up]), method="highs")
+    secs = time.perf_counter() - t0
+    if res.status != 0 or res.x is None:
+        return LPSolution(np.zeros(n), math.nan, "infeasible", np.zeros(len(prob.b_ge)), secs, method, mip_gap, res.message)
+    duals = -np.asarray(res.ineqlin.marginals)[: len(prob.b_ge)] if a_ub.shape[0] else np.zeros(0)
+    return LPSolution(np.asarray(res.x), float(res.fun), "optimal", np.maximum(duals, 0.0), secs, method, mip_gap)
+
+
+@dataclass
+class SolveResult:
+    """The least-cost mix and everything reported about it."""
+
+    model: Model
+    measures: list[str]  # candidate ids
+    level: np.ndarray  # chosen level per candidate, decision unit
+    unit: list[str]
+    potential: np.ndarray
+    unit_cost: np.ndarray  # 元/a per unit
+    per_unit: dict[str, np.ndarray]  # pollutant -> reduction per unit (t/a) in the last target year
+    targets: list[str]
+    required: np.ndarray
+    achieved_lp: np.ndarray
+    prices: np.ndarray
+    shortfall: np.ndarray
+    binding: list[str]
+    feasible: bool
+    cost: float
+    method: str
+    seconds: float
+    achievable: dict[str, tuple[int, float, float]] = field(default_factory=dict)  # pollutant -> (year, max, required)
+    notes: list[str] = field(default_factory=list)
+
+
+def _levels(model: Model) -> np.ndarray:
+    """Each measure's decision level in the scenario (quantity or share)."""
+    out = np.zeros(len(model.measures))
+    for j in range(len(model.measures)):
+        if j in model.decision_level:
+            out[j] = model.decision_level[j]
+    return out
+
+
+def build_problem(model: Model) -> tuple[LinearProblem, dict[str, Any]]:
+    """The LP of a compiled scenario (see the module docstring)."""
+    cands = sorted(model.unit_cost)
+    if not cands:
+        raise InputError(Problem("no candidate measures: give measures a 'cost' (and a 'potential') to choose among them",
+                                 model.scenario._path or "<scenario>"))
+    specs = target_specs(model)
+    if not specs:
+        raise InputError(Problem("no targets to meet", model.scenario._path or "<scenario>"))
+    inp = model.inputs()
+    m_all = len(model.measures)
+    fixed = np.ones((1, m_all))
+    fixed[0, cands] = 0.0
+    # per-unit reductions: each candidate alone, at its scenario level (linear in the level)
+    base = engine.baseline(inp)[0].sum(axis=0)  # [P,Y]
+    e_fixed = engine.emissions(inp, fixed)[0].sum(axis=0)
+    alone_red = engine.alone_reductions(inp)[cands]  # [C,P,Y]
+    levels = _levels(model)
+    lv = np.array([levels[j] for j in cands])
+    if np.any(lv <= 0):
+        bad = [model.measures[j] for j, v in zip(cands, lv, strict=True) if v <= 0]
+        raise InputError(Problem(f"candidate measures need a positive quantity or share to scale from: {', '.join(bad)}",
+                                 model.scenario._path or "<scenario>"))
+    per_unit = alone_red / lv[:, None, None]  # [C,P,Y] t/a per unit
+    air = air_values(model, model.param_matrix(n=1))
+    req, ach_fixed = evaluate_targets(specs, base[None], e_fixed[None], air)
+    # target rows: achieved_t is linear in the totals; differentiate by unit cuts of the totals
+    a = np.zeros((len(specs), len(cands)))
+    for i, t in enumerate(specs):
+        if t.kind == "concentration":
+            assert air is not None
+            for name, p, form in t.precursors:
+                e_ref = e_fixed[p, t.ref]
+                alpha = air["base"][0] * air[name][0] / e_ref if form == "share" and e_ref > 0 else (air[name][0] if form != "share" else 0.0)
+                a[i] += alpha * per_unit[:, p, t.y]
+        else:
+            a[i] = per_unit[:, t.p, t.y]
+    b = req[0] - ach_fixed[0]
+    # pool shares: candidates (and fixed measures) that take a pool's activity share it
+    a_act = engine.grown_activity(inp)[0]  # [K,Y]
+    ty = sorted({t.y for t in specs})
+    amin = a_act[:, ty].min(axis=1)  # [K] tightest target year
+    cand_arr = np.array(cands)
+    takes = np.isin(model.kind[cand_arr], MOVES)
+    src_c = model.src[cand_arr]
+    n_on = np.bincount(src_c[takes], minlength=len(model.pools))
+    shared = np.nonzero(n_on >= 2)[0]
+    rows_sp = None
+    rhs = np.zeros(0)
+    names: list[str] = []
+    if len(shared):
+        row_of = -np.ones(len(model.pools), dtype=np.int64)
+        row_of[shared] = np.arange(len(shared))
+        sel = np.nonzero(takes & (row_of[src_c] >= 0))[0]
+        by_share = np.array([model.share_param[cands[i]] is not None for i in sel], dtype=bool)
+        amin_c = amin[src_c[sel]]
+        coef = np.where(by_share, 1.0, np.where(amin_c > 0, 1.0 / np.where(amin_c > 0, amin_c, 1.0), 0.0))
+        rows_sp = sp.csr_matrix((coef, (row_of[src_c[sel]], sel)), shape=(len(shared), len(cands)))
+        used = np.zeros(len(shared))
+        fixed_j = np.nonzero((fixed[0] > 0) & np.isin(model.kind, MOVES) & (row_of[model.src] >= 0))[0]
+        for j in fixed_j:
+            k = model.src[j]
+            share = inp.share[0, j] if not np.isnan(inp.share[0, j]) else (np.nan_to_num(inp.qty[0, j]) / amin[k] if amin[k] > 0 else 0.0)
+            used[row_of[k]] += float(share * model.credit[j, ty].max())
+        rhs = np.maximum(0.0, 1.0 - used)
+        names = [f"share[{model.pools[k]}]" for k in shared]
+    pot = np.array([model.potential[j] for j in cands])
+    integer = np.array([j in model.project_size for j in cands])
+    size = np.array([model.project_size.get(j, 1.0) for j in cands])
+    costs = np.array([model.unit_cost[j] for j in cands])
+    last = max(t.y for t in specs)
+    for ci, jc in enumerate(cands):  # cost per tonne abated -> per unit of the measure
+        for pol, price in model.abatement_price.get(jc, {}).items():
+            if pol in model.pollutants:
+                costs[ci] += price * per_unit[ci, model.pollutants.index(pol), last]
+    # whole projects: x = size * k, k integer
+    scale = np.where(integer, size, 1.0)
+    prob = LinearProblem(
+        c=costs * scale, a_ge=sp.csr_matrix(a * scale[None, :]), b_ge=b,
+        a_le=rows_sp @ sp.diags(scale) if rows_sp is not None else None, b_le=rhs,
+        upper=np.where(integer, np.floor(pot / np.where(size > 0, size, 1) + 1e-9), pot), integer=integer,
+        names=[model.measures[j] for j in cands], ge_names=[t.id for t in specs], le_names=names,
+    )
+    info = {"cands": cands, "scale": scale, "per_unit": per_unit, "required": req[0], "achieved_fixed": ach_fixed[0],
+            "specs": specs, "potential": pot, "a": a, "unit_cost": costs}
+    return prob, info
+
+
+def _elastic(prob: LinearProblem, gap: float, time_limit: float | None) -> tuple[LPSolution, np.ndarray]:
+    """Minimise shortfalls (relative to each requirement) first, then cost with them fixed."""
+    n, t = len(prob.c), len(prob.b_ge)
+    norm = np.maximum(np.abs(prob.b_ge), 1e-9)
+    eye = sp.identity(t, format="csr")
+    a_ge = sp.hstack([sp.csr_matrix(prob.a_ge), eye]).tocsr()
+    a_le = sp.hstack([_stack(prob.a_le, n), sp.csr_matrix((len(prob.b_le), t))]).tocsr() if prob.a_le is not None else None
+    upper = np.concatenate([prob.upper, np.maximum(prob.b_ge, 0.0)])
+    integer = np.concatenate([prob.integer, np.zeros(t, dtype=bool)])
+    phase1 = LinearProblem(np.concatenate([np.zeros(n), 1.0 / norm]), a_ge, prob.b_ge, a_le, prob.b_le, upper, integer)
+    s1 = solve_lp(phase1, gap, time_limit)
+    short = s1.x[n:]
+    # phase 2: cost, with each shortfall at most its phase-1 value
+    upper2 = np.concatenate([prob.upper, short * (1 + 1e-9) + 1e-9])
+    phase2 = LinearProblem(np.concatenate([prob.c, np.zeros(t)]), a_ge, prob.b_ge, a_le, prob.b_le, upper2, integer)
+    s2 = solve_lp(phase2, gap, time_limit)
+    sol = LPSolution(s2.x[:n], s2.cost, "infeasible", s2.prices, s1.seconds + s2.seconds, s2.method, s2.gap)
+    return sol, s2.x[n:]
+
+
+def solve(scenario: Any, library: Any = None, *, gap: float = 1e-2, time_limit: float | None = 60.0,
+          round_up_above: int = 10_000) -> SolveResult:
+    """The least-cost mix for *scenario* (a Scenario); see the module docstring."""
+    from sim.model.coefficients import load_library
+
+    model = compile_model(scenario, library if library is not None else load_library())
+    prob, info = build_problem(model)
+    notes: list[str] = []
+    if prob.integer.sum() > round_up_above:
+        notes.append(f"{int(prob.integer.sum())} whole-project candidates (> {round_up_above}): solved as an LP and the "
+                     "fractional projects rounded up, so the cost is an upper bound")
+        relaxed = LinearProblem(prob.c, prob.a_ge, prob.b_ge, prob.a_le, prob.b_le, prob.upper, np.zeros_like(prob.integer),
+                                prob.names, prob.ge_names, prob.le_names)
+        sol = solve_lp(relaxed, gap, time_limit)
+        if sol.status == "optimal":
+            sol.x = np.where(prob.integer, np.ceil(sol.x - 1e-9), sol.x)
+            sol.cost = float(prob.c @ sol.x)
+    else:
+        sol = solve_lp(prob, gap, time_limit)
+    shortfall = np.zeros(len(prob.b_ge))
+    feasible = sol.status == "optimal"
+    if not feasible:
+        sol, shortfall = _elastic(prob, gap, time_limit)
+    x = sol.x * info["scale"]
+    a = info["a"]
+    achieved = info["achieved_fixed"] + a @ x
+    specs = info["specs"]
+    binding = [t.id for t, s, p in zip(specs, shortfall, sol.prices, strict=True) if s > 1e-9 * max(1.0, abs(t.value)) or p > 1e-9]
+    if prob.integer.any():
+        notes.append("prices are conditional on the chosen whole projects (the LP with those projects fixed)")
+    cands = info["cands"]
+    last_y = max(t.y for t in specs)
+    per_unit = {p: info["per_unit"][:, i, last_y] for i, p in enumerate(model.pollutants)}
+    achievable: dict[str, tuple[int, float, float]] = {}
+    if not feasible:
+        achievable = _largest_reductions(model, prob, info)
+    return SolveResult(
+        model=model, measures=[model.measures[j] for j in cands], level=x,
+        unit=[model.decision_unit[j] for j in cands], potential=info["potential"],
+        unit_cost=info["unit_cost"], per_unit=per_unit,
+        targets=[t.id for t in specs], required=info["required"], achieved_lp=achieved, prices=sol.prices,
+        shortfall=shortfall, binding=binding, feasible=feasible, cost=float(info["unit_cost"] @ x),
+        method=sol.method, seconds=sol.seconds, achievable=achievable, notes=notes,
+    )
+
+
+def _largest_reductions(model: Model, prob: LinearProblem, info: dict[str, Any]) -> dict[str, tuple[int, float, float]]:
+    """Per targeted pollutant: the most the candidates (plus fixed measures) can achieve, and the requirement."""
+    out: dict[str, tuple[int, float, float]] = {}
+    for i, t in enumerate(info["specs"]):
+        obj = -np.asarray(prob.a_ge.getrow(i).todense()).ravel()
+        lp = LinearProblem(obj, None, np.zeros(0), prob.a_le, prob.b_le, prob.upper, np.zeros_like(prob.integer))
+        s = solve_lp(lp)
+        best = float(info["achieved_fixed"][i] - s.cost) if s.status == "optimal" else float("nan")
+        key = f"{t.id} ({model.pollutants[t.p] if t.kind != 'concentration' else 'PM25'})"
+        out[key] = (model.years[t.y], best, float(info["required"][i]))
+    return out
+
+
+def macc_table(res: SolveResult, pollutant: str) -> Any:
+    """Marginal abatement cost curve data: candidates by 元/t of *pollutant*, width = potential reduction."""
+    import pandas as pd
+
+    r = res.per_unit.get(pollutant)
+    if r is None:
+        raise InputError(Problem(f"pollutant {pollutant!r} is not in the scenario; it has {', '.join(res.per_unit)}"))
+    rows = []
+    names = dict(zip(res.model.measures, res.model.measure_names, strict=True))
+    for i, m in enumerate(res.measures):
+        if r[i] <= 0:
+            continue
+        rows.append({"measure": m, "name": names[m], "cost_per_t": res.unit_cost[i] / r[i],
+                     "potential_reduction": r[i] * res.potential[i], "chosen_reduction": r[i] * res.level[i]})
+    df = pd.DataFrame(rows, columns=["measure", "name", "cost_per_t", "potential_reduction", "chosen_reduction"])
+    return df.sort_values("cost_per_t").reset_index(drop=True)
+
+
+def write_mix(res: SolveResult, path: Any) -> Any:
+    """The chosen mix as a scenario YAML extending the original (runs with `ersim run`/`compare`)."""
+    import os
+    from pathlib import Path
+
+    import yaml
+
+    scen = res.model.scenario
+    src = scen._path
+    if not src:
+        raise InputError(Problem("the scenario has no file to extend; save it first"))
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    ref = os.path.relpath(src, p.parent) + (f"#{scen._variant}" if scen._variant else "")
+    measures, removed = [], []
+    for m, level, unit in zip(res.measures, res.level, res.unit, strict=True):
+        j = res.model.measures.index(m)
+        if level <= 1e-9:
+            removed.append(m)
+        else:
+            # written a hair above the optimum (1e-10 relative) so that rounding never leaves a
+            # binding target a fraction of a gram short when the mix is re-run
+            up = float(f"{level * (1 + 1e-10):.12g}")
+            if res.model.share_param[j] is not None:
+                measures.append({"id": m, "share": min(up, 1.0)})
+            else:
+                measures.append({"id": m, "quantity": f"{up:.12g} {unit}".strip()})
+    data: dict[str, Any] = {
+        "extends": ref,
+        "id": f"{scen.slug}-least-cost",
+        "name": f"{scen.name}(最低成本组合)",
+        "description": f"written by `ersim solve`: {res.method}; annualised cost {res.cost:,.0f} 元/a",
+    }
+    if measures:
+        data["measures"] = measures
+    if removed:
+        data["remove_measures"] = removed
+    header = "# The least-cost mix found by `ersim solve` for the scenario it extends.\n"
+    p.write_text(header + yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return p

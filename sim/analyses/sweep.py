@@ -1,0 +1,306 @@
+"""Sweeps: set inputs by path over a grid; every swept input becomes a dim of the result.
+
+Paths: ``measures.<id>.quantity``, ``measures.<id>.completion``, ``measures.<id>.share``,
+``coefficients.<key>``, ``growth.<pool>``, ``targets.<id>.value``. Specs: a list ``a,b,c``,
+a range ``start:stop:n``, or ``low,mid,high`` (the input's own range). Values may carry units
+(``70%``, ``15000 立方米/日``); bare numbers are in the input's unit.
+
+Every grid point is one row of the parameter matrix, evaluated with the same vectorised kernel
+as the Monte Carlo. With samples, the draws are common random numbers: drawn once, and reused
+at every grid point, so differences between points are not sampling noise.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from sim.core import engine
+from sim.core.errors import InputError, Problem, UnitError, did_you_mean
+from sim.core.units import parse_quantity
+from sim.evaluation.evaluate import air_values, target_specs
+from sim.model.compile import Model
+from sim.model.feasibility import evaluate_targets
+from sim.model.yamlio import LineMap
+
+__all__ = ["SweepAxis", "break_even", "evaluate_rows", "parse_set", "sweep"]
+
+
+@dataclass
+class SweepAxis:
+    """One swept input: its path, values (in *unit*), and how it maps onto the model."""
+
+    path: str
+    values: np.ndarray
+    unit: str
+    param: str | None = None  # parameter column, or None for a target value
+    scale: float = 1.0  # param value = value * scale (quantities: value / scenario quantity)
+    target: int | None = None  # index of the target whose value is swept
+    central: float = float("nan")
+
+
+def _number(text: str, unit: str, what: str) -> float:
+    text = text.strip()
+    try:
+        q = parse_quantity(text)
+    except UnitError as exc:
+        raise InputError(Problem(f"{what}: {exc}")) from None
+    if q.unitless:
+        return float(q.magnitude)
+    try:
+        return float(q.to(parse_quantity(f"1 {unit}").units).magnitude) if unit else float(q.to("dimensionless").magnitude)
+    except Exception:
+        raise InputError(Problem(f"{what}: {text!r} does not convert to '{unit or 'a number'}'")) from None
+
+
+def _spec_values(spec: str, unit: str, rng: tuple[float, float, float] | None, what: str) -> np.ndarray:
+    spec = spec.strip()
+    if spec in ("low,mid,high", "low,value,high"):
+        if rng is None:
+            raise InputError(Problem(f"{what}: 'low,mid,high' needs an input with a range; give values instead"))
+        return np.array(rng, dtype=float)
+    if ":" in spec and "," not in spec:
+        parts = spec.split(":")
+        if len(parts) != 3:
+            raise InputError(Problem(f"{what}: a range is start:stop:n, got {spec!r}"))
+        start, stop = _number(parts[0], unit, what), _number(parts[1], unit, what)
+        try:
+            n = int(parts[2])
+        except ValueError:
+            raise InputError(Problem(f"{what}: the number of points in {spec!r} must be a whole number")) from None
+        if not 1 <= n <= 100_000:
+            raise InputError(Problem(f"{what}: between 1 and 100,000 points, got {n}"))
+        return np.linspace(start, stop, n)
+    vals = [_number(v, unit, what) for v in spec.split(",") if v.strip()]
+    if not vals:
+        raise InputError(Problem(f"{what}: no values in {spec!r}"))
+    out = np.array(vals, dtype=float)
+    if not np.all(np.isfinite(out)):
+        raise InputError(Problem(f"{what}: values must be finite numbers"))
+    return out
+
+
+def parse_set(model: Model, text: str) -> SweepAxis:
+    """``PATH=SPEC`` -> a SweepAxis; InputError with 'did you mean' for unknown paths."""
+    if "=" not in text:
+        raise InputError(Problem(f"--set takes PATH=SPEC, e.g. measures.c2g.quantity=0:2000:11; got {text!r}"))
+    path, spec = (x.strip() for x in text.split("=", 1))
+    what = f"--set {path}"
+    head, _, rest = path.partition(".")
+    params = model.params
+    if head == "measures":
+        mid, _, field = rest.rpartition(".")
+        if mid not in model.measures:
+            raise InputError(Problem(f"{what}: unknown measure {mid!r}{did_you_mean(mid, model.measures)}"))
+        j = model.measures.index(mid)
+        meas = model.scenario.measures[j]
+        if field == "quantity":
+            if meas.quantity is None:
+                raise InputError(Problem(f"{what}: measure {mid!r} is given by share; sweep measures.{mid}.share"))
+            q = parse_quantity(meas.quantity)
+            unit = f"{q.units:~}"
+            vals = _spec_values(spec, unit, None, what)
+            if np.any(vals < 0):
+                raise InputError(Problem(f"{what}: quantities must not be negative"))
+            return SweepAxis(path, vals, unit, f"qty:{mid}", 1.0 / float(q.magnitude) if q.magnitude else 0.0, central=float(q.magnitude))
+        if field in ("completion", "share"):
+            name = f"{field}:{mid}"
+            if name not in params:
+                raise InputError(Problem(f"{what}: measure {mid!r} has no {field}"))
+            p = params[name]
+            rng = (p.low, p.value, p.high) if p.low is not None and p.high is not None else None
+            vals = _spec_values(spec, "", rng, what)
+            if np.any((vals < 0) | (vals > 1)):
+                raise InputError(Problem(f"{what}: a {field} lies between 0 and 1 (0% to 100%)"))
+            return SweepAxis(path, vals, "", name, central=p.value)
+        raise InputError(Problem(f"{what}: a measure's sweepable fields are quantity, completion, share{did_you_mean(field, ['quantity', 'completion', 'share'])}"))
+    if head == "coefficients":
+        name = f"coef:{rest}"
+        if name not in params:
+            lib = model.library
+            if rest in lib and lib[rest].formula:
+                raise InputError(Problem(f"{what}: {rest!r} is derived ({lib[rest].formula}); sweep one of its inputs: {', '.join(lib.dependencies(rest))}"))
+            used = [k[5:] for k in params if k.startswith("coef:")]
+            raise InputError(Problem(f"{what}: the scenario does not use coefficient {rest!r}{did_you_mean(rest, used)}"))
+        p = params[name]
+        rng = (p.low, p.value, p.high) if p.low is not None and p.high is not None else None
+        return SweepAxis(path, _spec_values(spec, p.unit, rng, what), p.unit, name, central=p.value)
+    if head == "growth":
+        name = f"growth:{rest}"
+        if name not in params:
+            raise InputError(Problem(f"{what}: unknown pool {rest!r}{did_you_mean(rest, model.pools)}"))
+        p = params[name]
+        rng = (p.low, p.value, p.high) if p.low is not None and p.high is not None else None
+        return SweepAxis(path, _spec_values(spec, "", rng, what), "", name, central=p.value)
+    if head == "targets":
+        tid, _, field = rest.rpartition(".")
+        ids = [t.id for t in model.scenario.targets]
+        if tid not in ids or field != "value":
+            raise InputError(Problem(f"{what}: sweep targets.<id>.value; unknown target {tid!r}{did_you_mean(tid, ids)}" if tid not in ids else f"{what}: only a target's value can be swept"))
+        i = ids.index(tid)
+        t = model.scenario.targets[i]
+        unit = {"reduction_percent": "", "concentration": "ug/m**3"}.get(t.kind, "t")
+        central = float(parse_quantity(t.value).to(unit or "dimensionless").magnitude)
+        vals = _spec_values(spec, unit, None, what)
+        if t.kind == "reduction_percent" and np.any(np.abs(vals) >= 1):
+            raise InputError(Problem(f"{what}: a reduction_percent target lies between -100% and 100% (e.g. 2% or 0.02)"))
+        if t.kind != "reduction_percent" and np.any(vals < 0):
+            raise InputError(Problem(f"{what}: a {t.kind} target must not be negative"))
+        return SweepAxis(path, vals, unit or "", None, target=i, central=central)
+    raise InputError(Problem(f"{what}: a path starts with measures., coefficients., growth. or targets.{did_you_mean(head, ['measures', 'coefficients', 'growth', 'targets'])}"))
+
+
+def check_extremes(model: Model, axes: list[SweepAxis]) -> None:
+    """Each quantity axis at its largest value must fit its pool, as the run's own check demands."""
+    from sim.model.compile import _check_limits
+
+    col = {k: i for i, k in enumerate(model.param_names)}
+    lines = model.scenario._lines or LineMap("<scenario>")
+    inv = model.scenario._inventory_lines or lines
+    for a in axes:
+        if a.param is None or not a.param.startswith("qty:") or not len(a.values):
+            continue
+        x = model.param_matrix(n=1)
+        top = float(np.max(a.values))
+        x[0, col[a.param]] = top * a.scale
+        try:
+            _check_limits(model, lines, inv, x)
+        except InputError as exc:
+            raise InputError([Problem(f"--set {a.path}: at {top:g} {a.unit}: {p.message}", p.file, p.line, p.path)
+                              for p in exc.problems]) from None
+
+
+def evaluate_rows(model: Model, x: np.ndarray, values: np.ndarray | None = None, chunk: int = 4096,
+                  progress: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(baseline totals, emission totals [N,P,Y], required, achieved [N,T]) for parameter rows *x*."""
+    specs = target_specs(model)
+    n = x.shape[0]
+    p, y = len(model.pollutants), len(model.years)
+    base = np.empty((n, p, y))
+    emis = np.empty((n, p, y))
+    req = np.empty((n, len(specs)))
+    ach = np.empty((n, len(specs)))
+    air_all = air_values(model, x)
+
+    def one(lo: int) -> int:
+        hi = min(n, lo + chunk)
+        inp = model.inputs_from_matrix(x[lo:hi])
+        b, e = engine.totals(inp)
+        base[lo:hi], emis[lo:hi] = b, e
+        if specs:
+            air = {k: v[lo:hi] for k, v in air_all.items()} if air_all else None
+            r, a = evaluate_targets(specs, b, e, air, None if values is None else values[lo:hi])
+            req[lo:hi], ach[lo:hi] = r, a
+        return hi - lo
+
+    starts = list(range(0, n, chunk))
+    if len(starts) > 1 and os.environ.get("ERSIM_THREADS") != "1":
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(min(2, os.cpu_count() or 1)) as pool:  # numpy releases the GIL in its kernels
+            for done in pool.map(one, starts):
+                if progress is not None:
+                    progress(done)
+    else:
+        for lo in starts:
+            done = one(lo)
+            if progress is not None:
+                progress(done)
+    return base, emis, req, ach
+
+
+def sweep(model: Model, axes: list[SweepAxis], samples: int = 0, seed: int | None = None, progress: Any = None) -> xr.Dataset:
+    """Evaluate the grid of *axes* (deterministic, or with common random numbers)."""
+    if not axes:
+        raise InputError(Problem("give at least one --set PATH=SPEC"))
+    paths = [a.path for a in axes]
+    if len(set(paths)) != len(paths):
+        raise InputError(Problem("each input may be swept once"))
+    shape = tuple(len(a.values) for a in axes)
+    g = int(np.prod(shape))
+    names = model.param_names
+    check_extremes(model, axes)
+    col = {k: i for i, k in enumerate(names)}
+    grid = np.array(list(itertools.product(*[a.values for a in axes]))) if g else np.zeros((0, len(axes)))
+    central = model.param_matrix(n=1)
+    specs = target_specs(model)
+    t_values = np.array([t.value for t in specs])
+    s = max(samples, 1)
+    if samples:
+        from sim.core.uncertainty import draw_matrix
+
+        unc = [i for i, k in enumerate(names) if model.params[k].uncertain]
+        draws = np.repeat(central, s, axis=0)
+        if unc:
+            spec = [(names[i], model.params[names[i]].distribution, model.params[names[i]].value,
+                     model.params[names[i]].low, model.params[names[i]].high) for i in unc]
+            draws[:, unc] = draw_matrix(spec, s, np.random.SeedSequence(model.scenario.settings.seed if seed is None else seed))
+    else:
+        draws = central
+    x = np.repeat(draws[None], g, axis=0).reshape(g * s, len(names))
+    values = np.repeat(t_values[None], g * s, axis=0) if specs else None
+    for k, a in enumerate(axes):
+        v = np.repeat(grid[:, k], s)
+        if a.param is not None:
+            x[:, col[a.param]] = v * a.scale
+        elif a.target is not None and values is not None:
+            values[:, a.target] = v
+    base, emis, req, ach = evaluate_rows(model, x, values, progress=progress)
+    dims = [a.path for a in axes]
+    coords: dict[str, Any] = {a.path: xr.Variable(a.path, a.values, {"units": a.unit}) for a in axes}
+    margin = (ach - req).reshape(*shape, s, -1)
+    ds = xr.Dataset(coords=coords)
+    ds = ds.assign_coords(target=[t.id for t in specs], pollutant=model.pollutants, year=model.years)
+    emis_g = emis.reshape(*shape, s, len(model.pollutants), len(model.years))
+    base_g = base.reshape(*shape, s, len(model.pollutants), len(model.years))
+    if samples:
+        ds["margin"] = ((*dims, "target"), np.median(margin, axis=-2), {"units": "t (µg/m3 for concentration)", "long_name": "median margin"})
+        ds["margin_p5"] = ((*dims, "target"), np.quantile(margin, 0.05, axis=-2))
+        ds["margin_p95"] = ((*dims, "target"), np.quantile(margin, 0.95, axis=-2))
+        ds["probability"] = ((*dims, "target"), (margin >= 0).mean(axis=-2), {"long_name": "P(margin >= 0)"})
+        ds["emissions_total"] = ((*dims, "pollutant", "year"), emis_g.mean(axis=-3), {"units": "t/a", "long_name": "mean over samples"})
+        ds["reduction_total"] = ((*dims, "pollutant", "year"), (base_g - emis_g).mean(axis=-3), {"units": "t/a"})
+    else:
+        ds["margin"] = ((*dims, "target"), margin[..., 0, :], {"units": "t (µg/m3 for concentration)"})
+        ds["emissions_total"] = ((*dims, "pollutant", "year"), emis_g[..., 0, :, :], {"units": "t/a"})
+        ds["reduction_total"] = ((*dims, "pollutant", "year"), (base_g - emis_g)[..., 0, :, :], {"units": "t/a"})
+    ds.attrs = {"scenario": model.scenario.name, "scenario_id": model.scenario.slug, "samples": samples,
+                "seed": model.scenario.settings.seed if seed is None else seed, "swept": ", ".join(paths),
+                "sampling": "common random numbers: one Latin hypercube reused at every grid point" if samples else "deterministic"}
+    ds = ds.assign_coords(target_name=("target", [t.name or t.id for t in model.scenario.targets]))
+    for a in axes:
+        ds[a.path].attrs["central"] = a.central
+    return ds
+
+
+def break_even(ds: xr.Dataset) -> list[dict[str, Any]]:
+    """Per swept input and target: the value at which the target turns from not met to met
+    (linear interpolation between grid points; the other inputs at the point nearest their
+    scenario value)."""
+    var = "probability" if "probability" in ds else "margin"
+    level = 0.5 if var == "probability" else 0.0
+    out = []
+    dims = [d for d in ds["margin"].dims if d != "target"]
+    for d in dims:
+        others = {o: int(np.abs(ds[o].values - ds[o].attrs.get("central", ds[o].values[0])).argmin()) for o in dims if o != d}
+        for t in ds["target"].values:
+            line = ds[var].sel(target=t).isel(others).values.astype(float)
+            xs = ds[d].values.astype(float)
+            met = line >= level
+            row: dict[str, Any] = {"input": d, "target": str(t), "criterion": "P(met) = 50%" if var == "probability" else "margin = 0"}
+            if met.all():
+                row.update(break_even=None, note="met over the whole range")
+            elif not met.any():
+                row.update(break_even=None, note="not met anywhere in the range")
+            else:
+                i = int(np.nonzero(met[1:] != met[:-1])[0][0])
+                y0, y1 = line[i] - level, line[i + 1] - level
+                xb = xs[i] + (xs[i + 1] - xs[i]) * (-y0 / (y1 - y0)) if y1 != y0 else xs[i]
+                row.update(break_even=float(xb), note="met above" if met[i + 1] else "met below")
+            out.append(row)
+    return out

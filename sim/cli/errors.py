@@ -1,0 +1,58 @@
+"""Error handling shared by the CLI's commands: short messages, exit codes, --debug tracebacks."""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+
+from sim.core.errors import ErsimError, InputError
+
+__all__ = ["handled"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _stderr_console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _report(exc: ErsimError) -> None:
+    err = _stderr_console()
+    if isinstance(exc, InputError):
+        n = len(exc.problems)
+        err.print(f"[bold red]error:[/] {n} problem{'s' if n != 1 else ''} in the input:", markup=True)
+        for p in exc.problems:
+            err.print(f"  {p}", markup=False)
+    else:
+        err.print(f"error: {exc}", markup=False)
+
+
+def handled(fn: F) -> F:
+    """Map ersim errors to short messages and exit codes; tracebacks only with --debug."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        ctx = click.get_current_context()
+        debug = bool(ctx.find_root().params.get("debug"))
+        try:
+            return fn(*args, **kwargs)
+        except ErsimError as exc:
+            if debug:
+                traceback.print_exc()
+            _report(exc)
+            ctx.exit(exc.exit_code)
+        except (KeyboardInterrupt, click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:  # a bug: say so briefly, full trace with --debug
+            if debug:
+                raise
+            click.echo(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", err=True)
+            ctx.exit(1)
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,1 @@
+"""The ground floor: errors, units, pollutants, the pure engine and sampling. Imports nothing above it."""

@@ -1,0 +1,1 @@
+"""Orchestration: a compiled model through the engine into a labelled Result."""

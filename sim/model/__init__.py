@@ -1,0 +1,1 @@
+"""Inputs: scenarios, inventories, coefficients, measure types, targets; compiled into engine arrays."""

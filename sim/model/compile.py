@@ -1,0 +1,786 @@
+"""Compile a Scenario and the coefficient library into numbers the engine can use.
+
+Every emission factor, conversion, efficiency and removal is an expression over coefficient
+keys (a sum of products, each with a constant that folds in the unit conversion). Central
+values and sampled values go through the same vectorised evaluation: one matrix product
+of log-values over all terms, no loop over measures or samples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import pint
+
+from sim.core import engine
+from sim.core.errors import InputError, Problem, UnitError, did_you_mean
+from sim.core.pollutants import POLLUTANTS
+from sim.core.units import Q_, parse_quantity, parse_unit, ureg
+from sim.model.coefficients import Coefficient, Library
+from sim.model.scenario import Measure, PoolSpec, Scenario, Uncertain
+from sim.model.yamlio import LineMap
+
+__all__ = ["KIND_CODES", "Model", "Param", "compile_model"]
+
+Unit = Any  # pint's unit classes (PlainUnit/Unit) differ between versions
+
+KIND_CODES = {"retire": engine.RETIRE, "switch": engine.SWITCH, "control": engine.CONTROL,
+              "standard": engine.STANDARD, "treat": engine.TREAT}
+_T_PER_A = ureg.Unit("t/a")
+_T = ureg.Unit("t")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One uncertain (or sweepable) input: a coefficient key, a completion or a growth rate."""
+
+    name: str
+    value: float
+    low: float | None
+    high: float | None
+    distribution: str
+    unit: str = ""
+    label: str = ""
+
+    @property
+    def uncertain(self) -> bool:
+        return (self.low is not None and self.high is not None and self.high > self.low
+                and self.distribution != "fixed")
+
+
+@dataclass
+class _Term:
+    coef: float
+    keys: dict[str, int]  # key -> exponent
+
+
+@dataclass
+class Model:
+    """A compiled scenario: labels, fixed arrays and the expressions behind the uncertain ones."""
+
+    scenario: Scenario
+    library: Library
+    pools: list[str]
+    pool_names: list[str]
+    pool_sectors: list[str]
+    pool_units: list[str]
+    measures: list[str]
+    measure_names: list[str]
+    measure_types: list[str]
+    measure_categories: list[str]
+    pollutants: list[str]
+    years: list[int]
+    activity0: np.ndarray
+    kind: np.ndarray
+    src: np.ndarray
+    tgt: np.ndarray
+    qty: np.ndarray
+    share_param: list[str | None]
+    credit: np.ndarray  # [M,Y]
+    # expressions: slot name -> list of terms
+    slots: list[str] = field(default_factory=list)
+    terms: list[tuple[int, _Term]] = field(default_factory=list)
+    keys_used: list[str] = field(default_factory=list)
+    params: dict[str, Param] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    coefficient_uses: dict[str, list[str]] = field(default_factory=dict)
+    # least cost (solve): per measure, annualised cost per unit of its decision variable (元/a),
+    # the decision variable's unit, scenario level, upper bound and whole-project size
+    unit_cost: dict[int, float] = field(default_factory=dict)
+    decision_unit: dict[int, str] = field(default_factory=dict)
+    decision_level: dict[int, float] = field(default_factory=dict)
+    potential: dict[int, float] = field(default_factory=dict)
+    project_size: dict[int, float] = field(default_factory=dict)
+    abatement_price: dict[int, dict[str, float]] = field(default_factory=dict)  # 元 per t abated
+    _slot_index: dict[str, int] = field(default_factory=dict)
+
+    # ---- expression machinery -------------------------------------------------------------
+    def slot(self, name: str) -> int:
+        if name not in self._slot_index:
+            self._slot_index[name] = len(self.slots)
+            self.slots.append(name)
+        return self._slot_index[name]
+
+    def base_keys(self) -> list[str]:
+        """Non-derived coefficient keys that the scenario's numbers rest on."""
+        out: list[str] = []
+        for k in self.keys_used:
+            for b in self.library.dependencies(k):
+                if b not in out:
+                    out.append(b)
+        return out
+
+    def central_values(self) -> dict[str, np.ndarray]:
+        """Every parameter at its central value, as arrays of length 1."""
+        return {name: np.array([p.value]) for name, p in self.params.items()}
+
+    @property
+    def param_names(self) -> list[str]:
+        """Parameters in a fixed order: the columns of a parameter matrix."""
+        return list(self.params)
+
+    def param_matrix(self, values: Mapping[str, np.ndarray] | None = None, n: int | None = None) -> np.ndarray:
+        """[N, n_params]: central values, with the columns named in *values* replaced."""
+        names = self.param_names
+        if n is None:
+            n = max((np.size(v) for v in (values or {}).values()), default=1)
+        x = np.empty((n, len(names)))
+        x[:] = np.array([self.params[k].value for k in names])[None, :]
+        if values:
+            col = {k: i for i, k in enumerate(names)}
+            for k, v in values.items():
+                if k not in col:
+                    raise KeyError(f"unknown parameter {k!r}")
+                x[:, col[k]] = v
+        return x
+
+    def slot_values(self, x: np.ndarray) -> np.ndarray:
+        """Evaluate every slot for N parameter rows *x* [N, n_params] -> [N, n_slots]."""
+        n = x.shape[0]
+        col = {k: i for i, k in enumerate(self.param_names)}
+        keyvals = np.empty((n, len(self.keys_used)))
+        base = {k[5:]: x[:, i] for k, i in col.items() if k.startswith("coef:")}
+        for j, key in enumerate(self.keys_used):
+            v = self.library.evaluate(key, base) if self.library[key].formula else base[key]
+            keyvals[:, j] = v
+        expo, coef, onehot = self._term_matrices()
+        kinds = self.__dict__["_term_kinds"]
+        tv = np.empty((n, len(self.terms)))
+        const, single, single_col, general = kinds
+        tv[:, const] = coef[const][None, :]
+        tv[:, single] = coef[single][None, :] * keyvals[:, single_col]
+        if len(general):
+            e = expo[:, general]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                logv = np.log(np.abs(keyvals))
+                logv[np.isneginf(logv)] = -745.0  # exp -> 0 without nan in the product
+            g = coef[general][None, :] * np.exp(logv @ e)
+            if (keyvals < 0).any():
+                parity = np.mod((keyvals < 0).astype(float) @ np.abs(e), 2.0)
+                g = np.where(parity > 0.5, -g, g)
+            tv[:, general] = g
+        order, starts, slots = onehot
+        out = np.zeros((n, len(self.slots)))
+        if len(order):
+            out[:, slots] = np.add.reduceat(tv[:, order], starts, axis=1)
+        return out
+
+    def _term_matrices(self) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """(exponents [keys, terms], constants [terms], (term order, slot starts, slots)), cached."""
+        cache = self.__dict__.get("_term_cache")
+        if cache is not None and cache[0] == (len(self.terms), len(self.keys_used), len(self.slots)):
+            return cache[1]
+        col = {k: j for j, k in enumerate(self.keys_used)}
+        expo = np.zeros((len(self.keys_used), len(self.terms)))
+        coef = np.array([term.coef for _, term in self.terms], dtype=float)
+        slot_of = np.array([s for s, _ in self.terms], dtype=np.int64)
+        for t, (_, term) in enumerate(self.terms):
+            for k, e in term.keys.items():
+                expo[col[k], t] += e
+        order = np.argsort(slot_of, kind="stable")
+        slots, starts = np.unique(slot_of[order], return_index=True)
+        mats = (expo, coef, (order, starts, slots))
+        # term kinds: constants, one key to the first power (a gather), the rest (exp of logs)
+        nkeys = np.abs(expo).sum(axis=0)
+        const = np.nonzero(nkeys == 0)[0]
+        single = np.nonzero((nkeys == 1) & (expo.max(axis=0, initial=0) == 1))[0]
+        single_col = expo[:, single].argmax(axis=0) if len(single) else np.zeros(0, dtype=np.int64)
+        general = np.setdiff1d(np.arange(len(self.terms)), np.concatenate([const, single]))
+        self.__dict__["_term_kinds"] = (const, single, single_col, general)
+        self.__dict__["_term_cache"] = ((len(self.terms), len(self.keys_used), len(self.slots)), mats)
+        return mats
+
+    def _layout(self, prefix: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Slot indices of *prefix* and their (row, col) positions, cached."""
+        cache = self.__dict__.setdefault("_layout_cache", {})
+        if prefix not in cache or cache[prefix][3] != len(self.slots):
+            idx, rows, cols = [], [], []
+            for name, s in self._slot_index.items():
+                if name.startswith(prefix + "["):
+                    parts = [int(x) for x in name[len(prefix) + 1 : -1].split(",")]
+                    idx.append(s)
+                    rows.append(parts[0])
+                    cols.append(parts[1] if len(parts) > 1 else 0)
+            cache[prefix] = (np.array(idx, dtype=np.int64), np.array(rows, dtype=np.int64),
+                             np.array(cols, dtype=np.int64), len(self.slots))
+        c = cache[prefix]
+        return c[0], c[1], c[2]
+
+    # ---- engine inputs --------------------------------------------------------------------
+    def inputs(self, values: Mapping[str, np.ndarray] | None = None) -> engine.EngineInputs:
+        """EngineInputs for N samples (central values when *values* is None)."""
+        return self.inputs_from_matrix(self.param_matrix(values))
+
+    def inputs_from_matrix(self, x: np.ndarray) -> engine.EngineInputs:
+        """EngineInputs from a parameter matrix [N, n_params] (see :attr:`param_names`)."""
+        n = x.shape[0]
+        sv = self.slot_values(x)
+        k, m, p = len(self.pools), len(self.measures), len(self.pollutants)
+        col = {name: i for i, name in enumerate(self.param_names)}
+
+        def grid(prefix: str, rows: int, cols: int, default: float = 0.0) -> np.ndarray:
+            out = np.full((n, rows, cols), default)
+            idx, i, j = self._layout(prefix)
+            out[:, i, j] = sv[:, idx]
+            return out
+
+        ef = grid("ef", k, p)
+        eff = grid("eff", m, p)
+        removal = grid("removal", m, p)
+        conv = np.ones((n, m))
+        idx, i, _ = self._layout("conv")
+        conv[:, i] = sv[:, idx]
+        cut = eff
+        std = self.kind == engine.STANDARD
+        if std.any():
+            newef = grid("newef", m, p, np.nan)
+            pool_ef = ef[:, self.src[std], :]
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                ratio = np.where(np.isnan(newef[:, std, :]), 1.0, newef[:, std, :] / pool_ef)
+            # a standard binds only where it is stricter than the pool's current factor
+            cut[:, std, :] = np.where(pool_ef > 0, np.clip(1.0 - np.nan_to_num(ratio, nan=1.0, posinf=1.0), 0.0, 1.0), 0.0)
+        growth = x[:, [col[f"growth:{pid}"] for pid in self.pools]]
+        completion = x[:, [col[f"completion:{mid}"] for mid in self.measures]]
+        share = np.full((n, m), np.nan)
+        sj = [j for j, name in enumerate(self.share_param) if name is not None]
+        if sj:
+            share[:, sj] = x[:, [col[self.share_param[j]] for j in sj]]  # type: ignore[index]
+        implemented = completion[:, :, None] * self.credit[None, :, :]
+        qty = np.broadcast_to(self.qty, (n, m))
+        qcols = [(j, col[f"qty:{mid}"]) for j, mid in enumerate(self.measures) if f"qty:{mid}" in col]
+        if qcols:
+            js, cs = [q[0] for q in qcols], [q[1] for q in qcols]
+            scale = x[:, cs]
+            if not np.all(scale == 1.0):
+                qty = qty.copy()
+                qty[:, js] = qty[:, js] * scale
+                removal[:, js, :] = removal[:, js, :] * scale[:, :, None]
+        offset = np.array(self.years, dtype=float) - self.scenario.base_year
+        return engine.EngineInputs(
+            activity0=np.broadcast_to(self.activity0, (n, k)), growth=growth, ef=ef, offset=offset,
+            kind=self.kind, src=self.src, tgt=self.tgt, qty=qty,
+            share=share, conv=conv, cut=cut, removal=removal, implemented=implemented,
+        )
+
+
+# ---- compilation ------------------------------------------------------------------------------
+
+class _Compiler:
+    def __init__(self, scen: Scenario, lib: Library):
+        self.scen = scen
+        self.lib = lib
+        self.problems: list[Problem] = []
+        self.lines: LineMap = scen._lines or LineMap(scen._path or "<scenario>")
+        self.inv_lines: LineMap = scen._inventory_lines or self.lines
+        self.keys_used: list[str] = []
+        self.uses: dict[str, list[str]] = {}
+        self.warnings: list[str] = []
+
+    def err(self, where: LineMap, path: tuple[Any, ...], msg: str) -> None:
+        self.problems.append(where.problem(path, msg))
+
+    def factor(self, spec: Any, where: LineMap, path: tuple[Any, ...], user: str) -> tuple[float, dict[str, int], Unit] | None:
+        """A product of keys and quantities -> (constant, key exponents, unit)."""
+        items = spec if isinstance(spec, list) else [spec]
+        const = 1.0
+        keys: dict[str, int] = {}
+        unit = ureg.dimensionless
+        for item in items:
+            if isinstance(item, (int, float)) and not isinstance(item, bool):
+                if not np.isfinite(item):
+                    self.err(where, path, f"{item!r} must be a finite number")
+                    return None
+                const *= float(item)
+                continue
+            text = str(item).strip()
+            if text in self.lib:
+                c: Coefficient = self.lib[text]
+                keys[text] = keys.get(text, 0) + 1
+                unit = unit * parse_unit(c.unit)
+                if text not in self.keys_used:
+                    self.keys_used.append(text)
+                self.uses.setdefault(text, []).append(user)
+                for b in self.lib.dependencies(text):
+                    if self.lib[b].basis == "U":
+                        msg = f"coefficient {b!r} is unverified (basis U); check it before relying on {user}"
+                        if msg not in self.warnings:
+                            self.warnings.append(msg)
+                continue
+            try:
+                q = parse_quantity(text)
+            except UnitError:
+                looks_like_key = text.replace("_", "").replace(".", "").isalnum() and not text[:1].isdigit()
+                hint = did_you_mean(text, self.lib.keys()) if looks_like_key else ""
+                self.err(where, path, f"{text!r} is neither a coefficient key{hint} nor a number with a unit ('3 kg/t')")
+                return None
+            if not np.isfinite(q.magnitude):
+                self.err(where, path, f"{text!r} must be a finite number")
+                return None
+            const *= float(q.magnitude)
+            unit = unit * q.units
+        return const, keys, unit
+
+    def scale(self, unit: Unit, target: Unit, where: LineMap, path: tuple[Any, ...], what: str) -> float | None:
+        s = _conversion(unit, target)
+        if s is None:
+            self.err(where, path, f"{what} is in '{unit:~}', which does not convert to '{target:~}'")
+        return s
+
+
+def _param_from(name: str, u: Uncertain, label: str, unit: str = "") -> Param:
+    return Param(name, u.value, u.low, u.high, u.distribution if u.uncertain else "fixed", unit, label)
+
+
+def _credit(m: Measure, years: Sequence[int], rule: str, lines: LineMap, path: tuple[Any, ...], problems: list[Problem]) -> np.ndarray:
+    """Share of the measure in effect in each year (0..1): schedule, part-year or full."""
+    y = np.array(years)
+    if m.schedule:
+        out = np.zeros(len(years))
+        last = 0.0
+        for yr in years:
+            if yr in m.schedule:
+                last = m.schedule[yr].value
+            out[years.index(yr)] = last
+        for yr in m.schedule:
+            if yr not in years:
+                problems.append(lines.problem((*path, "schedule", yr), f"schedule year {yr} lies outside the scenario years {years[0]}-{years[-1]}"))
+        if any(not 0 <= v.value <= 1 for v in m.schedule.values()):
+            problems.append(lines.problem((*path, "schedule"), "schedule shares lie between 0 and 1"))
+        return out
+    if m.commissioned:
+        year, month = (int(x) for x in m.commissioned.split("-"))
+        first = {"next_month": (12 - month) / 12, "same_month": (13 - month) / 12, "full_year": 1.0}[rule]
+        return np.where(y > year, 1.0, np.where(y == year, first, 0.0))
+    if m.year is not None:
+        return (y >= m.year).astype(float)
+    return (y > years[0]).astype(float) if len(years) > 1 else np.ones(len(years))
+
+
+def compile_model(scen: Scenario, library: Library) -> Model:
+    """Resolve keys, units and references; InputError lists every problem with file:line."""
+    overrides = {
+        key: Coefficient(key=key, value=o.value, unit=o.unit, source=o.source, basis="V",
+                         low=o.low, high=o.high,
+                         distribution=o.distribution or ("triangular" if o.low is not None else "fixed"),
+                         note=o.note or "scenario override", domain="scenario", file=scen._path or "")
+        for key, o in scen.coefficients.items()
+    }
+    lib = library.with_overrides(overrides) if overrides else library
+    cc = _Compiler(scen, lib)
+    lines, inv_lines = cc.lines, cc.inv_lines
+    pools: list[PoolSpec] = scen.pools
+    years = scen.year_range
+
+    # ids ---------------------------------------------------------------------------
+    pool_ids = [p.id for p in pools]
+    seen: dict[str, int] = {}
+    for i, pid in enumerate(pool_ids):
+        if pid in seen:
+            cc.err(inv_lines, (i, "id"), f"duplicate pool id {pid!r} (also pool {seen[pid] + 1})")
+        seen[pid] = i
+    for what, id_list in (("measure", [m.id for m in scen.measures]), ("target", [t.id for t in scen.targets])):
+        ids: dict[str, int] = {}
+        for i, item_id in enumerate(id_list):
+            if item_id in ids:
+                cc.err(lines, (what + "s", i, "id"), f"duplicate {what} id {item_id!r}")
+            ids[item_id] = i
+    pidx = {pid: i for i, pid in enumerate(pool_ids)}
+
+    # pollutants ----------------------------------------------------------------------
+    used = {p for pool in pools for p in (*pool.ef, *pool.emissions)}
+    pollutants = [p for p in POLLUTANTS if p in used]
+    pol_idx = {p: i for i, p in enumerate(pollutants)}
+
+    model = Model(
+        scenario=scen, library=lib, pools=pool_ids,
+        pool_names=[p.name or p.id for p in pools], pool_sectors=[p.sector or "" for p in pools],
+        pool_units=[], measures=[m.id for m in scen.measures],
+        measure_names=[m.name or m.id for m in scen.measures],
+        measure_types=[m.type for m in scen.measures],
+        measure_categories=[m.category or "" for m in scen.measures],
+        pollutants=pollutants, years=years,
+        activity0=np.zeros(len(pools)), kind=np.array([KIND_CODES[m.type] for m in scen.measures], dtype=np.int64),
+        src=np.zeros(len(scen.measures), dtype=np.int64), tgt=-np.ones(len(scen.measures), dtype=np.int64),
+        qty=np.full(len(scen.measures), np.nan), share_param=[None] * len(scen.measures),
+        credit=np.zeros((len(scen.measures), len(years))),
+    )
+
+    def add(slot: str, coef: float, keys: dict[str, int]) -> None:
+        model.terms.append((model.slot(slot), _Term(coef, dict(keys))))
+
+    # pools ---------------------------------------------------------------------------
+    units: list[Any] = []
+    for i, pool in enumerate(pools):
+        if pool.activity is not None:
+            q = parse_quantity(pool.activity)
+            if q.magnitude < 0:
+                cc.err(inv_lines, (i, "activity"), "activity must not be negative")
+            unit = q.units
+            model.activity0[i] = float(q.magnitude)
+        else:
+            unit = ureg.dimensionless
+            model.activity0[i] = 1.0
+        units.append(unit)
+        model.pool_units.append(f"{unit:~}" if unit != ureg.dimensionless else "")
+        model.params[f"growth:{pool.id}"] = _param_from(f"growth:{pool.id}", pool.growth, f"{pool.name or pool.id} 增长率")
+        if not all(-1 < v <= 1 for v in (pool.growth.value, pool.growth.low, pool.growth.high) if v is not None):
+            cc.err(inv_lines, (i, "growth"), "growth (and its range) must lie above -100% and at most +100% a year")
+        for pol, spec in pool.ef.items():
+            r = cc.factor(spec, inv_lines, (i, "ef", pol), f"pool {pool.id}")
+            if r is None:
+                continue
+            const, keys, ef_unit = r
+            per = ef_unit * unit
+            s = _scale_emission(per)
+            if s is None:
+                cc.err(inv_lines, (i, "ef", pol), f"emission factor in '{ef_unit:~}' times activity in '{unit:~}' gives '{per:~}', not tonnes per year")
+                continue
+            add(f"ef[{i},{pol_idx[pol]}]", const * s, keys)
+        for pol, text in pool.emissions.items():
+            if pol in pool.ef:
+                cc.err(inv_lines, (i, "emissions", pol), f"pollutant {pol} has both an emission factor and base-year emissions; give one")
+                continue
+            q = parse_quantity(text)
+            s = _scale_emission(q.units)
+            if s is None:
+                cc.err(inv_lines, (i, "emissions", pol), f"emissions in '{q.units:~}' are not tonnes (per year)")
+                continue
+            if q.magnitude < 0:
+                cc.err(inv_lines, (i, "emissions", pol), "emissions must not be negative")
+            act = model.activity0[i] if model.activity0[i] > 0 else 1.0
+            add(f"ef[{i},{pol_idx[pol]}]", float(q.magnitude) * s / act, {})
+
+    # measures ------------------------------------------------------------------------
+    for j, m in enumerate(scen.measures):
+        path = ("measures", j)
+        model.params[f"completion:{m.id}"] = _param_from(f"completion:{m.id}", m.completion, f"{m.name or m.id} 完成率")
+        if m.quantity is not None:  # a scale on the quantity, for sweeps (1 = as written)
+            model.params[f"qty:{m.id}"] = Param(f"qty:{m.id}", 1.0, None, None, "fixed", "", f"{m.name or m.id} 工程量倍数")
+        model.credit[j] = _credit(m, years, scen.settings.credit_rule, lines, path, cc.problems)
+        if m.pool not in pidx:
+            cc.err(lines, (*path, "pool"), f"unknown pool {m.pool!r}{did_you_mean(m.pool, pool_ids)}")
+            continue
+        k = pidx[m.pool]
+        model.src[j] = k
+        unit = units[k]
+        user = f"measure {m.id}"
+        if m.type != "treat" and m.quantity is not None:
+            q = parse_quantity(m.quantity)
+            s = cc.scale(q.units, unit, lines, (*path, "quantity"), f"quantity of {m.id}")
+            if s is not None:
+                model.qty[j] = float(q.magnitude) * s
+        if m.share is not None and m.type in ("control", "standard"):
+            name = f"share:{m.id}"
+            model.params[name] = _param_from(name, m.share, f"{m.name or m.id} 覆盖比例")
+            model.share_param[j] = name
+            if m.quantity is not None:
+                cc.err(lines, (*path, "share"), "give 'quantity' or 'share', not both")
+        target = m.to if m.type == "switch" else m.replaced_by if m.type == "retire" else None
+        if target is not None:
+            if target not in pidx:
+                cc.err(lines, (*path, "to" if m.type == "switch" else "replaced_by"), f"unknown pool {target!r}{did_you_mean(target, pool_ids)}")
+            else:
+                t = pidx[target]
+                model.tgt[j] = t
+                want = units[t] / unit
+                if m.conversion is not None:
+                    r = cc.factor(m.conversion, lines, (*path, "conversion"), user)
+                    if r is not None:
+                        s = cc.scale(r[2], want, lines, (*path, "conversion"), "conversion")
+                        if s is not None:
+                            add(f"conv[{j}]", r[0] * s, r[1])
+                else:
+                    s = cc.scale(ureg.dimensionless, want, lines, (*path, "to"), f"moving '{unit:~}' into a pool counted in '{units[t]:~}' needs a 'conversion'; default 1")
+                    if s is not None:
+                        add(f"conv[{j}]", s, {})
+        elif m.type in ("retire", "switch"):
+            pass
+        if m.type == "control":
+            for pol, spec in m.efficiency.items():
+                if pol not in pol_idx:
+                    cc.err(lines, (*path, "efficiency", pol), f"no pool emits {pol}; the inventory has {', '.join(pollutants)}")
+                    continue
+                r = cc.factor(spec, lines, (*path, "efficiency", pol), user)
+                if r is None:
+                    continue
+                s = cc.scale(r[2], ureg.dimensionless, lines, (*path, "efficiency", pol), "efficiency")
+                if s is not None:
+                    if not r[1] and not 0 <= r[0] * s <= 1:
+                        cc.err(lines, (*path, "efficiency", pol), f"efficiency must lie between 0% and 100%, got {r[0] * s:.0%}")
+                    add(f"eff[{j},{pol_idx[pol]}]", r[0] * s, r[1])
+        if m.type == "standard":
+            for pol, spec in m.ef.items():
+                if pol not in pol_idx:
+                    cc.err(lines, (*path, "ef", pol), f"no pool emits {pol}; the inventory has {', '.join(pollutants)}")
+                    continue
+                r = cc.factor(spec, lines, (*path, "ef", pol), user)
+                if r is None:
+                    continue
+                s = _scale_emission(r[2] * unit)
+                if s is None:
+                    cc.err(lines, (*path, "ef", pol), f"new emission factor in '{r[2]:~}' does not fit the pool's activity in '{unit:~}'")
+                    continue
+                add(f"newef[{j},{pol_idx[pol]}]", r[0] * s, r[1])
+        if m.type == "treat" and m.quantity is not None:
+            q = parse_quantity(m.quantity)
+            lf: tuple[float, dict[str, int], Unit] | None = (1.0, {}, ureg.dimensionless)
+            if m.load_factor is not None:
+                lf = cc.factor(m.load_factor, lines, (*path, "load_factor"), user)
+            if lf is None:
+                continue
+            pairs: list[tuple[str, Any, float, str]] = [(p, spec, 1.0, "removal") for p, spec in m.removal.items()]
+            for p in m.c_in:
+                pairs.append((p, m.c_in[p], 1.0, "c_in"))
+                pairs.append((p, m.c_out[p], -1.0, "c_out"))
+            for pol, spec, sign, fieldname in pairs:
+                if pol not in pol_idx:
+                    cc.err(lines, (*path, fieldname, pol), f"no pool emits {pol}; the inventory has {', '.join(pollutants)}")
+                    continue
+                r = cc.factor(spec, lines, (*path, fieldname, pol), user)
+                if r is None:
+                    continue
+                u = q.units * lf[2] * r[2]
+                s = _scale_emission(u)
+                if s is None:
+                    cc.err(lines, (*path, fieldname, pol), f"quantity '{q.units:~}' x '{r[2]:~}' gives '{u:~}', not tonnes per year")
+                    continue
+                keys = dict(r[1])
+                for kk, e in lf[1].items():
+                    keys[kk] = keys.get(kk, 0) + e
+                add(f"removal[{j},{pol_idx[pol]}]", sign * float(q.magnitude) * lf[0] * r[0] * s, keys)
+
+    for j, m in enumerate(scen.measures):
+        if m.cost is not None:
+            _measure_cost(cc, model, j, m, units[model.src[j]] if m.pool in pidx else ureg.dimensionless)
+
+    # targets reference known pollutants and years
+    for i, tg in enumerate(scen.targets):
+        if tg.pollutant not in pol_idx and tg.kind != "concentration":
+            cc.err(lines, ("targets", i, "pollutant"), f"no pool emits {tg.pollutant}; the inventory has {', '.join(pollutants) or 'no pollutants'}")
+        if tg.year not in years:
+            cc.err(lines, ("targets", i, "year"), f"target year {tg.year} lies outside {years[0]}-{years[-1]}; add it to 'years'")
+        if tg.base_year is not None and tg.base_year not in years:
+            cc.err(lines, ("targets", i, "base_year"), f"base_year {tg.base_year} lies outside {years[0]}-{years[-1]}")
+
+    if scen._air is not None:
+        _air_params(model, scen)
+    model.keys_used = cc.keys_used
+    model.coefficient_uses = cc.uses
+    model.warnings = cc.warnings
+    for key in model.base_keys():
+        c = lib[key]
+        model.params[f"coef:{key}"] = Param(f"coef:{key}", c.value, c.low, c.high, c.distribution if c.uncertain else "fixed", c.unit, key)
+    if cc.problems:
+        raise InputError(cc.problems)
+    _check_limits(model, lines, inv_lines)
+    return model
+
+
+def crf(rate: float, years: float) -> float:
+    """Capital recovery factor: r (1+r)^n / ((1+r)^n - 1); 1/n when r = 0."""
+    if rate == 0:
+        return 1.0 / years
+    g = (1.0 + rate) ** years
+    return rate * g / (g - 1.0)
+
+
+def _measure_cost(cc: _Compiler, model: Model, j: int, m: Measure, pool_unit: Any) -> None:
+    """Annualised cost per unit of the measure's decision variable (元/a), its bounds and unit."""
+    path = ("measures", j, "cost")
+    lines = cc.lines
+    if m.share is not None and m.quantity is None:
+        unit, level = ureg.dimensionless, m.share.value
+    elif m.quantity is not None:
+        q = parse_quantity(m.quantity)
+        unit, level = q.units, float(q.magnitude)
+    else:
+        return
+    yuan = ureg.Unit("元")
+    per_year = ureg.Unit("元/a")
+
+    def per_unit(spec: Any, field: str, annual: bool) -> float | None:
+        r = cc.factor(spec, lines, (*path, field), f"measure {m.id}")
+        if r is None:
+            return None
+        const, keys, u = r
+        value = const
+        for k, e in keys.items():
+            value *= model.library[k].value ** e
+        want = per_year if annual else yuan
+        for target, scale in ((want / unit, 1.0), (want, 1.0 / level if level else 0.0)):
+            try:
+                return float(Q_(value, u).to(target).magnitude) * scale
+            except pint.DimensionalityError:
+                continue
+        cc.err(lines, (*path, field), f"{field} in '{u:~}' is neither {want:~} per '{unit:~}' nor {want:~} in total")
+        return None
+
+    c = m.cost
+    assert c is not None
+    total = 0.0
+    if c.unit_cost is not None:
+        v = per_unit(c.unit_cost, "unit_cost", True)
+        total += v or 0.0
+    if c.capital is not None:
+        v = per_unit(c.capital, "capital", False)
+        if cc.scen.discount_rate is None:
+            cc.err(lines, ("discount_rate",), "capital costs need the scenario's discount_rate (e.g. 8%) to be annualised")
+        elif v is not None and c.lifetime is not None:
+            n = float(parse_quantity(c.lifetime).to("a").magnitude)
+            total += v * crf(cc.scen.discount_rate.value, n)
+    for fname in ("om", "fuel"):
+        spec = getattr(c, fname)
+        if spec is not None:
+            total += per_unit(spec, fname, True) or 0.0
+    for pol, spec in c.per_tonne.items():
+        r = cc.factor(spec, lines, (*path, "per_tonne", pol), f"measure {m.id}")
+        if r is None:
+            continue
+        value = r[0]
+        for k, e in r[1].items():
+            value *= model.library[k].value ** e
+        try:
+            model.abatement_price.setdefault(j, {})[pol] = float(Q_(value, r[2]).to("元/t").magnitude)
+        except pint.DimensionalityError:
+            cc.err(lines, (*path, "per_tonne", pol), f"per_tonne in '{r[2]:~}' is not 元 per tonne")
+    model.unit_cost[j] = total
+    model.decision_unit[j] = f"{unit:~}" if unit != ureg.dimensionless else ""
+    model.decision_level[j] = level
+    pot = level
+    if m.potential is not None:
+        qp = parse_quantity(m.potential)
+        s = cc.scale(qp.units, unit, lines, ("measures", j, "potential"), "potential")
+        if s is not None:
+            pot = float(qp.magnitude) * s
+    model.potential[j] = pot
+    if m.integer:
+        size = pot
+        if m.unit_size is not None:
+            qs = parse_quantity(m.unit_size)
+            s = cc.scale(qs.units, unit, lines, ("measures", j, "unit_size"), "unit_size")
+            size = float(qs.magnitude) * s if s is not None else pot
+        model.project_size[j] = size
+    del pool_unit
+
+
+def _air_params(model: Model, scen: Scenario) -> None:
+    """Parameters of the PM2.5 response: air:base (µg/m³) and air:<precursor> (share or coefficient)."""
+    air = scen._air
+    aq = scen.air_quality
+    if aq is not None and aq.base_concentration is not None:
+        c0 = float(parse_quantity(aq.base_concentration).to("ug/m**3").magnitude)
+        model.params["air:base"] = Param("air:base", c0, None, None, "fixed", "ug/m3", "PM2.5 base")
+    else:
+        b = air.base
+        model.params["air:base"] = Param("air:base", b.value, b.low, b.high, "triangular" if b.low is not None else "fixed", "ug/m3", "PM2.5 base")
+    for name, row in air.precursors.items():
+        unc = row.low is not None and row.high is not None and row.high > row.low
+        model.params[f"air:{name}"] = Param(f"air:{name}", row.value, row.low, row.high, "triangular" if unc else "fixed",
+                                            "1" if row.form == "share" else "ug/m3/(t/a)", f"PM2.5 {row.form} {name}")
+        if name not in model.pollutants:
+            msg = f"PM2.5 response: the inventory has no {name}, so its share of PM2.5 does not change"
+            if msg not in model.warnings:
+                model.warnings.append(msg)
+
+
+@lru_cache(maxsize=4096)
+def _conversion(unit: Unit, target: Unit) -> float | None:
+    """Factor from *unit* to *target*, or None when they do not convert (cached: pint is slow)."""
+    try:
+        return float(Q_(1.0, unit).to(target).magnitude)
+    except pint.DimensionalityError:
+        return None
+
+
+@lru_cache(maxsize=4096)
+def _scale_emission(unit: Unit) -> float | None:
+    """Factor turning *unit* into t/a; a bare mass counts as per year (annual activity)."""
+    q = Q_(1.0, unit)
+    for target in (_T_PER_A, _T):
+        try:
+            return float(q.to(target).magnitude)
+        except pint.DimensionalityError:
+            continue
+    return None
+
+
+def _check_values(model: Model, lines: LineMap, inv_lines: LineMap) -> None:
+    """Central values the engine can use: factors not negative, removals not negative, all finite."""
+    with np.errstate(all="ignore"):
+        inp = model.inputs()
+        base = engine.baseline(inp)[0]  # [K,P,Y]
+    problems: list[Problem] = []
+    for k, p in zip(*np.nonzero(inp.ef[0] < 0), strict=True):
+        problems.append(inv_lines.problem((int(k), "ef", model.pollutants[p]), f"the emission factor of {model.pollutants[p]} is negative ({inp.ef[0, k, p]:.6g} t/a per unit); factors must be >= 0"))
+    for k in np.nonzero(~np.isfinite(base).all(axis=(1, 2)))[0]:
+        problems.append(inv_lines.problem((int(k), "activity"), f"pool {model.pools[k]!r}: activity times emission factor overflows (not a finite number of tonnes); check its activity, factors and growth"))
+    treats = np.nonzero(model.kind == engine.TREAT)[0]
+    for j in treats:
+        for p in np.nonzero(inp.removal[0, j] < 0)[0]:
+            problems.append(lines.problem(("measures", int(j), "c_out", model.pollutants[p]),
+                            f"measure {model.measures[j]!r} removes a negative load of {model.pollutants[p]}: c_out must not exceed c_in (and removal must be >= 0)"))
+    if problems:
+        raise InputError(problems)
+
+
+def _check_limits(model: Model, lines: LineMap, inv_lines: LineMap, x: np.ndarray | None = None) -> None:
+    """A measure never removes more than its pool holds: over-100% is an input error.
+
+    *x* (one parameter row) checks other levels than the scenario's, e.g. a sweep's extremes.
+    """
+    if x is None:
+        _check_values(model, lines, inv_lines)
+    with np.errstate(all="ignore"):  # tiny or huge activities: the messages say so, not a warning
+        _check_limits_at(model, lines, x)
+
+
+def _check_limits_at(model: Model, lines: LineMap, x: np.ndarray | None) -> None:
+    inp = model.inputs() if x is None else model.inputs_from_matrix(x)
+    qty = inp.qty[0]
+    hi = {name: (p.high if p.high is not None else p.value) for name, p in model.params.items() if name.startswith("completion:")}
+    comp = np.array([hi[f"completion:{m}"] for m in model.measures]) if model.measures else np.zeros(0)
+    a = engine.grown_activity(inp)[0]  # [K,Y]
+    problems: list[Problem] = []
+    moves = np.isin(model.kind, (engine.RETIRE, engine.SWITCH))
+    moved = np.where(moves, np.nan_to_num(qty), 0.0)[:, None] * comp[:, None] * model.credit  # [M,Y]
+    for k, pid in enumerate(model.pools):
+        ms = np.nonzero((model.src == k) & moves)[0]
+        if len(ms) == 0:
+            continue
+        # activity arriving by switch into this pool can be retired too
+        gain = (moved * inp.conv[0][:, None])[model.tgt == k].sum(axis=0)
+        total = moved[ms].sum(axis=0)
+        over = np.nonzero(total > (a[k] + gain) * (1 + 1e-9))[0]
+        if len(over):
+            y = over[0]
+            names = ", ".join(model.measures[m] for m in ms)
+            pct = total[y] / a[k, y] * 100 if a[k, y] > 0 else float("inf")
+            problems.append(lines.problem(("measures", int(ms[0]), "quantity"),
+                            f"measures {names} retire or switch {total[y]:.6g} {model.pool_units[k]} of pool {pid!r} in {model.years[y]}, {pct:.0f}% of the {a[k, y]:.6g} it holds"))
+    ctl = np.isin(model.kind, (engine.CONTROL, engine.STANDARD))
+    for j in np.nonzero(ctl & ~np.isnan(qty))[0]:
+        k = model.src[j]
+        cover = qty[j] / np.where(a[k] > 0, a[k], np.nan)
+        if np.nanmax(np.where(model.credit[j] > 0, cover, 0)) > 1 + 1e-9:
+            problems.append(lines.problem(("measures", int(j), "quantity"),
+                            f"measure {model.measures[j]!r} covers {qty[j]:.6g} {model.pool_units[k]}, more than pool {model.pools[k]!r} holds ({a[k].min():.6g})"))
+    treats = np.nonzero(model.kind == engine.TREAT)[0]
+    if len(treats):
+        base = engine.baseline(inp)[0]  # [K,P,Y]
+        full = inp.removal[0][:, :, None] * (comp[:, None, None] * model.credit[:, None, :])
+        for k, pid in enumerate(model.pools):
+            tms = [int(j) for j in treats if model.src[j] == k]
+            if not tms:
+                continue
+            tot = full[tms].sum(axis=0)
+            hits = np.argwhere(tot > base[k] * (1 + 1e-9) + 1e-12)
+            if len(hits):
+                p, y = hits[0]
+                problems.append(lines.problem(("measures", tms[0], "quantity"),
+                                f"treatment measures {', '.join(model.measures[j] for j in tms)} remove {tot[p, y]:.6g} t of {model.pollutants[p]} from pool {pid!r} in {model.years[y]}, more than its {base[k, p, y]:.6g} t"))
+    if problems:
+        raise InputError(problems)

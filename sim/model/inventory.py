@@ -1,0 +1,210 @@
+"""Inventory files: CSV or xlsx tables of pools, one row per pool.
+
+Columns (Chinese headers accepted): ``id`` (源类编号), ``name`` (名称), ``sector`` (行业),
+``activity`` (活动水平), ``unit`` (单位), ``growth`` (年增长率), ``growth_low``,
+``growth_high``, ``source`` (来源), then ``ef:<pollutant>`` (排放系数:污染物: a key, a
+product ``key*key``, or a number with unit) and ``emissions:<pollutant>`` (基准年排放量:
+污染物, tonnes per year).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Any
+
+from sim.core.errors import InputError, Problem
+from sim.model.textio import csv_records, decode, overlong_rows, read_source
+from sim.model.yamlio import MAX_INPUT_BYTES, LineMap
+
+__all__ = ["ENCODINGS", "HEADER_ALIASES", "read_inventory"]
+
+HEADER_ALIASES = {
+    "源类编号": "id", "源类": "id", "编号": "id", "名称": "name", "行业": "sector", "部门": "sector",
+    "活动水平": "activity", "单位": "unit", "年增长率": "growth", "增长率": "growth",
+    "增长率下限": "growth_low", "增长率上限": "growth_high", "来源": "source", "数据来源": "source",
+}
+_PREFIX_ALIASES = {"排放系数": "ef", "基准年排放量": "emissions", "排放量": "emissions"}
+ENCODINGS = ("utf-8-sig", "gb18030")
+MAX_ROWS = 100_000
+MAX_COLUMNS = 1_000
+_OPTIONAL = {"name", "sector", "activity", "unit", "growth", "growth_low", "growth_high", "source"}
+
+
+def _header(h: str) -> str:
+    h = (h or "").strip()
+    # "活动水平 activity" style bilingual headers: take the ASCII word if one is known
+    for part in h.replace("（", " ").replace("(", " ").replace(")", " ").replace("）", " ").split():
+        if part in _OPTIONAL or part == "id" or part.startswith(("ef:", "emissions:")):
+            return part
+    if h in HEADER_ALIASES:
+        return HEADER_ALIASES[h]
+    for zh, en in _PREFIX_ALIASES.items():
+        for sep in (":", "：", "|"):
+            if h.startswith(zh + sep):
+                return en + ":" + h[len(zh) + 1 :]
+    return h
+
+
+_KEYLIKE = re.compile(r"^([a-z][a-z0-9_]*|[0-9.]+(e-?[0-9]+)?)$")
+
+
+def _factor_cell(v: str) -> str | list[str]:
+    """``key_a*key_b`` -> a product of keys; ``16.9 t/(蒸吨*a)`` stays one quantity with its unit."""
+    parts, depth, cur = [], 0, ""
+    for ch in v:
+        depth += {"(": 1, "（": 1, ")": -1, "）": -1}.get(ch, 0)
+        if ch == "*" and depth == 0:
+            parts.append(cur.strip())
+            cur = ""
+        else:
+            cur += ch
+    parts.append(cur.strip())
+    if len(parts) > 1 and all(_KEYLIKE.match(x) for x in parts):
+        return parts
+    return v
+
+
+def _rows_csv(raw: bytes, name: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    text = decode(raw, name, "inventory", ENCODINGS, "save it from Excel as 'CSV UTF-8' (or CSV in GBK)")
+    records = csv_records(text, name)
+    if not records:
+        raise InputError(Problem("inventory is empty: it needs a header row and one row per pool", name))
+    return records[0][1], records[1:]
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
+        return str(int(v))
+    return str(v)
+
+
+def _rows_xlsx(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        try:
+            ws = wb.worksheets[0]
+            # a sheet whose formatting runs to column XFD or row 1048576 pads every row: read what pools need
+            width = min(ws.max_column, MAX_COLUMNS) if isinstance(ws.max_column, int) else MAX_COLUMNS
+            rows: list[tuple[int, list[str]]] = []
+            for i, r in enumerate(ws.iter_rows(min_row=1, max_col=width, values_only=True), start=1):
+                cells = [_cell(c) for c in r]
+                if any(cells):
+                    if i > MAX_ROWS:
+                        raise InputError(Problem(f"inventory has data beyond row {MAX_ROWS:,}; a city's pools fit in far fewer", str(path), i))
+                    rows.append((i, cells))
+        finally:
+            wb.close()
+    except InputError:
+        raise
+    except Exception as exc:  # openpyxl and zipfile raise many unrelated types
+        raise InputError(Problem(f"cannot be read as an xlsx workbook: {type(exc).__name__}: {exc}", str(path))) from None
+    if not rows:
+        raise InputError(Problem("inventory workbook is empty", str(path)))
+    return rows[0][1], rows[1:]
+
+
+def _column_choices() -> list[str]:
+    from sim.core.pollutants import POLLUTANTS
+
+    out = ["id", *sorted(_OPTIONAL), *HEADER_ALIASES]
+    for pol in POLLUTANTS:
+        out += [f"ef:{pol}", f"emissions:{pol}", f"排放系数:{pol}", f"基准年排放量:{pol}"]
+    return out
+
+
+def read_inventory(path: str | Path) -> tuple[list[dict[str, Any]], LineMap, str]:
+    """Read pools from *path* (CSV in UTF-8 or GBK, or xlsx) -> (pool dicts, line map, sha256).
+
+    Lines in messages are the file's lines for CSV (where a record starts), rows for xlsx;
+    key paths name the column and the pool (``ef:NOx (boiler.coal)``).
+    """
+    from sim.core.errors import did_you_mean
+
+    p = Path(path)
+    name = str(path)
+    raw = read_source(p, "inventory file", 10 * MAX_INPUT_BYTES)
+    digest = hashlib.sha256(raw).hexdigest()
+    if p.suffix.lower() in (".xlsx", ".xlsm"):
+        header, body = _rows_xlsx(p)
+    elif p.suffix.lower() == ".csv":
+        header, body = _rows_csv(raw, name)
+    else:
+        raise InputError(Problem("inventory must be a .csv or .xlsx file", name))
+    cols = [_header(h) for h in header]
+    shown = {c: (h or "").strip() for c, h in zip(cols, header, strict=True)}
+    problems: list[Problem] = []
+    if "id" not in cols:
+        problems.append(Problem("inventory needs an 'id' column (源类编号)", name, 1, "id"))
+    first: dict[str, int] = {}
+    for n, c in enumerate(cols, start=1):
+        if not c:
+            continue
+        if c in first:
+            problems.append(Problem(f"column {shown[c]!r} appears twice (columns {first[c]} and {n}); keep one", name, 1, shown[c]))
+        first.setdefault(c, n)
+        if c not in _OPTIONAL and c != "id" and not c.startswith(("ef:", "emissions:")):
+            problems.append(Problem(f"unknown column {c!r}{did_you_mean(c, _column_choices())}; valid: id, name, sector, activity, unit, growth, "
+                                    "growth_low, growth_high, source, ef:<pollutant>, emissions:<pollutant>", name, 1, c))
+    if problems:
+        raise InputError(problems)
+    pools: list[dict[str, Any]] = []
+    lines: dict[tuple[Any, ...], int] = {}
+    overlong = overlong_rows(body, len(cols), name)
+    for r, row in body:
+        if not any((x or "").strip() for x in row):
+            continue
+        if r in overlong:
+            problems.append(overlong[r])
+            continue
+        rec = {c: (row[i].strip() if i < len(row) and row[i] is not None else "") for i, c in enumerate(cols) if c}
+        i = len(pools)
+        pool: dict[str, Any] = {"id": rec.get("id", "")}
+        lines[(i,)] = r
+        for k in ("name", "sector", "source"):
+            if rec.get(k):
+                pool[k] = rec[k]
+        if rec.get("activity"):
+            unit = rec.get("unit", "")
+            pool["activity"] = f"{rec['activity']} {unit}".strip()
+        g = rec.get("growth", "")
+        if g:
+            if rec.get("growth_low") and rec.get("growth_high"):
+                pool["growth"] = {"value": g, "low": rec["growth_low"], "high": rec["growth_high"]}
+            else:
+                pool["growth"] = g
+        ef: dict[str, Any] = {}
+        em: dict[str, Any] = {}
+        for c, v in rec.items():
+            if not v:
+                continue
+            if c.startswith("ef:"):
+                ef[c[3:]] = _factor_cell(v)
+            elif c.startswith("emissions:"):
+                em[c[10:]] = v if any(ch.isalpha() for ch in v.replace("e", "")) else f"{v} t/a"
+        if ef:
+            pool["ef"] = ef
+        if em:
+            pool["emissions"] = em
+        for k in pool:
+            lines[(i, k)] = r
+        pools.append(pool)
+    if problems:
+        raise InputError(problems)
+    if not pools:
+        raise InputError(Problem("inventory has a header but no pools", name, 2))
+    ids = [str(pl.get("id", "")) for pl in pools]
+
+    def label(path: tuple[Any, ...]) -> str:
+        if not path or not isinstance(path[0], int) or path[0] >= len(ids):
+            return ""
+        col = ":".join(str(x) for x in path[1:3])
+        col = shown.get(col, col)
+        return f"{col} ({ids[path[0]]})" if col else ids[path[0]]
+
+    return pools, LineMap(name, lines, label=label), digest

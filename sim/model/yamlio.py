@@ -1,0 +1,186 @@
+"""Safe YAML reading that remembers where every key stands (file:line for error messages)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sim.core.errors import InputError, Problem
+from sim.model.textio import decode, read_source
+
+__all__ = ["MAX_INPUT_BYTES", "LineMap", "read_yaml"]
+
+MAX_INPUT_BYTES = 5 * 1024 * 1024  # a scenario is text a planner writes; 5 MiB is generous
+
+
+class LineMap:
+    """Maps a key path (``('measures', 2, 'quantity')``) to its line in the source file."""
+
+    def __init__(self, file: str, lines: dict[tuple[Any, ...], Any] | None = None, prefix: tuple[Any, ...] = (),
+                 label: Callable[[tuple[Any, ...]], str] | None = None):
+        self.file = file
+        # how a key path reads in messages (a table names a column and a row, not a path)
+        self.label = label
+        # a value is a line in *file*, or (other file, line) for keys inherited through `extends`
+        self.lines: dict[tuple[Any, ...], Any] = lines or {}
+        self.prefix = prefix
+
+    def where(self, path: tuple[Any, ...] | list[Any]) -> tuple[str, int | None]:
+        """(file, line) of *path*, or of its nearest enclosing key that has one."""
+        p = (*self.prefix, *path)
+        while True:
+            if p in self.lines:
+                v = self.lines[p]
+                return (v[0], v[1]) if isinstance(v, tuple) else (self.file, v)
+            if not p:
+                return self.file, None
+            p = p[:-1]
+
+    def line(self, path: tuple[Any, ...] | list[Any]) -> int | None:
+        """Line of *path*, or of its nearest enclosing key that has one."""
+        return self.where(path)[1]
+
+    def problem(self, path: tuple[Any, ...] | list[Any], message: str) -> Problem:
+        file, line = self.where(path)
+        full = (*self.prefix, *path)
+        return Problem(message, file, line, (self.label(full) if self.label else "") or dotted(full))
+
+
+def dotted(path: tuple[Any, ...] | list[Any]) -> str:
+    """``('measures', 2, 'quantity')`` -> ``measures[2].quantity``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+MAX_VALUES = 200_000  # values after expanding anchors and aliases (a scenario has a few thousand)
+MAX_DEPTH = 64  # nesting levels (a scenario needs about six)
+
+
+# libyaml's parser when PyYAML was built with it (about 10x faster on large scenarios)
+_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc]
+    """SafeLoader whose value errors (a date such as 2022-06-31, a 5000-digit integer) carry a line."""
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, OverflowError) as exc:
+            text = str(getattr(node, "value", ""))
+            text = text if len(text) <= 40 else text[:37] + "..."
+            why = str(exc).split(";")[0]
+            raise yaml.constructor.ConstructorError(None, None, f"cannot read {text!r}: {why}", node.start_mark) from None
+
+
+def _check_size(root: yaml.Node, name: str) -> None:
+    """Refuse alias bombs, self-referencing anchors and absurd nesting before constructing."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: yaml.Node, depth: int) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        line = node.start_mark.line + 1
+        if key in active:
+            raise InputError(Problem("an anchor refers to itself (a recursive alias); write the values out", name, line))
+        if depth > MAX_DEPTH:
+            raise InputError(Problem(f"nested more than {MAX_DEPTH} levels deep", name, line))
+        total = 1
+        if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+            active.add(key)
+            children = [c for kv in node.value for c in kv] if isinstance(node, yaml.MappingNode) else node.value
+            for child in children:
+                total += size(child, depth + 1)
+                if total > MAX_VALUES:
+                    raise InputError(Problem(f"expands to more than {MAX_VALUES:,} values (anchors and aliases repeated "
+                                             "inside each other?); a scenario is far smaller", name, line))
+            active.discard(key)
+        sizes[key] = total
+        return total
+
+    size(root, 0)
+
+
+def _walk(node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int], dupes: list[Problem]) -> None:
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[tuple[str, str], int] = {}
+        for k, v in node.value:
+            line = k.start_mark.line + 1
+            if isinstance(k, yaml.ScalarNode):
+                key: Any = k.value
+                if k.value != "<<" and (k.tag, k.value) in seen:
+                    first = seen[(k.tag, k.value)]
+                    dupes.append(Problem(f"duplicate key {k.value!r} (first at line {first}); YAML would keep only the last, silently",
+                                         "", line, dotted((*path, key))))
+                seen.setdefault((k.tag, k.value), line)
+                if k.tag.endswith(":int") and k.value.isdigit():
+                    lines[(*path, int(k.value))] = line  # pydantic reports {2025: ...} keys as ints
+            else:
+                key = str(k)
+            lines[(*path, key)] = line
+            _walk(v, (*path, key), lines, dupes)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, v in enumerate(node.value):
+            lines[(*path, i)] = v.start_mark.line + 1
+            _walk(v, (*path, i), lines, dupes)
+
+
+def read_yaml(path: str | Path) -> tuple[Any, LineMap]:
+    """Read *path* as safe YAML; InputError (with line) on anything but clean YAML.
+
+    Beyond ``yaml.safe_load``: duplicate keys are errors (YAML keeps the last silently), and
+    alias bombs, recursive anchors and deep nesting are refused before they are expanded.
+    """
+    name = str(path)
+    raw = read_source(path, "scenario file", MAX_INPUT_BYTES)
+    text = decode(raw, name, "scenario file", ("utf-8-sig",), "save the scenario as UTF-8")
+    if not text.strip():
+        raise InputError(Problem("is empty: a scenario needs at least name, region, base_year, years, inventory", name))
+    lines: dict[tuple[Any, ...], int] = {}
+    loader: _Loader | None = None
+    try:
+        loader = _Loader(text)
+        node = loader.get_single_node()
+        data = None
+        if node is not None:
+            _check_size(node, name)
+            dupes: list[Problem] = []
+            _walk(node, (), lines, dupes)
+            if dupes:  # an anchored mapping walked twice reports its duplicate once
+                raise InputError(list({(p.line, p.message): Problem(p.message, name, p.line, p.path) for p in dupes}.values()))
+            data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        msg = (exc.problem or str(exc)).strip()
+        if exc.context and exc.context_mark and exc.problem_mark and exc.context_mark.line != exc.problem_mark.line:
+            msg += f" ({exc.context} at line {exc.context_mark.line + 1})"  # where the unclosed [ { or quote began
+        src = text.splitlines()[line - 1] if line and line <= len(text.splitlines()) else ""
+        if "\t" in src or "\\t" in msg:
+            msg += " (YAML indents with spaces, not tabs)"
+        if "could not determine a constructor" in msg:
+            msg = f"{msg}: YAML tags such as !!python/object are not allowed in a scenario"
+        raise InputError(Problem(f"invalid YAML: {msg}", name, line)) from None
+    except yaml.reader.ReaderError as exc:  # a control character, e.g. pasted from a PDF
+        line = text.count("\n", 0, exc.position) + 1
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        raise InputError(Problem(f"invalid YAML: control character #x{code:04x} is not allowed in YAML text", name, line)) from None
+    except yaml.YAMLError as exc:
+        raise InputError(Problem(f"invalid YAML: {exc}", name)) from None
+    except RecursionError:
+        raise InputError(Problem("invalid YAML: nested too deeply", name)) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+    return data, LineMap(name, lines)

@@ -1,0 +1,1 @@
+"""What a planner reads: terminal tables, charts, exports and the feasibility appendix."""

@@ -1,0 +1,970 @@
+"""Build the ONE content model of the feasibility appendix (目标可达性分析) from a run.
+
+Every sentence that states a result is generated here from the run's numbers (results.nc and
+manifest.json); text taken from the scenario (names, descriptions, sources) is quoted as
+input, never as a conclusion. The writers lay this model out as DOCX, HTML and Markdown.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from sim.core.errors import InputError
+from sim.core.pollutants import display
+from sim.reports.appendix.model import (
+    Appendix,
+    Block,
+    Bullets,
+    Cell,
+    Column,
+    Figure,
+    Paragraph,
+    Section,
+    Subheading,
+    Table,
+)
+from sim.reports.appendix.numbers import (
+    DASH,
+    MassUnit,
+    fmt_amount,
+    fmt_in,
+    fmt_number,
+    fmt_pct,
+    fmt_probability,
+    fmt_sig,
+    mass_unit,
+    tidy_unit,
+)
+from sim.reports.appendix.sources import FigureSource, RunData, ScenarioInfo
+
+__all__ = ["LANGS", "STATUS_TEXT", "build_content"]
+
+LANGS = ("zh", "en")
+STATUS_TEXT = {
+    "zh": {"met": "可达", "at risk": "存在风险", "not met": "不可达"},
+    "en": {"met": "achievable", "at risk": "at risk", "not met": "not achievable"},
+}
+_ZH_NUM = "一二三四五六七八九十"
+_TYPE_TEXT = {
+    "zh": {"retire": "淘汰关停", "switch": "能源替代", "control": "末端治理", "standard": "排放标准提升", "treat": "污水治理"},
+    "en": {"retire": "retirement", "switch": "fuel switch", "control": "add-on control", "standard": "emission standard", "treat": "treatment"},
+}
+_BASIS_TEXT = {
+    "zh": {"V": "已核实", "S": "标准", "D": "推导", "E": "工程估算", "U": "未核实", "scenario": "情景设定"},
+    "en": {"V": "verified", "S": "standard", "D": "derived", "E": "engineering estimate", "U": "unverified", "scenario": "scenario value"},
+}
+
+
+def _grouped(text: str) -> str:
+    """A quantity as written, its leading number with thousands separators: 4918.3 蒸吨 -> 4,918.3 蒸吨."""
+    m = re.match(r"^(-?)(\d+)(\.\d+)?(.*)$", text.strip())
+    if not m:
+        return text
+    return f"{m.group(1)}{int(m.group(2)):,}{m.group(3) or ''}{m.group(4)}"
+
+
+def _f(x: Any) -> float:
+    return float(np.asarray(x).item())
+
+
+class _Builder:
+    """Numbers tables and figures in order and keeps the language in one place."""
+
+    def __init__(self, run: RunData, info: ScenarioInfo, lang: str, compare: Sequence[RunData], figures: FigureSource | None):
+        self.run, self.info, self.lang, self.compare = run, info, lang, list(compare)
+        self.ds = run.ds
+        self.figsrc = figures
+        self.n_tables = 0
+        self.n_figures = 0
+        self.zh = lang == "zh"
+
+    # ---- language helpers ------------------------------------------------------------------
+    def t(self, zh: str, en: str) -> str:
+        return zh if self.zh else en
+
+    def head(self, label: str, unit: str | None = None) -> str:
+        if not unit:
+            return label
+        return f"{label}（{unit}）" if self.zh else f"{label} ({unit})"
+
+    def pol(self, p: str) -> str:
+        return display(p, self.lang)
+
+    def status(self, s: str) -> str:
+        return STATUS_TEXT[self.lang].get(s, s)
+
+    def year(self, y: int) -> str:
+        return f"{y}年" if self.zh else str(y)
+
+    def join(self, items: Sequence[str]) -> str:
+        return ("、" if self.zh else ", ").join(items)
+
+    def table(self, key: str, caption: str, columns: list[Column], rows: list[list[Cell]], notes: list[str] | None = None) -> Table:
+        self.n_tables += 1
+        label = f"表{self.n_tables}" if self.zh else f"Table {self.n_tables}"
+        prefix = self.t("注：", "Note: ")
+        return Table(key, label, caption, columns, rows, [prefix + n for n in notes or []])
+
+    def figure(self, key: str, caption: str, name: str, draw: Any, samples: bool = False) -> Block:
+        png, note = (None, "no figures") if self.figsrc is None else self.figsrc.get(name, draw, samples)
+        if png is None:
+            return Paragraph(self.t(f"（{caption}：本次未能生成，原因：{note}。）", f"({caption}: not available: {note}.)"), "note")
+        self.n_figures += 1
+        label = f"图{self.n_figures}" if self.zh else f"Figure {self.n_figures}"
+        text = None
+        if note == "labels-zh":
+            text = self.t("", "Chart labels are in Chinese: the run's own chart is used because the scenario could not be re-run to draw it in English.")
+        return Figure(key, label, caption, f"figures/{name}", png, text)
+
+    # ---- run facts -------------------------------------------------------------------------
+    @property
+    def pollutants(self) -> list[str]:
+        return [str(p) for p in self.ds["pollutant"].values]
+
+    @property
+    def measures(self) -> list[str]:
+        return [str(m) for m in self.ds["measure"].values]
+
+    def coord(self, name: str, key: str, dim: str) -> str:
+        return str(self.ds[name].sel({dim: key}).values)
+
+    def target_rows(self, run: RunData | None = None) -> list[dict[str, Any]]:
+        r = run or self.run
+        ds = r.ds
+        out = []
+        for i, tid in enumerate(r.targets):
+            row: dict[str, Any] = {
+                "id": tid,
+                "name": str(ds["target_name"].values[i]),
+                "pollutant": str(ds["target_pollutant"].values[i]),
+                "year": int(ds["target_year"].values[i]),
+                "kind": str(ds["target_kind"].values[i]),
+                "value": str(ds["target_value"].values[i]),
+                "required": _f(ds["required"].values[i]),
+                "achieved": _f(ds["achieved"].values[i]),
+                "margin": _f(ds["margin"].values[i]),
+                "status": str(ds["status"].values[i]),
+            }
+            for q in ("probability", "margin_p5", "margin_p50", "margin_p95"):
+                if q in ds:
+                    row[q] = _f(ds[q].values[i])
+            out.append(row)
+        return out
+
+    def target_ref_year(self, tid: str) -> int:
+        if self.info.usable and self.info.scenario is not None:
+            for t in self.info.scenario.targets:
+                if t.id == tid and t.base_year is not None:
+                    return int(t.base_year)
+        return self.run.base_year
+
+    def target_wording(self, row: dict[str, Any]) -> str:
+        """The target as the plan states it: 较2020年下降2%, 重点工程减排量不少于3,895吨, 总量控制在…以内."""
+        from sim.core.units import parse_quantity
+
+        try:
+            q = parse_quantity(row["value"])
+            v = float(q.to("dimensionless").magnitude) if row["kind"] == "reduction_percent" else float(q.to("t").magnitude)
+        except Exception:  # a value the run stored as text we cannot read: show it as written
+            return row["value"]
+        if row["kind"] == "reduction_percent":
+            ref = self.target_ref_year(row["id"])
+            return self.t(f"较{ref}年下降{fmt_pct(v)}", f"{fmt_pct(v)} below {ref}")
+        if row["kind"] == "reduction_amount":
+            return self.t(f"重点工程减排量不少于{fmt_amount(v, 'zh')}", f"key-project reductions of at least {fmt_amount(v, 'en')}")
+        return self.t(f"排放总量控制在{fmt_amount(v, 'zh')}以内", f"emissions at most {fmt_amount(v, 'en')}")
+
+    def pollutant_columns(self, values: dict[str, list[float]], per_year: bool = True) -> tuple[list[Column], dict[str, MassUnit]]:
+        units = {p: mass_unit(v, self.lang, per_year) for p, v in values.items()}
+        return [Column(self.head(self.pol(p), units[p].label), True) for p in values], units
+
+    # ---- sections ----------------------------------------------------------------------------
+    def basics(self) -> list[Block]:
+        ds, run, man = self.ds, self.run, self.run.manifest
+        years = self.join([self.year(y) for y in run.report_years])
+        n_pools, n_measures, n_targets = ds.sizes.get("pool", 0), ds.sizes.get("measure", 0), len(run.targets)
+        region = str(ds.attrs.get("region") or man.get("region", ""))
+        blocks: list[Block] = [Paragraph(self.t(
+            f"本附录由 ersim 根据“{run.scenario_name}”的运行结果生成。"
+            f"评估区域为{region}，基准年为{run.base_year}年，评估年份为{years}；"
+            f"清单共{n_pools}类排放源，情景共{n_measures}项减排措施、{n_targets}项目标。"
+            "表中排放量与减排量单位为吨/年（数值较大的列为万吨/年），目标的要求、实现减排量与余量单位为吨（或万吨）。"
+            f"运行编号：{run.run_id}。",
+            f"This appendix was generated by ersim from run {run.run_id} of the scenario “{run.scenario_name}”. "
+            f"Region: {region}; base year {run.base_year}; assessed years {years}. "
+            f"The inventory has {n_pools} source pools; the scenario has {n_measures} measures and {n_targets} targets. "
+            "Emissions and reductions are in tonnes per year (t/a); target requirements, achievements and margins in tonnes (t).",
+        ))]
+        scen = self.info.scenario if self.info.usable else None
+        if scen is not None:
+            prov = scen.provenance
+            status = prov.get("status") if isinstance(prov, dict) else None
+            basis = prov.get("basis") if isinstance(prov, dict) else prov
+            if status:
+                blocks.append(Paragraph(self.t(
+                    f"清单性质（情景文件所述）：{'示意清单' if str(status) == 'illustrative' else status}"
+                    + ("，测算结果只表示该清单假设下的量级，不是对实际排放的核定。" if str(status) == "illustrative" else "。"),
+                    f"Inventory status (as the scenario states): {status}"
+                    + (": the results show what these assumptions give, not verified emissions." if str(status) == "illustrative" else "."),
+                ), "note"))
+            if basis:
+                blocks.append(Paragraph(self.t(f"清单来源（情景文件原文）：{basis}", f"Inventory basis (scenario text): {basis}")))
+            if scen.description:
+                blocks.append(Paragraph(self.t(f"情景说明（情景文件原文）：{scen.description}", f"Scenario description (scenario text): {scen.description}")))
+        # inventory by sector, base year
+        base = ds["baseline"].sel(year=run.base_year)
+        sectors: list[str] = []
+        for s in ds["pool_sector"].values:
+            s = str(s) or self.t("未分类", "unassigned")
+            if s not in sectors:
+                sectors.append(s)
+        sector_of = [str(s) or self.t("未分类", "unassigned") for s in ds["pool_sector"].values]
+        vals: dict[str, list[float]] = {p: [] for p in self.pollutants}
+        grid: list[tuple[str, dict[str, float]]] = []
+        for s in sectors:
+            idx = [i for i, x in enumerate(sector_of) if x == s]
+            row = {p: float(base.isel(pool=idx).sel(pollutant=p).sum()) for p in self.pollutants}
+            grid.append((s, row))
+        total = {p: float(ds["emissions_total"].sel(pollutant=p, year=run.base_year)) for p in self.pollutants}
+        grid.append((self.t("合计", "Total"), total))
+        for _, row in grid:
+            for p in self.pollutants:
+                vals[p].append(row[p])
+        cols, units = self.pollutant_columns(vals)
+        rows = [[Cell(name)] + [Cell(fmt_in(row[p], units[p]) if abs(row[p]) > 1e-9 else DASH, row[p]) for p in self.pollutants]
+                for name, row in grid]
+        blocks.append(self.table(
+            "inventory_by_sector",
+            self.t(f"{run.base_year}年（基准年）分行业排放量", f"Base-year ({run.base_year}) emissions by sector"),
+            [Column(self.t("行业", "Sector")), *cols], rows,
+            [self.t("“—”表示该行业不排放该污染物。", "“—”: the sector does not emit that pollutant.")],
+        ))
+        inv = man.get("inventory_file")
+        if inv:
+            blocks.append(Paragraph(self.t(f"清单文件：{inv}（SHA-256 见附表）。", f"Inventory file: {inv} (SHA-256 in the annex)."), "note"))
+        return blocks
+
+    def growth(self) -> list[Block]:
+        ds, run = self.ds, self.run
+        last = run.report_years[-1]
+        n = last - run.base_year
+        scen = self.info.scenario if self.info.usable else None
+        pools_spec = {p.id: p for p in scen.pools} if scen is not None else {}
+        blocks: list[Block] = [Paragraph(self.t(
+            "活动水平自基准年按年增长率外推：A[y] = A[基准年] × (1 + g)^(y − 基准年)。新增量是同年基准排放（含增长、不含措施）"
+            "与基准年排放之差；减排量均相对同年含新增量的基准排放计算，新增量因此计入目标考核。",
+            "Activity is projected from the base year with an annual growth rate: A[y] = A[base] × (1 + g)^(y − base). "
+            "New emissions (growth) are the same year's baseline (with growth, without measures) minus base-year emissions; "
+            "reductions are counted against the same year's baseline, so growth counts against the targets.",
+        ), "formula")]
+        rows: list[list[Cell]] = []
+        for k, pid in enumerate(str(x) for x in ds["pool"].values):
+            unit = tidy_unit(str(ds["pool_unit"].values[k]))
+            a0 = _f(ds["activity"].sel(pool=pid, year=run.base_year))
+            a1 = _f(ds["activity"].sel(pool=pid, year=last))
+            spec = pools_spec.get(pid)
+            if spec is not None:
+                g = spec.growth
+                gtext = fmt_pct(g.value, 1 if abs(g.value * 100 - round(g.value * 100)) > 1e-9 else 0)
+                if g.uncertain and g.low is not None and g.high is not None:
+                    gtext += f"（{fmt_pct(g.low)}～{fmt_pct(g.high)}）" if self.zh else f" ({fmt_pct(g.low)} to {fmt_pct(g.high)})"
+                gval: float | None = g.value
+            elif a0 > 0 and n > 0:
+                gval = (a1 / a0) ** (1 / n) - 1
+                gtext = fmt_pct(gval, 1)
+            else:
+                gval, gtext = None, DASH
+            emission_only = (spec is not None and spec.activity is None) or (spec is None and not unit and a0 == 1.0)
+            rows.append([
+                Cell(str(ds["pool_name"].values[k])), Cell(str(ds["pool_sector"].values[k]) or DASH),
+                Cell(unit if not emission_only else self.t("按排放量给定", "given as emissions")),
+                Cell(DASH if emission_only else fmt_number(a0), None if emission_only else a0),
+                Cell(gtext, gval),
+                Cell(DASH if emission_only else fmt_number(a1), None if emission_only else a1),
+            ])
+        blocks.append(self.table(
+            "pools_growth", self.t("排放源类、活动水平与增长假设", "Source pools, activity and growth assumptions"),
+            [Column(self.t("源类", "Pool")), Column(self.t("行业", "Sector")), Column(self.t("单位", "Unit")),
+             Column(self.t(f"{run.base_year}年活动水平", f"Activity {run.base_year}"), True),
+             Column(self.t("年增长率", "Growth per year"), True),
+             Column(self.t(f"{last}年活动水平", f"Activity {last}"), True)],
+            rows,
+            [self.t("增长率取自情景文件；括号内为不确定性区间。", "Growth rates from the scenario file; ranges in brackets.")
+             if scen is not None else
+             self.t("情景文件不可用，增长率由运行结果中的活动水平反算。", "The scenario file is not available: growth rates are inferred from the run's activity.")],
+        ))
+        # new emissions by pollutant
+        labels: list[tuple[str, dict[str, float]]] = []
+        e0 = {p: _f(ds["emissions_total"].sel(pollutant=p, year=run.base_year)) for p in self.pollutants}
+        labels.append((self.t(f"{run.base_year}年排放", f"Emissions {run.base_year}"), e0))
+        for y in run.report_years:
+            b = {p: _f(ds["baseline_total"].sel(pollutant=p, year=y)) for p in self.pollutants}
+            labels.append((self.t(f"{y}年基准排放（含新增量）", f"Baseline {y} (with growth)"), b))
+            labels.append((self.t(f"{y}年新增量", f"New emissions {y}"), {p: b[p] - e0[p] for p in self.pollutants}))
+        vals = {p: [row[p] for _, row in labels] for p in self.pollutants}
+        cols, units = self.pollutant_columns(vals)
+        rows = [[Cell(name)] + [Cell(fmt_in(row[p], units[p]), row[p]) for p in self.pollutants] for name, row in labels]
+        blocks.append(self.table("new_emissions", self.t("新增量预测", "New emissions from growth"),
+                                 [Column(self.t("项目", "Item")), *cols], rows))
+        grown = labels[-1][1]
+        pos = sorted(((p, grown[p]) for p in self.pollutants if grown[p] > 1e-9), key=lambda x: -x[1] / max(e0[x[0]], 1e-12))
+        if pos:
+            parts = [self.t(f"{self.pol(p)}{fmt_amount(v, 'zh')}（为基准年的{fmt_pct(v / e0[p], 1)}）" if e0[p] > 0 else f"{self.pol(p)}{fmt_amount(v, 'zh')}",
+                            f"{self.pol(p)} {fmt_amount(v, 'en')}" + (f" ({fmt_pct(v / e0[p], 1)} of the base year)" if e0[p] > 0 else ""))
+                     for p, v in pos]
+            blocks.append(Paragraph(self.t(f"至{last}年，新增量为正的污染物：{self.join(parts)}。",
+                                           f"By {last}, growth adds: {self.join(parts)}.")))
+        else:
+            blocks.append(Paragraph(self.t(f"至{last}年，各污染物新增量均不为正。", f"By {last}, growth adds no emissions.")))
+        return blocks
+
+    def _schedule_text(self, m: Any) -> str:
+        if m.schedule:
+            parts = [self.t(f"{y}年{fmt_pct(u.value)}", f"{y}: {fmt_pct(u.value)}") for y, u in sorted(m.schedule.items())]
+            return ("，" if self.zh else "; ").join(parts)
+        if m.commissioned:
+            y, mo = m.commissioned.split("-")
+            return self.t(f"{y}年{int(mo)}月稳定运行", f"stable operation {m.commissioned}")
+        if m.year is not None:
+            return self.t(f"{m.year}年起全面实施", f"in full from {m.year}")
+        first = self.run.base_year + 1
+        return self.t(f"{first}年起全面实施", f"in full from {first}")
+
+    def _quantity_text(self, m: Any) -> str:
+        parts = []
+        if m.quantity is not None:
+            parts.append(_grouped(m.quantity))
+        if m.share is not None:
+            s = m.share
+            txt = self.t(f"覆盖{fmt_pct(s.value)}", f"covers {fmt_pct(s.value)}")
+            if s.uncertain:
+                txt += f"（{fmt_pct(s.low)}～{fmt_pct(s.high)}）" if self.zh else f" ({fmt_pct(s.low)} to {fmt_pct(s.high)})"
+            parts.append(txt)
+        c = m.completion
+        if c.value != 1 or c.uncertain:
+            txt = self.t(f"完成率{fmt_pct(c.value)}", f"completion {fmt_pct(c.value)}")
+            if c.uncertain:
+                txt += f"（{fmt_pct(c.low)}～{fmt_pct(c.high)}）" if self.zh else f" ({fmt_pct(c.low)} to {fmt_pct(c.high)})"
+            parts.append(txt)
+        return ("；" if self.zh else "; ").join(parts) or DASH
+
+    def _coef_value(self, key: str) -> tuple[str, str, str, str, str]:
+        """(value, unit, basis, source, description) of a coefficient as the run used it."""
+        used = self.run.manifest.get("coefficients_used", {}) or {}
+        over = self.run.manifest.get("coefficient_overrides", {}) or {}
+        lib = self.info.model.library if self.info.model is not None else None
+        desc = ""
+        if lib is not None and key in lib:
+            c = lib[key]
+            desc = (c.description_zh or c.description_en) if self.zh else (c.description_en or c.description_zh)
+        if key in over:
+            o = over[key]
+            desc = desc or self.t("情景文件设定的系数", "set in the scenario file")
+            basis = _BASIS_TEXT[self.lang]["scenario"]
+            return fmt_sig(float(o["value"])), tidy_unit(str(o.get("unit", ""))), basis, str(o.get("source", "")), desc
+        if key in used:
+            u = used[key]
+            return (fmt_sig(float(u["value"])), tidy_unit(str(u.get("unit", ""))), _BASIS_TEXT[self.lang].get(str(u.get("basis")), str(u.get("basis"))),
+                    str(u.get("source", "")), desc)
+        if lib is not None and key in lib and self.info.library_same:
+            c = lib[key]
+            return fmt_sig(c.value), tidy_unit(c.unit), _BASIS_TEXT[self.lang].get(c.basis, c.basis), c.source, desc
+        return DASH, "", "", self.t("运行清单未记录", "not recorded in the run's manifest"), desc
+
+    def measures_section(self) -> list[Block]:
+        ds = self.ds
+        scen = self.info.scenario if self.info.usable else None
+        specs = {m.id: m for m in scen.measures} if scen is not None else {}
+        pool_names = dict(zip((str(x) for x in ds["pool"].values), (str(x) for x in ds["pool_name"].values), strict=True))
+        blocks: list[Block] = []
+        if not self.measures:
+            return [Paragraph(self.t("情景未列减排措施。", "The scenario lists no measures."))]
+        rows = []
+        for i, mid in enumerate(self.measures):
+            m = specs.get(mid)
+            pool = self.coord("measure_pool", mid, "measure")
+            mtype = self.coord("measure_type", mid, "measure")
+            where = pool_names.get(pool, pool)
+            if m is not None:
+                dest = m.to or m.replaced_by
+                if dest:
+                    where += self.t(f" → {pool_names.get(dest, dest)}", f" → {pool_names.get(dest, dest)}")
+            rows.append([
+                Cell(str(i + 1)), Cell(self.coord("measure_name", mid, "measure")),
+                Cell(self.coord("measure_category", mid, "measure") or DASH),
+                Cell(_TYPE_TEXT[self.lang].get(mtype, mtype)), Cell(where),
+                Cell(self._quantity_text(m) if m is not None else DASH),
+                Cell(self._schedule_text(m) if m is not None else DASH),
+                Cell((m.source or DASH) if m is not None else DASH),
+            ])
+        notes = []
+        if scen is None:
+            notes.append(self.t(f"情景文件不可用（{self.info.detail}），工程量、进度与依据无法列出，本表只列运行结果中的措施。",
+                                f"The scenario file is not available ({self.info.detail}): quantities, schedules and sources cannot be listed."))
+        blocks.append(self.table(
+            "measures", self.t("减排措施清单", "Measures"),
+            [Column(self.t("序号", "No.")), Column(self.t("措施", "Measure")), Column(self.t("类别", "Category")),
+             Column(self.t("类型", "Type")), Column(self.t("作用源类", "Pool")), Column(self.t("工程量", "Quantity")),
+             Column(self.t("实施进度（累计完成比例）", "Schedule (cumulative share done)")), Column(self.t("依据", "Source"))],
+            rows, notes,
+        ))
+        # coefficients per measure
+        model = self.info.model if self.info.usable else None
+        if model is None:
+            blocks.append(Paragraph(self.t("情景文件不可用，无法列出各措施所用系数；运行所用全部系数见附表。",
+                                           "The scenario file is not available: coefficients per measure cannot be listed; every coefficient the run used is in the annex."), "note"))
+            return blocks
+        uses = model.coefficient_uses
+        crow: list[list[Cell]] = []
+        for mid in self.measures:
+            m = specs.get(mid)
+            own = [k for k, users in uses.items() if f"measure {mid}" in users]
+            pools = [self.coord("measure_pool", mid, "measure")]
+            if m is not None and (m.to or m.replaced_by):
+                pools.append(str(m.to or m.replaced_by))
+            pool_keys = [k for k, users in uses.items() if k not in own and any(f"pool {p}" in users for p in pools)]
+            for k, role in [(k, self.t("措施参数", "measure")) for k in own] + [(k, self.t("源类排放系数", "pool factor")) for k in pool_keys]:
+                value, unit, basis, source, desc = self._coef_value(k)
+                crow.append([Cell(self.coord("measure_name", mid, "measure")), Cell(k), Cell(desc or DASH), Cell(role),
+                             Cell(value), Cell(unit or DASH), Cell(basis or DASH), Cell(source or DASH)])
+        blocks.append(self.table(
+            "measure_coefficients", self.t("各措施所用系数及来源", "Coefficients used by each measure, with sources"),
+            [Column(self.t("措施", "Measure")), Column(self.t("系数", "Coefficient")), Column(self.t("说明", "Description")),
+             Column(self.t("用途", "Role")), Column(self.t("取值", "Value"), True), Column(self.t("单位", "Unit")),
+             Column(self.t("依据类别", "Basis")), Column(self.t("来源", "Source"))],
+            crow,
+            [self.t("取值为本次运行所用数值（见运行清单）；派生系数的来源写明其计算所用的基础系数，基础系数见附表。",
+                    "Values as used by the run (manifest); a derived coefficient's source names the base coefficients it is computed from, listed in the annex.")],
+        ))
+        return blocks
+
+    def _formulas(self) -> list[str]:
+        types = [str(t) for t in self.ds["measure_type"].values]
+        out = [self.t(
+            "排放量：E[k,p,y] = max(0, A_eff[k,y] × EF[k,p] − R[k,p,y]) × Π_m (1 − c[m,y] × d[m,p])，其中 A_eff 为淘汰、替代后的活动水平，"
+            "R 为污水治理削减负荷，c 为治理措施覆盖比例，d 为去除效率（或排放系数降幅）。",
+            "Emissions: E[k,p,y] = max(0, A_eff[k,y] × EF[k,p] − R[k,p,y]) × Π_m (1 − c[m,y] × d[m,p]), where A_eff is activity after "
+            "retirements and switches, R the load removed by treatment, c the share a control covers and d its removal efficiency (or cut in emission factor).",
+        )]
+        text = {
+            "retire": self.t("淘汰关停：A_k 减少 q × s[m,y]（s 为当年累计完成比例 × 完成率）；有替代源类时，替代源类增加 q × s × 折算系数。",
+                             "Retirement: A_k falls by q × s[m,y] (s = cumulative share done × completion); a replacement pool gains q × s × conversion."),
+            "switch": self.t("能源替代：A_k 减少 q × s[m,y]，接收源类增加 q × s × 折算系数（按热值与效率的能量当量折算）。",
+                             "Fuel switch: A_k falls by q × s[m,y]; the receiving pool gains q × s × conversion (energy-equivalent)."),
+            "control": self.t("末端治理：覆盖比例 c = q × s / A_k，覆盖部分的 (1 − η) 变为 (1 − η)(1 − η_m)。",
+                              "Add-on control: covered share c = q × s / A_k; on it (1 − η) becomes (1 − η)(1 − η_m)."),
+            "standard": self.t("排放标准提升：覆盖部分的排放系数由 EF_k 降为 EF_new（仅当新标准更严时），d = 1 − EF_new / EF_k。",
+                               "Emission standard: on the covered share the factor falls from EF_k to EF_new (only where stricter), d = 1 − EF_new / EF_k."),
+            "treat": self.t("污水治理：削减负荷 R = 水量 × 负荷系数 × 天数 × (C_in − C_out) × 10⁻⁶ 吨/年（或按单位去除量），不超过该源类排放量。",
+                            "Treatment: load removed R = flow × load factor × days × (C_in − C_out) × 10⁻⁶ t/a (or a removal per unit), never more than the pool emits."),
+        }
+        for t in ("retire", "switch", "control", "standard", "treat"):
+            if t in types:
+                out.append(text[t])
+        attribution = str(self.ds.attrs.get("attribution") or self.run.manifest.get("settings", {}).get("attribution", "sequential"))
+        if attribution == "shapley":
+            attr = self.t("Shapley 归因（与措施顺序无关）", "Shapley attribution (independent of the order of measures)")
+        else:
+            attr = self.t("顺序归因（按措施列出顺序依次计入，同 EPA CoST 串联计算）", "sequential attribution (in listed order, as EPA CoST applies measures in series)")
+        out.append(self.t(
+            f"措施减排量 = 同年基准排放（含新增量、无措施）− 实施措施后排放。同一源类上多项措施的联合减排按{attr}分摊，各措施减排量之和等于总减排量，与归因方法无关。",
+            f"A measure's reduction = the same year's baseline (with growth, without measures) − emissions with measures. The joint reduction of measures on one pool is shared by {attr}; "
+            "the measures' reductions add up to the total whatever the attribution.",
+        ))
+        rule = str(self.run.manifest.get("settings", {}).get("credit_rule", ""))
+        if rule:
+            rules = {"next_month": self.t("投运当年自稳定运行次月起按月折算", "in the commissioning year, credit from the month after stable operation"),
+                     "same_month": self.t("投运当年自稳定运行当月起按月折算", "in the commissioning year, credit from the month of stable operation"),
+                     "full_year": self.t("投运当年全年计入", "the whole commissioning year is credited")}
+            out.append(self.t(f"首年计入规则：{rules.get(rule, rule)}。", f"First-year credit: {rules.get(rule, rule)}."))
+        return out
+
+    def reductions(self) -> list[Block]:
+        ds = self.ds
+        blocks: list[Block] = [Subheading(self.t("（一）测算公式", "Formulas"))]
+        blocks.extend(Paragraph(f, "formula") for f in self._formulas())
+        blocks.append(Subheading(self.t("（二）减排量", "Reductions")))
+        if not self.measures:
+            return [*blocks, Paragraph(self.t("情景未列减排措施，减排量为零。", "No measures: no reductions."))]
+        for y in self.run.report_years:
+            red = ds["reduction"].sel(year=y)
+            pols = [p for p in self.pollutants if np.any(np.abs(ds["reduction"].sel(pollutant=p).values) > 1e-9)]
+            if not pols:
+                continue
+            grid = [(self.coord("measure_name", m, "measure"), {p: _f(red.sel(measure=m, pollutant=p)) for p in pols}) for m in self.measures]
+            grid.append((self.t("合计", "Total"), {p: _f(ds["reduction_total"].sel(pollutant=p, year=y)) for p in pols}))
+            vals = {p: [row[p] for _, row in grid] for p in pols}
+            cols, units = self.pollutant_columns(vals)
+            rows = [[Cell(name)] + [Cell(fmt_in(row[p], units[p]) if abs(row[p]) > 1e-9 else DASH, row[p]) for p in pols] for name, row in grid]
+            blocks.append(self.table(
+                f"reductions_{y}", self.t(f"{y}年各措施减排量", f"Reductions by measure, {y}"),
+                [Column(self.t("措施", "Measure")), *cols], rows,
+                [self.t("“—”表示该措施对该污染物无减排；负值表示排放增加（如替代源类的新增排放）。",
+                        "“—”: no effect on that pollutant; a negative value is an increase (e.g. the receiving pool of a switch).")],
+            ))
+        return blocks
+
+    def targets_section(self) -> list[Block]:
+        rows_t = self.target_rows()
+        if not rows_t:
+            return [Paragraph(self.t("情景未设目标，本节从略。", "The scenario sets no targets."))]
+        kinds = {r["kind"] for r in rows_t}
+        defs = []
+        if "reduction_percent" in kinds:
+            defs.append(self.t("较基准年下降 v：要求减排量 = v × E[基准年]，实现减排量 = E[基准年] − E[目标年]",
+                               "reduction by v against a base year: required = v × E[base]; achieved = E[base] − E[target year]"))
+        if "reduction_amount" in kinds:
+            defs.append(self.t("重点工程减排量 v：要求减排量 = v，实现减排量 = 同年基准排放 − 实施措施后排放",
+                               "key-project reductions v: required = v; achieved = same-year baseline − emissions with measures"))
+        if "cap" in kinds:
+            defs.append(self.t("总量控制 v：要求减排量 = 同年基准排放 − v，实现减排量 = 同年基准排放 − 实施措施后排放",
+                               "cap v: required = same-year baseline − v; achieved = same-year baseline − emissions with measures"))
+        blocks: list[Block] = [Paragraph(self.t(
+            "目标按以下方式折算为吨：" + "；".join(defs) + "。余量 = 实现减排量 − 要求减排量，余量不小于零即达到目标。",
+            "Targets are expressed in tonnes: " + "; ".join(defs) + ". Margin = achieved − required; a margin of zero or more meets the target.",
+        ), "formula")]
+        st = self.info.settings
+        if st is not None:
+            if self.run.samples:
+                blocks.append(Paragraph(self.t(
+                    f"结论判定：达标概率不低于{fmt_pct(st.met_probability)}且中心值余量不小于零为“可达”；达标概率不低于{fmt_pct(st.at_risk_probability)}为“存在风险”；否则为“不可达”。",
+                    f"Verdict: P(met) ≥ {fmt_pct(st.met_probability)} with a central margin ≥ 0 is achievable; P(met) ≥ {fmt_pct(st.at_risk_probability)} is at risk; otherwise not achievable.",
+                ), "note"))
+            else:
+                blocks.append(Paragraph(self.t(
+                    f"结论判定：余量小于零为“不可达”；余量不小于零但小于要求减排量的{fmt_pct(st.at_risk_margin)}为“存在风险”；其余为“可达”。",
+                    f"Verdict: a negative margin is not achievable; a margin below {fmt_pct(st.at_risk_margin)} of the requirement is at risk; otherwise achievable.",
+                ), "note"))
+        unit = mass_unit([v for r in rows_t for v in (r["required"], r["achieved"], r["margin"])], self.lang)
+        has_p = "probability" in rows_t[0]
+        cols = [Column(self.t("目标", "Target")), Column(self.t("污染物", "Pollutant")), Column(self.t("年份", "Year")),
+                Column(self.t("目标要求", "Requirement")),
+                Column(self.head(self.t("要求减排量", "Required"), unit.label), True),
+                Column(self.head(self.t("实现减排量", "Achieved"), unit.label), True),
+                Column(self.head(self.t("余量", "Margin"), unit.label), True)]
+        if has_p:
+            cols.append(Column(self.t("达标概率", "P(met)"), True))
+        cols.append(Column(self.t("结论", "Verdict")))
+        rows = []
+        for r in rows_t:
+            row = [Cell(r["name"]), Cell(self.pol(r["pollutant"])), Cell(str(r["year"])), Cell(self.target_wording(r)),
+                   Cell(fmt_in(r["required"], unit), r["required"]), Cell(fmt_in(r["achieved"], unit), r["achieved"]),
+                   Cell(fmt_in(r["margin"], unit), r["margin"])]
+            if has_p:
+                row.append(Cell(fmt_probability(r["probability"]), r["probability"]))
+            row.append(Cell(self.status(r["status"])))
+            rows.append(row)
+        notes = [self.t("中心值为各输入取中心值的确定性计算结果；达标概率为不确定性抽样中余量不小于零的样本比例。",
+                        "Central values are the deterministic result at central inputs; P(met) is the share of samples with a margin of zero or more.")] if has_p else []
+        blocks.append(self.table("targets", self.t("目标可达性分析", "Target feasibility"), cols, rows, notes))
+        blocks.extend(self.waterfalls(rows_t))
+        return blocks
+
+    def waterfalls(self, rows_t: list[dict[str, Any]]) -> list[Block]:
+        from sim.reports.charts import waterfall
+
+        pairs: list[tuple[str, int]] = []
+        for r in rows_t:
+            if (r["pollutant"], r["year"]) not in pairs:
+                pairs.append((r["pollutant"], r["year"]))
+        out: list[Block] = []
+        for p, y in pairs:
+            cap = self.t(f"{self.pol(p)}{self.run.base_year}—{y}年排放变化（基准年排放 → 新增量 → 各措施减排 → 目标年排放，虚线为目标）",
+                         f"{self.pol(p)}: emissions {self.run.base_year}–{y} (base year → growth → each measure → target year; dashed: target)")
+            out.append(self.figure(f"waterfall_{p}_{y}", cap, f"waterfall_{p}_{y}.png",
+                                   lambda res, p=p, y=y: waterfall(res, p, y, self.lang)))
+        return out
+
+    def uncertainty(self) -> list[Block]:
+        ds, run = self.ds, self.run
+        blocks: list[Block] = []
+        if not run.samples:
+            n_ranges = 0
+            if self.info.model is not None:
+                n_ranges = sum(1 for p in self.info.model.params.values() if p.uncertain)
+            blocks.append(Paragraph(self.t(
+                "本次运行为确定性计算（各输入取中心值），未进行不确定性抽样，因此不给出余量区间与达标概率。"
+                + (f"情景中有{n_ranges}项输入给出了取值区间（系数区间、措施完成率、增长率区间），" if n_ranges else "")
+                + "如需区间与达标概率，可用“ersim run 情景文件 --samples 10000”重新运行后再生成本附录。",
+                "This run is deterministic (central values): no uncertainty samples, hence no ranges and no P(met). "
+                + (f"The scenario gives ranges for {n_ranges} inputs (coefficient ranges, completion rates, growth ranges). " if n_ranges else "")
+                + "Re-run with “ersim run SCENARIO --samples 10000” and generate the appendix again for ranges and P(met).",
+            )))
+            return [*blocks, *self.sensitivity()]
+        seed = str(ds.attrs.get("seed", ""))
+        unc_inputs = ds.attrs.get("uncertain_inputs")
+        n_unc = len(unc_inputs) if isinstance(unc_inputs, (list, tuple)) else None
+        sampling = str(run.manifest.get("settings", {}).get("sampling", ""))
+        blocks.append(Paragraph(self.t(
+            f"不确定性分析采用拉丁超立方抽样，样本数{run.samples:,}，随机种子{seed}"
+            + (f"，共{n_unc}项不确定输入（系数区间默认三角分布，措施完成率与增长率按情景给出的区间）" if n_unc is not None else "")
+            + "。同一种子给出相同结果。",
+            f"Uncertainty: Latin hypercube sampling, {run.samples:,} samples, seed {seed}"
+            + (f", {n_unc} uncertain inputs (coefficient ranges triangular by default; completion and growth ranges as the scenario gives them)" if n_unc is not None else "")
+            + ". The same seed gives the same numbers.",
+        )))
+        if sampling:
+            blocks.append(Paragraph(self.t(f"抽样方法：{sampling}。", f"Sampling: {sampling}."), "note"))
+        rows_t = self.target_rows()
+        if rows_t and "margin_p5" in rows_t[0]:
+            unit = mass_unit([v for r in rows_t for v in (r["margin"], r["margin_p5"], r["margin_p95"])], self.lang)
+            rows = [[Cell(r["name"]), Cell(fmt_in(r["margin"], unit), r["margin"]), Cell(fmt_in(r["margin_p5"], unit), r["margin_p5"]),
+                     Cell(fmt_in(r["margin_p50"], unit), r["margin_p50"]), Cell(fmt_in(r["margin_p95"], unit), r["margin_p95"]),
+                     Cell(fmt_probability(r["probability"]), r["probability"]), Cell(self.status(r["status"]))] for r in rows_t]
+            blocks.append(self.table(
+                "margin_ranges", self.t("目标余量的不确定性区间与达标概率", "Margin ranges and probability of meeting each target"),
+                [Column(self.t("目标", "Target")), Column(self.head(self.t("余量中心值", "Central margin"), unit.label), True),
+                 Column(self.head("P5", unit.label), True), Column(self.head("P50", unit.label), True), Column(self.head("P95", unit.label), True),
+                 Column(self.t("达标概率", "P(met)"), True), Column(self.t("结论", "Verdict"))],
+                rows, [self.t("P5、P50、P95 为样本的第5、50、95百分位数。", "P5, P50, P95: 5th, 50th and 95th percentiles over the samples.")],
+            ))
+        # reduction ranges for the targeted pollutants and years
+        pairs = sorted({(r["pollutant"], r["year"]) for r in rows_t}, key=lambda x: (self.pollutants.index(x[0]), x[1])) if rows_t else \
+            [(p, run.report_years[-1]) for p in self.pollutants]
+        q = self._reduction_quantiles(pairs)
+        if q:
+            rows = []
+            for (p, y), (central, p5, p50, p95) in q.items():
+                unit_p = mass_unit([central, p5, p95], self.lang, per_year=True)
+                rows.append([Cell(self.pol(p)), Cell(str(y)), Cell(unit_p.label), Cell(fmt_in(central, unit_p), central),
+                             Cell(fmt_in(p5, unit_p), p5), Cell(fmt_in(p50, unit_p), p50), Cell(fmt_in(p95, unit_p), p95)])
+            blocks.append(self.table(
+                "reduction_ranges", self.t("总减排量的不确定性区间", "Ranges of the total reductions"),
+                [Column(self.t("污染物", "Pollutant")), Column(self.t("年份", "Year")), Column(self.t("单位", "Unit")),
+                 Column(self.t("中心值", "Central"), True), Column("P5", True), Column("P50", True), Column("P95", True)], rows,
+            ))
+        if self.info.model is not None and self.info.usable:
+            blocks.append(self._uncertain_inputs_table())
+        if "margin_sample" in ds:
+            from sim.reports.charts import margin_distribution
+
+            for r in rows_t:
+                cap = self.t(f"{r['name']}：余量的样本分布（达标概率 {fmt_probability(r['probability'])}）",
+                             f"{r['name']}: distribution of the margin over the samples (P(met) {fmt_probability(r['probability'])})")
+                blocks.append(self.figure(f"margin_{r['id']}", cap, f"margin_{r['id']}.png",
+                                          lambda res, t=r["id"]: margin_distribution(res, t, self.lang), samples=True))
+        return [*blocks, *self.sensitivity()]
+
+    def sensitivity(self) -> list[Block]:
+        """A tornado ranking per target, computed from the scenario when it reproduces the run;
+        Sobol and Morris indices are not part of a run, and the text says so."""
+        global_absent = self.t(
+            "全局敏感性指数（Sobol、Morris）不属于运行结果，本附录未包含；需要时可用“ersim sensitivity 情景文件 --method sobol”单独计算。",
+            "Global sensitivity indices (Sobol, Morris) are not part of a run and are not included; “ersim sensitivity SCENARIO --method sobol” computes them separately.",
+        )
+        rows_t = self.target_rows()
+        model = self.info.model
+        if not rows_t or model is None or not self.info.reproducible:
+            why = self.t("情景未设目标", "the scenario sets no targets") if not rows_t else (self.info.detail or self.info.state)
+            return [Paragraph(self.t(
+                f"本次运行结果中没有龙卷风排序或全局敏感性分析（Sobol、Morris），且无法由情景文件补算（{why}），本节不给出输入参数对目标余量影响的排序。",
+                f"The run holds no tornado ranking and no global sensitivity analysis (Sobol, Morris), and none can be computed from the scenario ({why}); this section does not rank the inputs.",
+            ), "note")]
+        from sim.analyses.sensitivity import tornado
+        from sim.core.errors import ErsimError
+
+        top = 5
+        rows: list[list[Cell]] = []
+        frames = []
+        try:
+            for r in rows_t:
+                df = tornado(model, r["id"])
+                if not math.isclose(float(df["margin_central"].iloc[0]), r["margin"], rel_tol=1e-6, abs_tol=1e-6):
+                    raise ValueError("central margin differs from the run")
+                frames.append((r, df))
+        except (ErsimError, ValueError) as exc:
+            return [Paragraph(self.t(f"龙卷风排序未能计算（{exc}）。", f"The tornado ranking could not be computed ({exc})."), "note"),
+                    Paragraph(global_absent, "note")]
+        unit = mass_unit([float(v) for _, df in frames for v in (*df["margin_at_low"][:top], *df["margin_at_high"][:top])], self.lang)
+        for r, df in frames:
+            recs: list[Any] = [rec for rec in df.to_dict("records") if float(rec["swing"]) > 1e-9][:top]
+            if not recs:
+                rows.append([Cell(r["name"]), Cell(DASH), Cell(self.t("各不确定输入对该目标余量均无影响", "no uncertain input moves this margin")),
+                             Cell(DASH), Cell(DASH), Cell(DASH), Cell(DASH)])
+            for k, rec in enumerate(recs):
+                name = str(rec["input"])
+                fmt: Any = fmt_pct if name.split(":")[0] in ("growth", "completion", "share") else fmt_sig
+                unit_in = "" if fmt is fmt_pct else tidy_unit(model.params[name].unit)
+                lo, hi, m_lo, m_hi, swing = (float(rec[c]) for c in ("low", "high", "margin_at_low", "margin_at_high", "swing"))
+                rows.append([Cell(r["name"] if k == 0 else ""), Cell(str(k + 1)), Cell(str(rec["label"])),
+                             Cell(f"{fmt(lo)}～{fmt(hi)}" + (f" {unit_in}" if unit_in else "")),
+                             Cell(fmt_in(m_lo, unit), m_lo), Cell(fmt_in(m_hi, unit), m_hi), Cell(fmt_in(swing, unit), swing)])
+        return [
+            Paragraph(self.t(
+                "龙卷风排序：每次只把一个不确定输入取其下限或上限、其余输入取中心值，计算目标余量的变幅，按变幅排序（每项目标列前"
+                f"{top}位，变幅为零的输入不列）。该排序由与本次运行一致的情景文件补算（情景、清单与系数表哈希一致，中心值余量与运行结果相同）。",
+                "Tornado ranking: one uncertain input at a time at its low or high end, the others central; inputs ranked by the swing of the target's margin "
+                f"(top {top} per target; inputs with no swing left out). It is computed from the scenario, which matches the run (same hashes, same central margins).",
+            )),
+            self.table("tornado", self.t("目标余量对不确定输入的敏感性（龙卷风排序）", "Sensitivity of the margins to the uncertain inputs (tornado ranking)"),
+                       [Column(self.t("目标", "Target")), Column(self.t("排序", "Rank")), Column(self.t("输入", "Input")),
+                        Column(self.t("取值区间", "Range")),
+                        Column(self.head(self.t("余量（取下限）", "Margin at low"), unit.label), True),
+                        Column(self.head(self.t("余量（取上限）", "Margin at high"), unit.label), True),
+                        Column(self.head(self.t("变幅", "Swing"), unit.label), True)], rows),
+            Paragraph(global_absent, "note"),
+        ]
+
+    def _reduction_quantiles(self, pairs: list[tuple[str, int]]) -> dict[tuple[str, int], tuple[float, float, float, float]]:
+        ds = self.ds
+        out: dict[tuple[str, int], tuple[float, float, float, float]] = {}
+        for p, y in pairs:
+            central = _f(ds["reduction_total"].sel(pollutant=p, year=y))
+            if "reduction_total_sample" in ds:
+                v = ds["reduction_total_sample"].sel(pollutant=p, year=y).values
+                p5, p50, p95 = (float(x) for x in np.quantile(v, (0.05, 0.5, 0.95)))
+            elif "reduction_total_q" in ds:
+                v = ds["reduction_total_q"].sel(pollutant=p, year=y).values
+                p5, p50, p95 = (float(x) for x in v)
+            else:
+                continue
+            out[(p, y)] = (central, p5, p50, p95)
+        return out
+
+    def _uncertain_inputs_table(self) -> Table:
+        assert self.info.model is not None
+        model = self.info.model
+        rows = []
+        for p in model.params.values():
+            if not p.uncertain or p.low is None or p.high is None:
+                continue
+            kind, _, key = p.name.partition(":")
+            if kind == "coef":
+                what = self.t("系数", "coefficient")
+                label = key
+                fmt: Any = fmt_sig
+                unit = tidy_unit(p.unit)
+            else:
+                what = {"growth": self.t("增长率", "growth"), "completion": self.t("完成率", "completion"),
+                        "share": self.t("覆盖比例", "covered share")}.get(kind, kind)
+                label = p.label
+                fmt, unit = fmt_pct, ""
+            dist = {"triangular": self.t("三角分布", "triangular"), "uniform": self.t("均匀分布", "uniform"),
+                    "lognormal": self.t("对数正态分布", "lognormal")}.get(p.distribution, p.distribution)
+            rows.append([Cell(label), Cell(what), Cell(fmt(p.value)), Cell(fmt(p.low)), Cell(fmt(p.high)), Cell(unit or DASH), Cell(dist)])
+        return self.table(
+            "uncertain_inputs", self.t("不确定输入及其取值区间", "Uncertain inputs and their ranges"),
+            [Column(self.t("输入", "Input")), Column(self.t("类别", "Kind")), Column(self.t("中心值", "Central"), True),
+             Column(self.t("下限", "Low"), True), Column(self.t("上限", "High"), True), Column(self.t("单位", "Unit")),
+             Column(self.t("分布", "Distribution"))],
+            rows,
+        )
+
+    def comparison(self) -> list[Block]:
+        runs = [self.run, *self.compare]
+        letters = [chr(ord("A") + i) for i in range(len(runs))]
+        blocks: list[Block] = []
+        legend = []
+        for letter, r in zip(letters, runs, strict=True):
+            legend.append([Cell(letter + (self.t("（本方案）", " (this run)") if r is self.run else "")), Cell(r.scenario_name),
+                           Cell(r.run_id), Cell(f"{r.samples:,}" if r.samples else self.t("确定性", "deterministic"))])
+        blocks.append(self.table("compared_runs", self.t("参与比较的方案", "Runs compared"),
+                                 [Column(self.t("方案", "Run")), Column(self.t("情景", "Scenario")), Column(self.t("运行编号", "Run id")),
+                                  Column(self.t("样本数", "Samples"))], legend))
+        ids: list[str] = []
+        names: dict[str, str] = {}
+        by_run: list[dict[str, dict[str, Any]]] = []
+        for r in runs:
+            tr = {row["id"]: row for row in self.target_rows(r)}
+            by_run.append(tr)
+            for tid, trow in tr.items():
+                if tid not in ids:
+                    ids.append(tid)
+                    names[tid] = trow["name"]
+        if not ids:
+            blocks.append(Paragraph(self.t("各方案均未设目标。", "No run has targets.")))
+            return blocks
+        unit = mass_unit([trow["margin"] for tr in by_run for trow in tr.values()], self.lang)
+        cols = [Column(self.t("目标", "Target"))]
+        for letter in letters:
+            cols.append(Column(self.head(self.t(f"方案{letter}余量", f"Margin {letter}"), unit.label), True))
+            cols.append(Column(self.t(f"方案{letter}结论", f"Verdict {letter}")))
+        rows = []
+        for tid in ids:
+            row = [Cell(names[tid])]
+            for tr in by_run:
+                t = tr.get(tid)
+                if t is None:
+                    row += [Cell(DASH), Cell(self.t("未设此目标", "no such target"))]
+                    continue
+                verdict = self.status(t["status"])
+                if "probability" in t:
+                    verdict += f"（P = {fmt_probability(t['probability'])}）" if self.zh else f" (P = {fmt_probability(t['probability'])})"
+                row += [Cell(fmt_in(t["margin"], unit), t["margin"]), Cell(verdict)]
+            rows.append(row)
+        notes = [self.t("按目标编号对应；余量 = 实现减排量 − 要求减排量。", "Targets matched by id; margin = achieved − required.")]
+        differ = [names[tid] for tid in ids
+                  if len({(tr[tid]["pollutant"], tr[tid]["year"], tr[tid]["kind"], tr[tid]["value"]) for tr in by_run if tid in tr}) > 1]
+        if differ:
+            notes.append(self.t(f"以下目标在各方案中的定义（污染物、年份、类型或目标值）不同，余量不可直接比较：{self.join(differ)}。",
+                                f"These targets are defined differently (pollutant, year, kind or value) across the runs, so their margins do not compare directly: {self.join(differ)}."))
+        blocks.append(self.table("comparison_margins", self.t("各方案目标余量比较", "Target margins side by side"), cols, rows, notes))
+        # total reductions of the targeted pollutant-years
+        pairs: list[tuple[str, int]] = []
+        for tr in by_run:
+            for t in tr.values():
+                if (t["pollutant"], t["year"]) not in pairs:
+                    pairs.append((t["pollutant"], t["year"]))
+        rrows = []
+        for p, y in pairs:
+            vals = []
+            for r in runs:
+                ok = p in [str(x) for x in r.ds["pollutant"].values] and y in [int(x) for x in r.ds["year"].values]
+                vals.append(_f(r.ds["reduction_total"].sel(pollutant=p, year=y)) if ok else math.nan)
+            u = mass_unit(vals, self.lang, per_year=True)
+            rrows.append([Cell(self.pol(p)), Cell(str(y)), Cell(u.label)] + [Cell(fmt_in(v, u), None if math.isnan(v) else v) for v in vals])
+        blocks.append(self.table("comparison_reductions", self.t("各方案总减排量比较", "Total reductions side by side"),
+                                 [Column(self.t("污染物", "Pollutant")), Column(self.t("年份", "Year")), Column(self.t("单位", "Unit"))]
+                                 + [Column(self.t(f"方案{x}", f"Run {x}"), True) for x in letters], rrows))
+        return blocks
+
+    def conclusion_sentence(self, r: dict[str, Any]) -> str:
+        req, ach, m = r["required"], r["achieved"], r["margin"]
+        verdict = self.status(r["status"])
+        p = r.get("probability")
+        why = self._at_risk_reason(r) if r["status"] == "at risk" else ""
+        if self.zh:
+            gap = f"余量{fmt_amount(m, 'zh')}" if m >= 0 else f"缺口{fmt_amount(-m, 'zh')}"
+            ptxt = f"，达标概率{fmt_probability(p)}" if p is not None else ""
+            return (f"{r['name']}（{self.pol(r['pollutant'])}，{r['year']}年，{self.target_wording(r)}）：要求减排{fmt_amount(req, 'zh')}，"
+                    f"测算实现减排{fmt_amount(ach, 'zh')}，{gap}{ptxt}{why}，结论为{verdict}。")
+        gap = f"a margin of {fmt_amount(m, 'en')}" if m >= 0 else f"a shortfall of {fmt_amount(-m, 'en')}"
+        ptxt = f", P(met) {fmt_probability(p)}" if p is not None else ""
+        return (f"{r['name']} ({self.pol(r['pollutant'])}, {r['year']}, {self.target_wording(r)}): required {fmt_amount(req, 'en')}, "
+                f"achieved {fmt_amount(ach, 'en')}, {gap}{ptxt}{why}. Verdict: {verdict}.")
+
+    def _at_risk_reason(self, r: dict[str, Any]) -> str:
+        """Why a target is at risk, from the thresholds the scenario sets (empty when unknown)."""
+        st = self.info.settings
+        if st is None:
+            return ""
+        p = r.get("probability")
+        if p is not None:
+            if p >= st.met_probability:
+                return self.t("（但中心值余量为负）", " (but the central margin is negative)")
+            return self.t(f"（低于可达所需的{fmt_pct(st.met_probability)}）", f" (below the {fmt_pct(st.met_probability)} needed to be achievable)")
+        return self.t(f"（余量不足要求减排量的{fmt_pct(st.at_risk_margin)}）", f" (a margin under {fmt_pct(st.at_risk_margin)} of the requirement)")
+
+    def conclusions(self) -> list[Block]:
+        rows_t = self.target_rows()
+        if not rows_t:
+            return [Paragraph(self.t("情景未设目标，无可达性结论。", "No targets, hence no verdicts."))]
+        counts = {s: sum(1 for r in rows_t if r["status"] == s) for s in ("met", "at risk", "not met")}
+        blocks: list[Block] = [Paragraph(self.t(
+            f"{len(rows_t)}项目标中，{counts['met']}项可达，{counts['at risk']}项存在风险，{counts['not met']}项不可达。",
+            f"Of {len(rows_t)} targets, {counts['met']} achievable, {counts['at risk']} at risk, {counts['not met']} not achievable.",
+        ))]
+        blocks.append(Bullets([self.conclusion_sentence(r) for r in rows_t]))
+        scen = self.info.scenario if self.info.usable else None
+        prov = scen.provenance if scen is not None else None
+        if isinstance(prov, dict) and str(prov.get("status")) == "illustrative":
+            blocks.append(Paragraph(self.t("注：基准清单为示意清单（情景文件所述），以上结论只表示该清单假设下的测算结果。",
+                                           "Note: the inventory is illustrative (as the scenario states); the verdicts hold for its assumptions only."), "note"))
+        if self.info.state != "ok":
+            blocks.append(Paragraph(self.t(f"注：情景文件不可用（{self.info.detail}），以上结论全部取自运行结果。",
+                                           f"Note: the scenario file is not available ({self.info.detail}); every verdict is taken from the run."), "note"))
+        return blocks
+
+    def annex(self) -> list[Block]:
+        man, run = self.run.manifest, self.run
+        blocks: list[Block] = [Subheading(self.t("（一）所用系数及来源", "Coefficients used, with sources"))]
+        keys = list((man.get("coefficients_used") or {}).keys())
+        extra: list[str] = []
+        if self.info.model is not None and self.info.usable and self.info.library_same:
+            extra = [k for k in self.info.model.base_keys() if k not in keys]
+        for k in (man.get("coefficient_overrides") or {}):
+            if k not in keys and k not in extra:
+                extra.append(k)
+        rows = []
+        for k in keys + extra:
+            value, unit, basis, source, desc = self._coef_value(k)
+            rows.append([Cell(k), Cell(desc or DASH), Cell(value), Cell(unit or DASH), Cell(basis or DASH), Cell(source or DASH)])
+        notes = [self.t("依据类别：已核实（V）、标准（S）、推导（D）、工程估算（E）、未核实（U）；情景设定为情景文件对系数库的覆盖，来源见情景文件。",
+                        "Basis: verified (V), standard (S), derived (D), engineering estimate (E), unverified (U); a scenario value overrides the library, with its source.")]
+        if extra and keys:
+            notes.append(self.t("前列为运行直接使用的系数（运行清单记录），其后为派生系数所依据的基础系数与情景设定值（取自系数库与情景文件，哈希与运行一致）。",
+                                "First the coefficients the run used directly (its manifest), then the base coefficients they are derived from and the scenario's own values (library and scenario, hashes as in the run)."))
+        blocks.append(self.table("coefficients", self.t("所用系数及来源", "Coefficients used, with sources"),
+                                 [Column(self.t("系数", "Coefficient")), Column(self.t("说明", "Description")), Column(self.t("取值", "Value"), True),
+                                  Column(self.t("单位", "Unit")), Column(self.t("依据类别", "Basis")), Column(self.t("来源", "Source"))], rows, notes))
+        blocks.append(Subheading(self.t("（二）运行清单", "Run manifest")))
+        st = man.get("settings") or {}
+        items: list[tuple[str, str]] = [
+            (self.t("运行编号", "Run id"), run.run_id),
+            (self.t("生成时间", "Created"), str(man.get("created", DASH))),
+            (self.t("ersim 版本", "ersim version"), str(man.get("ersim_version", DASH))),
+            (self.t("情景", "Scenario"), f"{run.scenario_name} ({run.scenario_id})"),
+            (self.t("情景文件", "Scenario file"), str(man.get("scenario_file") or DASH)),
+            (self.t("情景文件 SHA-256", "Scenario SHA-256"), str(man.get("scenario_sha256") or DASH)),
+            (self.t("清单文件", "Inventory file"), str(man.get("inventory_file") or self.t("情景内嵌", "inline in the scenario"))),
+            (self.t("清单文件 SHA-256", "Inventory SHA-256"), str(man.get("inventory_sha256") or DASH)),
+            (self.t("归因方法", "Attribution"), str(st.get("attribution", DASH))),
+            (self.t("首年计入规则", "First-year credit rule"), str(st.get("credit_rule", DASH))),
+            (self.t("样本数", "Samples"), str(st.get("samples", run.samples))),
+            (self.t("随机种子", "Seed"), str(st.get("seed", run.ds.attrs.get("seed", DASH)))),
+        ]
+        for name, h in (man.get("coefficient_tables") or {}).items():
+            items.append((self.t(f"系数表 {name} SHA-256", f"Coefficient table {name} SHA-256"), str(h)))
+        blocks.append(self.table("manifest", self.t("运行清单（复现所需信息）", "Run manifest (what reproduces the run)"),
+                                 [Column(self.t("项目", "Item")), Column(self.t("内容", "Value"))], [[Cell(a), Cell(b)] for a, b in items]))
+        cmd = f"ersim run {man.get('scenario_file') or 'SCENARIO'}"
+        if run.samples:
+            cmd += f" --samples {run.samples} --seed {st.get('seed', run.ds.attrs.get('seed'))}"
+            if st.get("keep") == "quantiles":
+                cmd += " --keep quantiles"
+        if st.get("attribution"):
+            cmd += f" --attribution {st['attribution']}"
+        blocks.append(Paragraph(self.t(f"复现命令（在运行时的工作目录下，系数表与上列哈希一致时给出相同数值）：{cmd}",
+                                       f"To reproduce (from the run's working folder, with coefficient tables of the hashes above): {cmd}"), "formula"))
+        warnings = man.get("warnings") or []
+        if warnings:
+            blocks.append(Paragraph(self.t("运行警告：", "Run warnings:")))
+            blocks.append(Bullets([str(w) for w in warnings]))
+        if self.info.state != "ok" or not self.info.library_same:
+            why = self.info.detail or self.info.state
+            blocks.append(Paragraph(self.t(f"一致性检查：{why}；本附录的数值全部取自运行结果。",
+                                           f"Consistency check: {why}; every number in this appendix is taken from the run."), "note"))
+        else:
+            blocks.append(Paragraph(self.t("一致性检查：情景文件、清单文件与系数表的 SHA-256 均与运行清单一致。",
+                                           "Consistency check: the scenario, inventory and coefficient tables match the run's SHA-256 hashes."), "note"))
+        return blocks
+
+    # ---- the whole appendix ------------------------------------------------------------------
+    def build(self) -> Appendix:
+        plan: list[tuple[str, str, str, Any]] = [
+            ("basics", "基本情况", "Overview", self.basics),
+            ("growth", "新增量预测", "Growth and new emissions", self.growth),
+            ("measures", "减排措施清单", "Measures", self.measures_section),
+            ("reductions", "减排量测算", "Reductions", self.reductions),
+            ("targets", "目标可达性分析", "Target feasibility", self.targets_section),
+            ("uncertainty", "不确定性与敏感性", "Uncertainty and sensitivity", self.uncertainty),
+            ("comparison", "情景比较", "Scenario comparison", self.comparison),
+            ("conclusions", "结论", "Conclusions", self.conclusions),
+            ("annex", "附表", "Annex tables", self.annex),
+        ]
+        if not self.compare:
+            plan = [p for p in plan if p[0] != "comparison"]
+        sections = []
+        for i, (key, zh, en, fn) in enumerate(plan):
+            heading = f"{_ZH_NUM[i]}、{zh}" if self.zh else f"{i + 1}. {en}"
+            sections.append(Section(key, heading, fn()))
+        title = self.t("目标可达性分析", "Target feasibility analysis")
+        meta = {
+            "run_id": self.run.run_id, "scenario_id": self.run.scenario_id, "scenario": self.run.scenario_name,
+            "compare": [r.run_id for r in self.compare], "scenario_state": self.info.state,
+            "library_same": self.info.library_same, "samples": self.run.samples,
+        }
+        return Appendix(self.lang, title, self.run.scenario_name, sections, meta)
+
+
+def build_content(run: RunData, info: ScenarioInfo, lang: str = "zh", compare: Sequence[RunData] = (),
+                  figures: FigureSource | None = None) -> Appendix:
+    """The appendix of *run* (and its alternatives *compare*) in *lang* (``zh`` or ``en``)."""
+    if lang not in LANGS:
+        raise InputError(f"unknown language {lang!r}; valid: {', '.join(LANGS)}")
+    return _Builder(run, info, lang, compare, figures).build()

@@ -1,0 +1,1 @@
+"""Runs and other outputs on disk: one writer, one reader."""
