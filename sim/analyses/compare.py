@@ -32,7 +32,10 @@ def category_of(category: str, mtype: str, sector: str) -> str:
         return category
     if sector in _BY_SECTOR:
         return _BY_SECTOR[sector]
-    return {"switch": "能源结构", "retire": "产业结构", "treat": "水"}.get(mtype, "其他")
+    from sim.model.measure_types import MEASURE_TYPES
+
+    t = MEASURE_TYPES.get(mtype)
+    return t.category if t is not None else "其他"
 
 
 def _dataset(item: Any) -> xr.Dataset:

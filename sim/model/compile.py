@@ -21,6 +21,7 @@ from sim.core.errors import InputError, Problem, UnitError, did_you_mean
 from sim.core.pollutants import POLLUTANTS
 from sim.core.units import Q_, parse_quantity, parse_unit, ureg
 from sim.model.coefficients import Coefficient, Library
+from sim.model.measure_types import MEASURE_TYPES
 from sim.model.scenario import Measure, PoolSpec, Scenario, Uncertain
 from sim.model.yamlio import LineMap
 
@@ -28,8 +29,7 @@ __all__ = ["KIND_CODES", "Model", "Param", "compile_model"]
 
 Unit = Any  # pint's unit classes (PlainUnit/Unit) differ between versions
 
-KIND_CODES = {"retire": engine.RETIRE, "switch": engine.SWITCH, "control": engine.CONTROL,
-              "standard": engine.STANDARD, "treat": engine.TREAT}
+KIND_CODES = {t.id: t.engine_code for t in MEASURE_TYPES.values()}
 _T_PER_A = ureg.Unit("t/a")
 _T = ureg.Unit("t")
 

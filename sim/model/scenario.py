@@ -16,9 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 from sim.core.errors import UnitError
 from sim.core.pollutants import POLLUTANTS, canonical_pollutant
 from sim.core.units import parse_quantity
+from sim.model.measure_types import MEASURE_TYPES
 
 __all__ = [
-    "MEASURE_TYPES",
+    "MEASURE_TYPE_IDS",
     "TARGET_KINDS",
     "CoefficientOverride",
     "Measure",
@@ -29,7 +30,7 @@ __all__ = [
     "Uncertain",
 ]
 
-MEASURE_TYPES = ("retire", "switch", "control", "standard", "treat")
+MEASURE_TYPE_IDS = tuple(MEASURE_TYPES)
 TARGET_KINDS = ("reduction_percent", "reduction_amount", "cap", "concentration")
 _ID = re.compile(r"^[^\s/\\:*?\"<>|]+$")
 
@@ -199,12 +200,36 @@ class MeasureCost(_Strict):
         return self
 
 
+_FIELD_HINT = {
+    "quantity": "how much, with a unit (e.g. '4918.3 蒸吨', '10000 立方米/日')",
+    "to": "the pool that receives the activity",
+    "share": "the covered share of the pool",
+    "efficiency": "removal efficiency per pollutant",
+    "ef": "the new emission factor per pollutant",
+    "removal": "load removed per unit of quantity per pollutant, or 'c_in' and 'c_out'",
+    "c_in": "influent and effluent concentrations",
+}
+
+
 class Measure(_Strict):
     """An action on a pool (措施). See DESIGN.md section 3 for what each type edits."""
 
     id: str = Field(description="measure id, unique in the scenario")
     name: str | None = Field(None, description="display name (中文)")
-    type: Literal["retire", "switch", "control", "standard", "treat"] = Field(description="retire | switch | control | standard | treat")
+    type: Literal["retire", "switch", "control", "standard", "treat"] = Field(
+        description="retire | switch | control | standard | treat; Chinese words are accepted: "
+        + "; ".join(f"{t.id} = {'/'.join(t.aliases)}" for t in MEASURE_TYPES.values()))
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _type_alias(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            text = v.strip()
+            for t in MEASURE_TYPES.values():
+                if text in t.aliases or text in (t.zh, t.en):
+                    return t.id
+            return text
+        return v
     pool: str = Field(description="id of the pool the measure acts on")
     category: str | None = Field(None, description="能源结构 / 产业结构 / 工业治理 / 交通 / 面源 / 水 ...")
     quantity: str | None = Field(None, description="how much, with unit: activity retired/switched/covered, or plant capacity for treat")
@@ -251,23 +276,12 @@ class Measure(_Strict):
     @model_validator(mode="after")
     def _shape(self) -> Measure:
         t = self.type
-        if t in ("retire", "switch") and self.quantity is None:
-            raise ValueError(f"a {t} measure needs a 'quantity'")
-        if t == "switch" and not self.to:
-            raise ValueError("a switch measure needs 'to' (the pool that receives the activity)")
-        if t in ("control", "standard") and self.quantity is None and self.share is None:
-            raise ValueError(f"a {t} measure needs a 'quantity' or a 'share' of the pool it covers")
-        if t == "control" and not self.efficiency:
-            raise ValueError("a control measure needs 'efficiency' per pollutant")
-        if t == "standard" and not self.ef:
-            raise ValueError("a standard measure needs 'ef' (the new emission factor) per pollutant")
-        if t == "treat":
-            if self.quantity is None:
-                raise ValueError("a treat measure needs a 'quantity' (e.g. '10000 立方米/日')")
-            if not self.removal and not (self.c_in and self.c_out):
-                raise ValueError("a treat measure needs 'removal' per pollutant, or 'c_in' and 'c_out'")
-            if set(self.c_in) != set(self.c_out):
-                raise ValueError("c_in and c_out must name the same pollutants")
+        for need in MEASURE_TYPES[t].required:
+            names = need if isinstance(need, tuple) else (need,)
+            if not any(getattr(self, n) not in (None, {}, "") for n in names):
+                raise ValueError(f"a {t} measure needs {' or '.join(repr(n) for n in names)}: {_FIELD_HINT[names[0]]}")
+        if t == "treat" and set(self.c_in) != set(self.c_out):
+            raise ValueError("c_in and c_out must name the same pollutants")
         if self.quantity is not None and parse_quantity(self.quantity).magnitude < 0:
             raise ValueError("quantity must not be negative")
         if self.completion.value < 0 or (self.completion.high or self.completion.value) > 1:

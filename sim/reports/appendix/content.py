@@ -16,6 +16,7 @@ import numpy as np
 
 from sim.core.errors import InputError
 from sim.core.pollutants import display
+from sim.model.measure_types import MEASURE_TYPES, type_label
 from sim.reports.appendix.model import (
     Appendix,
     Block,
@@ -50,10 +51,6 @@ STATUS_TEXT = {
     "en": {"met": "achievable", "at risk": "at risk", "not met": "not achievable"},
 }
 _ZH_NUM = "一二三四五六七八九十"
-_TYPE_TEXT = {
-    "zh": {"retire": "淘汰关停", "switch": "能源替代", "control": "末端治理", "standard": "排放标准提升", "treat": "污水治理"},
-    "en": {"retire": "retirement", "switch": "fuel switch", "control": "add-on control", "standard": "emission standard", "treat": "treatment"},
-}
 _BASIS_TEXT = {
     "zh": {"V": "已核实", "S": "标准", "D": "推导", "E": "工程估算", "U": "未核实", "scenario": "情景设定"},
     "en": {"V": "verified", "S": "standard", "D": "derived", "E": "engineering estimate", "U": "unverified", "scenario": "scenario value"},
@@ -397,7 +394,7 @@ class _Builder:
             rows.append([
                 Cell(str(i + 1)), Cell(self.coord("measure_name", mid, "measure")),
                 Cell(self.coord("measure_category", mid, "measure") or DASH),
-                Cell(_TYPE_TEXT[self.lang].get(mtype, mtype)), Cell(where),
+                Cell(type_label(mtype, self.lang)), Cell(where),
                 Cell(self._quantity_text(m) if m is not None else DASH),
                 Cell(self._schedule_text(m) if m is not None else DASH),
                 Cell((m.source or DASH) if m is not None else DASH),
@@ -451,21 +448,9 @@ class _Builder:
             "Emissions: E[k,p,y] = max(0, A_eff[k,y] × EF[k,p] − R[k,p,y]) × Π_m (1 − c[m,y] × d[m,p]), where A_eff is activity after "
             "retirements and switches, R the load removed by treatment, c the share a control covers and d its removal efficiency (or cut in emission factor).",
         )]
-        text = {
-            "retire": self.t("淘汰关停：A_k 减少 q × s[m,y]（s 为当年累计完成比例 × 完成率）；有替代源类时，替代源类增加 q × s × 折算系数。",
-                             "Retirement: A_k falls by q × s[m,y] (s = cumulative share done × completion); a replacement pool gains q × s × conversion."),
-            "switch": self.t("能源替代：A_k 减少 q × s[m,y]，接收源类增加 q × s × 折算系数（按热值与效率的能量当量折算）。",
-                             "Fuel switch: A_k falls by q × s[m,y]; the receiving pool gains q × s × conversion (energy-equivalent)."),
-            "control": self.t("末端治理：覆盖比例 c = q × s / A_k，覆盖部分的 (1 − η) 变为 (1 − η)(1 − η_m)。",
-                              "Add-on control: covered share c = q × s / A_k; on it (1 − η) becomes (1 − η)(1 − η_m)."),
-            "standard": self.t("排放标准提升：覆盖部分的排放系数由 EF_k 降为 EF_new（仅当新标准更严时），d = 1 − EF_new / EF_k。",
-                               "Emission standard: on the covered share the factor falls from EF_k to EF_new (only where stricter), d = 1 − EF_new / EF_k."),
-            "treat": self.t("污水治理：削减负荷 R = 水量 × 负荷系数 × 天数 × (C_in − C_out) × 10⁻⁶ 吨/年（或按单位去除量），不超过该源类排放量。",
-                            "Treatment: load removed R = flow × load factor × days × (C_in − C_out) × 10⁻⁶ t/a (or a removal per unit), never more than the pool emits."),
-        }
-        for t in ("retire", "switch", "control", "standard", "treat"):
-            if t in types:
-                out.append(text[t])
+        for mt in MEASURE_TYPES.values():
+            if mt.id in types:
+                out.append(self.t(mt.method_zh, mt.method_en))
         attribution = str(self.ds.attrs.get("attribution") or self.run.manifest.get("settings", {}).get("attribution", "sequential"))
         if attribution == "shapley":
             attr = self.t("Shapley 归因（与措施顺序无关）", "Shapley attribution (independent of the order of measures)")
