@@ -1,14 +1,151 @@
-"""The Python API the CLI wraps (DESIGN.md section 8).
+"""The Python API (DESIGN.md section 8). The ``ersim`` command only wraps these functions.
 
-Each name here is a function or class; no module of the package shadows one of them.
+Every analysis takes a scenario (a file ``x.yaml`` or ``x.yaml#variant``, or a loaded
+Scenario) or a run (a Result, a run folder, id, id prefix or scenario id), and returns an object
+that gives its Dataset (``.dataset``), its tables, and saves itself (``.save(out=None)``).
 """
 
 from __future__ import annotations
 
-from sim.analyses.compare import compare
-from sim.evaluation.evaluate import Result, run
-from sim.model.coefficients import Library, load_library
-from sim.model.load import load_scenario
-from sim.store.runs import list_runs, save_run
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
 
-__all__ = ["Library", "Result", "compare", "list_runs", "load_library", "load_scenario", "run", "save_run"]
+from sim.evaluation.evaluate import Result
+from sim.model.coefficients import Library, load_library
+from sim.model.compile import Model, compile_model
+from sim.model.load import load_scenario
+from sim.model.scenario import Scenario
+from sim.reports.outputs import Comparison, SensitivityResult, SolveOutput, SweepResult
+
+__all__ = ["Comparison", "Library", "Result", "SensitivityResult", "SolveOutput", "SweepResult", "batch", "compare",
+           "list_outputs", "list_runs", "load_library", "load_scenario", "open_run", "run", "save_run", "sensitivity",
+           "solve", "sweep", "write_appendix"]
+
+Source = str | Path | Scenario | Result
+
+
+def _is_scenario_ref(item: Any) -> bool:
+    return isinstance(item, (str, Path)) and str(item).partition("#")[0].endswith((".yaml", ".yml"))
+
+
+def _model(item: Source, library: Library | None = None) -> tuple[Model, str | None]:
+    """(compiled model, the run it came from or None) of a scenario file, Scenario, Result or run name."""
+    if isinstance(item, Result):
+        return item.model, item.run_id
+    if isinstance(item, Scenario):
+        return compile_model(item, library or load_library()), None
+    if _is_scenario_ref(item):
+        return compile_model(load_scenario(item), library or load_library()), None
+    res = open_run(item)
+    return res.model, res.run_id
+
+
+def run(scenario: str | Path | Scenario, library: Library | None = None, *, samples: int = 0, seed: int | None = None,
+        keep: str = "samples", attribution: str | None = None, progress: Callable[[int], None] | None = None) -> Result:
+    """Evaluate a scenario: central values, and with *samples* a seeded Monte Carlo (P(met) per target)."""
+    from sim.evaluation.evaluate import run as run_central
+    from sim.evaluation.evaluate import run_uncertain
+
+    scen = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    if samples:
+        return run_uncertain(scen, library, samples=samples, seed=seed, keep=keep, attribution=attribution, progress=progress)
+    return run_central(scen, library, attribution=attribution)
+
+
+def save_run(result: Result, out: str | Path | None = None) -> Path:
+    """Write *result* as a run folder (``outputs/<scenario>/<run-id>/`` or *out*)."""
+    return result.save(out)
+
+
+def open_run(name: str | Path) -> Result:
+    """The run in a folder (or by id, id prefix or scenario id) as the Result :func:`run` returned."""
+    from sim.store.runs import open_run as _open
+
+    return _open(name)
+
+
+def list_runs() -> list[dict[str, Any]]:
+    """Manifests of the readable runs under ``outputs/`` (``$ERSIM_OUTPUTS``), oldest first."""
+    from sim.store.runs import list_runs as _list
+
+    return _list()
+
+
+def list_outputs() -> list[dict[str, Any]]:
+    """Manifests of every output (runs, sweeps, solves, …; damaged ones flagged), oldest first."""
+    from sim.store.runs import list_outputs as _list
+
+    return _list()
+
+
+def compare(items: Iterable[Source | Any]) -> Comparison:
+    """Runs or scenario files side by side (a ``scenario`` dim); ``.save()`` writes charts and a workbook."""
+    from sim.analyses.compare import compare as _compare
+
+    return Comparison(_compare(list(items)))
+
+
+def solve(scenario: Source, *, gap: float = 1e-2, time_limit: float | None = 60.0, pollutant: str | None = None) -> SolveOutput:
+    """The least-cost levels of the measures that carry a cost, meeting every target, and the engine's re-run of that mix."""
+    from sim.analyses.solve import solve as _solve
+    from sim.evaluation.evaluate import run as run_central
+    from sim.reports.outputs import mix_scenario
+
+    model, origin = _model(scenario)
+    res = _solve(model.scenario, model.library, gap=gap, time_limit=time_limit)
+    rerun = None
+    if res.feasible or res.level.any():
+        rerun = run_central(mix_scenario(res), model.library)
+    return SolveOutput(res, rerun, pollutant, origin)
+
+
+def sweep(scenario: Source, sets: Mapping[str, str] | Iterable[str], *, samples: int = 0, seed: int | None = None,
+          progress: Callable[[int], None] | None = None) -> SweepResult:
+    """Inputs over a grid: ``{"measures.coal-to-gas.completion": "0.5:1:6"}`` or ``["PATH=SPEC", ...]``."""
+    from sim.analyses.sweep import parse_set
+    from sim.analyses.sweep import sweep as _sweep
+
+    texts = [f"{k}={v}" for k, v in sets.items()] if isinstance(sets, Mapping) else [str(s) for s in sets]
+    model, origin = _model(scenario)
+    axes = [parse_set(model, s) for s in texts]
+    ds = _sweep(model, axes, samples, seed, progress=progress)
+    return SweepResult(model, ds, texts, samples, origin)
+
+
+def sensitivity(scenario: Source, method: str = "tornado", target: str | None = None, *, n: int = 1024,
+                seed: int = 0) -> SensitivityResult:
+    """Rank the uncertain inputs by their effect on a target's margin (tornado, Morris or Sobol)."""
+    from sim.analyses.sensitivity import run_method
+    from sim.core.errors import InputError, Problem, did_you_mean
+
+    methods = ("tornado", "morris", "sobol")
+    if method not in methods:
+        raise InputError(Problem(f"unknown method {method!r}{did_you_mean(method, methods)}; valid: {', '.join(methods)}"))
+    model, origin = _model(scenario)
+    if not model.scenario.targets:
+        raise InputError(Problem("the scenario has no targets to analyse", model.scenario._path))
+    tid = target or model.scenario.targets[0].id
+    table = run_method(model, method, tid, n, seed)
+    return SensitivityResult(model, method, tid, table, n, seed, origin)
+
+
+def batch(items: Any, *, samples: int = 0, seed: int | None = None, scheduler: Any = None, block: int | None = None,
+          workers: int | None = None, progress: Callable[[int], None] | None = None) -> Any:
+    """Many scenarios (files, folders, mappings) stacked along ``region``; ``.save()`` writes the batch."""
+    from sim.analyses.batch import evaluate_batch
+
+    return evaluate_batch(items, samples=samples, seed=seed, scheduler=scheduler, block=block, progress=progress,
+                          workers=workers)
+
+
+def write_appendix(run: str | Path | Result, compare: Iterable[str | Path] = (), formats: str | Iterable[str] = "docx,html,md",
+                   lang: str = "zh", out: str | Path | None = None) -> list[Path]:
+    """The feasibility appendix (目标可达性分析) of a saved run as DOCX/HTML/Markdown; returns the files."""
+    from sim.reports.appendix import write_appendix as _write
+
+    if isinstance(run, Result):
+        if run.folder is None:
+            run.save()
+        run = Path(run.folder)
+    return _write(run, compare, formats, lang, out)

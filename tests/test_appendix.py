@@ -176,9 +176,8 @@ def test_three_formats_written_and_agree(env, key):
     files = env["written"][key]
     assert [p.name for p in files] == ["appendix.docx", "appendix.html", "appendix.md"]
     folder = files[0].parent
-    assert folder.name == "appendix" and (folder.parent / "manifest.json").is_file()
+    assert folder.name.startswith("appendix-") and json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["kind"] == "appendix"
     content = _json(folder)
-    assert content["kind"] == "ersim-appendix"
     assert [s["heading"] for s in content["sections"]] == HEADINGS_ZH
     md = (folder / "appendix.md").read_text(encoding="utf-8")
     html = (folder / "appendix.html").read_text(encoding="utf-8")
@@ -207,7 +206,7 @@ def test_three_formats_written_and_agree(env, key):
 
 @pytest.mark.parametrize("key,scenario", [("ankang", "ankang-2025"), ("jiaozuo", "jiaozuo-2022")])
 def test_docx_headings_numbers_and_fonts(env, key, scenario):
-    ds, _, _ = open_run(scenario, env["root"] / "outputs")
+    ds = open_run(scenario, env["root"] / "outputs").dataset
     doc = docx.Document(str(_folder(env, key) / "appendix.docx"))
     headings = [p.text for p in doc.paragraphs if p.style.name == "Heading 1"]
     assert headings == HEADINGS_ZH
@@ -273,7 +272,7 @@ def test_sections_from_what_the_run_has(env):
     swings = [c["value"] for r in tornado["rows"] for c in r[6:] if c["value"] is not None]
     assert swings and all(v > 0 for v in swings)
     # conclusions: one generated sentence per target, verdict from the numbers
-    ds, _, _ = open_run("ankang-2025", env["root"] / "outputs")
+    ds = open_run("ankang-2025", env["root"] / "outputs").dataset
     concl = ankang.split("## 七、结论")[1].split("## 八")[0]
     bullets = [line for line in concl.splitlines() if line.startswith("- ")]
     assert len(bullets) == ds.sizes["target"]
@@ -292,7 +291,8 @@ def test_html_escapes_input_and_embeds_every_figure(env):
     assert "<img src=x" not in html and "</td></tr><script>" not in html
     content = _json(folder)
     figures = _figures(content)
-    run_pngs = sorted((folder.parent / "figures").glob("*.png"))
+    run_folder = Path(json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["run_folder"])
+    run_pngs = sorted((run_folder / "figures").glob("*.png"))
     assert figures and len(figures) == len(run_pngs)
     uris = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
     assert len(uris) == len(figures) == html.count("<img ")
@@ -337,7 +337,7 @@ def test_markdown_golden(env, tmp_path):
 def test_english_appendix(env):
     files = write_appendix("ankang-2025", lang="en", formats=("md", "docx"))
     folder = files[0].parent
-    assert folder.name == "appendix-en"
+    assert folder.name.startswith("appendix-")
     content = _json(folder)
     assert content["lang"] == "en"
     assert [s["heading"] for s in content["sections"]] == HEADINGS_EN
@@ -378,7 +378,7 @@ def test_cli_appendix(env, tmp_path):
     # an earlier appendix is replaced whole, and nothing temporary is left behind
     res = _invoke("appendix", "ankang-2025", "--format", "html", "--out", str(out))
     assert res.exit_code == 0, res.output
-    assert sorted(p.name for p in out.iterdir()) == ["appendix.html", "appendix.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["appendix.html", "appendix.json", "manifest.json"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-")]
 
 
@@ -394,25 +394,33 @@ def test_compare_adds_section_with_side_by_side_margins(env, tmp_path):
     headings = [s["heading"] for s in content["sections"]]
     assert headings[6] == "七、情景比较" and len(headings) == 9
     (margins,) = [t for t in _tables(content) if t["key"] == "comparison_margins"]
-    base, _, _ = open_run("ankang-2025", env["root"] / "outputs")
-    slow, _, _ = open_run("ankang-2025-variants-slow", env["root"] / "outputs")
+    base = open_run("ankang-2025", env["root"] / "outputs").dataset
+    slow = open_run("ankang-2025-variants-slow", env["root"] / "outputs").dataset
     for i, row in enumerate(margins["rows"]):
         _check(row[1]["text"], float(base["margin"].values[i]), _factor(margins["columns"][1]))
         _check(row[3]["text"], float(slow["margin"].values[i]), _factor(margins["columns"][3]))
 
 
-def test_run_without_its_scenario_uses_the_run_only(env, tmp_path):
-    src = _folder(env, "ankang").parent
+def test_a_moved_run_writes_the_same_appendix_from_its_record(env, tmp_path):
+    """A run folder copied elsewhere, its scenario gone and a chart deleted: the same tables, every chart."""
+    first = _folder(env, "ankang")
+    src = Path(json.loads((first / "manifest.json").read_text(encoding="utf-8"))["run_folder"])
     copy = tmp_path / "moved-run"
-    shutil.copytree(src, copy, ignore=shutil.ignore_patterns("appendix*"))
+    shutil.copytree(src, copy)
     man = json.loads((copy / "manifest.json").read_text(encoding="utf-8"))
     man["scenario_file"] = "no/such/scenario.yaml"
     (copy / "manifest.json").write_text(json.dumps(man, ensure_ascii=False), encoding="utf-8")
     (copy / "figures" / "waterfall_COD_2025.png").unlink()
     files = write_appendix(str(copy), formats=("md",))
+    moved = _json(files[0].parent)
+    def same(content: dict) -> list[dict]:  # the manifest table names where the scenario file was
+        return [t for t in _tables(content) if t["key"] != "manifest"]
+
+    assert same(moved) == same(_json(first))
+    assert not [f for f in _figures(moved) if f["note"]]
     md = files[0].read_text(encoding="utf-8")
-    assert "情景文件不可用" in md and "本次未能生成" in md and "无法由情景文件补算" in md
-    ds, _, _ = open_run(str(copy))
+    assert "情景文件不可用" not in md and "本次未能生成" not in md
+    ds = open_run(str(copy)).dataset
     assert f"{np.round(float(ds['margin'].values[0])):,.0f}" in md
 
 

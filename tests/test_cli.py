@@ -150,7 +150,7 @@ def test_out_refuses_foreign_folder(env):
     (foreign / "notes.txt").write_text("mine")
     res = CliRunner().invoke(main, ["run", "s.yaml", "--out", str(foreign)])
     assert res.exit_code == 2
-    assert "neither empty nor an ersim run" in res.stderr
+    assert "neither empty nor an earlier ersim output" in res.stderr
     assert (foreign / "notes.txt").read_text() == "mine"
     # an earlier run folder may be replaced, atomically
     res = CliRunner().invoke(main, ["run", "s.yaml", "--out", str(env / "r1")])

@@ -23,7 +23,7 @@ SLOW = f"{ROOT / 'scenarios' / 'ankang-2025-variants.yaml'}#slow"
 def cmp():
     import sim
 
-    return sim.compare([BASE, STRONG, SLOW])
+    return sim.compare([BASE, STRONG, SLOW]).dataset
 
 
 def test_compare_has_a_scenario_dim(cmp):
@@ -55,8 +55,8 @@ def test_cli_compare_tables_charts_xlsx_iamc(tmp_path, monkeypatch):
     res = CliRunner().invoke(main, ["compare", "ankang-2025", STRONG, "--xlsx", "c.xlsx", "--iamc", "c.csv", "--out", "cmp"])
     assert res.exit_code == 0, res.output
     assert "目标余量比较" in res.stdout and "ankang-2025-variants-strong" in res.stdout
-    assert (tmp_path / "cmp" / "margins.png").is_file()
-    assert any(p.name.startswith("waterfall_") for p in (tmp_path / "cmp").iterdir())
+    assert (tmp_path / "cmp" / "figures" / "margins.png").is_file()
+    assert any(p.name.startswith("waterfall_") for p in (tmp_path / "cmp" / "figures").iterdir())
     wb = openpyxl.load_workbook(tmp_path / "c.xlsx")
     assert {"targets", "by_measure", "by_category", "totals"} <= set(wb.sheetnames)
     # xlsx numbers equal results.nc

@@ -180,7 +180,7 @@ def test_out_refuses_a_folder_that_is_not_a_run(env: Path) -> None:
     for target in (mine, afile, env):
         res = CliRunner().invoke(main, ["run", "s.yaml", "--no-figures", "--out", str(target)])
         assert res.exit_code == 2, res.output
-        assert "neither empty nor an ersim run" in res.stderr or "is a file" in res.stderr, res.stderr
+        assert "neither empty nor an earlier ersim output" in res.stderr or "is a file" in res.stderr, res.stderr
     assert _hashes(mine) == before
     assert afile.read_bytes() == b"PK\x03\x04 not really"
     assert not [p for p in env.rglob(".tmp-*")]

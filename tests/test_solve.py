@@ -84,7 +84,7 @@ def test_cli_solve_writes_a_mix_that_runs_and_meets_the_targets(tmp_path, monkey
     (tmp_path / "s.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     out = CliRunner().invoke(main, ["solve", "s.yaml", "--pollutant", "NOx"])
     assert out.exit_code == 0, out.output
-    folder = tmp_path / "outputs" / "solve" / "s"
+    folder = next((tmp_path / "outputs" / "s").glob("solve-*"))
     assert (folder / "macc_NOx.png").is_file()
     mix = folder / "s-least-cost.yaml"
     run = CliRunner().invoke(main, ["run", str(mix), "--json", "--no-figures"])
@@ -139,7 +139,7 @@ def test_ankang_least_cost_mix_meets_its_four_targets_when_rerun(tmp_path, monke
     monkeypatch.setenv("ERSIM_OUTPUTS", str(tmp_path / "outputs"))
     out = CliRunner().invoke(main, ["solve", str(root / "scenarios" / "ankang-2025-costs.yaml"), "--pollutant", "NH3N"])
     assert out.exit_code == 0, out.output
-    folder = tmp_path / "outputs" / "solve" / "ankang-2025-costs"
+    folder = next((tmp_path / "outputs" / "ankang-2025-costs").glob("solve-*"))
     assert (folder / "macc_NH3N.png").is_file()
     run = CliRunner().invoke(main, ["run", str(folder / "ankang-2025-costs-least-cost.yaml"), "--json", "--no-figures"])
     assert run.exit_code == 0, run.output

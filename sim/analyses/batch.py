@@ -42,7 +42,6 @@ For a cluster you did not start, set both in its workers' environment (dask conf
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import threading
@@ -355,6 +354,17 @@ class Batch:
     warnings: list[str]
     created: str
     coefficient_tables: list[dict[str, str]] = field(default_factory=list)  # one per library the workers read
+
+    def to_dataset(self) -> xr.Dataset:
+        return self.dataset
+
+    def summary_frame(self) -> pd.DataFrame:
+        """One row per region and target: required, achieved, margin (and P(met)), status."""
+        return summary_frame(self.dataset)
+
+    def save(self, out: str | Path | None = None, label: str = "batch") -> Path:
+        """Write the batch (``outputs/batch/batch-<id>/`` or *out*) and return its folder."""
+        return save_batch(self, out, label)
 
 
 def run_batch(paths_or_dicts: Item | Iterable[Item], samples: int = 0, seed: int | None = None, scheduler: Any = None,
@@ -702,40 +712,29 @@ def batch_label(items: Any) -> str:
 
 
 def save_batch(batch: Batch, out: str | Path | None = None, label: str = "batch") -> Path:
-    """Write results.nc, summary.csv and manifest.json (last) into a temporary folder, then rename.
+    """Write results.nc, summary.csv and the manifest through the one output writer.
 
-    Without *out*: ``outputs/batch/<label>-<time>-<hex>/``. With *out*: that folder, which must
-    not exist, be empty, or hold an earlier ersim folder (replaced only once the new one is complete).
+    Without *out*: ``outputs/batch/batch-<time>-<hex>/``. With *out*: that folder, which must
+    not exist, be empty, or hold an earlier ersim output (replaced only once the new one is complete).
     """
-    from sim import __version__
-    from sim.store.runs import MANIFEST, atomic_folder, default_outputs, new_folder_name
+    from sim.store.folders import OutputFolder, write_output
+    from sim.store.netcdf import write_netcdf
 
-    name = new_folder_name(f"{label}-")
-    if out is None:
-        final = default_outputs() / "batch" / name
-    else:
-        final = Path(out)
-        if final.exists() and (not final.is_dir() or (any(final.iterdir()) and not (final / MANIFEST).is_file())):
-            raise InputError(Problem("refusing to write into a folder that is neither empty nor an ersim folder", str(final)))
     ds = batch.dataset
     manifest = {
-        "kind": "batch",
-        "run_id": name,
+        "label": label,
         "scenario_id": "batch",
         "scenario": f"batch of {ds.sizes['region']} regions",
         "created": batch.created,
-        "ersim_version": __version__,
         "settings": batch.settings,
         "regions": batch.regions,
         "coefficient_tables": batch.coefficient_tables[0] if len(batch.coefficient_tables) == 1 else batch.coefficient_tables,
         "timing_seconds": {k: round(v, 3) if isinstance(v, float) else v for k, v in batch.timing.items()},
         "warnings": batch.warnings,
-        "targets": [],
     }
-    enc = ds.copy()
-    enc.attrs = {k: (json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else v) for k, v in enc.attrs.items()}
-    with atomic_folder(final) as tmp:
-        enc.to_netcdf(tmp / "results.nc", engine="h5netcdf")
-        summary_frame(ds).to_csv(tmp / "summary.csv", index=False, encoding="utf-8-sig")
-        (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
-    return final
+
+    def write(folder: OutputFolder) -> None:
+        write_netcdf(ds, folder / "results.nc")
+        summary_frame(ds).to_csv(folder / "summary.csv", index=False, encoding="utf-8-sig")
+
+    return write_output("batch", "batch", write, manifest, out)

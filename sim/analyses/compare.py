@@ -56,7 +56,7 @@ def _dataset(item: Any) -> xr.Dataset:
         return run(load_scenario(text)).dataset
     from sim.store.runs import open_run
 
-    return open_run(text)[0]
+    return open_run(text).dataset
 
 
 def _label(ds: xr.Dataset, seen: set[str]) -> str:

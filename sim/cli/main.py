@@ -33,25 +33,20 @@ def main(debug: bool) -> None:
 def run_cmd(scenario: str, out: str | None, attribution: str | None, as_json: bool, samples: int,
             seed: int | None, keep: str, figures: bool, quiet: bool) -> None:
     """Evaluate SCENARIO and write a run to outputs/."""
-    from sim.api import load_scenario, run, save_run
+    from sim.api import run
     from sim.cli.progress import progress
     from sim.reports.terminal import print_run
 
-    scen = load_scenario(scenario)
-    if samples:
-        from sim.evaluation.evaluate import run_uncertain
-
-        with progress(samples, "Monte Carlo", quiet) as advance:
-            result = run_uncertain(scen, samples=samples, seed=seed, keep=keep, attribution=attribution, progress=advance)
-    else:
-        result = run(scen, attribution=attribution)
+    with progress(samples, "Monte Carlo", quiet) as advance:
+        result = run(scenario, samples=samples, seed=seed, keep=keep, attribution=attribution, progress=advance)
+    scen = result.scenario
     if figures:
         from sim.reports.charts import figure_writers
 
         result.extra_writers.update(figure_writers(result))
     for w in result.warnings:
         click.echo(f"warning: {w}", err=True)
-    path = save_run(result, out)
+    path = result.save(out)
     if as_json:
         payload = {
             "run": str(path),
@@ -67,34 +62,26 @@ def run_cmd(scenario: str, out: str | None, attribution: str | None, as_json: bo
 
 @main.command("compare")
 @click.argument("items", nargs=-1, required=True)
-@click.option("--out", type=click.Path(file_okay=False), help="Folder for the charts (default outputs/comparisons/<a>_vs_<b>).")
+@click.option("--out", type=click.Path(file_okay=False), help="Folder (default outputs/comparisons/compare-<id>).")
 @click.option("--xlsx", type=click.Path(dir_okay=False), help="Write every table as a sheet of this workbook.")
 @click.option("--iamc", type=click.Path(dir_okay=False), help="Write IAMC-format CSV (pyam reads it).")
 @click.option("--figures/--no-figures", default=True, show_default=True)
 @handled
 def compare_cmd(items: tuple[str, ...], out: str | None, xlsx: str | None, iamc: str | None, figures: bool) -> None:
     """Compare runs or scenario files (file.yaml#variant) side by side."""
-    from sim.analyses.compare import compare, tables, to_iamc, to_xlsx, waterfall_table
+    from sim.analyses.compare import to_iamc, to_xlsx
+    from sim.api import compare
     from sim.reports.terminal import print_comparison
 
     cmp = compare(list(items))
-    extra = {}
-    labels = [str(s) for s in cmp["scenario"].values]
-    if len(labels) == 2 and "target" in cmp.dims:
-        for p, y in dict.fromkeys(zip(cmp["target_pollutant"].values, cmp["target_year"].values, strict=True)):
-            extra[f"waterfall_{p}_{y}"] = waterfall_table(cmp, labels[0], labels[1], str(p), int(y))
-    print_comparison(cmp, tables(cmp), extra)
-    if figures:
-        from sim.reports.charts import comparison_figures
-        from sim.store.runs import default_outputs
-
-        folder = Path(out) if out else default_outputs() / "comparisons" / "_vs_".join(labels)[:150]
-        written = comparison_figures(cmp, extra, folder)
-        click.echo(f"charts written to {folder} ({len(written)} files)", err=True)
+    extra = cmp.waterfalls()
+    print_comparison(cmp.dataset, cmp.tables(), extra)
+    folder = cmp.save(out, figures=figures)
+    click.echo(f"comparison written to {folder}", err=True)
     if xlsx:
-        click.echo(f"workbook written to {to_xlsx(cmp, xlsx, extra)}", err=True)
+        click.echo(f"workbook written to {to_xlsx(cmp.dataset, xlsx, extra)}", err=True)
     if iamc:
-        click.echo(f"IAMC CSV written to {to_iamc(cmp, iamc)}", err=True)
+        click.echo(f"IAMC CSV written to {to_iamc(cmp.dataset, iamc)}", err=True)
 
 
 @main.command("init")
@@ -113,53 +100,25 @@ def init_cmd(name: str, out: str, base_year: int) -> None:
 @main.command("solve")
 @click.argument("scenario")
 @click.option("--pollutant", help="Pollutant of the MACC chart (default: the first targeted one).")
-@click.option("--out", type=click.Path(file_okay=False), help="Folder for the mix, tables and charts (default outputs/solve/<scenario>).")
+@click.option("--out", type=click.Path(file_okay=False), help="Folder for the mix, tables and charts (default outputs/<scenario>/solve-<id>).")
 @click.option("--gap", type=click.FloatRange(min=0), default=1e-2, show_default=True, help="Relative MIP gap for whole projects.")
 @click.option("--time-limit", type=click.FloatRange(min=0.1), default=60.0, show_default=True, help="Seconds for HiGHS.")
 @handled
 def solve_cmd(scenario: str, pollutant: str | None, out: str | None, gap: float, time_limit: float) -> None:
-    """Least-cost mix of candidate measures meeting every target (exit 3 when infeasible)."""
-    from sim.analyses.solve import solve, write_mix
-    from sim.api import load_scenario
+    """Least-cost mix of candidate measures meeting every target (exit 3 when infeasible).
+
+    SCENARIO is a scenario file or a run (folder, id, prefix or scenario id).
+    """
+    from sim.api import solve
     from sim.reports.terminal import print_solve
-    from sim.store.runs import default_outputs
 
-    scen = load_scenario(scenario)
-    res = solve(scen, gap=gap, time_limit=time_limit)
-    folder = Path(out) if out else default_outputs() / "solve" / scen.slug
-    folder.mkdir(parents=True, exist_ok=True)
-    mix = write_mix(res, folder / f"{scen.slug}-least-cost.yaml")
-    rerun = None
-    if res.feasible or res.level.any():
-        from sim.api import run
-
-        rerun = run(load_scenario(mix))
-    pol = pollutant or (res.model.scenario.targets[0].pollutant if res.model.scenario.targets else res.model.pollutants[0])
-    print_solve(res, rerun, pol)
-    from sim.analyses.solve import macc_table
-
-    table = macc_table(res, pol)
-    table.to_csv(folder / f"macc_{pol}.csv", index=False, encoding="utf-8-sig")
-    res_table(res).to_csv(folder / "mix.csv", index=False, encoding="utf-8-sig")
-    if len(table):
-        import matplotlib.pyplot as plt
-
-        from sim.reports.charts import macc
-
-        fig = macc(table, pol)
-        fig.savefig(folder / f"macc_{pol}.png")
-        plt.close(fig)
-    click.echo(f"mix written to {mix}; tables and MACC chart in {folder}", err=True)
-    if not res.feasible:
+    out_obj = solve(scenario, gap=gap, time_limit=time_limit, pollutant=pollutant)
+    print_solve(out_obj.solution, out_obj.rerun, out_obj.macc_pollutant())
+    folder = out_obj.save(out)
+    click.echo(f"mix, prices and MACC chart written to {folder}", err=True)
+    if not out_obj.feasible:
         click.echo("error: the targets cannot all be met; shortfalls above (exit 3)", err=True)
         sys.exit(3)
-
-
-def res_table(res):  # type: ignore[no-untyped-def]
-    import pandas as pd
-
-    return pd.DataFrame({"measure": res.measures, "level": res.level, "unit": res.unit, "potential": res.potential,
-                         "unit_cost_yuan_per_a": res.unit_cost, "cost_yuan_per_a": res.unit_cost * res.level})
 
 
 @main.command("sweep")
@@ -172,45 +131,18 @@ def res_table(res):  # type: ignore[no-untyped-def]
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @handled
 def sweep_cmd(scenario: str, sets: tuple[str, ...], samples: int, seed: int | None, out: str | None, quiet: bool) -> None:
-    """Sweep inputs over a grid: margins and P(met) per point, charts, break-even values."""
-    import json
+    """Sweep inputs over a grid: margins and P(met) per point, charts, break-even values.
 
-    import numpy as np
-
-    from sim.analyses.sweep import break_even, parse_set, sweep
-    from sim.api import load_scenario
+    SCENARIO is a scenario file or a run (folder, id, prefix or scenario id).
+    """
+    from sim.api import sweep
     from sim.cli.progress import progress
-    from sim.model.coefficients import load_library
-    from sim.model.compile import compile_model
-    from sim.reports.charts import sweep_figures
     from sim.reports.terminal import print_sweep
-    from sim.store.runs import MANIFEST, atomic_folder, default_outputs, new_folder_name
 
-    scen = load_scenario(scenario)
-    model = compile_model(scen, load_library())
-    axes = [parse_set(model, s) for s in sets]
-    points = int(np.prod([len(a.values) for a in axes]))
-    with progress(points * max(samples, 1), "sweep", quiet) as advance:
-        ds = sweep(model, axes, samples, seed, progress=advance)
-    be = break_even(ds)
-    print_sweep(ds, be)
-    final = Path(out) if out else default_outputs() / scen.slug / new_folder_name("sweep-")
-    if final.exists() and any(final.iterdir()) and not (final / MANIFEST).is_file():
-        raise InputError(f"refusing to write into {final}: neither empty nor an ersim folder")
-    with atomic_folder(final) as tmp:
-        enc = ds.copy()
-        enc.attrs = {k: str(v) for k, v in enc.attrs.items()}
-        enc.to_netcdf(tmp / "results.nc", engine="h5netcdf")
-        import pandas as pd
-
-        pd.DataFrame(be).to_csv(tmp / "breakeven.csv", index=False, encoding="utf-8-sig")
-        ds[[v for v in ("margin", "probability") if v in ds]].to_dataframe().reset_index().to_csv(tmp / "grid.csv", index=False, encoding="utf-8-sig")
-        sweep_figures(ds, tmp / "figures")
-        (tmp / MANIFEST).write_text(json.dumps({"kind": "sweep", "scenario": scen.name, "scenario_id": scen.slug,
-                                                "scenario_file": scen._path, "sets": list(sets), "samples": samples,
-                                                "seed": ds.attrs.get("seed"), "points": points}, ensure_ascii=False, indent=2),
-                                    encoding="utf-8")
-    click.echo(f"sweep written to {final}", err=True)
+    with progress(None, "sweep", quiet) as advance:
+        res = sweep(scenario, list(sets), samples=samples, seed=seed, progress=advance)
+    print_sweep(res.dataset, res.break_even())
+    click.echo(f"sweep written to {res.save(out)}", err=True)
 
 
 @main.command("sensitivity")
@@ -223,58 +155,42 @@ def sweep_cmd(scenario: str, sets: tuple[str, ...], samples: int, seed: int | No
 @click.option("--out", type=click.Path(file_okay=False), help="Folder (default outputs/<scenario>/sensitivity-<id>).")
 @handled
 def sensitivity_cmd(scenario: str, method: str, target: str | None, n: int, seed: int, out: str | None) -> None:
-    """Rank the uncertain inputs by their effect on a target's margin (tornado, Morris, Sobol)."""
-    import json
+    """Rank the uncertain inputs by their effect on a target's margin (tornado, Morris, Sobol).
 
-    from sim.analyses.sensitivity import run_method
-    from sim.api import load_scenario
-    from sim.model.coefficients import load_library
-    from sim.model.compile import compile_model
-    from sim.reports.charts import sensitivity_figure
+    SCENARIO is a scenario file or a run (folder, id, prefix or scenario id).
+    """
+    from sim.api import sensitivity
     from sim.reports.terminal import print_sensitivity
-    from sim.store.runs import MANIFEST, atomic_folder, default_outputs, new_folder_name
 
-    scen = load_scenario(scenario)
-    model = compile_model(scen, load_library())
-    if not scen.targets:
-        raise InputError("the scenario has no targets to analyse")
-    tid = target or scen.targets[0].id
-    df = run_method(model, method, tid, n, seed)
-    print_sensitivity(df, method, tid)
-    final = Path(out) if out else default_outputs() / scen.slug / new_folder_name(f"sensitivity-{method}-")
-    with atomic_folder(final) as tmp:
-        df.to_csv(tmp / f"{method}.csv", index=False, encoding="utf-8-sig")
-        sensitivity_figure(df, method, tid, tmp / f"{method}.png")
-        from sim.store.runs import chain_hashes
-
-        (tmp / MANIFEST).write_text(json.dumps({"kind": "sensitivity", "method": method, "target": tid, "n": n, "seed": seed,
-                                                "scenario": scen.name, "scenario_id": scen.slug, "scenario_file": scen._path,
-                                                "scenario_variant": scen._variant, "scenario_chain_sha256": chain_hashes(scen),
-                                                "inventory_sha256": scen._inventory_hash,
-                                                "coefficient_tables": model.library.hashes},
-                                               ensure_ascii=False, indent=2), encoding="utf-8")
-    click.echo(f"sensitivity written to {final}", err=True)
+    res = sensitivity(scenario, method, target, n=n, seed=seed)
+    print_sensitivity(res.table, method, res.target)
+    click.echo(f"sensitivity written to {res.save(out)}", err=True)
 
 
 @main.command("runs")
-@click.option("--scenario", help="Only runs of this scenario id.")
+@click.option("--scenario", help="Only outputs of this scenario id.")
+@click.option("--kind", type=click.Choice(["all", "run", "sweep", "sensitivity", "solve", "compare", "batch", "appendix"]),
+              default="all", show_default=True, help="Only outputs of this kind.")
 @handled
-def runs_cmd(scenario: str | None) -> None:
-    """List runs under outputs/ (id, scenario, time, seed, samples, headline margins)."""
+def runs_cmd(scenario: str | None, kind: str) -> None:
+    """List outputs under outputs/: id, kind, scenario, time, seed, samples, headline margins; damaged ones flagged."""
     from rich.console import Console
     from rich.table import Table
 
-    from sim.store.runs import list_runs
+    from sim.store.runs import list_outputs
 
-    table = Table("run id", "scenario", "created", "seed", "samples", "targets (margin t)")
-    for r in list_runs():
-        if scenario and r.get("scenario_id") != scenario:
+    table = Table("id", "kind", "scenario", "created", "seed", "samples", "targets (margin)")
+    for r in list_outputs():
+        if (scenario and r.get("scenario_id") != scenario) or (kind != "all" and r.get("kind") != kind):
             continue
-        st = r.get("settings", {})
-        heads = ", ".join(f"{t['target']} {t['margin']:+,.0f}" for t in r.get("targets", [])[:4])
-        table.add_row(str(r.get("run_id")), str(r.get("scenario_id")), str(r.get("created")),
-                      str(st.get("seed", "")), str(st.get("samples", 0)), heads)
-    Console(width=200).print(table)
+        st = r.get("settings", {}) if isinstance(r.get("settings"), dict) else {}
+        heads = ", ".join(f"{t['target']} {t['margin']:+,.4g} {t.get('unit', 't')}" for t in r.get("targets", [])[:4]
+                          if isinstance(t, dict) and isinstance(t.get("margin"), (int, float)))
+        if r.get("damaged"):
+            heads = f"damaged: {r['damaged']}"
+        table.add_row(str(r.get("id")), str(r.get("kind")), str(r.get("scenario_id", "")), str(r.get("created", "")),
+                      str(st.get("seed", r.get("seed", ""))), str(st.get("samples", r.get("samples", ""))), heads)
+    Console(width=200, highlight=False).print(table, markup=False)
 
 
 @main.command("schema")
@@ -391,7 +307,7 @@ def coef_check(directory: str | None) -> None:
 @click.option("--compare", "compare", multiple=True, metavar="RUN", help="An alternative run to compare with (repeatable).")
 @click.option("--format", "formats", default="docx,html,md", show_default=True, help="Comma-separated: docx, html, md.")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True, help="Language of the appendix.")
-@click.option("--out", type=click.Path(file_okay=False), help="Folder (default <run>/appendix/, or appendix-en/ for English).")
+@click.option("--out", type=click.Path(file_okay=False), help="Folder (default outputs/<scenario>/appendix-<id>).")
 @handled
 def appendix_cmd(run: str, compare: tuple[str, ...], formats: str, lang: str, out: str | None) -> None:
     """Write the feasibility appendix (目标可达性分析) of RUN: a run folder, run id, id prefix or scenario id."""

@@ -12,7 +12,7 @@ __all__ = ["progress"]
 
 
 @contextmanager
-def progress(total: int, label: str, quiet: bool = False, delay: float = 1.0) -> Iterator[Callable[[int], None]]:
+def progress(total: int | None, label: str, quiet: bool = False, delay: float = 1.0) -> Iterator[Callable[[int], None]]:
     """Yield ``advance(n)``; a rich bar appears on stderr once the work has run *delay* seconds.
 
     Silent with *quiet* or when stderr is not a terminal (pipes, CI, click's test runner).

@@ -33,6 +33,23 @@ class Result:
     warnings: list[str] = field(default_factory=list)
     extra_writers: dict[str, Any] = field(default_factory=dict)
     created: str = field(default_factory=lambda: _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"))
+    #: where the run was saved or opened from, its id and manifest (None until saved)
+    folder: Any = None
+    run_id: str | None = None
+    manifest: dict[str, Any] | None = None
+
+    @property
+    def inputs(self) -> xr.Dataset:
+        """The labelled inputs (pools, measures, targets, parameters, coefficients) of the run."""
+        from sim.model.labels import inputs_dataset
+
+        return inputs_dataset(self.model)
+
+    def save(self, out: Any = None) -> Any:
+        """Write the run (``outputs/<scenario>/<run-id>/`` or *out*) and return its folder."""
+        from sim.store.runs import save_run
+
+        return save_run(self, out)
 
     @property
     def scenario(self) -> Scenario:

@@ -60,10 +60,17 @@ def is_ersim_folder(folder: Path) -> bool:
     return (folder / MANIFEST).is_file() or (folder / _LEGACY_APPENDIX_MARKER).is_file()
 
 
-def _safe_name(part: str) -> str:
-    """A folder-name part that cannot leave its parent (names come from scenario ids or stored runs)."""
-    cleaned = re.sub(r"[^\w.\-]+", "_", part, flags=re.UNICODE).strip("._") or "output"
-    return cleaned[:120]
+def _safe_name(part: str, root: Path) -> str:
+    """*part* when it names a folder right under *root*; InputError when it would leave it or hide.
+
+    Names come from scenario ids, which may also come from a run received from elsewhere: they
+    are checked again here, whatever the loader let through.
+    """
+    if (not part or part.startswith(".") or any(c in part for c in "/\\\0:") or len(part) > 150
+            or any(ord(c) < 32 or ord(c) == 127 for c in part)):
+        raise InputError(Problem(f"output name {part!r} would leave {root} or hide there; give the scenario an 'id:' "
+                                 "of letters, digits, '-', '_' and '.'"))
+    return part
 
 
 def output_folder(kind: str, label: str, out: str | Path | None = None) -> Path:
@@ -80,7 +87,7 @@ def output_folder(kind: str, label: str, out: str | Path | None = None) -> Path:
                                      "ersim output; name a new folder with --out", str(final)))
         return final
     root = default_outputs()
-    final = root / _safe_name(label) / new_id(kind)
+    final = root / _safe_name(label, root) / new_id(kind)
     if root.resolve() not in final.resolve().parents:
         raise InputError(Problem(f"output name {label!r} would leave {root}"))
     return final

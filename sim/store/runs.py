@@ -1,30 +1,36 @@
-"""Runs on disk: ``outputs/<scenario>/<run-id>/`` written atomically (temp folder + rename)."""
+"""Runs on disk: ``outputs/<scenario>/<run-id>/``, written by the one writer, opened whole again.
+
+A run folder holds its results (``results.nc`` and the CSV tables), its manifest and the record
+of its inputs (``inputs/``, see :mod:`sim.store.record`). :func:`open_run` gives back the same
+:class:`~sim.evaluation.evaluate.Result` that :func:`sim.run` returned, inputs included, from the
+folder alone.
+"""
 
 from __future__ import annotations
 
-import contextlib
-import datetime as _dt
 import hashlib
-import json
-import os
-import secrets
-import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sim import __version__
-from sim.core.errors import InputError, Problem
+from sim.core.errors import InputError, Problem, did_you_mean
 from sim.evaluation.evaluate import Result
+from sim.store.folders import (
+    KINDS,
+    MANIFEST,
+    TMP_PREFIX,
+    OutputFolder,
+    atomic_folder,
+    default_outputs,
+    new_id,
+    read_manifest,
+    write_output,
+)
+from sim.store.netcdf import decode_legacy, read_netcdf, write_netcdf
+from sim.store.record import RECORD, read_record, write_record
 
-__all__ = ["MANIFEST", "default_outputs", "list_runs", "save_run"]
-
-MANIFEST = "manifest.json"
-_TMP_PREFIX = ".tmp-"
-
-
-def default_outputs() -> Path:
-    """``$ERSIM_OUTPUTS`` or ``outputs/`` in the current folder."""
-    return Path(os.environ.get("ERSIM_OUTPUTS", "outputs"))
+__all__ = ["MANIFEST", "atomic_folder", "chain_hashes", "default_outputs", "list_outputs", "list_runs", "manifest",
+           "new_folder_name", "open_run", "resolve_output", "resolve_run", "save_run"]
 
 
 def _sha256(path: str | None) -> str | None:
@@ -33,35 +39,9 @@ def _sha256(path: str | None) -> str | None:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def manifest(result: Result, run_id: str) -> dict[str, Any]:
-    """Everything needed to reproduce the run: hashes, version, settings, overrides, time."""
-    scen = result.scenario
-    lib = result.model.library
-    used_tables = sorted({lib[k].file and Path(lib[k].file).name for k in result.model.base_keys() + result.model.keys_used} - {""})
-    overrides = {k: {"value": o.value, "unit": o.unit, "source": o.source} for k, o in scen.coefficients.items()}
-    return {
-        "run_id": run_id,
-        "scenario": scen.name,
-        "scenario_id": scen.slug,
-        "region": scen.region,
-        "created": result.created,
-        "ersim_version": __version__,
-        "scenario_file": scen._path,
-        "scenario_variant": scen._variant,
-        "scenario_ref": f"{scen._path}#{scen._variant}" if scen._variant and scen._path else scen._path,
-        "scenario_sha256": _sha256(scen._path),
-        "scenario_chain_sha256": chain_hashes(scen),
-        "inventory_file": scen._inventory_path,
-        "inventory_sha256": scen._inventory_hash,
-        "coefficient_tables": {name: h for name, h in sorted(lib.hashes.items())},
-        "coefficient_tables_used": [t for t in used_tables if t.endswith(".csv")],
-        "coefficients_used": {k: {"value": lib[k].value, "unit": lib[k].unit, "basis": lib[k].basis, "source": lib[k].source} for k in result.model.keys_used},
-        "coefficient_overrides": overrides,
-        "settings": result.settings,
-        "warnings": result.warnings,
-        "targets": [{"target": str(t), "margin": float(m), "status": str(s)} for t, m, s in
-                    zip(result.targets_frame()["target"], result.targets_frame()["margin"], result.targets_frame()["status"], strict=True)],
-    }
+def new_folder_name(prefix: str = "") -> str:
+    """A time-stamped, unique folder name."""
+    return f"{prefix}{new_id()}"
 
 
 def chain_hashes(scen: Any) -> dict[str, str | None]:
@@ -76,168 +56,186 @@ def chain_hashes(scen: Any) -> dict[str, str | None]:
     return {f: _sha256(f) for f in sorted(files)}
 
 
-def _new_run_id(result: Result) -> str:
-    stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S")
-    return f"{stamp}-{secrets.token_hex(3)}"
+def scenario_provenance(scen: Any) -> dict[str, Any]:
+    """Where a scenario came from: file, variant, SHA-256 of it, its extends chain and its inventory."""
+    return {
+        "scenario": scen.name,
+        "scenario_id": scen.slug,
+        "region": scen.region,
+        "scenario_file": scen._path,
+        "scenario_variant": scen._variant,
+        "scenario_ref": f"{scen._path}#{scen._variant}" if scen._variant and scen._path else scen._path,
+        "scenario_sha256": _sha256(scen._path),
+        "scenario_chain_sha256": chain_hashes(scen),
+        "inventory_file": scen._inventory_path,
+        "inventory_sha256": scen._inventory_hash,
+    }
 
 
-def _safe_child(root: Path, *parts: str) -> Path:
-    target = root.joinpath(*parts).resolve()
-    if root.resolve() not in target.parents and target != root.resolve():
-        raise InputError(Problem(f"output path {'/'.join(parts)!r} would leave {root}"))
-    return target
+def manifest(result: Result, run_id: str = "") -> dict[str, Any]:
+    """Everything needed to reproduce the run: hashes, version, settings, overrides, warnings, time."""
+    from sim import __version__
+
+    scen = result.scenario
+    lib = result.model.library
+    used_tables = sorted({lib[k].file and Path(lib[k].file).name for k in result.model.base_keys() + result.model.keys_used} - {""})
+    overrides = {k: {"value": o.value, "unit": o.unit, "source": o.source} for k, o in scen.coefficients.items()}
+    tf = result.targets_frame()
+    return {
+        "run_id": run_id,
+        **scenario_provenance(scen),
+        "created": result.created,
+        "ersim_version": __version__,
+        "coefficient_tables": {name: h for name, h in sorted(lib.hashes.items())},
+        "coefficient_tables_used": [t for t in used_tables if t.endswith(".csv")],
+        "coefficients_used": {k: {"value": lib[k].value, "unit": lib[k].unit, "basis": lib[k].basis, "source": lib[k].source}
+                              for k in result.model.keys_used},
+        "coefficient_overrides": overrides,
+        "settings": result.settings,
+        "warnings": result.warnings,
+        "record": f"{RECORD}/",
+        "targets": [{"target": str(t), "margin": float(m), "unit": str(u), "status": str(s)}
+                    for t, m, u, s in zip(tf["target"], tf["margin"], tf.get("unit", ["t"] * len(tf)), tf["status"], strict=True)],
+    }
 
 
-@contextlib.contextmanager
-def atomic_folder(final: Path) -> Any:
-    """Yield a temporary sibling folder; rename it to *final* only if the block completes."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    _tidy(final)
-    tmp = final.parent / f"{_TMP_PREFIX}{final.name}-{secrets.token_hex(4)}"
-    tmp.mkdir()
-    try:
-        yield tmp
-        if final.exists():
-            old = final.parent / f"{_TMP_PREFIX}old-{final.name}-{secrets.token_hex(4)}"
-            final.rename(old)
-            try:
-                tmp.rename(final)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    old.rename(final)  # put the earlier folder back
-                raise
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def new_folder_name(prefix: str = "") -> str:
-    """A time-stamped, unique folder name."""
-    stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S")
-    return f"{prefix}{stamp}-{secrets.token_hex(3)}"
+def write_files(result: Result, folder: OutputFolder) -> None:
+    """results.nc, the CSV tables, the input record and any extra writers (charts)."""
+    write_netcdf(result.dataset, folder / "results.nc")
+    result.summary_frame().to_csv(folder / "summary.csv", index=False, encoding="utf-8-sig")
+    result.targets_frame().to_csv(folder / "targets.csv", index=False, encoding="utf-8-sig")
+    result.measures_frame().to_csv(folder / "measures.csv", index=False, encoding="utf-8-sig")
+    write_record(result, folder.path)
+    for name, writer in result.extra_writers.items():
+        writer(folder / name)
 
 
 def save_run(result: Result, out: str | Path | None = None) -> Path:
     """Write *result* as a run folder and return its path.
 
     Without *out*: ``outputs/<scenario-id>/<run-id>/``. With *out*: that folder, which must not
-    exist, be empty, or hold an earlier run (it is then replaced only after the new run is complete).
+    exist, be empty, or hold an earlier ersim output (replaced only once the new run is complete).
     """
-    run_id = _new_run_id(result)
-    if out is None:
-        root = default_outputs()
-        final = _safe_child(root, result.scenario.slug, run_id)
-    else:
-        final = Path(out)
-        if final.exists() and (not final.is_dir() or (any(final.iterdir()) and not (final / MANIFEST).is_file())):
-            raise InputError(Problem("refusing to write into a folder that is neither empty nor an ersim run", str(final)))
-    with atomic_folder(final) as tmp:
-        write_files(result, tmp, run_id)
+    man = manifest(result)
+
+    def write(folder: OutputFolder) -> None:
+        folder.manifest["run_id"] = folder.manifest["id"]
+        write_files(result, folder)
+
+    man.pop("run_id")
+    final = write_output("run", result.scenario.slug, write, man, out)
+    result.folder = final
+    result.run_id = (read_manifest(final) or {}).get("id", final.name)
     return final
 
 
-def _tidy(final: Path) -> None:
-    """Undo what a killed run left beside *final*.
+def _damage(folder: Path, man: dict[str, Any] | None) -> str | None:
+    """Why an output folder cannot be used, or None."""
+    if man is None:
+        return f"{MANIFEST} cannot be read (cut off or damaged)"
+    if man.get("kind", "run") == "run":
+        nc = folder / "results.nc"
+        if not nc.is_file():
+            return "results.nc is missing"
+        with nc.open("rb") as fh:
+            if fh.read(8) != b"\x89HDF\r\n\x1a\n":
+                return "results.nc is damaged (not an HDF5/NetCDF4 file)"
+    return None
 
-    Replacing an earlier run is two renames (old run aside, new run in place); a run killed
-    between them left the earlier run as ``.tmp-old-<name>-*`` and nothing at *final*: put it
-    back. Under outputs/ (never in a folder a planner chose with ``--out``), temporary folders
-    of runs killed more than a day ago are removed: they were never visible as runs.
+
+def list_outputs(root: str | Path | None = None, kinds: tuple[str, ...] = KINDS) -> list[dict[str, Any]]:
+    """Manifests of every output under *root* (temporary folders never), oldest first.
+
+    A folder whose manifest or results cannot be read is listed with ``damaged`` set to why.
     """
-    import re
-    import time
-
-    if not final.exists():
-        olds = [p for p in final.parent.glob(f"{_TMP_PREFIX}old-{final.name}-*") if (p / MANIFEST).is_file()]
-        if olds:
-            max(olds, key=lambda p: p.stat().st_mtime).rename(final)
-    with contextlib.suppress(OSError):
-        root = default_outputs().resolve()
-        if root not in final.parent.resolve().parents:
-            return
-        ours = re.compile(rf"^{re.escape(_TMP_PREFIX)}.+-[0-9a-f]{{8}}$")
-        cutoff = time.time() - 86400
-        for p in final.parent.iterdir():
-            if ours.match(p.name) and p.is_dir() and p.stat().st_mtime < cutoff:
-                shutil.rmtree(p, ignore_errors=True)
-
-
-def write_files(result: Result, folder: Path, run_id: str) -> None:
-    """results.nc, summary.csv, targets.csv, measures.csv, then manifest.json last."""
-    ds = result.dataset.copy()
-    for name in list(ds.variables):
-        if ds[name].dtype == object:
-            ds[name] = ds[name].astype(str)
-    ds.attrs = {k: (json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else v) for k, v in ds.attrs.items()}
-    ds.to_netcdf(folder / "results.nc", engine="h5netcdf")
-    result.summary_frame().to_csv(folder / "summary.csv", index=False, encoding="utf-8-sig")
-    result.targets_frame().to_csv(folder / "targets.csv", index=False, encoding="utf-8-sig")
-    result.measures_frame().to_csv(folder / "measures.csv", index=False, encoding="utf-8-sig")
-    for name, writer in result.extra_writers.items():
-        target = folder / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        writer(target)
-    with (folder / MANIFEST).open("w", encoding="utf-8") as fh:
-        json.dump(manifest(result, run_id), fh, ensure_ascii=False, indent=2, default=str)
-        fh.flush()
-        with contextlib.suppress(OSError):
-            os.fsync(fh.fileno())
-
-
-def list_runs(root: str | Path | None = None) -> list[dict[str, Any]]:
-    """Manifests of complete runs under *root* (temporary folders are never listed)."""
     base = Path(root) if root else default_outputs()
     out = []
     for m in sorted(base.glob(f"*/*/{MANIFEST}")):
-        if any(part.startswith(_TMP_PREFIX) for part in m.parts):
+        if any(part.startswith(TMP_PREFIX) for part in m.parts):
             continue
-        try:
-            data = json.loads(m.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if data.get("kind") not in (None, "run"):  # sweeps, sensitivity analyses, batches
-            continue
-        data["path"] = str(m.parent)
-        out.append(data)
-    return sorted(out, key=lambda d: d.get("created", ""))
+        folder = m.parent
+        data = read_manifest(folder)
+        why = _damage(folder, data)
+        entry: dict[str, Any] = dict(data or {})
+        entry.setdefault("kind", "run")
+        entry.setdefault("id", entry.get("run_id") or folder.name)
+        if entry["kind"] == "run":
+            entry.setdefault("run_id", entry["id"])
+        entry.setdefault("scenario_id", folder.parent.name)
+        entry["path"] = str(folder)
+        if why:
+            entry["damaged"] = why
+        if entry["kind"] in kinds:
+            out.append(entry)
+    return sorted(out, key=lambda d: str(d.get("created", "")))
+
+
+def list_runs(root: str | Path | None = None) -> list[dict[str, Any]]:
+    """Manifests of complete, readable runs under *root*."""
+    return [r for r in list_outputs(root, ("run",)) if not r.get("damaged")]
+
+
+def resolve_output(name: str | Path, root: str | Path | None = None, kinds: tuple[str, ...] = ("run",)) -> Path:
+    """An output folder from a path, an id, a unique id prefix, or a scenario id (its latest output)."""
+    p = Path(name)
+    if (p / MANIFEST).is_file():
+        return p
+    if p.is_dir():
+        raise InputError(Problem(f"not an ersim output folder (no {MANIFEST})", str(p)))
+    outs = [o for o in list_outputs(root, kinds)]
+    what = " or ".join(kinds)
+    exact = [r for r in outs if r.get("id") == str(name)]
+    if exact:
+        return Path(exact[-1]["path"])
+    by_prefix = [r for r in outs if str(r.get("id", "")).startswith(str(name))]
+    if len(by_prefix) == 1:
+        return Path(by_prefix[0]["path"])
+    if len(by_prefix) > 1:
+        ids = ", ".join(str(r["id"]) for r in by_prefix[:5])
+        raise InputError(Problem(f"{what} id prefix {str(name)!r} is ambiguous: {ids}"))
+    by_scenario = [r for r in outs if r.get("scenario_id") == str(name) and not r.get("damaged")]
+    if by_scenario:
+        return Path(by_scenario[-1]["path"])
+    known = sorted({str(r.get("scenario_id")) for r in outs} | {str(r.get("id")) for r in outs})
+    raise InputError(Problem(f"no {what} {str(name)!r} under {Path(root) if root else default_outputs()}{did_you_mean(str(name), known)}; "
+                             f"give a {what} folder, an id (or a unique prefix) or a scenario id"))
 
 
 def resolve_run(name: str | Path, root: str | Path | None = None) -> Path:
     """A run folder from a path, a run id, a unique run-id prefix, or a scenario id (its latest run)."""
-    p = Path(name)
-    if (p / MANIFEST).is_file():
-        return p
-    runs = list_runs(root)
-    exact = [r for r in runs if r.get("run_id") == str(name)]
-    if exact:
-        return Path(exact[-1]["path"])
-    by_prefix = [r for r in runs if str(r.get("run_id", "")).startswith(str(name))]
-    if len(by_prefix) == 1:
-        return Path(by_prefix[0]["path"])
-    if len(by_prefix) > 1:
-        ids = ", ".join(r["run_id"] for r in by_prefix[:5])
-        raise InputError(Problem(f"run id prefix {str(name)!r} is ambiguous: {ids}"))
-    by_scenario = [r for r in runs if r.get("scenario_id") == str(name)]
-    if by_scenario:
-        return Path(by_scenario[-1]["path"])
-    from sim.core.errors import did_you_mean
-
-    known = sorted({str(r.get("scenario_id")) for r in runs} | {str(r.get("run_id")) for r in runs})
-    raise InputError(Problem(f"no run {str(name)!r} under {Path(root) if root else default_outputs()}{did_you_mean(str(name), known)}; "
-                             "give a run folder, a run id (or a unique prefix) or a scenario id"))
+    return resolve_output(name, root, ("run",))
 
 
-def open_run(name: str | Path, root: str | Path | None = None) -> tuple[Any, dict[str, Any], Path]:
-    """(results Dataset, manifest, folder) of a run named as :func:`resolve_run` accepts."""
-    import xarray as xr
+def open_run(name: str | Path, root: str | Path | None = None) -> Result:
+    """The run named as :func:`resolve_run` accepts, as the Result :func:`sim.run` returned.
+
+    Only the run folder is read: the model is compiled again from the record of its inputs.
+    InputError (naming the file) when the folder is damaged or holds no record.
+    """
+    from sim.model.compile import compile_model
 
     folder = resolve_run(name, root)
-    man = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    ds = xr.load_dataset(folder / "results.nc", engine="h5netcdf")
-    for key in ("report_years", "uncertain_inputs"):
-        if isinstance(ds.attrs.get(key), str):
-            ds.attrs[key] = json.loads(ds.attrs[key])
-    return ds, man, folder
+    man = read_manifest(folder)
+    why = _damage(folder, man)
+    if why or man is None:
+        raise InputError(Problem(f"the run cannot be opened: {why}", str(folder)))
+    ds = decode_legacy(read_netcdf(folder / "results.nc"))
+    scen, lib = read_record(folder)
+    model = compile_model(scen, lib)
+    result = Result(model, ds, dict(man.get("settings") or {}), list(man.get("warnings") or []))
+    result.created = str(man.get("created", result.created))
+    result.folder = folder
+    result.run_id = str(man.get("id") or man.get("run_id") or folder.name)
+    result.manifest = man
+    return result
+
+
+def open_output(name: str | Path, kinds: tuple[str, ...], reader: Callable[[Path, dict[str, Any]], Any],
+                root: str | Path | None = None) -> Any:
+    """Any output: its folder resolved as :func:`resolve_output` does, then *reader(folder, manifest)*."""
+    folder = resolve_output(name, root, kinds)
+    man = read_manifest(folder)
+    why = _damage(folder, man)
+    if why or man is None:
+        raise InputError(Problem(f"the output cannot be opened: {why}", str(folder)))
+    return reader(folder, man)

@@ -4,7 +4,7 @@ One content model (:func:`build_content`) is laid out as DOCX, HTML and Markdown
 three formats never disagree; every verdict is generated from the run's numbers.
 
     from sim.reports.appendix import write_appendix
-    write_appendix("ankang-2025")                       # outputs/ankang-2025/<latest>/appendix/
+    write_appendix("ankang-2025")                       # outputs/ankang-2025/appendix-<id>/
     write_appendix("ankang-2025", lang="en", formats=("md",))
 """
 
@@ -28,8 +28,7 @@ from sim.reports.appendix.sources import (
 __all__ = ["FORMATS", "LANGS", "MARKER", "Appendix", "build_appendix", "build_content", "write_appendix"]
 
 FORMATS = ("docx", "html", "md")
-MARKER = "appendix.json"  # the content model as JSON; marks a folder as an ersim appendix
-_KIND = "ersim-appendix"
+MARKER = "appendix.json"  # the content model as JSON
 
 
 def _formats(formats: str | Iterable[str]) -> list[str]:
@@ -49,22 +48,6 @@ def _formats(formats: str | Iterable[str]) -> list[str]:
     return out
 
 
-def is_appendix_folder(folder: Path) -> bool:
-    """True when *folder* holds an appendix written by ersim (its appendix.json)."""
-    marker = folder / MARKER
-    if not marker.is_file():
-        return False
-    try:
-        return json.loads(marker.read_text(encoding="utf-8")).get("kind") == _KIND
-    except (OSError, ValueError, AttributeError):
-        return False
-
-
-def default_folder(run: RunData, lang: str) -> Path:
-    """``<run>/appendix/`` for Chinese, ``<run>/appendix-<lang>/`` for another language."""
-    return run.folder / ("appendix" if lang == "zh" else f"appendix-{lang}")
-
-
 def build_appendix(run: str | Path, compare: Iterable[str | Path] = (), lang: str = "zh") -> Appendix:
     """The content model of the appendix of *run* (a run folder, id, id prefix or scenario id)."""
     if lang not in LANGS:
@@ -79,40 +62,40 @@ def write_appendix(run: str | Path, compare: Iterable[str | Path] = (), formats:
                    lang: str = "zh", out: str | Path | None = None) -> list[Path]:
     """Write the appendix of *run* as DOCX/HTML/Markdown and return the files written.
 
-    *out* defaults to ``<run folder>/appendix/`` (``appendix-en/`` for English). A folder that
-    is neither empty nor an earlier appendix is refused (InputError); the appendix is written
-    to a temporary folder and renamed into place, so an earlier appendix is replaced whole.
+    *out* defaults to a new folder ``outputs/<scenario>/appendix-<id>/``. A folder that is
+    neither empty nor an earlier ersim output is refused (InputError, nothing touched); the
+    appendix is written to a temporary folder and renamed into place.
     """
     fmts = _formats(formats)
     if lang not in LANGS:
         raise InputError(Problem(f"unknown language {lang!r}; valid: {', '.join(LANGS)}"))
+    from sim.store.folders import output_folder
+
     rd = load_run(run)
-    final = Path(out) if out is not None else default_folder(rd, lang)
-    _check_target(final)
+    if out is not None:
+        output_folder("appendix", rd.scenario_id, out)  # refuse a foreign folder before any work
     comps = [load_run(c) for c in compare]
     info: ScenarioInfo = scenario_info(rd)
     app = build_content(rd, info, lang, comps, FigureSource(rd, info, lang))
-    return _write(app, fmts, final)
+    return _write(app, fmts, rd, comps, lang, out)
 
 
-def _check_target(final: Path) -> None:
-    if final.exists() and (not final.is_dir() or (any(final.iterdir()) and not is_appendix_folder(final))):
-        raise InputError(Problem("refusing to write into a folder that is neither empty nor an earlier appendix", str(final)))
-
-
-def _write(app: Appendix, fmts: list[str], final: Path) -> list[Path]:
+def _write(app: Appendix, fmts: list[str], rd: RunData, comps: list[RunData], lang: str, out: str | Path | None) -> list[Path]:
     from sim.reports.appendix.docx_writer import write_docx
     from sim.reports.appendix.html_writer import write_html
     from sim.reports.appendix.markdown_writer import write_markdown
-    from sim.store.runs import atomic_folder
+    from sim.store.folders import OutputFolder, write_output
 
     names = {"docx": "appendix.docx", "html": "appendix.html", "md": "appendix.md"}
-    with atomic_folder(final) as tmp:
-        written = []
+    written = [names[f] for f in fmts]
+
+    def write(folder: OutputFolder) -> None:
         for f in fmts:
-            target = tmp / names[f]
-            {"docx": write_docx, "html": write_html, "md": write_markdown}[f](app, target)
-            written.append(names[f])
-        payload = {"kind": _KIND, "formats": fmts, "files": written, **app.to_dict()}
-        (tmp / MARKER).write_text(json.dumps(payload, ensure_ascii=False, indent=1), encoding="utf-8")
+            {"docx": write_docx, "html": write_html, "md": write_markdown}[f](app, folder / names[f])
+        payload = {"formats": fmts, "files": written, **app.to_dict()}
+        (folder / MARKER).write_text(json.dumps(payload, ensure_ascii=False, indent=1), encoding="utf-8")
+
+    man = {"run_id": rd.run_id, "run_folder": str(rd.folder), "compare": [c.run_id for c in comps],
+           "scenario": rd.scenario_name, "scenario_id": rd.scenario_id, "lang": lang, "formats": fmts, "files": written}
+    final = write_output("appendix", rd.scenario_id, write, man, out)
     return [final / n for n in written]

@@ -1,8 +1,7 @@
-"""What an appendix is built from: a run on disk, its scenario (if unchanged) and its charts."""
+"""What an appendix is built from: a run folder alone (results, manifest and the record of its inputs) and its charts."""
 
 from __future__ import annotations
 
-import hashlib
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -12,7 +11,6 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from sim.core.errors import ErsimError
 from sim.evaluation.evaluate import Result
 from sim.model.compile import Model
 from sim.model.scenario import Scenario
@@ -27,6 +25,7 @@ class RunData:
     ds: xr.Dataset
     manifest: dict[str, Any]
     folder: Path
+    result: Result | None = None
 
     @property
     def run_id(self) -> str:
@@ -66,12 +65,8 @@ def load_run(name: str | Path) -> RunData:
     """A run by folder, run id, id prefix or scenario id (InputError when there is none)."""
     from sim.store.runs import open_run
 
-    ds, man, folder = open_run(name)
-    return RunData(ds, man, Path(folder))
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    result = open_run(name)
+    return RunData(result.dataset, dict(result.manifest or {}), Path(result.folder), result)
 
 
 @dataclass
@@ -102,27 +97,6 @@ class ScenarioInfo:
         return self.usable and self.library_same
 
 
-def _candidates(run: RunData, recorded: str) -> list[Path]:
-    p = Path(recorded)
-    if p.is_absolute():
-        return [p]
-    out = [p]
-    for parent in run.folder.resolve().parents:
-        out.append(parent / p)
-    return out
-
-
-def _variant_of(run: RunData, base_slug: str) -> str | None:
-    """The variant a run was made from: recorded, or read off its scenario id (``<id>-<variant>``)."""
-    recorded = run.manifest.get("variant") or run.ds.attrs.get("variant")
-    if recorded:
-        return str(recorded)
-    sid = run.scenario_id
-    if sid and sid != base_slug and sid.startswith(base_slug + "-"):
-        return sid[len(base_slug) + 1:]
-    return None
-
-
 def _same_numbers(a: xr.Dataset, b: xr.Dataset, names: tuple[str, ...]) -> bool:
     for name in names:
         if (name in a) != (name in b):
@@ -133,61 +107,11 @@ def _same_numbers(a: xr.Dataset, b: xr.Dataset, names: tuple[str, ...]) -> bool:
 
 
 def scenario_info(run: RunData) -> ScenarioInfo:
-    """Find the scenario file named in the run's manifest and check that it is the run's.
-
-    The file must have the recorded SHA-256 (and its inventory too), define the run's
-    scenario id, pools, measures and targets, and, when the coefficient tables are unchanged,
-    reproduce the run's numbers when re-run. Anything less: the appendix uses the run alone.
-    """
-    man = run.manifest
-    recorded = man.get("scenario_file")
-    if not recorded:
-        return ScenarioInfo("missing", detail="the manifest names no scenario file")
-    recorded_path, _, fragment = str(recorded).partition("#")
-    found = [c for c in _candidates(run, recorded_path) if c.is_file()]
-    if not found:
-        return ScenarioInfo("missing", detail=f"scenario file {recorded} not found")
-    want = man.get("scenario_sha256")
-    same = [c for c in found if want and _sha256(c) == want]
-    if not same:
-        return ScenarioInfo("changed", path=found[0],
-                            detail=f"{found[0]} differs from the run's scenario (SHA-256 {str(want)[:12]}…)")
-    path = same[0]
-    from sim.evaluation.evaluate import run as run_scenario
-    from sim.model.coefficients import load_library
-    from sim.model.compile import compile_model
-    from sim.model.load import load_scenario
-
-    try:
-        scen = load_scenario(path, fragment or None)
-        variant = None if fragment else _variant_of(run, scen.slug)
-        if variant:
-            scen = load_scenario(path, variant)
-        if man.get("inventory_sha256") and scen._inventory_hash != man.get("inventory_sha256"):
-            return ScenarioInfo("changed", path=path, detail=f"inventory {scen._inventory_path} differs from the run's inventory")
-        ds = run.ds
-        mismatch = [what for what, mine, theirs in (
-            ("scenario id", [scen.slug], [run.scenario_id]),
-            ("pools", [p.id for p in scen.pools], [str(x) for x in ds["pool"].values]),
-            ("measures", [m.id for m in scen.measures], [str(x) for x in ds["measure"].values]),
-            ("targets", [t.id for t in scen.targets], run.targets),
-        ) if mine != theirs]
-        if mismatch:
-            return ScenarioInfo("changed", path=path, detail=f"{path} does not define the run's {', '.join(mismatch)}")
-        lib = load_library()
-        model = compile_model(scen, lib)
-        same_lib = dict(lib.hashes) == dict(man.get("coefficient_tables") or {})
-        result = None
-        if same_lib:
-            attribution = str(ds.attrs.get("attribution") or "") or None
-            result = run_scenario(scen, lib, attribution=attribution)
-            if not _same_numbers(result.dataset, ds, ("baseline_total", "emissions_total", "reduction")):
-                return ScenarioInfo("changed", path=path, detail=f"re-running {path} does not reproduce the run's numbers")
-    except ErsimError as exc:
-        return ScenarioInfo("invalid", path=path, detail=str(exc).splitlines()[0])
-    return ScenarioInfo("ok", scen, model, path, same_lib,
-                        "" if same_lib else "coefficient tables changed since the run",
-                        scen.settings, result)
+    """The run's scenario and compiled model, from the record of its inputs in the run folder."""
+    if run.result is None:
+        return ScenarioInfo("missing", detail="the run holds no record of its inputs")
+    res = run.result
+    return ScenarioInfo("ok", res.scenario, res.model, run.folder, True, "", res.scenario.settings, res)
 
 
 def _png(fig: Any) -> bytes:
@@ -215,7 +139,7 @@ class FigureSource:
         if True in self._results and self._results[True] is not None:
             return self._results[True]
         result: Result | None = None
-        if not samples and self.info.result is not None:
+        if not samples and self.info.result is not None and "sample" not in self.info.result.dataset.dims:
             result = self.info.result
         elif not self.info.reproducible or self.info.scenario is None:
             self.reason = self.info.detail or f"scenario {self.info.state}"
@@ -223,12 +147,13 @@ class FigureSource:
             from sim.evaluation.evaluate import run, run_uncertain
 
             attribution = str(self.run.ds.attrs.get("attribution") or "") or None
+            lib = self.info.model.library if self.info.model is not None else None
             if samples:
                 seed = int(self.run.ds.attrs.get("seed", 0))
-                result = run_uncertain(self.info.scenario, samples=self.run.samples, seed=seed,
+                result = run_uncertain(self.info.scenario, lib, samples=self.run.samples, seed=seed,
                                        keep="samples", attribution=attribution)
             else:
-                result = run(self.info.scenario, attribution=attribution)
+                result = run(self.info.scenario, lib, attribution=attribution)
             if not self._matches(result, samples):
                 self.reason = "a re-run of the scenario does not reproduce the run's numbers"
                 result = None

@@ -1,0 +1,272 @@
+"""What the analyses return to a script: objects that give their Dataset and tables and save themselves.
+
+Each ``save`` goes through the one output writer (:func:`sim.store.folders.write_output`): a new
+folder ``outputs/<scenario>/<kind>-<id>/`` by default, or a folder the user names, never one
+ersim did not make.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import xarray as xr
+
+from sim.model.compile import Model
+
+__all__ = ["Comparison", "SensitivityResult", "SolveOutput", "SweepResult", "mix_scenario"]
+
+
+def _provenance(model: Model) -> dict[str, Any]:
+    from sim.store.runs import scenario_provenance
+
+    return {**scenario_provenance(model.scenario), "coefficient_tables": dict(model.library.hashes)}
+
+
+def mix_scenario(solution: Any) -> Any:
+    """The scenario with the least-cost levels in place: what :func:`sim.analyses.solve.write_mix` writes.
+
+    Candidates chosen at zero are removed; levels are written a hair above the optimum (1e-10
+    relative, 12 significant digits), exactly as in the YAML, so the re-run is the file's.
+    """
+    from sim.model.scenario import Uncertain
+
+    scen = solution.model.scenario
+    chosen = {m: (float(lvl), u) for m, lvl, u in zip(solution.measures, solution.level, solution.unit, strict=True)}
+    measures = []
+    for j, m in enumerate(scen.measures):
+        if m.id in chosen:
+            level, unit = chosen[m.id]
+            if level <= 1e-9:
+                continue
+            up = float(f"{level * (1 + 1e-10):.12g}")
+            if solution.model.share_param[j] is not None:
+                m = m.model_copy(update={"share": Uncertain(value=min(up, 1.0))})
+            else:
+                m = m.model_copy(update={"quantity": f"{up:.12g} {unit}".strip()})
+        measures.append(m)
+    mix = scen.model_copy(update={"measures": measures, "id": f"{scen.slug}-least-cost", "name": f"{scen.name}(最低成本组合)"})
+    return mix
+
+
+@dataclass
+class SweepResult:
+    """A sweep: margins (and P(met)) per grid point, in :attr:`dataset` (one dim per swept input)."""
+
+    model: Model
+    dataset: xr.Dataset
+    sets: list[str]
+    samples: int = 0
+    started_from: str | None = None  # the run a sweep started from, if any
+    folder: Path | None = None
+
+    def to_dataset(self) -> xr.Dataset:
+        return self.dataset
+
+    def break_even(self) -> list[dict[str, Any]]:
+        """Per target and swept input, the value where the margin crosses zero (when it does)."""
+        from sim.analyses.sweep import break_even
+
+        return break_even(self.dataset)
+
+    def grid_frame(self) -> pd.DataFrame:
+        """One row per grid point and target: margin (and probability)."""
+        ds = self.dataset
+        return ds[[v for v in ("margin", "probability") if v in ds]].to_dataframe().reset_index()
+
+    def save(self, out: str | Path | None = None) -> Path:
+        from sim.reports.charts import sweep_figures
+        from sim.store.folders import OutputFolder, write_output
+        from sim.store.netcdf import write_netcdf
+
+        def write(folder: OutputFolder) -> None:
+            write_netcdf(self.dataset, folder / "results.nc")
+            pd.DataFrame(self.break_even()).to_csv(folder / "breakeven.csv", index=False, encoding="utf-8-sig")
+            self.grid_frame().to_csv(folder / "grid.csv", index=False, encoding="utf-8-sig")
+            sweep_figures(self.dataset, folder.path / "figures")
+
+        points = 1
+        for d in self.dataset["margin"].dims if "margin" in self.dataset else ():
+            if d not in ("target", "sample"):
+                points *= int(self.dataset.sizes[d])
+        man = {**_provenance(self.model), "sets": self.sets, "samples": self.samples, "seed": self.dataset.attrs.get("seed"),
+               "points": points, "started_from": self.started_from}
+        self.folder = write_output("sweep", self.model.scenario.slug, write, man, out)
+        return self.folder
+
+
+@dataclass
+class SensitivityResult:
+    """A tornado, Morris or Sobol ranking of the uncertain inputs for one target's margin."""
+
+    model: Model
+    method: str
+    target: str
+    table: pd.DataFrame
+    n: int
+    seed: int
+    started_from: str | None = None
+    folder: Path | None = None
+
+    @property
+    def dataset(self) -> xr.Dataset:
+        """The ranking as a Dataset over ``input``."""
+        df = self.table.set_index(self.table.columns[0])
+        df.index.name = "input"
+        ds = xr.Dataset.from_dataframe(df)
+        ds.attrs.update({"method": self.method, "target": self.target})
+        return ds
+
+    def to_dataset(self) -> xr.Dataset:
+        return self.dataset
+
+    def save(self, out: str | Path | None = None) -> Path:
+        from sim.reports.charts import sensitivity_figure
+        from sim.store.folders import OutputFolder, write_output
+
+        def write(folder: OutputFolder) -> None:
+            self.table.to_csv(folder / f"{self.method}.csv", index=False, encoding="utf-8-sig")
+            sensitivity_figure(self.table, self.method, self.target, folder / f"{self.method}.png")
+
+        man = {**_provenance(self.model), "method": self.method, "target": self.target, "n": self.n, "seed": self.seed,
+               "started_from": self.started_from}
+        self.folder = write_output("sensitivity", self.model.scenario.slug, write, man, out)
+        return self.folder
+
+
+@dataclass
+class SolveOutput:
+    """The least-cost mix (:attr:`solution`) and the engine's re-run of it (:attr:`rerun`)."""
+
+    solution: Any  # sim.analyses.solve.SolveResult
+    rerun: Any = None  # sim.evaluation.evaluate.Result of the written mix
+    pollutant: str | None = None
+    started_from: str | None = None
+    folder: Path | None = None
+    files: list[str] = field(default_factory=list)
+
+    @property
+    def model(self) -> Model:
+        return self.solution.model
+
+    @property
+    def feasible(self) -> bool:
+        return bool(self.solution.feasible)
+
+    def mix_frame(self) -> pd.DataFrame:
+        """One row per candidate: chosen level and unit, potential, unit cost (元/a per unit), cost (元/a)."""
+        r = self.solution
+        return pd.DataFrame({"measure": r.measures, "level": r.level, "unit": r.unit, "potential": r.potential,
+                             "unit_cost_yuan_per_a": r.unit_cost, "cost_yuan_per_a": r.unit_cost * r.level})
+
+    def prices_frame(self) -> pd.DataFrame:
+        """One row per target: required, achieved by the LP, shadow price (元 per unit of the target), shortfall."""
+        r = self.solution
+        return pd.DataFrame({"target": r.targets, "required": r.required, "achieved_lp": r.achieved_lp,
+                             "shadow_price_yuan_per_unit": r.prices, "shortfall": r.shortfall,
+                             "binding": [t in r.binding for t in r.targets]})
+
+    @property
+    def dataset(self) -> xr.Dataset:
+        mix = self.mix_frame().set_index("measure")
+        mix.index.name = "candidate"
+        prices = self.prices_frame().set_index("target")
+        ds = xr.merge([xr.Dataset.from_dataframe(mix), xr.Dataset.from_dataframe(prices)])
+        ds.attrs.update({"cost_yuan_per_a": float(self.solution.cost), "feasible": int(self.feasible),
+                         "method": str(self.solution.method)})
+        return ds
+
+    def to_dataset(self) -> xr.Dataset:
+        return self.dataset
+
+    def macc_pollutant(self) -> str:
+        m = self.model
+        return self.pollutant or (m.scenario.targets[0].pollutant if m.scenario.targets else m.pollutants[0])
+
+    def save(self, out: str | Path | None = None) -> Path:
+        from sim.analyses.solve import macc_table, write_mix
+        from sim.store.folders import OutputFolder, write_output
+
+        scen = self.model.scenario
+        pol = self.macc_pollutant()
+
+        def write(folder: OutputFolder) -> None:
+            mix_name = f"{scen.slug}-least-cost.yaml"
+            write_mix(self.solution, folder / mix_name)
+            self.mix_frame().to_csv(folder / "mix.csv", index=False, encoding="utf-8-sig")
+            self.prices_frame().to_csv(folder / "prices.csv", index=False, encoding="utf-8-sig")
+            table = macc_table(self.solution, pol)
+            table.to_csv(folder / f"macc_{pol}.csv", index=False, encoding="utf-8-sig")
+            self.files = [mix_name, "mix.csv", "prices.csv", f"macc_{pol}.csv"]
+            if len(table):
+                import matplotlib.pyplot as plt
+
+                from sim.reports.charts import macc
+
+                fig = macc(table, pol)
+                fig.savefig(folder / f"macc_{pol}.png")
+                plt.close(fig)
+                self.files.append(f"macc_{pol}.png")
+            folder.manifest["files"] = self.files
+
+        man = {**_provenance(self.model), "feasible": self.feasible, "cost_yuan_per_a": float(self.solution.cost),
+               "method": self.solution.method, "started_from": self.started_from,
+               "rerun_targets": None if self.rerun is None else json.loads(
+                   self.rerun.targets_frame()[["target", "margin", "status"]].to_json(orient="records", force_ascii=False))}
+        self.folder = write_output("solve", scen.slug, write, man, out)
+        return self.folder
+
+
+@dataclass
+class Comparison:
+    """Runs or scenarios side by side: one Dataset with a ``scenario`` dim, tables, charts, exports."""
+
+    dataset: xr.Dataset
+    folder: Path | None = None
+
+    def to_dataset(self) -> xr.Dataset:
+        return self.dataset
+
+    @property
+    def labels(self) -> list[str]:
+        return [str(s) for s in self.dataset["scenario"].values]
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        from sim.analyses.compare import tables
+
+        return tables(self.dataset)
+
+    def waterfalls(self) -> dict[str, pd.DataFrame]:
+        """For two scenarios, the A->B waterfall (measure by measure) per targeted pollutant and year."""
+        from sim.analyses.compare import waterfall_table
+
+        cmp = self.dataset
+        out: dict[str, pd.DataFrame] = {}
+        if len(self.labels) == 2 and "target" in cmp.dims:
+            a, b = self.labels
+            for p, y in dict.fromkeys(zip(cmp["target_pollutant"].values, cmp["target_year"].values, strict=True)):
+                out[f"waterfall_{p}_{y}"] = waterfall_table(cmp, a, b, str(p), int(y))
+        return out
+
+    def save(self, out: str | Path | None = None, *, figures: bool = True) -> Path:
+        from sim.analyses.compare import to_xlsx
+        from sim.store.folders import OutputFolder, write_output
+        from sim.store.netcdf import write_netcdf
+
+        extra = self.waterfalls()
+
+        def write(folder: OutputFolder) -> None:
+            write_netcdf(self.dataset, folder / "comparison.nc")
+            to_xlsx(self.dataset, folder / "comparison.xlsx", extra)
+            if figures:
+                from sim.reports.charts import comparison_figures
+
+                comparison_figures(self.dataset, extra, folder.path / "figures")
+
+        man = {"scenario_id": "comparisons", "scenarios": self.labels,
+               "runs": [str(r) for r in self.dataset.attrs.get("runs", [])] if "runs" in self.dataset.attrs else []}
+        self.folder = write_output("compare", "comparisons", write, man, out)
+        return self.folder
