@@ -17,8 +17,9 @@ from sim.model.compile import Model, compile_model
 from sim.model.load import load_scenario
 from sim.model.scenario import Scenario
 from sim.reports.outputs import Comparison, SensitivityResult, SolveOutput, SweepResult
+from sim.store.runs import Run
 
-__all__ = ["Comparison", "Library", "Result", "SensitivityResult", "SolveOutput", "SweepResult", "batch", "compare",
+__all__ = ["Comparison", "Library", "Result", "Run", "SensitivityResult", "SolveOutput", "SweepResult", "batch", "compare",
            "list_outputs", "list_runs", "load_library", "load_scenario", "open_run", "run", "save_run", "sensitivity",
            "solve", "sweep", "write_appendix"]
 
@@ -42,23 +43,25 @@ def _model(item: Source, library: Library | None = None) -> tuple[Model, str | N
 
 
 def run(scenario: str | Path | Scenario, library: Library | None = None, *, samples: int = 0, seed: int | None = None,
-        keep: str = "samples", attribution: str | None = None, progress: Callable[[int], None] | None = None) -> Result:
+        keep: str = "samples", attribution: str | None = None, progress: Callable[[int], None] | None = None) -> Run:
     """Evaluate a scenario: central values, and with *samples* a seeded Monte Carlo (P(met) per target)."""
     from sim.evaluation.evaluate import run as run_central
     from sim.evaluation.evaluate import run_uncertain
 
     scen = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     if samples:
-        return run_uncertain(scen, library, samples=samples, seed=seed, keep=keep, attribution=attribution, progress=progress)
-    return run_central(scen, library, attribution=attribution)
+        return Run.of(run_uncertain(scen, library, samples=samples, seed=seed, keep=keep, attribution=attribution, progress=progress))
+    return Run.of(run_central(scen, library, attribution=attribution))
 
 
 def save_run(result: Result, out: str | Path | None = None) -> Path:
     """Write *result* as a run folder (``outputs/<scenario>/<run-id>/`` or *out*)."""
-    return result.save(out)
+    from sim.store.runs import save_run as _save
+
+    return _save(result, out)
 
 
-def open_run(name: str | Path) -> Result:
+def open_run(name: str | Path) -> Run:
     """The run in a folder (or by id, id prefix or scenario id) as the Result :func:`run` returned."""
     from sim.store.runs import open_run as _open
 
@@ -146,6 +149,6 @@ def write_appendix(run: str | Path | Result, compare: Iterable[str | Path] = (),
 
     if isinstance(run, Result):
         if run.folder is None:
-            run.save()
+            save_run(run)
         run = Path(run.folder)
     return _write(run, compare, formats, lang, out)

@@ -46,7 +46,9 @@ def run_cmd(scenario: str, out: str | None, attribution: str | None, as_json: bo
         result.extra_writers.update(figure_writers(result))
     for w in result.warnings:
         click.echo(f"warning: {w}", err=True)
-    path = result.save(out)
+    from sim.api import save_run
+
+    path = save_run(result, out)
     if as_json:
         payload = {
             "run": str(path),

@@ -45,12 +45,6 @@ class Result:
 
         return inputs_dataset(self.model)
 
-    def save(self, out: Any = None) -> Any:
-        """Write the run (``outputs/<scenario>/<run-id>/`` or *out*) and return its folder."""
-        from sim.store.runs import save_run
-
-        return save_run(self, out)
-
     @property
     def scenario(self) -> Scenario:
         return self.model.scenario

@@ -8,6 +8,7 @@ folder alone.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Callable
 from pathlib import Path
@@ -29,7 +30,7 @@ from sim.store.folders import (
 from sim.store.netcdf import decode_legacy, read_netcdf, write_netcdf
 from sim.store.record import RECORD, read_record, write_record
 
-__all__ = ["MANIFEST", "atomic_folder", "chain_hashes", "default_outputs", "list_outputs", "list_runs", "manifest",
+__all__ = ["MANIFEST", "Run", "atomic_folder", "chain_hashes", "default_outputs", "list_outputs", "list_runs", "manifest",
            "new_folder_name", "open_run", "resolve_output", "resolve_run", "save_run"]
 
 
@@ -129,6 +130,20 @@ def save_run(result: Result, out: str | Path | None = None) -> Path:
     return final
 
 
+class Run(Result):
+    """A Result that saves itself: what :func:`sim.run` and :func:`sim.open_run` return."""
+
+    @classmethod
+    def of(cls, result: Result) -> Run:
+        if isinstance(result, Run):
+            return result
+        return cls(**{f.name: getattr(result, f.name) for f in dataclasses.fields(result)})
+
+    def save(self, out: str | Path | None = None) -> Path:
+        """Write the run (``outputs/<scenario>/<run-id>/`` or *out*) and return its folder."""
+        return save_run(self, out)
+
+
 def _damage(folder: Path, man: dict[str, Any] | None) -> str | None:
     """Why an output folder cannot be used, or None."""
     if man is None:
@@ -140,6 +155,13 @@ def _damage(folder: Path, man: dict[str, Any] | None) -> str | None:
         with nc.open("rb") as fh:
             if fh.read(8) != b"\x89HDF\r\n\x1a\n":
                 return "results.nc is damaged (not an HDF5/NetCDF4 file)"
+        try:
+            import h5py
+
+            with h5py.File(nc, "r") as h5:
+                list(h5.keys())
+        except Exception:  # h5py raises OSError and others for a cut-off file
+            return "results.nc is damaged or cut off"
     return None
 
 
@@ -206,7 +228,7 @@ def resolve_run(name: str | Path, root: str | Path | None = None) -> Path:
     return resolve_output(name, root, ("run",))
 
 
-def open_run(name: str | Path, root: str | Path | None = None) -> Result:
+def open_run(name: str | Path, root: str | Path | None = None) -> Run:
     """The run named as :func:`resolve_run` accepts, as the Result :func:`sim.run` returned.
 
     Only the run folder is read: the model is compiled again from the record of its inputs.
@@ -222,7 +244,7 @@ def open_run(name: str | Path, root: str | Path | None = None) -> Result:
     ds = decode_legacy(read_netcdf(folder / "results.nc"))
     scen, lib = read_record(folder)
     model = compile_model(scen, lib)
-    result = Result(model, ds, dict(man.get("settings") or {}), list(man.get("warnings") or []))
+    result = Run(model, ds, dict(man.get("settings") or {}), list(man.get("warnings") or []))
     result.created = str(man.get("created", result.created))
     result.folder = folder
     result.run_id = str(man.get("id") or man.get("run_id") or folder.name)
