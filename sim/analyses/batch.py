@@ -551,8 +551,8 @@ def _dask(items: list[BatchInput], samples: int, seed: int | None, progress: Cal
 
 def _stack(records: list[_Record], samples: int, seed: int | None) -> tuple[xr.Dataset, list[dict[str, Any]], list[str], list[dict[str, str]]]:
     """Records (any order) -> Dataset along ``region`` in input order; InputError if any failed."""
-    from sim import __version__
     from sim.core.pollutants import POLLUTANTS
+    from sim.core.version import __version__
 
     records = sorted(records, key=lambda r: r.index)
     problems = [_shorten(p) for r in records for p in r.problems]

@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from sim import __version__
 from sim.core import engine
 from sim.core.pollutants import NAMES_ZH
 from sim.core.units import parse_quantity
+from sim.core.version import __version__
 from sim.model.coefficients import Library, load_library
 from sim.model.compile import Model, compile_model
 from sim.model.feasibility import TargetSpec, evaluate_targets, status

@@ -167,7 +167,7 @@ def write_output(kind: str, label: str, write: Callable[[OutputFolder], None], m
     plus *manifest*, which *write* may extend) is written last, so a folder without one was
     never completed.
     """
-    from sim import __version__
+    from sim.core.version import __version__
 
     final = output_folder(kind, label, out)
     out_id = final.name if out is None else new_id(kind)

@@ -75,7 +75,7 @@ def scenario_provenance(scen: Any) -> dict[str, Any]:
 
 def manifest(result: Result, run_id: str = "") -> dict[str, Any]:
     """Everything needed to reproduce the run: hashes, version, settings, overrides, warnings, time."""
-    from sim import __version__
+    from sim.core.version import __version__
 
     scen = result.scenario
     lib = result.model.library
