@@ -19,8 +19,10 @@ import pint
 from sim import engine
 from sim.coefficients import Coefficient, Library, did_you_mean
 from sim.errors import InputError, Problem, UnitError
+from sim.plan_scope import check_scope
 from sim.pollutants import POLLUTANTS
 from sim.scenario import Measure, PoolSpec, Scenario, Uncertain
+from sim.standards import check_standards
 from sim.units import Q_, parse_quantity, parse_unit, ureg
 from sim.yamlio import LineMap
 
@@ -577,6 +579,7 @@ def compile_model(scen: Scenario, library: Library) -> Model:
     if cc.problems:
         raise InputError(cc.problems)
     _check_limits(model, lines, inv_lines)
+    model.warnings += [w for w in check_standards(scen, lib) + check_scope(scen) if w not in model.warnings]
     return model
 
 

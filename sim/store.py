@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.errors import InputError, Problem
+from sim.plan_scope import scope_manifest
 from sim.run import Result, __version__
 
 __all__ = ["MANIFEST", "default_outputs", "list_runs", "save_run"]
@@ -58,6 +59,7 @@ def manifest(result: Result, run_id: str) -> dict[str, Any]:
         "coefficient_overrides": overrides,
         "settings": result.settings,
         "warnings": result.warnings,
+        **scope_manifest(scen),
         "targets": [{"target": str(t), "margin": float(m), "status": str(s)} for t, m, s in
                     zip(result.targets_frame()["target"], result.targets_frame()["margin"], result.targets_frame()["status"], strict=True)],
     }
