@@ -572,7 +572,7 @@ def compile_model(scen: Scenario, library: Library) -> Model:
         _air_params(model, scen)
     model.keys_used = cc.keys_used
     model.coefficient_uses = cc.uses
-    model.warnings = cc.warnings
+    model.warnings = cc.warnings + [w for w in model.warnings if w not in cc.warnings]  # keep the PM2.5 response's
     for key in model.base_keys():
         c = lib[key]
         model.params[f"coef:{key}"] = Param(f"coef:{key}", c.value, c.low, c.high, c.distribution if c.uncertain else "fixed", c.unit, key)
