@@ -82,7 +82,10 @@ def compare_cmd(items: tuple[str, ...], out: str | None, xlsx: str | None, iamc:
     extra = {}
     labels = [str(s) for s in cmp["scenario"].values]
     if len(labels) == 2 and "target" in cmp.dims:
+        emitted = {str(x) for x in cmp["pollutant"].values}  # a PM2.5 concentration target has no emissions waterfall
         for p, y in dict.fromkeys(zip(cmp["target_pollutant"].values, cmp["target_year"].values, strict=True)):
+            if str(p) not in emitted:
+                continue
             extra[f"waterfall_{p}_{y}"] = waterfall_table(cmp, labels[0], labels[1], str(p), int(y))
     print_comparison(cmp, tables(cmp), extra)
     if figures:
