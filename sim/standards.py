@@ -24,7 +24,7 @@ from typing import Any
 from sim.coefficients import Library, formula_names
 from sim.units import Q_, parse_quantity, parse_unit
 
-__all__ = ["GB13271_2014", "Limit", "check_standards", "implied_concentration", "pool_standard"]
+__all__ = ["GB13271_2014", "KEY_REGION_2_26", "Limit", "check_standards", "implied_concentration", "pool_standard"]
 
 GB = "GB 13271-2014 锅炉大气污染物排放标准"
 _TABLE = {"in_use": "表1 在用锅炉", "new": "表2 新建锅炉", "special": "表3 大气污染物特别排放限值"}
@@ -68,14 +68,34 @@ _FUEL_ROW = {"coal": re.compile(r"^steam_ton_coal_.*annual$"), "gas": re.compile
 _POLLUTANTS = ("PM", "PM25", "SO2", "NOx")
 
 
-def pool_standard(pool: Any) -> str | None:
-    """'in_use' | 'new' | 'special' for a pool subject to GB 13271, else None."""
+# 京津冀及周边地区“2+26”城市: special limits (表3) for in-use coal boilers from 2018-10-01
+# (环境保护部公告2018年第9号, as the library's reference notes and ersim issue 17 state it).
+KEY_REGION_2_26 = frozenset(
+    "北京 天津 石家庄 唐山 廊坊 保定 沧州 衡水 邢台 邯郸 太原 阳泉 长治 晋城 济南 淄博 济宁 德州 聊城 滨州 菏泽 "
+    "郑州 开封 安阳 鹤壁 新乡 焦作 濮阳".split()
+)
+SPECIAL_FROM_YEAR = 2019  # first whole year under the special limits
+
+
+def _key_region(scen: Any) -> bool:
+    region = str(getattr(scen, "region", "") or "")
+    return any(region.startswith(city) for city in KEY_REGION_2_26) and int(getattr(scen, "base_year", 0)) >= SPECIAL_FROM_YEAR
+
+
+def pool_standard(pool: Any, scen: Any = None) -> str | None:
+    """'in_use' | 'new' | 'special' for a pool subject to GB 13271, else None.
+
+    A boiler pool without a ``standard`` takes the in-use limits, or the special limits when the
+    scenario's base year lies after they took effect in its region (a “2+26” city from 2019 on).
+    """
     std = getattr(pool, "standard", None)
     if std == "none":
         return None
     if std:
         return str(std)
-    return "in_use" if str(pool.id).startswith("boiler.") else None
+    if not str(pool.id).startswith("boiler."):
+        return None
+    return "special" if scen is not None and _key_region(scen) else "in_use"
 
 
 def _fuel(pool_id: str) -> str | None:
@@ -154,7 +174,9 @@ def check_standards(scen: Any, lib: Library) -> list[str]:
     """One warning per boiler-pool factor that implies a concentration above its GB 13271 limit."""
     out: list[str] = []
     for pool in scen.pools:
-        period = pool_standard(pool)
+        period = pool_standard(pool, scen)
+        why = ("; 2+26 city: special limits for in-use coal boilers from 2018-10-01 (环境保护部公告2018年第9号)"
+               if period == "special" and not getattr(pool, "standard", None) else "")
         fuel = _fuel(str(pool.id))
         if period is None or fuel is None:
             continue
@@ -172,6 +194,6 @@ def check_standards(scen: Any, lib: Library) -> list[str]:
                 f"(at {'0.01 (kg/t)/(mg/m³)' if fuel == 'coal' else '0.11 (kg/10⁴m³)/(mg/m³)'}), above the {GB} "
                 f"{_TABLE[period]} {'燃煤' if fuel == 'coal' else '燃气' if fuel == 'gas' else '燃油'}锅炉 limit "
                 f"{limit.mg_m3:g} mg/m³ ({_TABLE_EN[period]}); set the pool's factor within the limit, or its "
-                f"'standard' column if another limit applies"
+                f"'standard' column if another limit applies{why}"
             )
     return out

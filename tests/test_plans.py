@@ -192,3 +192,15 @@ def test_coefficients_show_lists_examples_through_derived_rows():
     for name in ("ankang-2025.yaml", "hengyang-2019.yaml", "jiaozuo-2022.yaml", "jincheng-2020.yaml"):
         assert name in used
     assert "via boiler_coal_" in used
+
+
+def test_key_region_after_2018_takes_the_special_limits():
+    # 焦作 is a 2+26 city; with a 2021 base the in-use default (400 mg/m3 SO2) is above 表3's 200
+    def scen(region, base_year):
+        return scenario_from_dict({"name": "t", "region": region, "base_year": base_year, "years": [base_year + 1],
+                                   "inventory": [{"id": "boiler.coal.x", "activity": "100 蒸吨",
+                                                  "ef": {"SO2": "boiler_coal_industrial_so2_per_steam_ton"}}]})
+    hit = check_standards(scen("焦作市", 2021), LIB)
+    assert len(hit) == 1 and "表3" in hit[0] and "2+26" in hit[0]
+    assert not check_standards(scen("焦作市", 2015), LIB)   # before the special limits: in-use 400 applies
+    assert not check_standards(scen("安康市", 2021), LIB)   # not a key-region city
