@@ -36,10 +36,11 @@ def test_library_inputs_are_the_reference_numbers():
 def test_boiler_retirement_replaced_by_gas():
     # Reference 1.3: 10 t/h industrial coal boiler, 3,500 full-load hours.
     # coal = 10 x 0.161 x 3,500 = 5,635 t
-    # SO2  = 5,635 x 16 kg/t x 1% S x (1 - 0.6) = 36.06 t ; NOx = 5,635 x 3 = 16.9 t
-    # PM   = 5,635 x 5 = 28.2 t ; CO2 = 5,635 x 1.9003 = 10,708 t
+    # NOx = 5,635 x 3 kg/t = 16.9 t ; CO2 = 5,635 x 1.9003 = 10,708 t
+    # (the reference's SO2 36.06 t (16 kg/t x 1 % S x 0.4) and PM 28.2 t (5 kg/t) imply 640 and 500 mg/m3,
+    # above GB 13271-2014; the library now takes the in-use limits, below)
     # gas  = 10 x 72 x 3,500 = 2.52e6 m3: NOx 252 x 5.5 kg = 1.386 t ; CO2 2.52e6 x 2.1622 = 5,449 t
-    # net: SO2 -36 (gas SO2 is small but not zero), NOx -15.5, PM -28, CO2 -5,260
+    # net: SO2 -22.5 (gas SO2 is small but not zero: no gas SO2 row in this pool), NOx -15.5, PM -4.5, CO2 -5,260
     pools = [
         {"id": "coal", "activity": "10 蒸吨", "ef": {
             "SO2": "boiler_coal_industrial_so2_per_steam_ton", "NOx": "boiler_coal_industrial_nox_per_steam_ton",
@@ -51,9 +52,11 @@ def test_boiler_retirement_replaced_by_gas():
     coal = 10 * 0.161 * 3500
     gas = 10 * 72 * 3500
     assert coal == pytest.approx(5635)
-    assert red(r, "retire", "SO2") == pytest.approx(coal * 16 * 0.01 * 100 * 0.4 / 1000, rel=1e-9)  # 36.064 t
+    # SO2 and PM at the GB 13271-2014 in-use limits (400 and 80 mg/m3 x 0.01 (kg/t)/(mg/m3) = 4 and 0.8 kg/t):
+    # SO2 = 5,635 x 4 / 1000 = 22.54 t ; PM = 5,635 x 0.8 / 1000 = 4.508 t
+    assert red(r, "retire", "SO2") == pytest.approx(coal * 4 / 1000, rel=1e-9)  # 22.54 t
     assert red(r, "retire", "NOx") == pytest.approx(coal * 3 / 1000 - gas / 1e4 * 5.5 / 1000, rel=1e-9)  # 15.519 t
-    assert red(r, "retire", "PM") == pytest.approx(coal * 5 / 1000, rel=1e-9)  # 28.175 t
+    assert red(r, "retire", "PM") == pytest.approx(coal * 0.8 / 1000, rel=1e-9)  # 4.508 t
     assert red(r, "retire", "CO2") == pytest.approx(coal * 1.9003 - gas * 2.1622 / 1000, rel=1e-9)  # 5,259.4 t
     assert red(r, "retire", "CO2") == pytest.approx(5260, abs=1)
 
@@ -101,8 +104,9 @@ def test_sewage_upgrade_from_gb18918_keys():
 
 
 def test_china3_truck_replacement_from_library():
-    # 0.6864 t NOx per truck-year: (10 - 1.42) g/km x 80,000 km = 686.4 kg ; 100 trucks -> 68.64 t
+    # in-use China III: 10 g/km x 50,000 km = 0.500 t ; new China VI: 1.42 g/km x 80,000 km = 0.1136 t
+    # 100 trucks -> 100 x (0.500 - 0.1136) = 38.64 t
     pools = [{"id": "cn3", "activity": "1000 辆", "ef": {"NOx": "veh_hdt_cn3_nox_annual"}},
              {"id": "cn6", "activity": "0 辆", "ef": {"NOx": "veh_hdt_cn6_nox_annual"}}]
     r = run(scen(pools, [{"id": "scrap", "type": "retire", "pool": "cn3", "replaced_by": "cn6", "quantity": "100 辆"}]), LIB)
-    assert red(r, "scrap", "NOx") == pytest.approx(100 * (10 - 1.42) * 80000 / 1e6, rel=1e-9)
+    assert red(r, "scrap", "NOx") == pytest.approx(100 * (10 * 50000 - 1.42 * 80000) / 1e6, rel=1e-9)

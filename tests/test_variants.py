@@ -92,4 +92,4 @@ def test_shipped_ankang_variants_load():
     for v in ("", "#strong", "#slow"):
         s = load_scenario(f"{ROOT / 'scenarios' / 'ankang-2025-variants.yaml'}{v}")
         assert s.region == "安康市"
-        assert len(s.targets) == 4
+        assert len(s.targets) == 5  # COD, NH3-N, NOx, VOCs tonnages and PM2.5 <= 29 µg/m3 (安康市实施方案, 一)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -265,28 +266,18 @@ def coef_show(key: str) -> None:
         lines.append(f"inputs:       {', '.join(lib.dependencies(key))}")
     if c.note:
         lines.append(f"note:         {c.note}")
-    users = _scenarios_using(key)
+    users = _scenarios_using(key, lib)
     lines.append(f"used by:      {', '.join(users) if users else '(no example scenario)'}")
     click.echo("\n".join(lines))
 
 
-def _scenarios_using(key: str) -> list[str]:
-    """Example scenarios (scenarios/*.yaml beside the coefficients folder) that use *key*."""
+def _scenarios_using(key: str, lib: Any) -> list[str]:
+    """Example scenarios (scenarios/*.yaml beside the coefficients folder) that use *key*, directly
+    or through a derived row that rests on it (``name (via derived_key)``)."""
+    from sim.model.coefficient_uses import scenario_uses
     from sim.model.coefficients import default_coefficients_dir
 
-    folder = default_coefficients_dir().parent / "scenarios"
-    out = []
-    for f in sorted(folder.glob("*.yaml")):
-        text = f.read_text(encoding="utf-8", errors="replace")
-        inv = [p for p in folder.glob("**/*.csv")]
-        if key in text:
-            out.append(f.name)
-        else:
-            for p in inv:
-                if key in p.read_text(encoding="utf-8", errors="replace") and p.stem.split("-")[0] in f.stem:
-                    out.append(f.name)
-                    break
-    return out
+    return scenario_uses(key, default_coefficients_dir().parent / "scenarios", lib)
 
 
 @coefficients_grp.command("check")

@@ -22,7 +22,9 @@ from sim.core.pollutants import POLLUTANTS
 from sim.core.units import Q_, parse_quantity, parse_unit, ureg
 from sim.model.coefficients import Coefficient, Library
 from sim.model.measure_types import MEASURE_TYPES
+from sim.model.plan_scope import check_scope
 from sim.model.scenario import Measure, PoolSpec, Scenario, Uncertain
+from sim.model.standards import check_standards
 from sim.model.yamlio import LineMap
 
 __all__ = ["KIND_CODES", "Model", "Param", "compile_model"]
@@ -570,13 +572,14 @@ def compile_model(scen: Scenario, library: Library) -> Model:
         _air_params(model, scen)
     model.keys_used = cc.keys_used
     model.coefficient_uses = cc.uses
-    model.warnings = cc.warnings
+    model.warnings = cc.warnings + [w for w in model.warnings if w not in cc.warnings]  # keep the PM2.5 response's
     for key in model.base_keys():
         c = lib[key]
         model.params[f"coef:{key}"] = Param(f"coef:{key}", c.value, c.low, c.high, c.distribution if c.uncertain else "fixed", c.unit, key)
     if cc.problems:
         raise InputError(cc.problems)
     _check_limits(model, lines, inv_lines)
+    model.warnings += [w for w in check_standards(scen, lib) + check_scope(scen) if w not in model.warnings]
     return model
 
 

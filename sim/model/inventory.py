@@ -29,7 +29,7 @@ _PREFIX_ALIASES = {"排放系数": "ef", "基准年排放量": "emissions", "排
 ENCODINGS = ("utf-8-sig", "gb18030")
 MAX_ROWS = 100_000
 MAX_COLUMNS = 1_000
-_OPTIONAL = {"name", "sector", "activity", "unit", "growth", "growth_low", "growth_high", "source"}
+_OPTIONAL = {"name", "sector", "activity", "unit", "growth", "growth_low", "growth_high", "source", "standard"}
 
 
 def _header(h: str) -> str:
@@ -150,7 +150,7 @@ def read_inventory(path: str | Path) -> tuple[list[dict[str, Any]], LineMap, str
         first.setdefault(c, n)
         if c not in _OPTIONAL and c != "id" and not c.startswith(("ef:", "emissions:")):
             problems.append(Problem(f"unknown column {c!r}{did_you_mean(c, _column_choices())}; valid: id, name, sector, activity, unit, growth, "
-                                    "growth_low, growth_high, source, ef:<pollutant>, emissions:<pollutant>", name, 1, c))
+                                    "growth_low, growth_high, source, standard, ef:<pollutant>, emissions:<pollutant>", name, 1, c))
     if problems:
         raise InputError(problems)
     pools: list[dict[str, Any]] = []
@@ -166,7 +166,7 @@ def read_inventory(path: str | Path) -> tuple[list[dict[str, Any]], LineMap, str
         i = len(pools)
         pool: dict[str, Any] = {"id": rec.get("id", "")}
         lines[(i,)] = r
-        for k in ("name", "sector", "source"):
+        for k in ("name", "sector", "source", "standard"):
             if rec.get(k):
                 pool[k] = rec[k]
         if rec.get("activity"):

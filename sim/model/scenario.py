@@ -21,8 +21,10 @@ from sim.model.measure_types import MEASURE_TYPES
 __all__ = [
     "MEASURE_TYPE_IDS",
     "TARGET_KINDS",
+    "Assumption",
     "CoefficientOverride",
     "Measure",
+    "OutOfScope",
     "PoolSpec",
     "Scenario",
     "Settings",
@@ -147,6 +149,12 @@ class PoolSpec(_Strict):
     ef: dict[str, FactorSpec] = Field(default_factory=dict, description="emission factor per pollutant (after existing controls)")
     emissions: dict[str, str] = Field(default_factory=dict, description="base-year emissions per pollutant (top-down), e.g. '1234 吨/a'")
     source: str | None = Field(None, description="where the activity and emissions come from")
+    standard: Literal["in_use", "new", "special", "none"] | None = Field(
+        None,
+        description="emission standard the pool's combustion factors must keep (GB 13271-2014 for boilers): "
+        "in_use (表1), new (表2), special (表3 特别排放限值), none (not subject; say why in source). "
+        "Default for pools whose id starts with 'boiler.': in_use",
+    )
 
     _id = field_validator("id")(classmethod(lambda cls, v: _check_id(v)))
     _act = field_validator("activity")(classmethod(lambda cls, v: None if v is None else _quantity_text(v)))
@@ -411,6 +419,23 @@ class AirQuality(_Strict):
         return self
 
 
+class Assumption(_Strict):
+    """An assumption the result rests on, shown in the run's output and the appendix."""
+
+    text: str = Field(min_length=1, description="the assumption, in the plan's terms (中文 welcome)")
+    decides: list[str] = Field(default_factory=list, description="ids of the targets whose verdict this assumption decides")
+    source: str | None = Field(None, description="what the assumption rests on")
+
+
+class OutOfScope(_Strict):
+    """A target or measure of the plan that the scenario does not evaluate, and why."""
+
+    item: str = Field(min_length=1, description="the plan's target or measure, quoted (e.g. 空气质量优良天数比率不低于95%)")
+    kind: Literal["target", "measure"] = Field("target", description="target | measure")
+    reason: str = Field(min_length=1, description="why it is not evaluated (not an emission quantity, no quantity in the plan, no cited factor ...)")
+    source: str | None = Field(None, description="where the plan states it")
+
+
 class Settings(_Strict):
     """Run settings a scenario may fix (the CLI may override some)."""
 
@@ -442,6 +467,9 @@ class Scenario(_Strict):
     targets: list[Target] = Field(default_factory=list)
     coefficients: dict[str, CoefficientOverride] = Field(default_factory=dict, description="overrides of library coefficients, each with its source")
     air_quality: AirQuality | None = Field(None, description="PM2.5 response for concentration targets")
+    period: str | None = Field(None, description="the plan's period and what the scenario credits in it (what was done before the base year belongs to the base inventory)")
+    assumptions: list[Assumption] = Field(default_factory=list, description="assumptions that decide a verdict: shown in the run and the appendix")
+    out_of_scope: list[OutOfScope] = Field(default_factory=list, description="targets and measures of the plan that are not evaluated, each with the reason")
     discount_rate: Uncertain | None = Field(None, description="for annualising capital costs in `ersim solve`, e.g. 8%")
     extends: str | None = Field(None, description="parent scenario: 'file.yaml', 'file.yaml#variant' or '#variant' (resolved on load)")
     remove_measures: list[str] = Field(default_factory=list, description="measure ids of the parent to drop")

@@ -247,8 +247,10 @@ class Comparison:
         out: dict[str, pd.DataFrame] = {}
         if len(self.labels) == 2 and "target" in cmp.dims:
             a, b = self.labels
+            emitted = {str(x) for x in cmp["pollutant"].values}  # a PM2.5 concentration target has no emissions waterfall
             for p, y in dict.fromkeys(zip(cmp["target_pollutant"].values, cmp["target_year"].values, strict=True)):
-                out[f"waterfall_{p}_{y}"] = waterfall_table(cmp, a, b, str(p), int(y))
+                if str(p) in emitted:
+                    out[f"waterfall_{p}_{y}"] = waterfall_table(cmp, a, b, str(p), int(y))
         return out
 
     def save(self, out: str | Path | None = None, *, figures: bool = True) -> Path:

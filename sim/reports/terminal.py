@@ -60,6 +60,21 @@ def print_run(result: Result, console: Console | None = None) -> None:
             from sim.model.air import ASSUMPTION_ZH
 
             con.print(f"注：{ASSUMPTION_ZH}", highlight=False)
+    _print_scope(result, con)
+
+
+def _print_scope(result: Result, con: Console) -> None:
+    """The scenario's period, verdict-deciding assumptions and what it leaves out of scope."""
+    from sim.model.plan_scope import scope_lines, scope_manifest
+
+    lines = scope_lines(scope_manifest(result.scenario))
+    heads = {"period": "评估时段与计入范围 period", "assumptions": "决定结论的假设 assumptions",
+             "out_of_scope": "未评估的规划目标和措施 out of scope"}
+    for key, head in heads.items():
+        if lines[key]:
+            con.print(f"{head}:", highlight=False)
+            for text in lines[key]:
+                con.print(f"  - {text}", highlight=False, markup=False)
 
 
 def print_comparison(cmp, tabs, waterfalls, console: Console | None = None) -> None:  # type: ignore[no-untyped-def]

@@ -16,6 +16,7 @@ from typing import Any
 
 from sim.core.errors import InputError, Problem, did_you_mean
 from sim.evaluation.evaluate import Result
+from sim.model.plan_scope import scope_manifest
 from sim.store.folders import (
     KINDS,
     MANIFEST,
@@ -94,6 +95,7 @@ def manifest(result: Result, run_id: str = "") -> dict[str, Any]:
         "coefficient_overrides": overrides,
         "settings": result.settings,
         "warnings": result.warnings,
+        **scope_manifest(scen),
         "record": f"{RECORD}/",
         "targets": [{"target": str(t), "margin": float(m), "unit": str(u), "status": str(s)}
                     for t, m, u, s in zip(tf["target"], tf["margin"], tf.get("unit", ["t"] * len(tf)), tf["status"], strict=True)],

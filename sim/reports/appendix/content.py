@@ -244,6 +244,25 @@ class _Builder:
         inv = man.get("inventory_file")
         if inv:
             blocks.append(Paragraph(self.t(f"清单文件：{inv}（SHA-256 见附表）。", f"Inventory file: {inv} (SHA-256 in the annex)."), "note"))
+        blocks += self.scope_blocks()
+        return blocks
+
+    def scope_blocks(self) -> list[Block]:
+        """Period, verdict-deciding assumptions and out-of-scope items, from the run's manifest."""
+        from sim.model.plan_scope import scope_lines
+
+        lines = scope_lines(self.run.manifest, self.lang)
+        blocks: list[Block] = []
+        if lines["period"]:
+            blocks.append(Paragraph(self.t(f"评估时段与计入范围（情景文件所述）：{lines['period'][0]}",
+                                           f"Period and what is credited (scenario text): {lines['period'][0]}")))
+        if lines["assumptions"]:
+            blocks.append(Paragraph(self.t("决定结论的主要假设：", "Assumptions that decide a verdict:")))
+            blocks.append(Bullets(lines["assumptions"]))
+        if lines["out_of_scope"]:
+            blocks.append(Paragraph(self.t("规划中未纳入本评估的目标和措施及原因：",
+                                           "Targets and measures of the plan not evaluated here, and why:")))
+            blocks.append(Bullets(lines["out_of_scope"]))
         return blocks
 
     def growth(self) -> list[Block]:
