@@ -151,3 +151,37 @@ def test_concentration_target_without_air_quality_is_an_input_error():
     data["targets"].append({"id": "pm", "pollutant": "PM25", "kind": "concentration", "value": "35 ug/m3", "year": 2021})
     with pytest.raises(InputError, match="air_quality"):
         scenario_from_dict(data)
+
+
+@pytest.mark.parametrize(("value", "low", "high"), [(2.0, 1.0, 4.0), (2.1, 1.0, 4.0), (3.0, 1.5, 6.0), (0.5, 0.1, 2.5)])
+def test_lognormal_value_is_median_low_high_are_5th_95th_percentiles(value, low, high):
+    # sigma = ln(high/low) / (2 x 1.645); median = value. Closed form of the percentiles:
+    # p5 = value x exp(-1.645 sigma) = value / sqrt(high/low), p95 = value x sqrt(high/low).
+    # For (2, 1, 4): sigma = ln 4 / 3.29 = 0.4214, p5 = 2 / 2 = 1, p95 = 2 x 2 = 4 (= low, high).
+    # For (2.1, 1, 4) (within 10% of sqrt(1 x 4) = 2): p5 = 1.05, p95 = 4.2.
+    from sim.core.uncertainty import draw_matrix, lognormal_problem
+
+    assert lognormal_problem(value, low, high) is None
+    x = draw_matrix([("c", "lognormal", value, low, high)], 200_000, 7)[:, 0]
+    ratio = np.sqrt(high / low)
+    assert np.quantile(x, 0.5) == pytest.approx(value, rel=5e-3)
+    assert np.quantile(x, 0.05) == pytest.approx(value / ratio, rel=5e-3)
+    assert np.quantile(x, 0.95) == pytest.approx(value * ratio, rel=5e-3)
+    # the same closed form from the inverse CDF itself
+    assert ppf(np.array([0.05, 0.5, 0.95]), "lognormal", value, low, high) == pytest.approx([value / ratio, value, value * ratio])
+
+
+def test_lognormal_value_off_the_geometric_mean_is_refused():
+    # value 2, low 1, high 8: a lognormal with 5th/95th percentiles 1 and 8 has median sqrt(8) = 2.83;
+    # with median 2 its percentiles would be 0.707 and 5.657. Refused, saying what would be valid.
+    from sim.core.errors import InputError
+    from sim.core.uncertainty import lognormal_problem
+
+    why = lognormal_problem(2.0, 1.0, 8.0)
+    assert why is not None and "2.82843" in why and "between 2.5713 and 3.11127" in why
+    assert lognormal_problem(2.83, 1.0, 8.0) is None
+    assert lognormal_problem(1.0, 0.0, 8.0) == "a lognormal range needs low > 0"
+    data = one_measure()
+    data["measures"][0]["completion"] = {"value": 0.5, "low": 0.1, "high": 0.9, "distribution": "lognormal"}
+    with pytest.raises(InputError, match=r"within 10% of sqrt\(low\*high\) = 0\.3"):
+        scenario_from_dict(data)
