@@ -78,7 +78,7 @@ def test_run_writes_complete_run_folder(env):
     # 100 of 1000 t/h switched: NOx cut 100 x (16.905 - 1.386) = 1,551.9 t/a
     assert float(ds["reduction_total"].sel(pollutant="NOx", year=2025)) == pytest.approx(1551.9)
     assert set(ds["reduction"].dims) == {"measure", "pollutant", "year"}
-    assert ds["baseline"].attrs["units"] == "t/a"
+    assert ds["baseline"].attrs["units"] == "t yr-1"  # UDUNITS: "t/a" would be tonnes per are
 
 
 def test_run_json(env):

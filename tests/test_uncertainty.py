@@ -136,12 +136,21 @@ def test_pm25_concentration_target_by_linear_response(tmp_path):
     scen = scenario_from_dict(data, base_dir=tmp_path)
     from sim.evaluation.evaluate import run
 
-    tf = run(scen, EMPTY).targets_frame().iloc[0]
+    result = run(scen, EMPTY)
+    tf = result.targets_frame().iloc[0]
     assert tf["required"] == pytest.approx(5.0)
     assert tf["achieved"] == pytest.approx(8.0)
     assert tf["margin"] == pytest.approx(3.0)
-    assert tf["unit"] == "µg/m3"
+    assert tf["unit"] == "ug m-3"  # UDUNITS spelling of µg/m³
     assert tf["status"] == "met"
+    # base, projected and target concentration travel with the target (µg/m³)
+    assert (tf["concentration_base"], tf["concentration_projected"], tf["concentration_target"]) == pytest.approx((40.0, 32.0, 35.0))
+    ds = result.dataset
+    assert ds["margin"].attrs["units"] == "ug m-3" and ds["concentration_projected"].attrs["units"] == "ug m-3"
+    # each precursor's part: NOx 40 x 0.2 x 25% = -2, primary PM2.5 40 x 0.3 x 50% = -6 µg/m³
+    ch = ds["concentration_change"].sel(target="pm")
+    assert float(ch.sel(precursor="NOx")) == pytest.approx(-2.0)
+    assert float(ch.sel(precursor="PM25")) == pytest.approx(-6.0)
 
 
 def test_concentration_target_without_air_quality_is_an_input_error():

@@ -8,7 +8,7 @@ from rich.table import Table
 from sim.core.pollutants import display
 from sim.evaluation.evaluate import Result
 
-__all__ = ["fmt_t", "print_run"]
+__all__ = ["fmt_c", "fmt_t", "print_run"]
 
 _STATUS_ZH = {"met": "可达", "at risk": "存在风险", "not met": "不可达"}
 
@@ -23,14 +23,35 @@ def fmt_t(x: float) -> str:
     return f"{x:,.3f}"
 
 
+def fmt_c(x: float) -> str:
+    """A concentration (µg/m³) with one decimal."""
+    return f"{x:,.1f}"
+
+
+def _unit_zh(unit: str) -> str:
+    return "µg/m³" if unit != "t" else "吨"
+
+
+def _fmt_in(x: float, unit: str) -> str:
+    return fmt_c(x) if unit != "t" else fmt_t(x)
+
+
 def print_run(result: Result, console: Console | None = None) -> None:
-    """Print the reductions table and the target table to stdout."""
+    """Print the reductions table, the target table (fits 80 columns: names wrap, never cut) and warnings.
+
+    Emission targets show required, achieved and margin in tonnes; a concentration target shows
+    its target and projected concentration (µg/m³), with the linear-response caveat below.
+    Under samples the margin's p5-p95 range and P(met) are shown too. Warnings (e.g. PM2.5
+    precursors the inventory lacks) are printed by the caller, to stderr.
+    """
     con = console or Console(highlight=False)
     ds = result.dataset
     years = [int(y) for y in ds["year"].values if int(y) in result.scenario.years]
-    t = Table(title=f"{result.scenario.name} — 减排量 reductions (t/a)")
-    for c in ("污染物 pollutant", "年份 year", "基准 baseline", "减排 reduction", "排放 emissions"):
-        t.add_column(c, justify="left" if c[0] in "污年" else "right")
+    t = Table(title=f"{result.scenario.name}\n减排量（吨/年）")
+    t.add_column("污染物", overflow="fold")
+    t.add_column("年份", no_wrap=True)
+    for c in ("基准排放", "减排量", "排放量"):
+        t.add_column(c, justify="right", no_wrap=True)
     for p in ds["pollutant"].values:
         for y in years:
             t.add_row(f"{display(str(p))} ({p})", str(y),
@@ -40,25 +61,48 @@ def print_run(result: Result, console: Console | None = None) -> None:
     con.print(t)
     tf = result.targets_frame()
     if len(tf):
-        tt = Table(title="目标可达性 target feasibility")
-        for c in ("目标 target", "污染物", "年份", "单位", "要求 required", "实现 achieved", "余量 margin"):
-            tt.add_column(c, justify="right" if c[0] in "要实余" else "left")
         has_p = "probability" in tf
+        tt = Table(title="目标可达性")
+        tt.add_column("目标", overflow="fold", ratio=1, min_width=10)
+        tt.add_column("单位", no_wrap=True)
+        tt.add_column("要求", justify="right", no_wrap=True)
+        tt.add_column("实现", justify="right", no_wrap=True)
+        tt.add_column("余量", justify="right", no_wrap=True)
         if has_p:
-            tt.add_column("P(达标)", justify="right")
-        tt.add_column("结论 status")
+            tt.add_column("余量p5~p95", justify="right", overflow="fold")
+            tt.add_column("P(达标)", justify="right", no_wrap=True)
+        tt.add_column("结论", no_wrap=True)
         for _, r in tf.iterrows():
-            unit = "µg/m³" if r["kind"] == "concentration" else "吨"
-            row = [str(r["name"]), display(str(r["pollutant"])), str(r["year"]), unit, fmt_t(r["required"]),
-                   fmt_t(r["achieved"]), fmt_t(r["margin"])]
+            unit = str(r["unit"])
+            if r["kind"] == "concentration":
+                req = f"目标 {fmt_c(float(r['concentration_target']))}" if "concentration_target" in r else fmt_c(float(r["required"]))
+                ach = f"预计 {fmt_c(float(r['concentration_projected']))}" if "concentration_projected" in r else fmt_c(float(r["achieved"]))
+            else:
+                req, ach = fmt_t(float(r["required"])), fmt_t(float(r["achieved"]))
+            row = [f"{r['name']} ({r['year']}年)", _unit_zh(unit), req, ach, _fmt_in(float(r["margin"]), unit)]
             if has_p:
+                row.append(f"{_fmt_in(float(r['margin_p5']), unit)}~{_fmt_in(float(r['margin_p95']), unit)}")
                 row.append(f"{r['probability']:.0%}")
-            row.append(f"{_STATUS_ZH.get(str(r['status']), r['status'])} ({r['status']})")
+            row.append(_STATUS_ZH.get(str(r["status"]), str(r["status"])))
             tt.add_row(*row)
         con.print(tt)
-        if (tf["kind"] == "concentration").any():
+        conc = tf[tf["kind"] == "concentration"]
+        if len(conc):
             from sim.model.air import ASSUMPTION_ZH
 
+            for _, r in conc.iterrows():
+                if "concentration_base" not in r:
+                    continue
+                parts = ""
+                if "concentration_change" in ds:
+                    ch = ds["concentration_change"].sel(target=r["target"])
+                    parts = "，".join(f"{display(str(p))} {float(v):+.2f}" for p, v in zip(ch["precursor"].values, ch.values, strict=True) if v == v)
+                con.print(f"{r['name']}：基准年 {fmt_c(float(r['concentration_base']))} µg/m³ → 预计 {fmt_c(float(r['concentration_projected']))} µg/m³"
+                          f"{f'（{parts}）' if parts else ''}，目标 {fmt_c(float(r['concentration_target']))} µg/m³，"
+                          f"{_STATUS_ZH.get(str(r['status']), str(r['status']))}。", highlight=False)
+            missing = [w.split("清单中没有")[1].split("排放")[0] for w in result.warnings if w.startswith("PM2.5响应：清单中没有")]
+            if missing:
+                con.print(f"注意：清单中没有{'、'.join(missing)}排放，PM2.5浓度只计入了部分前体物的响应，预计浓度的下降可能被低估。", highlight=False)
             con.print(f"注：{ASSUMPTION_ZH}", highlight=False)
 
 
