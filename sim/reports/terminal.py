@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from rich.console import Console
 from rich.table import Table
 
@@ -62,15 +63,17 @@ def print_run(result: Result, console: Console | None = None) -> None:
     tf = result.targets_frame()
     if len(tf):
         has_p = "probability" in tf
-        tt = Table(title="目标可达性")
-        tt.add_column("目标", overflow="fold", ratio=1, min_width=10)
+        from rich import box
+
+        title = "目标可达性（吨；PM2.5浓度目标为µg/m³）" if (tf["kind"] == "concentration").any() else "目标可达性（吨）"
+        tt = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1))
+        tt.add_column("目标", overflow="fold", ratio=1, min_width=12)
         tt.add_column("单位", no_wrap=True)
         tt.add_column("要求", justify="right", no_wrap=True)
         tt.add_column("实现", justify="right", no_wrap=True)
-        tt.add_column("余量", justify="right", no_wrap=True)
+        tt.add_column("余量 (p5~p95)" if has_p else "余量", justify="right", no_wrap=True)
         if has_p:
-            tt.add_column("余量p5~p95", justify="right", overflow="fold")
-            tt.add_column("P(达标)", justify="right", no_wrap=True)
+            tt.add_column("P达标", justify="right", no_wrap=True)
         tt.add_column("结论", no_wrap=True)
         for _, r in tf.iterrows():
             unit = str(r["unit"])
@@ -79,9 +82,11 @@ def print_run(result: Result, console: Console | None = None) -> None:
                 ach = f"预计 {fmt_c(float(r['concentration_projected']))}" if "concentration_projected" in r else fmt_c(float(r["achieved"]))
             else:
                 req, ach = fmt_t(float(r["required"])), fmt_t(float(r["achieved"]))
-            row = [f"{r['name']} ({r['year']}年)", _unit_zh(unit), req, ach, _fmt_in(float(r["margin"]), unit)]
+            margin = _fmt_in(float(r["margin"]), unit)
             if has_p:
-                row.append(f"{_fmt_in(float(r['margin_p5']), unit)}~{_fmt_in(float(r['margin_p95']), unit)}")
+                margin += f"\n({_fmt_in(float(r['margin_p5']), unit)}~{_fmt_in(float(r['margin_p95']), unit)})"
+            row = [f"{r['name']} ({r['year']}年)", _unit_zh(unit), req, ach, margin]
+            if has_p:
                 row.append(f"{r['probability']:.0%}")
             row.append(_STATUS_ZH.get(str(r["status"]), str(r["status"])))
             tt.add_row(*row)
@@ -210,9 +215,15 @@ def print_sweep(ds, breakeven, console: Console | None = None) -> None:  # type:
         t.add_row(r["input"], r["target"], val, r["criterion"], r["note"])
     con.print(t)
     dims = [d for d in ds["margin"].dims if d != "target"]
-    n = int(ds["margin"].isel(target=0).size)
-    con.print(f"{n} grid points over {', '.join(dims)}; margins (t, µg/m³ for concentration) from "
-              f"{float(ds['margin'].min()):,.1f} to {float(ds['margin'].max()):,.1f}")
+    n = int(np.prod([ds.sizes[d] for d in dims]))
+    if ds.sizes.get("target", 0) == 0:
+        con.print(f"{n}个网格点（{', '.join(dims)}）；情景未设目标，只计算了各网格点的排放与减排量 (no targets: emissions and reductions only)")
+        return
+    units = [str(u) for u in ds["target_unit"].values] if "target_unit" in ds.coords else ["t"] * ds.sizes["target"]
+    for unit in dict.fromkeys(units):
+        sel = ds["margin"].sel(target=[t for t, u in zip(ds["target"].values, units, strict=True) if u == unit])
+        con.print(f"{n}个网格点（{', '.join(dims)}）；{_unit_zh(unit)}计的目标余量从 {_fmt_in(float(sel.min()), unit)} 到 "
+                  f"{_fmt_in(float(sel.max()), unit)} {_unit_zh(unit)}")
 
 
 def print_sensitivity(df, method: str, target: str, console: Console | None = None) -> None:  # type: ignore[no-untyped-def]

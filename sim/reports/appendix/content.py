@@ -711,7 +711,7 @@ class _Builder:
                 rows, [self.t("P5、P50、P95 为样本的第5、50、95百分位数。", "P5, P50, P95: 5th, 50th and 95th percentiles over the samples.")],
             ))
         # reduction ranges for the targeted pollutants and years
-        pairs = sorted({(r["pollutant"], r["year"]) for r in rows_t}, key=lambda x: (self.pollutants.index(x[0]), x[1])) if rows_t else \
+        pairs = sorted({(r["pollutant"], r["year"]) for r in rows_t if r["pollutant"] in self.pollutants}, key=lambda x: (self.pollutants.index(x[0]), x[1])) if rows_t else \
             [(p, run.report_years[-1]) for p in self.pollutants]
         q = self._reduction_quantiles(pairs)
         if q:
