@@ -272,7 +272,8 @@ def to_xlsx(cmp: xr.Dataset, path: str | Path, extra: dict[str, pd.DataFrame] | 
     for key, df in (extra or {}).items():
         if key.startswith("waterfall_"):
             pol, _, year = key.removeprefix("waterfall_").rpartition("_")
-            rows = [[str(r.step), float(r.delta), float(r.level)] for r in df.itertuples()]
+            rows = [[str(st), float(d), float(lv)] for st, d, lv in
+                    zip(df["step"], df["delta"].to_numpy(float), df["level"].to_numpy(float), strict=True)]
             _sheet(wb, f"变化分解 {display(pol)} {year}", ["步骤", "变化（吨/年）", "排放（吨/年）"], rows, [None, _T_FMT, _T_FMT])
         else:
             _sheet(wb, key, [str(c) for c in df.columns], df.values.tolist(), [None] * len(df.columns))
