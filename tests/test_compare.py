@@ -121,6 +121,11 @@ def test_iamc_round_trips_through_pyam(tmp_path, cmp):
     assert set(df.scenario) == set(pd.read_csv(path)["scenario"])
     v = df.filter(variable="Emissions|NOx", year=2025, scenario="ankang-2025*").timeseries()
     assert float(v.iloc[0, 0]) == pytest.approx(float(cmp["emissions_total"].sel(scenario="ankang-2025", pollutant="NOx", year=2025)))
+    # every variable with components is their sum (pyam's check_aggregate returns None when it holds)
+    parents = [v for v in df.variable if any(w.startswith(v + "|") for w in df.variable)]
+    assert "Emission Reduction|NOx" in parents and not any(v.endswith("|Baseline") for v in df.variable)
+    for v in parents:
+        assert df.check_aggregate(v) is None, v
 
 
 def test_compare_needs_two(tmp_path):
