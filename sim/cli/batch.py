@@ -29,6 +29,10 @@ def batch_cmd(items: tuple[str, ...], samples: int, seed: int | None, scheduler:
 
     Writes results.nc, summary.csv (one row per region and target) and manifest.json. Any broken
     scenario: exit 2 listing every problem by file, and nothing is written.
+
+    \b
+    Example:
+      ersim batch scenarios/ --samples 1000 --seed 1
     """
     from sim.analyses.batch import batch_label, evaluate_batch, expand_inputs, save_batch
     from sim.cli.progress import progress
