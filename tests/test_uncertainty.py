@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 import xarray as xr
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sim.cli.main import main
 from sim.core.uncertainty import latin_hypercube, ppf
@@ -194,3 +196,41 @@ def test_lognormal_value_off_the_geometric_mean_is_refused():
     data["measures"][0]["completion"] = {"value": 0.5, "low": 0.1, "high": 0.9, "distribution": "lognormal"}
     with pytest.raises(InputError, match=r"within 10% of sqrt\(low\*high\) = 0\.3"):
         scenario_from_dict(data)
+
+
+@settings(max_examples=200, deadline=None)
+@given(low=st.floats(1e-6, 1e6), ratio=st.floats(1.001, 1e4), off=st.floats(0.5, 2.0))
+def test_lognormal_percentiles_property(low, ratio, off):
+    # value = sqrt(low*high): the 5th/95th percentiles are exactly low/high; a value off by more
+    # than a factor 1.1 is refused, within it accepted
+    from sim.core.uncertainty import lognormal_problem
+
+    high = low * ratio
+    gm = np.sqrt(low * high)
+    p5, p50, p95 = ppf(np.array([0.05, 0.5, 0.95]), "lognormal", gm, low, high)
+    assert p5 == pytest.approx(low, rel=1e-9) and p95 == pytest.approx(high, rel=1e-9) and p50 == pytest.approx(gm, rel=1e-12)
+    refused = lognormal_problem(gm * off, low, high) is not None
+    assert refused == (abs(np.log(off)) > np.log(1.1) + 1e-12) or abs(abs(np.log(off)) - np.log(1.1)) < 1e-9
+
+
+@settings(max_examples=200, deadline=None)
+@given(c0=st.floats(1, 100), shares=st.lists(st.floats(0, 0.3), min_size=2, max_size=2),
+       e_ref=st.lists(st.floats(1, 1e5), min_size=2, max_size=2), cut=st.lists(st.floats(-0.5, 1), min_size=2, max_size=2),
+       v=st.floats(1, 100))
+def test_concentration_target_invariants(c0, shares, e_ref, cut, v):
+    # projected = base + sum of the precursors' changes; margin = target - projected (µg/m³);
+    # required = base - target; each share's change = -base x share x (relative emission cut)
+    from sim.model.feasibility import TargetSpec, concentration_parts, evaluate_targets
+
+    spec = TargetSpec("pm", "concentration", 0, 1, 0, v, (("NOx", 0, "share"), ("VOCs", 1, "share")))
+    emis = np.zeros((1, 2, 2))
+    emis[0, :, 0] = e_ref
+    emis[0, :, 1] = [e * (1 - c) for e, c in zip(e_ref, cut, strict=True)]
+    air = {"base": np.array([c0]), "NOx": np.array([shares[0]]), "VOCs": np.array([shares[1]])}
+    req, ach = evaluate_targets([spec], emis, emis, air)
+    parts = concentration_parts(spec, emis, air)
+    projected = c0 - sum(float(p[0]) for p in parts.values())
+    assert float(req[0, 0]) == pytest.approx(c0 - v)
+    assert float(ach[0, 0] - req[0, 0]) == pytest.approx(v - projected, abs=1e-9)
+    for (name, p, _f), s, c in zip(spec.precursors, shares, cut, strict=True):
+        assert float(parts[name][0]) == pytest.approx(c0 * s * c, abs=1e-9), (name, p)
