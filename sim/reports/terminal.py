@@ -117,10 +117,10 @@ def print_comparison(cmp, tabs, waterfalls, console: Console | None = None) -> N
     labels = [str(s) for s in cmp["scenario"].values]
     if "target" in cmp.dims:
         t = Table(title="目标余量比较 target margins")
-        t.add_column("目标 target")
+        t.add_column("目标 target", overflow="fold", min_width=10)
         t.add_column("单位")
         for s in labels:
-            t.add_column(s, justify="right")
+            t.add_column(s, justify="right", overflow="fold")
         has_p = "probability" in cmp
         for tid in cmp["target"].values:
             unit = "µg/m³" if str(cmp["target_unit"].sel(target=tid).values) != "t" else "吨"
@@ -139,10 +139,10 @@ def print_comparison(cmp, tabs, waterfalls, console: Console | None = None) -> N
         con.print(t)
     last = int(cmp["year"].max())
     t = Table(title=f"{last}年分类减排量 reductions by category (t/a)")
-    t.add_column("类别 category")
+    t.add_column("类别 category", overflow="fold")
     t.add_column("污染物")
     for s in labels:
-        t.add_column(s, justify="right")
+        t.add_column(s, justify="right", overflow="fold")
     df = tabs["by_category"]
     for _, r in df.iterrows():
         vals = [float(r[s]) for s in labels]
@@ -150,10 +150,10 @@ def print_comparison(cmp, tabs, waterfalls, console: Console | None = None) -> N
             t.add_row(str(r["measure_category"]), display(str(r["pollutant"])), *[fmt_t(v) for v in vals])
     con.print(t)
     t = Table(title=f"{last}年分措施减排量 reductions by measure (t/a)")
-    t.add_column("措施 measure")
+    t.add_column("措施 measure", overflow="fold", min_width=10)
     t.add_column("污染物")
     for s in labels:
-        t.add_column(s, justify="right")
+        t.add_column(s, justify="right", overflow="fold")
     names = dict(zip(cmp["measure"].values, cmp["measure_name"].values, strict=True))
     for _, r in tabs["by_measure"].iterrows():
         vals = [float(r[s]) for s in labels]
@@ -162,7 +162,7 @@ def print_comparison(cmp, tabs, waterfalls, console: Console | None = None) -> N
     con.print(t)
     for key, wf in waterfalls.items():
         t = Table(title=f"{labels[0]} → {labels[1]}: {key.removeprefix('waterfall_')} (t/a)")
-        t.add_column("步骤 step")
+        t.add_column("步骤 step", overflow="fold", min_width=10)
         t.add_column("变化 change", justify="right")
         t.add_column("排放 level", justify="right")
         for _, r in wf.iterrows():
