@@ -767,20 +767,25 @@ class _Builder:
         except (ErsimError, ValueError) as exc:
             return [Paragraph(self.t(f"龙卷风排序未能计算（{exc}）。", f"The tornado ranking could not be computed ({exc})."), "note"),
                     Paragraph(global_absent, "note")]
-        unit = mass_unit([float(v) for _, df in frames for v in (*df["margin_at_low"][:top], *df["margin_at_high"][:top])], self.lang)
+        unit = mass_unit([float(v) for r, df in frames if r["kind"] != "concentration"
+                          for v in (*df["margin_at_low"][:top], *df["margin_at_high"][:top])], self.lang)
+        mixed = any(r["kind"] == "concentration" for r, _ in frames)  # then a unit column, else the unit in the headers
         for r, df in frames:
+            conc = r["kind"] == "concentration"
+            fm: Any = fmt_number if conc else (lambda x, u=unit: fmt_in(x, u))
+            ucell = [Cell("µg/m³" if conc else unit.label)] if mixed else []
             recs: list[Any] = [rec for rec in df.to_dict("records") if float(rec["swing"]) > 1e-9][:top]
             if not recs:
-                rows.append([Cell(r["name"]), Cell(DASH), Cell(self.t("各不确定输入对该目标余量均无影响", "no uncertain input moves this margin")),
+                rows.append([Cell(r["name"]), *ucell, Cell(DASH), Cell(self.t("各不确定输入对该目标余量均无影响", "no uncertain input moves this margin")),
                              Cell(DASH), Cell(DASH), Cell(DASH), Cell(DASH)])
             for k, rec in enumerate(recs):
                 name = str(rec["input"])
                 fmt: Any = fmt_pct if name.split(":")[0] in ("growth", "completion", "share") else fmt_sig
                 unit_in = "" if fmt is fmt_pct else tidy_unit(model.params[name].unit)
                 lo, hi, m_lo, m_hi, swing = (float(rec[c]) for c in ("low", "high", "margin_at_low", "margin_at_high", "swing"))
-                rows.append([Cell(r["name"] if k == 0 else ""), Cell(str(k + 1)), Cell(str(rec["label"])),
+                rows.append([Cell(r["name"] if k == 0 else ""), *(ucell if k == 0 else [Cell("")] * len(ucell)), Cell(str(k + 1)), Cell(str(rec["label"])),
                              Cell(f"{fmt(lo)}～{fmt(hi)}" + (f" {unit_in}" if unit_in else "")),
-                             Cell(fmt_in(m_lo, unit), m_lo), Cell(fmt_in(m_hi, unit), m_hi), Cell(fmt_in(swing, unit), swing)])
+                             Cell(fm(m_lo), m_lo), Cell(fm(m_hi), m_hi), Cell(fm(swing), swing)])
         return [
             Paragraph(self.t(
                 "龙卷风排序：每次只把一个不确定输入取其下限或上限、其余输入取中心值，计算目标余量的变幅，按变幅排序（每项目标列前"
@@ -789,11 +794,11 @@ class _Builder:
                 f"(top {top} per target; inputs with no swing left out). It is computed from the scenario, which matches the run (same hashes, same central margins).",
             )),
             self.table("tornado", self.t("目标余量对不确定输入的敏感性（龙卷风排序）", "Sensitivity of the margins to the uncertain inputs (tornado ranking)"),
-                       [Column(self.t("目标", "Target")), Column(self.t("排序", "Rank")), Column(self.t("输入", "Input")),
+                       [Column(self.t("目标", "Target")), *([Column(self.t("单位", "Unit"))] if mixed else []),
+                        Column(self.t("排序", "Rank")), Column(self.t("输入", "Input")),
                         Column(self.t("取值区间", "Range")),
-                        Column(self.head(self.t("余量（取下限）", "Margin at low"), unit.label), True),
-                        Column(self.head(self.t("余量（取上限）", "Margin at high"), unit.label), True),
-                        Column(self.head(self.t("变幅", "Swing"), unit.label), True)], rows),
+                        *[Column(self.head(h, unit.label) if not mixed else h, True) for h in
+                          (self.t("余量（取下限）", "Margin at low"), self.t("余量（取上限）", "Margin at high"), self.t("变幅", "Swing"))]], rows),
             Paragraph(global_absent, "note"),
         ]
 
