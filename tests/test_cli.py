@@ -78,7 +78,7 @@ def test_run_writes_complete_run_folder(env):
     # 100 of 1000 t/h switched: NOx cut 100 x (16.905 - 1.386) = 1,551.9 t/a
     assert float(ds["reduction_total"].sel(pollutant="NOx", year=2025)) == pytest.approx(1551.9)
     assert set(ds["reduction"].dims) == {"measure", "pollutant", "year"}
-    assert ds["baseline"].attrs["units"] == "t/a"
+    assert ds["baseline"].attrs["units"] == "t yr-1"  # UDUNITS: "t/a" would be tonnes per are
 
 
 def test_run_json(env):
@@ -170,3 +170,44 @@ def test_example_scenarios_listed_in_readme_run(env):
     root = Path(__file__).resolve().parent.parent
     readme = (root / "README.md").read_text(encoding="utf-8")
     assert "ersim run scenarios/" in readme
+
+
+def _commands(group, prefix=()):
+    import click
+
+    for name, cmd in group.commands.items():
+        if isinstance(cmd, click.Group):
+            yield from _commands(cmd, (*prefix, name))
+        yield (*prefix, name)
+
+
+@pytest.mark.parametrize("cmd", sorted(_commands(main)))
+def test_every_command_help_has_an_example(cmd):
+    res = CliRunner().invoke(main, [*cmd, "--help"])
+    assert res.exit_code == 0, res.output
+    assert "Example" in res.output and "ersim " in res.output.split("Example", 1)[1]
+
+
+def test_debug_after_the_command_says_where_it_goes(env):
+    res = CliRunner().invoke(main, ["run", "x.yaml", "--debug"])
+    assert res.exit_code == 2
+    assert "--debug goes before the command: ersim --debug run" in res.output
+    assert "Traceback" not in res.output
+
+
+def test_init_gives_a_pinyin_id_to_a_chinese_name(env):
+    res = CliRunner().invoke(main, ["init", "某县", "--out", "a"])
+    assert res.exit_code == 0, res.output
+    assert (env / "a" / "mouxian.yaml").is_file() and (env / "a" / "inventories" / "mouxian-2025.csv").is_file()
+    assert "id: mouxian" in (env / "a" / "mouxian.yaml").read_text(encoding="utf-8")
+    # a second Chinese-named county in the same folder gets its own id
+    res = CliRunner().invoke(main, ["init", "另一县", "--out", "a"])
+    assert res.exit_code == 0, res.output
+    assert (env / "a" / "lingyixian.yaml").is_file()
+    res = CliRunner().invoke(main, ["run", "a/mouxian.yaml", "--no-figures"])
+    assert res.exit_code == 0, res.output
+    # --id chooses it; a bad one is refused with exit 2
+    res = CliRunner().invoke(main, ["init", "某县", "--out", "b", "--id", "mx-2"])
+    assert res.exit_code == 0 and (env / "b" / "mx-2.yaml").is_file()
+    res = CliRunner().invoke(main, ["init", "某县", "--out", "c", "--id", "Bad Id"])
+    assert res.exit_code == 2 and "--id" in res.stderr and not (env / "c").exists()

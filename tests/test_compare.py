@@ -58,19 +58,60 @@ def test_cli_compare_tables_charts_xlsx_iamc(tmp_path, monkeypatch):
     assert (tmp_path / "cmp" / "figures" / "margins.png").is_file()
     assert any(p.name.startswith("waterfall_") for p in (tmp_path / "cmp" / "figures").iterdir())
     wb = openpyxl.load_workbook(tmp_path / "c.xlsx")
-    assert {"targets", "by_measure", "by_category", "totals"} <= set(wb.sheetnames)
-    # xlsx numbers equal results.nc
+    # Ankang's PM2.5 target (µg/m³) gets its own sheet, never a column beside tonnes
+    assert "浓度目标" in wb.sheetnames
+    assert [n for n in wb.sheetnames if n != "浓度目标"][:4] == ["目标余量", "2025年分措施减排量", "2025年分类别减排量", "排放总量"]
+    # xlsx numbers equal results.nc; units in the headers, scenarios in the order given
     run_dir = next((tmp_path / "outputs" / "ankang-2025").iterdir())
     ds = xr.open_dataset(run_dir / "results.nc")
-    totals = pd.read_excel(tmp_path / "c.xlsx", sheet_name="totals")
-    row = totals[(totals["scenario"] == "ankang-2025") & (totals["pollutant"] == "NOx") & (totals["year"] == 2025)]
-    assert float(row["emissions_total"].iloc[0]) == pytest.approx(float(ds["emissions_total"].sel(pollutant="NOx", year=2025)), rel=1e-12)
-    targets = pd.read_excel(tmp_path / "c.xlsx", sheet_name="targets").set_index("target")
-    assert targets.loc["nh3n-2025", "margin:ankang-2025"] == pytest.approx(float(ds["margin"].sel(target="nh3n-2025")), rel=1e-12)
-    iamc = pd.read_csv(tmp_path / "c.csv")
+    totals = pd.read_excel(tmp_path / "c.xlsx", sheet_name="排放总量")
+    row = totals[(totals["情景"] == "ankang-2025") & (totals["污染物编号"] == "NOx") & (totals["年份"] == 2025)]
+    assert float(row["排放量（吨/年）"].iloc[0]) == pytest.approx(float(ds["emissions_total"].sel(pollutant="NOx", year=2025)), rel=1e-12)
+    targets = pd.read_excel(tmp_path / "c.xlsx", sheet_name="目标余量").set_index("目标编号")
+    assert list(targets.columns[:4]) == ["目标名称", "污染物", "年份", "ankang-2025 要求（吨）"]
+    assert targets.loc["nh3n-2025", "ankang-2025 余量（吨）"] == pytest.approx(float(ds["margin"].sel(target="nh3n-2025")), rel=1e-12)
+    assert targets.loc["nh3n-2025", "ankang-2025 结论"] == "不可达" and targets.loc["nh3n-2025", "目标名称"].startswith("氨氮")
+    heads = [c for c in targets.columns if c.endswith("结论")]
+    assert heads == ["ankang-2025 结论", "ankang-2025-variants-strong 结论"]  # command-line order
+    ws = wb["目标余量"]
+    assert ws["G2"].number_format == "#,##0.0" and ws.column_dimensions["B"].width > 20 and ws.freeze_panes == "A2"
+    raw = (tmp_path / "c.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM for Excel on Chinese Windows
+    iamc = pd.read_csv(tmp_path / "c.csv", encoding="utf-8-sig")
     assert list(iamc.columns[:5]) == ["model", "scenario", "region", "variable", "unit"]
     nox = iamc[(iamc["variable"] == "Emissions|NOx") & iamc["scenario"].str.startswith("ankang-2025 ")]
     assert float(nox["2025"].iloc[0]) == pytest.approx(float(ds["emissions_total"].sel(pollutant="NOx", year=2025)), rel=1e-12)
+    # the hierarchy adds up: Emission Reduction|X is the sum of its categories (pyam's check_aggregate)
+    for (scen, var), grp in iamc[iamc["variable"].str.startswith("Emission Reduction|")].groupby(
+            [iamc["scenario"], iamc["variable"].str.split("|").str[:2].str.join("|")]):
+        total = grp[grp["variable"] == var]["2025"].sum()
+        parts = grp[grp["variable"] != var]["2025"].sum()
+        assert parts == pytest.approx(total, rel=1e-9, abs=1e-9), (scen, var)
+    assert not iamc["variable"].str.endswith("|Baseline").any()
+
+
+def test_xlsx_text_is_never_a_formula(tmp_path, cmp):
+    from sim.analyses.compare import to_xlsx
+
+    evil = cmp.assign_coords(measure_name=("measure", ["=HYPERLINK(\"http://x\")", *[str(n) for n in cmp["measure_name"].values[1:]]]))
+    path = to_xlsx(evil, tmp_path / "e.xlsx")
+    wb = openpyxl.load_workbook(path)
+    ws = wb["2025年分措施减排量"]
+    cells = [c for row in ws.iter_rows() for c in row if isinstance(c.value, str) and c.value.startswith("=")]
+    assert cells and all(c.data_type == "s" for c in cells)
+
+
+def test_iamc_concentration_variable(tmp_path):
+    from sim.analyses.compare import compare, to_iamc
+
+    cmp = compare([str(ROOT / "scenarios" / "ningbo-2022.yaml"), str(ROOT / "scenarios" / "ningbo-2022.yaml")])
+    iamc = pd.read_csv(to_iamc(cmp, tmp_path / "n.csv"), encoding="utf-8-sig")
+    pm = iamc[iamc["variable"] == "Concentration|PM2.5"]
+    assert set(pm["unit"]) == {"ug/m3"}
+    # base 21 µg/m³ in 2021; projected in 2022 = 21 + the NOx response
+    assert float(pm["2021"].iloc[0]) == pytest.approx(21.0)
+    proj = float(cmp["concentration_projected"].isel(scenario=0).sel(target="pm25-2022"))
+    assert float(pm["2022"].iloc[0]) == pytest.approx(proj) and proj < 21.0
 
 
 def test_iamc_round_trips_through_pyam(tmp_path, cmp):
@@ -82,6 +123,11 @@ def test_iamc_round_trips_through_pyam(tmp_path, cmp):
     assert set(df.scenario) == set(pd.read_csv(path)["scenario"])
     v = df.filter(variable="Emissions|NOx", year=2025, scenario="ankang-2025*").timeseries()
     assert float(v.iloc[0, 0]) == pytest.approx(float(cmp["emissions_total"].sel(scenario="ankang-2025", pollutant="NOx", year=2025)))
+    # every variable with components is their sum (pyam's check_aggregate returns None when it holds)
+    parents = [v for v in df.variable if any(w.startswith(v + "|") for w in df.variable)]
+    assert "Emission Reduction|NOx" in parents and not any(v.endswith("|Baseline") for v in df.variable)
+    for v in parents:
+        assert df.check_aggregate(v) is None, v
 
 
 def test_compare_needs_two(tmp_path):

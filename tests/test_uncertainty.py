@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 import xarray as xr
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sim.cli.main import main
 from sim.core.uncertainty import latin_hypercube, ppf
@@ -136,12 +138,21 @@ def test_pm25_concentration_target_by_linear_response(tmp_path):
     scen = scenario_from_dict(data, base_dir=tmp_path)
     from sim.evaluation.evaluate import run
 
-    tf = run(scen, EMPTY).targets_frame().iloc[0]
+    result = run(scen, EMPTY)
+    tf = result.targets_frame().iloc[0]
     assert tf["required"] == pytest.approx(5.0)
     assert tf["achieved"] == pytest.approx(8.0)
     assert tf["margin"] == pytest.approx(3.0)
-    assert tf["unit"] == "µg/m3"
+    assert tf["unit"] == "ug m-3"  # UDUNITS spelling of µg/m³
     assert tf["status"] == "met"
+    # base, projected and target concentration travel with the target (µg/m³)
+    assert (tf["concentration_base"], tf["concentration_projected"], tf["concentration_target"]) == pytest.approx((40.0, 32.0, 35.0))
+    ds = result.dataset
+    assert ds["margin"].attrs["units"] == "ug m-3" and ds["concentration_projected"].attrs["units"] == "ug m-3"
+    # each precursor's part: NOx 40 x 0.2 x 25% = -2, primary PM2.5 40 x 0.3 x 50% = -6 µg/m³
+    ch = ds["concentration_change"].sel(target="pm")
+    assert float(ch.sel(precursor="NOx")) == pytest.approx(-2.0)
+    assert float(ch.sel(precursor="PM25")) == pytest.approx(-6.0)
 
 
 def test_concentration_target_without_air_quality_is_an_input_error():
@@ -151,3 +162,75 @@ def test_concentration_target_without_air_quality_is_an_input_error():
     data["targets"].append({"id": "pm", "pollutant": "PM25", "kind": "concentration", "value": "35 ug/m3", "year": 2021})
     with pytest.raises(InputError, match="air_quality"):
         scenario_from_dict(data)
+
+
+@pytest.mark.parametrize(("value", "low", "high"), [(2.0, 1.0, 4.0), (2.1, 1.0, 4.0), (3.0, 1.5, 6.0), (0.5, 0.1, 2.5)])
+def test_lognormal_value_is_median_low_high_are_5th_95th_percentiles(value, low, high):
+    # sigma = ln(high/low) / (2 x 1.645); median = value. Closed form of the percentiles:
+    # p5 = value x exp(-1.645 sigma) = value / sqrt(high/low), p95 = value x sqrt(high/low).
+    # For (2, 1, 4): sigma = ln 4 / 3.29 = 0.4214, p5 = 2 / 2 = 1, p95 = 2 x 2 = 4 (= low, high).
+    # For (2.1, 1, 4) (within 10% of sqrt(1 x 4) = 2): p5 = 1.05, p95 = 4.2.
+    from sim.core.uncertainty import draw_matrix, lognormal_problem
+
+    assert lognormal_problem(value, low, high) is None
+    x = draw_matrix([("c", "lognormal", value, low, high)], 200_000, 7)[:, 0]
+    ratio = np.sqrt(high / low)
+    assert np.quantile(x, 0.5) == pytest.approx(value, rel=5e-3)
+    assert np.quantile(x, 0.05) == pytest.approx(value / ratio, rel=5e-3)
+    assert np.quantile(x, 0.95) == pytest.approx(value * ratio, rel=5e-3)
+    # the same closed form from the inverse CDF itself
+    assert ppf(np.array([0.05, 0.5, 0.95]), "lognormal", value, low, high) == pytest.approx([value / ratio, value, value * ratio])
+
+
+def test_lognormal_value_off_the_geometric_mean_is_refused():
+    # value 2, low 1, high 8: a lognormal with 5th/95th percentiles 1 and 8 has median sqrt(8) = 2.83;
+    # with median 2 its percentiles would be 0.707 and 5.657. Refused, saying what would be valid.
+    from sim.core.errors import InputError
+    from sim.core.uncertainty import lognormal_problem
+
+    why = lognormal_problem(2.0, 1.0, 8.0)
+    assert why is not None and "2.82843" in why and "between 2.5713 and 3.11127" in why
+    assert lognormal_problem(2.83, 1.0, 8.0) is None
+    assert lognormal_problem(1.0, 0.0, 8.0) == "a lognormal range needs low > 0"
+    data = one_measure()
+    data["measures"][0]["completion"] = {"value": 0.5, "low": 0.1, "high": 0.9, "distribution": "lognormal"}
+    with pytest.raises(InputError, match=r"within 10% of sqrt\(low\*high\) = 0\.3"):
+        scenario_from_dict(data)
+
+
+@settings(max_examples=200, deadline=None)
+@given(low=st.floats(1e-6, 1e6), ratio=st.floats(1.001, 1e4), off=st.floats(0.5, 2.0))
+def test_lognormal_percentiles_property(low, ratio, off):
+    # value = sqrt(low*high): the 5th/95th percentiles are exactly low/high; a value off by more
+    # than a factor 1.1 is refused, within it accepted
+    from sim.core.uncertainty import lognormal_problem
+
+    high = low * ratio
+    gm = np.sqrt(low * high)
+    p5, p50, p95 = ppf(np.array([0.05, 0.5, 0.95]), "lognormal", gm, low, high)
+    assert p5 == pytest.approx(low, rel=1e-9) and p95 == pytest.approx(high, rel=1e-9) and p50 == pytest.approx(gm, rel=1e-12)
+    refused = lognormal_problem(gm * off, low, high) is not None
+    assert refused == (abs(np.log(off)) > np.log(1.1) + 1e-12) or abs(abs(np.log(off)) - np.log(1.1)) < 1e-9
+
+
+@settings(max_examples=200, deadline=None)
+@given(c0=st.floats(1, 100), shares=st.lists(st.floats(0, 0.3), min_size=2, max_size=2),
+       e_ref=st.lists(st.floats(1, 1e5), min_size=2, max_size=2), cut=st.lists(st.floats(-0.5, 1), min_size=2, max_size=2),
+       v=st.floats(1, 100))
+def test_concentration_target_invariants(c0, shares, e_ref, cut, v):
+    # projected = base + sum of the precursors' changes; margin = target - projected (µg/m³);
+    # required = base - target; each share's change = -base x share x (relative emission cut)
+    from sim.model.feasibility import TargetSpec, concentration_parts, evaluate_targets
+
+    spec = TargetSpec("pm", "concentration", 0, 1, 0, v, (("NOx", 0, "share"), ("VOCs", 1, "share")))
+    emis = np.zeros((1, 2, 2))
+    emis[0, :, 0] = e_ref
+    emis[0, :, 1] = [e * (1 - c) for e, c in zip(e_ref, cut, strict=True)]
+    air = {"base": np.array([c0]), "NOx": np.array([shares[0]]), "VOCs": np.array([shares[1]])}
+    req, ach = evaluate_targets([spec], emis, emis, air)
+    parts = concentration_parts(spec, emis, air)
+    projected = c0 - sum(float(p[0]) for p in parts.values())
+    assert float(req[0, 0]) == pytest.approx(c0 - v)
+    assert float(ach[0, 0] - req[0, 0]) == pytest.approx(v - projected, abs=1e-9)
+    for (name, p, _f), s, c in zip(spec.precursors, shares, cut, strict=True):
+        assert float(parts[name][0]) == pytest.approx(c0 * s * c, abs=1e-9), (name, p)

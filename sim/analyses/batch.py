@@ -212,7 +212,7 @@ def _sha256(path: str | None) -> str | None:
 
 def _run_city(item: BatchInput, samples: int, seed: int | None, check_only: bool) -> _Record:
     from sim.core import engine
-    from sim.evaluation.evaluate import air_values, monte_carlo, target_specs
+    from sim.evaluation.evaluate import air_values, monte_carlo, target_specs, target_unit
     from sim.model.compile import compile_model
     from sim.model.feasibility import evaluate_targets, status
     from sim.model.load import load_scenario, scenario_from_dict
@@ -253,7 +253,7 @@ def _run_city(item: BatchInput, samples: int, seed: int | None, check_only: bool
     rec.baseline_total, rec.emissions_total = base, emis
     specs = target_specs(model)
     rec.targets = [{"id": t.id, "name": t.name or t.id, "pollutant": t.pollutant, "year": t.year, "kind": t.kind,
-                    "value": t.value, "unit": "µg/m3" if t.kind == "concentration" else "t"} for t in scen.targets]
+                    "value": t.value, "unit": target_unit(t.kind)} for t in scen.targets]
     prob: np.ndarray | None = None
     if specs:
         req, ach = evaluate_targets(specs, base[None], emis[None], air_values(model, model.param_matrix(n=1)))
@@ -553,6 +553,7 @@ def _stack(records: list[_Record], samples: int, seed: int | None) -> tuple[xr.D
     """Records (any order) -> Dataset along ``region`` in input order; InputError if any failed."""
     from sim.core.pollutants import POLLUTANTS
     from sim.core.version import __version__
+    from sim.evaluation.evaluate import CONVENTIONS, T_PER_YEAR
 
     records = sorted(records, key=lambda r: r.index)
     problems = [_shorten(p) for r in records for p in r.problems]
@@ -597,19 +598,19 @@ def _stack(records: list[_Record], samples: int, seed: int | None) -> tuple[xr.D
             text["status"][r_i, c] = r.status[j]
             for key in ("name", "pollutant", "kind", "value", "unit"):
                 text[f"target_{key}"][r_i, c] = str(t[key])
-    t_a = {"units": "t/a"}
+    t_a = {"units": T_PER_YEAR}
     rt = ("region", "target")
     data: dict[str, Any] = {
         "baseline_total": (("region", "pollutant", "year"), base, {**t_a, "long_name": "baseline emissions with growth, no measures"}),
         "emissions_total": (("region", "pollutant", "year"), emis, {**t_a, "long_name": "emissions with measures"}),
         "reduction_total": (("region", "pollutant", "year"), base - emis, {**t_a, "long_name": "reduction against the same year's baseline"}),
-        "required": (rt, num["required"], {"units": "t (µg/m3 for concentration targets)", "long_name": "required reduction"}),
-        "achieved": (rt, num["achieved"], {"units": "t (µg/m3 for concentration targets)", "long_name": "achieved reduction"}),
-        "margin": (rt, num["margin"], {"units": "t (µg/m3 for concentration targets)", "long_name": "achieved - required (>= 0 met)"}),
+        "required": (rt, num["required"], {"long_name": "required reduction", "comment": "in each target's own unit, given by target_unit (t for emission targets, ug m-3 for concentration targets)"}),
+        "achieved": (rt, num["achieved"], {"long_name": "achieved reduction", "comment": "in each target's own unit, given by target_unit (t for emission targets, ug m-3 for concentration targets)"}),
+        "margin": (rt, num["margin"], {"long_name": "margin: achieved - required (>= 0 met)", "comment": "in each target's own unit, given by target_unit (t for emission targets, ug m-3 for concentration targets)"}),
         "status": (rt, text["status"].astype(str), {"long_name": "met / at risk / not met ('' where the region has no such target)"}),
     }
     for key in ("name", "pollutant", "kind", "value", "unit"):
-        data[f"target_{key}"] = (rt, text[f"target_{key}"].astype(str))
+        data[f"target_{key}"] = (rt, text[f"target_{key}"].astype(str), {"long_name": f"target {key} ('' where the region has no such target)"})
     data["target_year"] = (rt, num["target_year"], {"long_name": "target year (NaN where the region has no such target)"})
     coords: dict[str, Any] = {
         "region": labels,
@@ -622,13 +623,13 @@ def _stack(records: list[_Record], samples: int, seed: int | None) -> tuple[xr.D
         "scenario_file": ("region", [r.file for r in records]),
         "base_year": ("region", np.array([r.base_year for r in records], dtype=np.int64)),
     }
-    attrs: dict[str, Any] = {"samples": samples, "ersim_version": __version__,
-                             "units_note": "emissions and reductions in tonnes per year (t/a); NaN where a region lacks a pollutant, year or target"}
+    attrs: dict[str, Any] = {"Conventions": CONVENTIONS, "samples": samples, "ersim_version": __version__,
+                             "units_note": "emissions and reductions in tonnes per year (t yr-1); NaN where a region lacks a pollutant, year or target"}
     if samples:
         for name in ("margin_p5", "margin_p50", "margin_p95"):
-            data[name] = (rt, num[name], {"units": "t (µg/m3 for concentration targets)"})
+            data[name] = (rt, num[name], {"long_name": f"{name.removeprefix('margin_')} percentile of the margin", "comment": "in each target's own unit, given by target_unit"})
         data["probability"] = (rt, num["probability"], {"units": "1", "long_name": "P(margin >= 0)"})
-        data["reduction_total_q"] = (("region", "quantile", "pollutant", "year"), red_q, t_a)
+        data["reduction_total_q"] = (("region", "quantile", "pollutant", "year"), red_q, {**t_a, "long_name": "quantiles of the total reduction"})
         coords["quantile"] = list(QUANTILES)
         coords["region_seed"] = ("region", np.array([r.seed for r in records], dtype=np.int64))
         attrs["seed"] = seed if seed is not None else "each scenario's settings.seed"

@@ -85,7 +85,9 @@ def compare(items: Sequence[Any]) -> xr.Dataset:
             meta_m.setdefault(str(m), (str(n), str(t), category_of(str(c), str(t), str(sector.get(p, "")))))
         keep = ["baseline_total", "emissions_total", "reduction_total", "reduction"]
         if "target" in ds.dims:
-            keep += ["required", "achieved", "margin", "status"] + [v for v in ("probability", "margin_p5", "margin_p50", "margin_p95") if v in ds]
+            keep += ["required", "achieved", "margin", "status"] + [v for v in ("probability", "margin_p5", "margin_p50", "margin_p95",
+                                                                                "concentration_base", "concentration_projected",
+                                                                                "concentration_target") if v in ds]
             for t, n, p, y, u in zip(ds["target"].values, ds["target_name"].values, ds["target_pollutant"].values,
                                      ds["target_year"].values, ds["target_unit"].values, strict=True):
                 meta_t.setdefault(str(t), (str(n), str(p), int(y), str(u)))
@@ -111,7 +113,8 @@ def compare(items: Sequence[Any]) -> xr.Dataset:
     if "status" in out:
         out["status"] = out["status"].where(out["status"].notnull(), "")
     out["reduction_by_category"] = out["reduction"].groupby("measure_category").sum("measure")
-    out.attrs = {"kind": "comparison", "scenarios": ", ".join(labels)}
+    out.attrs = {"kind": "comparison", "scenarios": ", ".join(labels),
+                 "base_years": [int(ds.attrs.get("base_year", int(ds["year"].values[0]))) for ds in datasets]}
     return out
 
 
@@ -159,40 +162,176 @@ def tables(cmp: xr.Dataset) -> dict[str, pd.DataFrame]:
     return out
 
 
+_STATUS_ZH = {"met": "可达", "at risk": "存在风险", "not met": "不可达", "": "—"}
+_T_FMT, _C_FMT, _P_FMT = "#,##0.0", "0.00", "0%"
+
+
+def _display_width(text: str) -> int:
+    """Columns a cell's text takes in a spreadsheet (CJK characters count two)."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _sheet(wb: Any, title: str, header: list[str], rows: list[list[Any]], formats: list[str | None]) -> None:
+    """One sheet: bold frozen header, number formats per column, widths from the content.
+
+    Text cells are written as text even when they begin with = + - @ (no formula injection).
+    """
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
+
+    ws = wb.create_sheet(title[:31])
+    ws.append(header)
+    for c in ws[1]:
+        c.font = Font(bold=True)
+        c.alignment = Alignment(wrap_text=True, vertical="center")
+    for r in rows:
+        ws.append([None if isinstance(v, float) and math.isnan(v) else v for v in r])
+        for c, fmt in zip(ws[ws.max_row], formats, strict=False):
+            if isinstance(c.value, str):
+                c.data_type = "s"  # never a formula
+                if c.value[:1] in ("=", "+", "-", "@"):
+                    c.quotePrefix = True
+            elif fmt and isinstance(c.value, (int, float)):
+                c.number_format = fmt
+    ws.freeze_panes = "A2"
+    for j, h in enumerate(header, start=1):
+        texts = [h] + [(f"{r[j - 1]:,.1f}" if isinstance(r[j - 1], float) else str(r[j - 1])) for r in rows if r[j - 1] is not None]
+        ws.column_dimensions[get_column_letter(j)].width = min(60, max(8, max(_display_width(t) for t in texts) + 2))
+
+
 def to_xlsx(cmp: xr.Dataset, path: str | Path, extra: dict[str, pd.DataFrame] | None = None) -> Path:
-    """Every table as a sheet (openpyxl)."""
+    """The comparison as a workbook a planner can hand over (openpyxl).
+
+    Chinese sheet and column names, units in every numeric header (吨, 吨/年, µg/m³), names beside
+    ids, status and P(达标) per scenario, number formats and widths, scenarios in the order given.
+    Concentration targets get their own sheet (µg/m³), so tonnes and µg/m³ never share a column.
+    """
+    from openpyxl import Workbook
+
+    from sim.core.pollutants import display
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    labels = [str(s) for s in cmp["scenario"].values]  # the order given on the command line
+    last = int(cmp["year"].max())
+    if "target" in cmp.dims:
+        units = [str(u) for u in cmp["target_unit"].values]
+        for conc, title, unit in ((False, "目标余量", "吨"), (True, "浓度目标", "µg/m³")):
+            tids = [str(t) for t, u in zip(cmp["target"].values, units, strict=True) if (u != "t") == conc]
+            if not tids:
+                continue
+            header = ["目标编号", "目标名称", "污染物", "年份"]
+            formats: list[str | None] = [None, None, None, None]
+            for s in labels:
+                header += [f"{s} 要求（{unit}）", f"{s} 实现（{unit}）", f"{s} 余量（{unit}）"]
+                formats += [_C_FMT if conc else _T_FMT] * 3
+                if "probability" in cmp:
+                    header.append(f"{s} P(达标)")
+                    formats.append(_P_FMT)
+                header.append(f"{s} 结论")
+                formats.append(None)
+            rows = []
+            for t in tids:
+                sel = cmp.sel(target=t)
+                row: list[Any] = [t, str(sel["target_name"].values), display(str(sel["target_pollutant"].values)), int(sel["target_year"].values)]
+                for s in labels:
+                    one = sel.sel(scenario=s)
+                    row += [float(one["required"]), float(one["achieved"]), float(one["margin"])]
+                    if "probability" in cmp:
+                        row.append(float(one["probability"]))
+                    row.append(_STATUS_ZH.get(str(one["status"].values), str(one["status"].values)))
+                rows.append(row)
+            if conc:
+                header = [h.replace("要求（µg/m³）", "要求降幅（µg/m³）").replace("实现（µg/m³）", "预计降幅（µg/m³）") for h in header]
+            _sheet(wb, title, header, rows, formats)
+    names = dict(zip(cmp["measure"].values, cmp["measure_name"].values, strict=True))
+    red = cmp["reduction"].sel(year=last).fillna(0.0)
+    rows = []
+    for m in cmp["measure"].values:
+        for p in cmp["pollutant"].values:
+            vals = [float(red.sel(scenario=s, measure=m, pollutant=p)) for s in labels]
+            if any(abs(v) > 0 for v in vals):
+                rows.append([str(m), str(names[m]), display(str(p)), *vals])
+    _sheet(wb, f"{last}年分措施减排量", ["措施编号", "措施名称", "污染物", *[f"{s}（吨/年）" for s in labels]], rows,
+           [None, None, None, *[_T_FMT] * len(labels)])
+    cat = cmp["reduction_by_category"].sel(year=last)
+    rows = []
+    for c in cat["measure_category"].values:
+        for p in cmp["pollutant"].values:
+            vals = [float(cat.sel(scenario=s, measure_category=c, pollutant=p)) for s in labels]
+            if any(abs(v) > 0 for v in vals):
+                rows.append([str(c), display(str(p)), *vals])
+    _sheet(wb, f"{last}年分类别减排量", ["类别", "污染物", *[f"{s}（吨/年）" for s in labels]], rows, [None, None, *[_T_FMT] * len(labels)])
+    rows = []
+    for s in labels:
+        for p in cmp["pollutant"].values:
+            for y in cmp["year"].values:
+                one = cmp.sel(scenario=s, pollutant=p, year=y)
+                rows.append([s, str(p), display(str(p)), int(y), float(one["baseline_total"]), float(one["reduction_total"]), float(one["emissions_total"])])
+    _sheet(wb, "排放总量", ["情景", "污染物编号", "污染物", "年份", "基准排放（吨/年）", "减排量（吨/年）", "排放量（吨/年）"], rows,
+           [None, None, None, None, _T_FMT, _T_FMT, _T_FMT])
+    for key, df in (extra or {}).items():
+        if key.startswith("waterfall_"):
+            pol, _, year = key.removeprefix("waterfall_").rpartition("_")
+            rows = [[str(st), float(d), float(lv)] for st, d, lv in
+                    zip(df["step"], df["delta"].to_numpy(float), df["level"].to_numpy(float), strict=True)]
+            _sheet(wb, f"变化分解 {display(pol)} {year}", ["步骤", "变化（吨/年）", "排放（吨/年）"], rows, [None, _T_FMT, _T_FMT])
+        else:
+            _sheet(wb, key, [str(c) for c in df.columns], df.values.tolist(), [None] * len(df.columns))
     p = Path(path)
-    with pd.ExcelWriter(p, engine="openpyxl") as xw:
-        for name, df in {**tables(cmp), **(extra or {})}.items():
-            df.to_excel(xw, sheet_name=name[:31], index=False)
+    wb.save(p)
     return p
 
 
 def to_iamc(cmp: xr.Dataset, path: str | Path, model: str = "ersim") -> Path:
-    """IAMC-format CSV (model, scenario, region, variable, unit, one column per year) that pyam reads.
+    """IAMC-format CSV (model, scenario, region, variable, unit, one column per year), UTF-8 with BOM.
 
-    Variables: ``Emissions|<pollutant>`` (total), ``Emissions|<pollutant>|Baseline``, and
-    ``Emission Reduction|<pollutant>|<category>`` (t/yr).
+    Variables, a hierarchy that passes pyam's ``check_aggregate``:
+
+    * ``Emissions|<pollutant>``: emissions with measures (t/yr; no components);
+    * ``Baseline Emissions|<pollutant>``: the same year's baseline with growth, no measures (t/yr);
+    * ``Emission Reduction|<pollutant>`` (t/yr) = the sum of its components
+      ``Emission Reduction|<pollutant>|<category>`` (attributed reductions telescope exactly);
+    * ``Concentration|PM2.5`` (ug/m3): base-year value and the projected value in each
+      concentration target's year (linear response).
     """
     rows = []
     years = [int(y) for y in cmp["year"].values]
-    for s, name, region in zip(cmp["scenario"].values, cmp["scenario_name"].values, cmp["region"].values, strict=True):
+    base_years = list(cmp.attrs.get("base_years") or [years[0]] * cmp.sizes["scenario"])
+
+    def add(scen: str, region: str, var: str, unit: str, vals: Any) -> None:
+        rows.append({"model": model, "scenario": scen, "region": region, "variable": var, "unit": unit,
+                     **{str(y): float(v) for y, v in zip(years, vals, strict=True)}})
+
+    for k, (s, name, region) in enumerate(zip(cmp["scenario"].values, cmp["scenario_name"].values, cmp["region"].values, strict=True)):
+        scen = f"{s} {name}".strip()
         for p in cmp["pollutant"].values:
             pid = {"PM25": "PM2.5", "NH3N": "NH3-N"}.get(str(p), str(p))
-            for var, arr in ((f"Emissions|{pid}", cmp["emissions_total"]), (f"Emissions|{pid}|Baseline", cmp["baseline_total"])):
-                vals = arr.sel(scenario=s, pollutant=p).values
-                if np.all(np.isnan(vals)):
-                    continue
-                rows.append({"model": model, "scenario": f"{s} {name}".strip(), "region": str(region), "variable": var, "unit": "t/yr",
-                             **{str(y): float(v) for y, v in zip(years, vals, strict=True)}})
+            emis = cmp["emissions_total"].sel(scenario=s, pollutant=p).values
+            if np.all(np.isnan(emis)):
+                continue
+            add(scen, str(region), f"Emissions|{pid}", "t/yr", emis)
+            add(scen, str(region), f"Baseline Emissions|{pid}", "t/yr", cmp["baseline_total"].sel(scenario=s, pollutant=p).values)
+            add(scen, str(region), f"Emission Reduction|{pid}", "t/yr", cmp["reduction_total"].sel(scenario=s, pollutant=p).values)
             for c in cmp["measure_category"].values:
                 vals = cmp["reduction_by_category"].sel(scenario=s, pollutant=p, measure_category=c).values
                 if not np.any(vals):
                     continue
-                rows.append({"model": model, "scenario": f"{s} {name}".strip(), "region": str(region),
-                             "variable": f"Emission Reduction|{pid}|{c}", "unit": "t/yr",
-                             **{str(y): float(v) for y, v in zip(years, vals, strict=True)}})
+                add(scen, str(region), f"Emission Reduction|{pid}|{c}", "t/yr", vals)
+        if "concentration_projected" in cmp:
+            conc = np.full(len(years), np.nan)
+            for t in cmp["target"].values:
+                one = cmp.sel(scenario=s, target=t)
+                if np.isnan(float(one["concentration_projected"])):
+                    continue
+                if base_years[k] in years:
+                    conc[years.index(base_years[k])] = float(one["concentration_base"])
+                conc[years.index(int(cmp["target_year"].sel(target=t)))] = float(one["concentration_projected"])
+            if not np.all(np.isnan(conc)):
+                add(scen, str(region), "Concentration|PM2.5", "ug/m3", conc)
     df = pd.DataFrame(rows, columns=["model", "scenario", "region", "variable", "unit", *[str(y) for y in years]])
     p = Path(path)
-    df.to_csv(p, index=False, encoding="utf-8")
+    df.to_csv(p, index=False, encoding="utf-8-sig")  # the BOM lets Excel on Chinese Windows read the names
     return p

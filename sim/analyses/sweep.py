@@ -23,7 +23,14 @@ import xarray as xr
 from sim.core import engine
 from sim.core.errors import InputError, Problem, UnitError, did_you_mean
 from sim.core.units import parse_quantity
-from sim.evaluation.evaluate import air_values, target_specs
+from sim.evaluation.evaluate import (
+    CONVENTIONS,
+    T_PER_YEAR,
+    air_values,
+    target_attrs,
+    target_specs,
+    target_unit,
+)
 from sim.model.compile import Model
 from sim.model.feasibility import evaluate_targets
 from sim.model.yamlio import LineMap
@@ -258,21 +265,28 @@ def sweep(model: Model, axes: list[SweepAxis], samples: int = 0, seed: int | Non
     ds = ds.assign_coords(target=[t.id for t in specs], pollutant=model.pollutants, year=model.years)
     emis_g = emis.reshape(*shape, s, len(model.pollutants), len(model.years))
     base_g = base.reshape(*shape, s, len(model.pollutants), len(model.years))
+    units = [target_unit(t.kind) for t in model.scenario.targets]
+    t_a = {"units": T_PER_YEAR}
     if samples:
-        ds["margin"] = ((*dims, "target"), np.median(margin, axis=-2), {"units": "t (µg/m3 for concentration)", "long_name": "median margin"})
-        ds["margin_p5"] = ((*dims, "target"), np.quantile(margin, 0.05, axis=-2))
-        ds["margin_p95"] = ((*dims, "target"), np.quantile(margin, 0.95, axis=-2))
-        ds["probability"] = ((*dims, "target"), (margin >= 0).mean(axis=-2), {"long_name": "P(margin >= 0)"})
-        ds["emissions_total"] = ((*dims, "pollutant", "year"), emis_g.mean(axis=-3), {"units": "t/a", "long_name": "mean over samples"})
-        ds["reduction_total"] = ((*dims, "pollutant", "year"), (base_g - emis_g).mean(axis=-3), {"units": "t/a"})
+        ds["margin"] = ((*dims, "target"), np.median(margin, axis=-2), target_attrs(units, "median margin over the samples"))
+        ds["margin_p5"] = ((*dims, "target"), np.quantile(margin, 0.05, axis=-2), target_attrs(units, "5th percentile of the margin"))
+        ds["margin_p95"] = ((*dims, "target"), np.quantile(margin, 0.95, axis=-2), target_attrs(units, "95th percentile of the margin"))
+        ds["probability"] = ((*dims, "target"), (margin >= 0).mean(axis=-2), {"units": "1", "long_name": "P(margin >= 0)"})
+        ds["emissions_total"] = ((*dims, "pollutant", "year"), emis_g.mean(axis=-3), {**t_a, "long_name": "total emissions with measures, mean over samples"})
+        ds["reduction_total"] = ((*dims, "pollutant", "year"), (base_g - emis_g).mean(axis=-3), {**t_a, "long_name": "total reduction, mean over samples"})
     else:
-        ds["margin"] = ((*dims, "target"), margin[..., 0, :], {"units": "t (µg/m3 for concentration)"})
-        ds["emissions_total"] = ((*dims, "pollutant", "year"), emis_g[..., 0, :, :], {"units": "t/a"})
-        ds["reduction_total"] = ((*dims, "pollutant", "year"), (base_g - emis_g)[..., 0, :, :], {"units": "t/a"})
-    ds.attrs = {"scenario": model.scenario.name, "scenario_id": model.scenario.slug, "samples": samples,
+        ds["margin"] = ((*dims, "target"), margin[..., 0, :], target_attrs(units, "margin: achieved - required (>= 0 met)"))
+        ds["emissions_total"] = ((*dims, "pollutant", "year"), emis_g[..., 0, :, :], {**t_a, "long_name": "total emissions with measures"})
+        ds["reduction_total"] = ((*dims, "pollutant", "year"), (base_g - emis_g)[..., 0, :, :], {**t_a, "long_name": "total reduction by the measures"})
+    ds.attrs = {"Conventions": CONVENTIONS, "scenario": model.scenario.name, "scenario_id": model.scenario.slug, "samples": samples,
                 "seed": model.scenario.settings.seed if seed is None else seed, "swept": ", ".join(paths),
                 "sampling": "common random numbers: one Latin hypercube reused at every grid point" if samples else "deterministic"}
-    ds = ds.assign_coords(target_name=("target", [t.name or t.id for t in model.scenario.targets]))
+    ds = ds.assign_coords(target_name=("target", [t.name or t.id for t in model.scenario.targets], {"long_name": "target name"}),
+                          target_unit=("target", units, {"long_name": "unit of the margin for this target (UDUNITS)"}))
+    for c, ln in (("target", "target id"), ("pollutant", "pollutant id"), ("year", "calendar year")):
+        ds[c].attrs["long_name"] = ln
+    for a in axes:
+        ds[a.path].attrs.setdefault("long_name", f"swept input {a.path}")
     for a in axes:
         ds[a.path].attrs["central"] = a.central
     return ds

@@ -29,6 +29,10 @@ def batch_cmd(items: tuple[str, ...], samples: int, seed: int | None, scheduler:
 
     Writes results.nc, summary.csv (one row per region and target) and manifest.json. Any broken
     scenario: exit 2 listing every problem by file, and nothing is written.
+
+    \b
+    Example:
+      ersim batch scenarios/ --samples 1000 --seed 1
     """
     from sim.analyses.batch import batch_label, evaluate_batch, expand_inputs, save_batch
     from sim.cli.progress import progress
@@ -54,7 +58,8 @@ def _print(ds: object) -> None:
     assert isinstance(ds, xr.Dataset)
     status = ds["status"].values
     margin = ds["margin"].values
-    rel = np.where(np.abs(ds["required"].values) > 0, margin / np.abs(ds["required"].values), margin)
+    req = np.abs(ds["required"].values)
+    rel = np.divide(margin, req, out=np.array(margin, dtype=float), where=req > 0)  # a share of the requirement
     prob = ds["probability"].values if "probability" in ds else None
     width = max((len(str(r)) for r in ds["region"].values), default=6)
     click.echo(f"{'region':<{width}}  met  at risk  not met  tightest target")

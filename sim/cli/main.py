@@ -13,11 +13,30 @@ from sim.cli.errors import handled
 from sim.core.errors import InputError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """The ersim group: ``ersim run --debug`` says that --debug goes before the command."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except click.NoSuchOption as exc:
+            if exc.option_name == "--debug":
+                sub = ctx.invoked_subcommand or "COMMAND"
+                raise click.UsageError(f"--debug goes before the command: ersim --debug {sub} ...", exc.ctx) from None
+            raise
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @click.version_option(package_name="ersim")
 def main(debug: bool) -> None:
-    """ersim: emission reduction scenarios and target feasibility (减排情景与目标可达性分析)."""
+    """ersim: emission reduction scenarios and target feasibility (减排情景与目标可达性分析).
+
+    \b
+    Examples:
+      ersim run scenarios/ankang-2025.yaml
+      ersim --debug run scenarios/ankang-2025.yaml   # --debug goes before the command
+    """
 
 
 @main.command("run")
@@ -33,7 +52,12 @@ def main(debug: bool) -> None:
 @handled
 def run_cmd(scenario: str, out: str | None, attribution: str | None, as_json: bool, samples: int,
             seed: int | None, keep: str, figures: bool, quiet: bool) -> None:
-    """Evaluate SCENARIO and write a run to outputs/."""
+    """Evaluate SCENARIO and write a run to outputs/.
+
+    \b
+    Example:
+      ersim run scenarios/ankang-2025.yaml --samples 10000 --seed 1
+    """
     from sim.api import run
     from sim.cli.progress import progress
     from sim.reports.terminal import print_run
@@ -71,7 +95,12 @@ def run_cmd(scenario: str, out: str | None, attribution: str | None, as_json: bo
 @click.option("--figures/--no-figures", default=True, show_default=True)
 @handled
 def compare_cmd(items: tuple[str, ...], out: str | None, xlsx: str | None, iamc: str | None, figures: bool) -> None:
-    """Compare runs or scenario files (file.yaml#variant) side by side."""
+    """Compare runs or scenario files (file.yaml#variant) side by side.
+
+    \b
+    Example:
+      ersim compare scenarios/ankang-2025.yaml scenarios/ankang-2025-variants.yaml#strong --xlsx cmp.xlsx
+    """
     from sim.analyses.compare import to_iamc, to_xlsx
     from sim.api import compare
     from sim.reports.terminal import print_comparison
@@ -91,12 +120,18 @@ def compare_cmd(items: tuple[str, ...], out: str | None, xlsx: str | None, iamc:
 @click.argument("name")
 @click.option("--out", type=click.Path(file_okay=False), default=".", show_default=True, help="Folder to write into.")
 @click.option("--base-year", type=int, default=2025, show_default=True)
+@click.option("--id", "scen_id", help="Scenario id and file name (default: NAME in pinyin, e.g. 某县 -> mouxian).")
 @handled
-def init_cmd(name: str, out: str, base_year: int) -> None:
-    """Write a commented starter scenario and an inventory template (CSV and xlsx) for NAME."""
+def init_cmd(name: str, out: str, base_year: int, scen_id: str | None) -> None:
+    """Write a commented starter scenario and an inventory template (CSV and xlsx) for NAME.
+
+    \b
+    Example:
+      ersim init 某县 --out mouxian     # writes mouxian/mouxian.yaml and mouxian/inventories/mouxian-2025.csv
+    """
     from sim.model.starter import write_starter
 
-    for p in write_starter(name, out, base_year, (base_year + 1, base_year + 5)):
+    for p in write_starter(name, out, base_year, (base_year + 1, base_year + 5), sid=scen_id):
         click.echo(f"wrote {p}")
 
 
@@ -111,6 +146,10 @@ def solve_cmd(scenario: str, pollutant: str | None, out: str | None, gap: float,
     """Least-cost mix of candidate measures meeting every target (exit 3 when infeasible).
 
     SCENARIO is a scenario file or a run (folder, id, prefix or scenario id).
+
+    \b
+    Example:
+      ersim solve scenarios/ankang-2025-costs.yaml
     """
     from sim.api import solve
     from sim.reports.terminal import print_solve
@@ -136,6 +175,10 @@ def solve_cmd(scenario: str, pollutant: str | None, out: str | None, gap: float,
 def sweep_cmd(scenario: str, sets: tuple[str, ...], samples: int, seed: int | None, out: str | None, quiet: bool) -> None:
     """Sweep inputs over a grid: margins and P(met) per point, charts, break-even values.
 
+    \b
+    Example:
+      ersim sweep scenarios/ankang-2025.yaml --set measures.rural-sewage.completion=0.5:1:6
+
     SCENARIO is a scenario file or a run (folder, id, prefix or scenario id).
     """
     from sim.api import sweep
@@ -160,6 +203,10 @@ def sweep_cmd(scenario: str, sets: tuple[str, ...], samples: int, seed: int | No
 def sensitivity_cmd(scenario: str, method: str, target: str | None, n: int, seed: int, out: str | None) -> None:
     """Rank the uncertain inputs by their effect on a target's margin (tornado, Morris, Sobol).
 
+    \b
+    Example:
+      ersim sensitivity scenarios/ankang-2025.yaml --method sobol --target cod-2025 -n 1024
+
     SCENARIO is a scenario file or a run (folder, id, prefix or scenario id).
     """
     from sim.api import sensitivity
@@ -176,7 +223,12 @@ def sensitivity_cmd(scenario: str, method: str, target: str | None, n: int, seed
               default="all", show_default=True, help="Only outputs of this kind.")
 @handled
 def runs_cmd(scenario: str | None, kind: str) -> None:
-    """List outputs under outputs/: id, kind, scenario, time, seed, samples, headline margins; damaged ones flagged."""
+    """List outputs under outputs/: id, kind, scenario, time, seed, samples, headline margins; damaged ones flagged.
+
+    \b
+    Example:
+      ersim runs --scenario ankang-2025
+    """
     from rich.console import Console
     from rich.table import Table
 
@@ -198,7 +250,12 @@ def runs_cmd(scenario: str | None, kind: str) -> None:
 
 @main.command("schema")
 def schema_cmd() -> None:
-    """Print the JSON Schema of a scenario file (for editor completion)."""
+    """Print the JSON Schema of a scenario file (for editor completion).
+
+    \b
+    Example:
+      ersim schema > scenario.schema.json
+    """
     from sim.model.scenario import Scenario
 
     click.echo(json.dumps(Scenario.model_json_schema(), ensure_ascii=False, indent=2))
@@ -206,7 +263,12 @@ def schema_cmd() -> None:
 
 @main.group("coefficients")
 def coefficients_grp() -> None:
-    """The cited coefficient library (coefficients/*.csv)."""
+    """The cited coefficient library (coefficients/*.csv).
+
+    \b
+    Example:
+      ersim coefficients list --domain boilers
+    """
 
 
 @coefficients_grp.command("list")
@@ -214,7 +276,12 @@ def coefficients_grp() -> None:
 @click.option("--pollutant", help="Only this pollutant, e.g. NOx.")
 @handled
 def coef_list(domain: str | None, pollutant: str | None) -> None:
-    """List coefficients: key, value, unit, basis."""
+    """List coefficients: key, value, unit, basis.
+
+    \b
+    Example:
+      ersim coefficients list --pollutant NOx
+    """
     from rich.console import Console
     from rich.table import Table
 
@@ -243,7 +310,12 @@ def coef_list(domain: str | None, pollutant: str | None) -> None:
 @click.argument("key")
 @handled
 def coef_show(key: str) -> None:
-    """Show one coefficient with its source and the example scenarios that use it."""
+    """Show one coefficient with its source and the example scenarios that use it.
+
+    \b
+    Example:
+      ersim coefficients show gb18918_1a_cod
+    """
     from sim.core.errors import did_you_mean
     from sim.model.coefficients import load_library
 
@@ -284,7 +356,12 @@ def _scenarios_using(key: str, lib: Any) -> list[str]:
 @click.option("--dir", "directory", type=click.Path(file_okay=False), help="Folder of tables (default coefficients/).")
 @handled
 def coef_check(directory: str | None) -> None:
-    """Check every table; exit 2 listing every problem."""
+    """Check every table; exit 2 listing every problem.
+
+    \b
+    Example:
+      ersim coefficients check --dir my-coefficients
+    """
     from sim.model.coefficients import check_directory, default_coefficients_dir, load_library
 
     problems = check_directory(directory)
@@ -303,7 +380,12 @@ def coef_check(directory: str | None) -> None:
 @click.option("--out", type=click.Path(file_okay=False), help="Folder (default outputs/<scenario>/appendix-<id>).")
 @handled
 def appendix_cmd(run: str, compare: tuple[str, ...], formats: str, lang: str, out: str | None) -> None:
-    """Write the feasibility appendix (目标可达性分析) of RUN: a run folder, run id, id prefix or scenario id."""
+    """Write the feasibility appendix (目标可达性分析) of RUN: a run folder, run id, id prefix or scenario id.
+
+    \b
+    Example:
+      ersim appendix ankang-2025 --format docx --lang zh
+    """
     from sim.reports.appendix import write_appendix
 
     for path in write_appendix(run, compare=compare, formats=formats, lang=lang, out=out):

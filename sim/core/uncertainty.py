@@ -4,8 +4,12 @@ Ranges are read as follows (stated in every report):
 
 * triangular: low, mode = value, high;
 * uniform: low to high (value is the midpoint for ``[low, high]`` completion ranges);
-* lognormal: median = value, low and high the 5th and 95th percentiles
-  (sigma = ln(high/low) / (2 * 1.645)).
+* lognormal: median = value, low and high the 5th and 95th percentiles:
+  sigma = ln(high/low) / (2 * 1.645), so the 5th-95th span is exactly low-high, and the value
+  must lie within 10% of the geometric mean sqrt(low * high) (|ln(value / sqrt(low * high))|
+  <= ln 1.1, see :func:`lognormal_problem`); the draws then have median = value and 5th/95th
+  percentiles within 10% of low/high. Ranges further off are refused: they are not a lognormal
+  with that median and those percentiles.
 """
 
 from __future__ import annotations
@@ -14,9 +18,31 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["chunk_seeds", "draw", "latin_hypercube", "ppf"]
+__all__ = ["LOGNORMAL_TOLERANCE", "chunk_seeds", "draw", "latin_hypercube", "lognormal_problem", "ppf"]
 
 _Z95 = 1.6448536269514722
+LOGNORMAL_TOLERANCE = 1.1  # the value may differ from sqrt(low * high) by this factor at most
+
+
+def lognormal_problem(value: float, low: float | None, high: float | None) -> str | None:
+    """Why (value, low, high) is not a lognormal with median value and 5th/95th percentiles low/high, or None.
+
+    low must be > 0, and value within a factor 1.1 of the geometric mean sqrt(low * high):
+    a lognormal is symmetric in log space, so its median is the geometric mean of any pair of
+    symmetric percentiles.
+    """
+    if low is None or high is None:
+        return None
+    if low <= 0:
+        return "a lognormal range needs low > 0"
+    if high <= low:
+        return None
+    gm = float(np.sqrt(low * high))
+    if value <= 0 or abs(np.log(value / gm)) > np.log(LOGNORMAL_TOLERANCE):
+        return (f"a lognormal range reads value as the median and low/high as the 5th/95th percentiles, so value must lie "
+                f"within 10% of sqrt(low*high) = {gm:.6g} (between {gm / LOGNORMAL_TOLERANCE:.6g} and {gm * LOGNORMAL_TOLERANCE:.6g}); "
+                f"got value {value:g} with low {low:g} and high {high:g}: set value to {gm:.4g}, or use a triangular range")
+    return None
 
 
 def ppf(u: np.ndarray, distribution: str, value: float, low: float | None, high: float | None) -> np.ndarray:

@@ -17,10 +17,10 @@ from sim.core.units import parse_quantity
 from sim.core.version import __version__
 from sim.model.coefficients import Library, load_library
 from sim.model.compile import Model, compile_model
-from sim.model.feasibility import TargetSpec, evaluate_targets, status
+from sim.model.feasibility import TargetSpec, concentration_parts, evaluate_targets, status
 from sim.model.scenario import Scenario
 
-__all__ = ["Result", "run", "target_specs"]
+__all__ = ["CONCENTRATION_UNIT", "T_PER_YEAR", "Result", "run", "target_attrs", "target_specs", "target_unit"]
 
 
 @dataclass
@@ -54,7 +54,8 @@ class Result:
         return self.dataset
 
     def targets_frame(self) -> pd.DataFrame:
-        """One row per target: required, achieved, margin (t), probability, status."""
+        """One row per target: required, achieved, margin in the target's unit (column ``unit``: t or ug m-3),
+        probability, status; for concentration targets also base, projected and target concentration (ug m-3)."""
         ds = self.dataset
         if "target" not in ds.dims:
             return pd.DataFrame(columns=["target", "pollutant", "year", "kind", "value", "required", "achieved", "margin", "status"])
@@ -73,29 +74,47 @@ class Result:
         for q in ("margin_p5", "margin_p50", "margin_p95", "probability"):
             if q in ds:
                 cols[q] = ds[q].values
+        for c in ("concentration_base", "concentration_projected", "concentration_target"):
+            if c in ds:
+                cols[c] = ds[c].values
         cols["status"] = ds["status"].values
         return pd.DataFrame(cols)
 
     def summary_frame(self) -> pd.DataFrame:
-        """One row per pollutant and year (t/a): baseline, reduction, emissions; target margins joined."""
+        """One row per pollutant and year: baseline, reduction, emissions (column ``emission_unit``: t/a);
+        target margins joined, in the target's unit (column ``target_unit``: t or ug m-3)."""
         ds = self.dataset
         rows = []
         tf = self.targets_frame()
-        for p in ds["pollutant"].values:
+        cols = ("target", "kind", "value", "required", "achieved", "margin", "margin_p5", "margin_p50", "margin_p95", "probability",
+                "concentration_base", "concentration_projected", "concentration_target", "status")
+
+        def joined(base: dict[str, Any], t: Any) -> dict[str, Any]:
+            row = dict(base)
+            for c in cols:
+                if c in t:
+                    row[c] = t[c]
+                    if c == "margin":
+                        row["target_unit"] = t["unit"]
+            return row
+
+        pols = [str(p) for p in ds["pollutant"].values]
+        for p in pols:
             for y in ds["year"].values:
-                base = {"pollutant": str(p), "year": int(y),
+                base = {"pollutant": p, "year": int(y),
                         "baseline": float(ds["baseline_total"].sel(pollutant=p, year=y)),
                         "reduction": float(ds["reduction_total"].sel(pollutant=p, year=y)),
-                        "emissions": float(ds["emissions_total"].sel(pollutant=p, year=y))}
+                        "emissions": float(ds["emissions_total"].sel(pollutant=p, year=y)),
+                        "emission_unit": "t/a"}
                 hits = tf[(tf["pollutant"] == p) & (tf["year"] == y)] if len(tf) else tf
                 if len(hits) == 0:
                     rows.append(base)
                 for _, t in hits.iterrows():
-                    row = dict(base)
-                    for c in ("target", "kind", "value", "required", "achieved", "margin", "margin_p5", "margin_p50", "margin_p95", "probability", "status"):
-                        if c in t:
-                            row[c] = t[c]
-                    rows.append(row)
+                    rows.append(joined(base, t))
+        if len(tf):  # targets on a pollutant the inventory does not carry (PM2.5 concentration)
+            for _, t in tf[~tf["pollutant"].isin(pols)].iterrows():
+                rows.append(joined({"pollutant": str(t["pollutant"]), "year": int(t["year"]), "baseline": np.nan,
+                                    "reduction": np.nan, "emissions": np.nan, "emission_unit": "t/a"}, t))
         return pd.DataFrame(rows)
 
     def measures_frame(self) -> pd.DataFrame:
@@ -163,76 +182,130 @@ def run(scenario: Scenario, library: Library | None = None, *, attribution: str 
         margin = (ach - req)[0]
         st = [status(float(margin[i]), float(req[0, i]), None, settings.at_risk_margin,
                      settings.met_probability, settings.at_risk_probability) for i in range(len(specs))]
-        ds = add_targets(ds, model, req[0], ach[0], margin, st)
+        ds = add_targets(ds, model, req[0], ach[0], margin, st, air=air_values(model, model.param_matrix(n=1)))
     run_settings = {"attribution": method, "credit_rule": settings.credit_rule, "samples": 0,
                     "seed": settings.seed, **({"shapley": info} if info else {})}
     ds.attrs["attribution"] = method
     return Result(model, ds, run_settings, list(model.warnings))
 
 
+T_PER_YEAR = "t yr-1"  # UDUNITS: "t/a" would read as tonnes per are
+CONCENTRATION_UNIT = "ug m-3"
+CONVENTIONS = "CF-1.8"
+
+
+def target_unit(kind: str) -> str:
+    """The UDUNITS unit of a target's required/achieved/margin: t, or ug m-3 for concentration."""
+    return CONCENTRATION_UNIT if kind == "concentration" else "t"
+
+
+def target_attrs(units: list[str], long_name: str) -> dict[str, str]:
+    """Attributes of a per-target variable: one ``units`` when all targets share it, else a comment."""
+    attrs = {"long_name": long_name}
+    if len(set(units)) == 1:
+        attrs["units"] = units[0]
+    elif units:
+        attrs["comment"] = "in each target's own unit, given by the coordinate target_unit (t for emission targets, ug m-3 for concentration targets)"
+    return attrs
+
+
 def build_dataset(model: Model, base: np.ndarray, emis: np.ndarray, red: np.ndarray) -> xr.Dataset:
-    """Label the engine's arrays: every dim named, units in attrs."""
+    """Label the engine's arrays: every dim named, CF attributes (long_name, UDUNITS units)."""
     scen = model.scenario
-    t_a = {"units": "t/a"}
+    t_a = {"units": T_PER_YEAR}
     act = engine.grown_activity(model.inputs())[0]
     ds = xr.Dataset(
         {
-            "activity": (("pool", "year"), act, {"long_name": "baseline activity (pool unit)"}),
+            "activity": (("pool", "year"), act, {"long_name": "baseline activity with growth, in each pool's unit (coordinate pool_unit)"}),
             "baseline": (("pool", "pollutant", "year"), base, {**t_a, "long_name": "baseline emissions with growth, no measures"}),
             "emissions": (("pool", "pollutant", "year"), emis, {**t_a, "long_name": "emissions with measures"}),
             "reduction": (("measure", "pollutant", "year"), red, {**t_a, "long_name": "reduction attributed to measure"}),
-            "baseline_total": (("pollutant", "year"), base.sum(axis=0), t_a),
-            "emissions_total": (("pollutant", "year"), emis.sum(axis=0), t_a),
-            "reduction_total": (("pollutant", "year"), (base - emis).sum(axis=0), t_a),
+            "baseline_total": (("pollutant", "year"), base.sum(axis=0), {**t_a, "long_name": "total baseline emissions with growth"}),
+            "emissions_total": (("pollutant", "year"), emis.sum(axis=0), {**t_a, "long_name": "total emissions with measures"}),
+            "reduction_total": (("pollutant", "year"), (base - emis).sum(axis=0), {**t_a, "long_name": "total reduction by the measures"}),
         },
         coords={
-            "pool": model.pools,
-            "measure": model.measures,
-            "pollutant": model.pollutants,
-            "year": model.years,
-            "pool_name": ("pool", model.pool_names),
-            "pool_sector": ("pool", model.pool_sectors),
-            "pool_unit": ("pool", model.pool_units),
-            "measure_name": ("measure", model.measure_names),
-            "measure_type": ("measure", model.measure_types),
-            "measure_category": ("measure", model.measure_categories),
-            "measure_pool": ("measure", [model.pools[k] for k in model.src] if model.measures else []),
-            "pollutant_name": ("pollutant", [NAMES_ZH[p] for p in model.pollutants]),
+            "pool": ("pool", model.pools, {"long_name": "source pool id"}),
+            "measure": ("measure", model.measures, {"long_name": "measure id"}),
+            "pollutant": ("pollutant", model.pollutants, {"long_name": "pollutant id"}),
+            "year": ("year", model.years, {"long_name": "calendar year"}),
+            "pool_name": ("pool", model.pool_names, {"long_name": "source pool name"}),
+            "pool_sector": ("pool", model.pool_sectors, {"long_name": "sector of the pool"}),
+            "pool_unit": ("pool", model.pool_units, {"long_name": "unit of the pool's activity"}),
+            "measure_name": ("measure", model.measure_names, {"long_name": "measure name"}),
+            "measure_type": ("measure", model.measure_types, {"long_name": "measure type (retire, switch, control, standard, treat)"}),
+            "measure_category": ("measure", model.measure_categories, {"long_name": "measure category"}),
+            "measure_pool": ("measure", [model.pools[k] for k in model.src] if model.measures else [], {"long_name": "pool the measure acts on"}),
+            "pollutant_name": ("pollutant", [NAMES_ZH[p] for p in model.pollutants], {"long_name": "pollutant name (Chinese)"}),
         },
         attrs={
+            "Conventions": CONVENTIONS,
+            "title": f"ersim run: {scen.name}",
             "scenario": scen.name,
             "scenario_id": scen.slug,
             "region": scen.region,
             "base_year": scen.base_year,
             "report_years": list(scen.years),
             "ersim_version": __version__,
-            "units_note": "emissions and reductions in tonnes per year (t/a)",
+            "units_note": "emissions and reductions in tonnes per year (t yr-1); target quantities in each target's unit (target_unit: t or ug m-3)",
         },
     )
     return ds
 
 
-def add_targets(ds: xr.Dataset, model: Model, req: np.ndarray, ach: np.ndarray, margin: np.ndarray, st: list[str], extra: dict[str, np.ndarray] | None = None) -> xr.Dataset:
-    """Attach per-target variables (dim ``target``)."""
+def add_targets(ds: xr.Dataset, model: Model, req: np.ndarray, ach: np.ndarray, margin: np.ndarray, st: list[str],
+                extra: dict[str, np.ndarray] | None = None, air: dict[str, np.ndarray] | None = None) -> xr.Dataset:
+    """Attach per-target variables (dim ``target``), each in the target's own unit (coordinate target_unit).
+
+    For concentration targets also the base, projected and target concentrations (ug m-3, NaN for
+    emission targets) and each precursor's response (dims target, precursor). *air* holds the
+    central PM2.5 parameters (see :func:`air_values`).
+    """
     targets = model.scenario.targets
-    data = {
-        "required": (("target",), req, {"units": "t", "long_name": "required reduction"}),
-        "achieved": (("target",), ach, {"units": "t", "long_name": "achieved reduction"}),
-        "margin": (("target",), margin, {"units": "t", "long_name": "achieved - required (>= 0 met)"}),
-        "status": (("target",), np.array(st, dtype=object)),
+    units = [target_unit(t.kind) for t in targets]
+    data: dict[str, Any] = {
+        "required": (("target",), req, target_attrs(units, "required reduction")),
+        "achieved": (("target",), ach, target_attrs(units, "achieved reduction")),
+        "margin": (("target",), margin, target_attrs(units, "margin: achieved - required (>= 0 met)")),
+        "status": (("target",), np.array(st, dtype=object), {"long_name": "verdict: met, at risk or not met"}),
     }
     for k, v in (extra or {}).items():
-        data[k] = (("target",), v, {"units": "1" if k == "probability" else "t"})
+        data[k] = (("target",), v, {"units": "1", "long_name": "P(margin >= 0)"} if k == "probability" else target_attrs(units, k))
+    conc = [i for i, t in enumerate(targets) if t.kind == "concentration"]
+    if conc and air is not None:
+        specs = target_specs(model)
+        c0 = np.full(len(targets), np.nan)
+        c0[conc] = float(air["base"][0])
+        proj = c0 - np.where(np.isnan(c0), np.nan, ach)
+        goal = c0 - np.where(np.isnan(c0), np.nan, req)
+        cu = {"units": CONCENTRATION_UNIT}
+        data["concentration_base"] = (("target",), c0, {**cu, "long_name": "PM2.5 annual mean concentration in the base year"})
+        data["concentration_projected"] = (("target",), proj, {**cu, "long_name": "projected PM2.5 annual mean concentration (linear response)"})
+        data["concentration_target"] = (("target",), goal, {**cu, "long_name": "target PM2.5 annual mean concentration"})
+        names = list(dict.fromkeys(name for i in conc for name, _p, _f in specs[i].precursors))
+        if names:
+            parts = np.full((len(targets), len(names)), np.nan)
+            emis_tot = ds["emissions_total"].values[None]
+            for i in conc:
+                for name, v in concentration_parts(specs[i], emis_tot, air).items():
+                    parts[i, names.index(name)] = -float(v[0])
+            data["concentration_change"] = (("target", "precursor"), parts,
+                                            {**cu, "long_name": "change of the PM2.5 concentration from each precursor's emission change (negative: a fall)"})
+            ds = ds.assign_coords(precursor=("precursor", names, {"long_name": "PM2.5 precursor"}))
     out = ds.assign(data)
-    return out.assign_coords(
-        target=[t.id for t in targets],
-        target_name=("target", [t.name or t.id for t in targets]),
-        target_pollutant=("target", [t.pollutant for t in targets]),
-        target_year=("target", [t.year for t in targets]),
-        target_kind=("target", [t.kind for t in targets]),
-        target_value=("target", [t.value for t in targets]),
-        target_unit=("target", ["µg/m3" if t.kind == "concentration" else "t" for t in targets]),
+    out = out.assign_coords(
+        target=("target", [t.id for t in targets], {"long_name": "target id"}),
+        target_name=("target", [t.name or t.id for t in targets], {"long_name": "target name"}),
+        target_pollutant=("target", [t.pollutant for t in targets], {"long_name": "pollutant of the target"}),
+        target_year=("target", [t.year for t in targets], {"long_name": "year of the target"}),
+        target_kind=("target", [t.kind for t in targets], {"long_name": "kind: reduction_percent, reduction_amount, cap or concentration"}),
+        target_value=("target", [t.value for t in targets], {"long_name": "target value as written in the scenario"}),
+        target_unit=("target", units, {"long_name": "unit of required, achieved and margin for this target (UDUNITS)"}),
     )
+    missing = [w for w in model.warnings if w.startswith("PM2.5响应")]
+    if conc and missing:
+        out.attrs["concentration_warnings"] = missing
+    return out
 
 
 QUANTILES = (0.05, 0.5, 0.95)
@@ -319,31 +392,33 @@ def run_uncertain(scenario: Scenario, library: Library | None = None, *, samples
     ds = result.dataset
     margin = mc["achieved"] - mc["required"]
     q = np.array(QUANTILES)
+    t_a = {"units": T_PER_YEAR}
+    units = [str(u) for u in ds["target_unit"].values] if "target" in ds.dims else []
     if keep == "samples":
         ds = ds.assign(
-            emissions_total_sample=(("sample", "pollutant", "year"), mc["emissions_total"], {"units": "t/a"}),
-            reduction_total_sample=(("sample", "pollutant", "year"), mc["baseline_total"] - mc["emissions_total"], {"units": "t/a"}),
+            emissions_total_sample=(("sample", "pollutant", "year"), mc["emissions_total"], {**t_a, "long_name": "total emissions with measures, per sample"}),
+            reduction_total_sample=(("sample", "pollutant", "year"), mc["baseline_total"] - mc["emissions_total"], {**t_a, "long_name": "total reduction, per sample"}),
         )
         if margin.shape[1]:
-            ds = ds.assign(margin_sample=(("sample", "target"), margin, {"units": "t"}))
-        ds = ds.assign_coords(sample=np.arange(samples))
+            ds = ds.assign(margin_sample=(("sample", "target"), margin, target_attrs(units, "margin per sample: achieved - required")))
+        ds = ds.assign_coords(sample=("sample", np.arange(samples), {"long_name": "Monte Carlo sample"}))
     else:
         ds = ds.assign(
-            emissions_total_q=(("quantile", "pollutant", "year"), np.quantile(mc["emissions_total"], q, axis=0), {"units": "t/a"}),
-            reduction_total_q=(("quantile", "pollutant", "year"), np.quantile(mc["baseline_total"] - mc["emissions_total"], q, axis=0), {"units": "t/a"}),
+            emissions_total_q=(("quantile", "pollutant", "year"), np.quantile(mc["emissions_total"], q, axis=0), {**t_a, "long_name": "quantiles of total emissions with measures"}),
+            reduction_total_q=(("quantile", "pollutant", "year"), np.quantile(mc["baseline_total"] - mc["emissions_total"], q, axis=0), {**t_a, "long_name": "quantiles of total reduction"}),
         )
-        ds = ds.assign_coords(quantile=q)
+        ds = ds.assign_coords(quantile=("quantile", q, {"units": "1", "long_name": "probability of the quantile"}))
     if margin.shape[1]:
         mq = np.quantile(margin, q, axis=0)
         prob = (margin >= 0).mean(axis=0)
         st = [status(float(ds["margin"].values[i]), float(ds["required"].values[i]), float(prob[i]),
                      s.at_risk_margin, s.met_probability, s.at_risk_probability) for i in range(margin.shape[1])]
         ds = ds.assign(
-            margin_p5=(("target",), mq[0], {"units": "t"}),
-            margin_p50=(("target",), mq[1], {"units": "t"}),
-            margin_p95=(("target",), mq[2], {"units": "t"}),
+            margin_p5=(("target",), mq[0], target_attrs(units, "5th percentile of the margin")),
+            margin_p50=(("target",), mq[1], target_attrs(units, "median of the margin")),
+            margin_p95=(("target",), mq[2], target_attrs(units, "95th percentile of the margin")),
             probability=(("target",), prob, {"units": "1", "long_name": "P(margin >= 0)"}),
-            status=(("target",), np.array(st, dtype=object)),
+            status=(("target",), np.array(st, dtype=object), {"long_name": "verdict: met, at risk or not met"}),
         )
     ds.attrs["samples"] = samples
     ds.attrs["seed"] = seed

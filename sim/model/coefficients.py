@@ -25,6 +25,7 @@ import pint
 
 from sim.core.errors import InputError, Problem, UnitError, did_you_mean
 from sim.core.pollutants import POLLUTANTS, canonical_pollutant
+from sim.core.uncertainty import lognormal_problem
 from sim.core.units import Q_, parse_unit
 from sim.model.textio import csv_records, decode, read_source, table_rows
 
@@ -381,8 +382,8 @@ def read_table(path: Path, problems: list[Problem]) -> tuple[list[Coefficient], 
             problems.append(Problem("give both low and high, or neither", name, i, f"{key}.low"))
         if value is not None and low is not None and high is not None and not low <= value <= high:
             problems.append(Problem(f"range must satisfy low <= value <= high, got {low} <= {value} <= {high}", name, i, f"{key}.low"))
-        if dist == "lognormal" and low is not None and low <= 0:
-            problems.append(Problem("a lognormal range needs low > 0", name, i, f"{key}.low"))
+        if dist == "lognormal" and value is not None and (why := lognormal_problem(value, low, high)):
+            problems.append(Problem(why, name, i, f"{key}.low" if "low > 0" in why else f"{key}.value"))
         if dist in ("triangular", "uniform", "lognormal") and low is None and value is not None:
             dist = "fixed"
         if len(problems) == n0 and value is not None:

@@ -18,7 +18,7 @@ import pint
 
 from sim.core import engine
 from sim.core.errors import InputError, Problem, UnitError, did_you_mean
-from sim.core.pollutants import POLLUTANTS
+from sim.core.pollutants import POLLUTANTS, display
 from sim.core.units import Q_, parse_quantity, parse_unit, ureg
 from sim.model.coefficients import Coefficient, Library
 from sim.model.measure_types import MEASURE_TYPES
@@ -568,11 +568,11 @@ def compile_model(scen: Scenario, library: Library) -> Model:
         if tg.base_year is not None and tg.base_year not in years:
             cc.err(lines, ("targets", i, "base_year"), f"base_year {tg.base_year} lies outside {years[0]}-{years[-1]}")
 
+    model.warnings = cc.warnings
     if scen._air is not None:
-        _air_params(model, scen)
+        _air_params(model, scen)  # appends its own warnings (precursors the inventory lacks)
     model.keys_used = cc.keys_used
     model.coefficient_uses = cc.uses
-    model.warnings = cc.warnings + [w for w in model.warnings if w not in cc.warnings]  # keep the PM2.5 response's
     for key in model.base_keys():
         c = lib[key]
         model.params[f"coef:{key}"] = Param(f"coef:{key}", c.value, c.low, c.high, c.distribution if c.uncertain else "fixed", c.unit, key)
@@ -685,7 +685,9 @@ def _air_params(model: Model, scen: Scenario) -> None:
         model.params[f"air:{name}"] = Param(f"air:{name}", row.value, row.low, row.high, "triangular" if unc else "fixed",
                                             "1" if row.form == "share" else "ug/m3/(t/a)", f"PM2.5 {row.form} {name}")
         if name not in model.pollutants:
-            msg = f"PM2.5 response: the inventory has no {name}, so its share of PM2.5 does not change"
+            zh, en = {"PM25": ("一次PM2.5", "primary PM2.5")}.get(name, (display(name), display(name, "en")))
+            msg = (f"PM2.5响应：清单中没有{zh}排放，其对PM2.5的贡献按不变计，浓度变化只计入了部分前体物 "
+                   f"(PM2.5 response: the inventory has no {en}, so its part of PM2.5 is held constant and only part of the response is counted)")
             if msg not in model.warnings:
                 model.warnings.append(msg)
 

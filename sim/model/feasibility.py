@@ -1,11 +1,13 @@
 """Targets: required, achieved, margin and status (DESIGN.md section 4). Arrays in, arrays out.
 
-All three kinds are expressed as reductions in tonnes, so that margin = achieved - required
-and a positive margin means the target is met:
+Every kind is expressed as a reduction in its own unit (tonnes for emission targets, µg/m³ for
+concentration targets), so that margin = achieved - required and a positive margin means the
+target is met:
 
 * reduction_percent v against year b: required = v * E[b]; achieved = E[b] - E[y]
 * reduction_amount v (重点工程减排量): required = v; achieved = baseline[y] - E[y]
 * cap v: required = baseline[y] - v; achieved = baseline[y] - E[y] (margin = v - E[y])
+* concentration v (µg/m³): required = C_base - v; achieved = sum_p alpha_p dE_p (margin = v - C[y])
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["TargetSpec", "evaluate_targets", "status"]
+__all__ = ["TargetSpec", "concentration_parts", "evaluate_targets", "status"]
 
 MET, AT_RISK, NOT_MET = "met", "at risk", "not met"
 
@@ -64,19 +66,31 @@ def evaluate_targets(specs: list[TargetSpec], baseline_total: np.ndarray, emissi
             ach[:, i] = b_y - e_y
         else:  # concentration
             assert air is not None
-            c0 = air["base"]
             drop = np.zeros(n)
-            for name, p, form in t.precursors:
-                e_ref = emissions_total[:, p, t.ref]
-                d_e = e_ref - emissions_total[:, p, t.y]
-                if form == "share":
-                    with np.errstate(divide="ignore", invalid="ignore"):
-                        drop += np.where(e_ref > 0, c0 * air[name] * d_e / e_ref, 0.0)
-                else:
-                    drop += air[name] * d_e
-            req[:, i] = c0 - v
+            for part in concentration_parts(t, emissions_total, air).values():
+                drop += part
+            req[:, i] = air["base"] - v
             ach[:, i] = drop
     return req, ach
+
+
+def concentration_parts(t: TargetSpec, emissions_total: np.ndarray, air: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Each precursor's drop of the PM2.5 concentration (µg/m³, [N]) for a concentration target.
+
+    alpha_p * (E[p,ref] - E[p,y]), alpha_p = C_base * share_p / E[p,ref] for a share (zero when
+    the reference emission is zero) or the response coefficient itself (µg/m³ per t/a).
+    """
+    c0 = air["base"]
+    out: dict[str, np.ndarray] = {}
+    for name, p, form in t.precursors:
+        e_ref = emissions_total[:, p, t.ref]
+        d_e = e_ref - emissions_total[:, p, t.y]
+        if form == "share":
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out[name] = np.where(e_ref > 0, c0 * air[name] * d_e / np.where(e_ref > 0, e_ref, 1.0), 0.0)
+        else:
+            out[name] = air[name] * d_e
+    return out
 
 
 def status(margin: float, required: float, probability: float | None, at_risk_margin: float,

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 
 from sim.core.errors import UnitError
 from sim.core.pollutants import POLLUTANTS, canonical_pollutant
+from sim.core.uncertainty import lognormal_problem
 from sim.core.units import parse_quantity
 from sim.model.measure_types import MEASURE_TYPES
 
@@ -99,6 +100,8 @@ class Uncertain(_Strict):
             raise ValueError("give both low and high, or neither")
         if self.low is not None and self.high is not None and not self.low <= self.value <= self.high:
             raise ValueError(f"need low <= value <= high, got {self.low} <= {self.value} <= {self.high}")
+        if self.distribution == "lognormal" and (why := lognormal_problem(self.value, self.low, self.high)):
+            raise ValueError(why)
         return self
 
     @property
@@ -396,6 +399,8 @@ class CoefficientOverride(_Strict):
             raise ValueError("give both low and high, or neither")
         if self.low is not None and self.high is not None and not self.low <= self.value <= self.high:
             raise ValueError("need low <= value <= high")
+        if self.distribution == "lognormal" and (why := lognormal_problem(self.value, self.low, self.high)):
+            raise ValueError(why)
         return self
 
 

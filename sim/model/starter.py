@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sim.core.errors import InputError, Problem
 
-__all__ = ["INVENTORY_HEADER", "write_starter"]
+__all__ = ["INVENTORY_HEADER", "scenario_id", "write_starter"]
 
 # bilingual headers: the inventory reader takes the ASCII word of each
 INVENTORY_HEADER = [
@@ -78,11 +78,31 @@ targets:
 """
 
 
-def write_starter(name: str, out: str | Path = ".", base_year: int = 2025, years: tuple[int, int] = (2026, 2030)) -> list[Path]:
-    """Write ``<out>/<slug>.yaml`` and ``<out>/inventories/<slug>-<base>.csv`` and ``.xlsx``."""
-    slug = re.sub(r"[^0-9A-Za-z_-]+", "-", name).strip("-").lower() or "city"
-    if not re.search(r"[A-Za-z0-9]", name):  # a Chinese name: keep it readable in the file name
-        slug = "city"
+_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+def scenario_id(name: str, given: str | None = None) -> str:
+    """The scenario id (and file name) for NAME: *given* if any, else NAME in pinyin, lowercase ASCII.
+
+    ``某县`` -> ``mouxian``, ``安康市 2025`` -> ``ankangshi-2025``, ``Weinan`` -> ``weinan``.
+    """
+    if given is not None:
+        if not _ID.match(given):
+            raise InputError(Problem(f"id {given!r} must be 1-64 lowercase letters, digits, '-' or '_', starting with a letter or digit, e.g. 'mouxian'", "--id"))
+        return given
+    from pypinyin import lazy_pinyin
+
+    text = "".join(lazy_pinyin(name))
+    slug = re.sub(r"[^0-9A-Za-z_-]+", "-", text).strip("-_").lower()[:64].strip("-_")
+    if not slug:
+        raise InputError(Problem(f"cannot make an id from the name {name!r}; give one with --id, e.g. --id mouxian", "NAME"))
+    return slug
+
+
+def write_starter(name: str, out: str | Path = ".", base_year: int = 2025, years: tuple[int, int] = (2026, 2030),
+                  sid: str | None = None) -> list[Path]:
+    """Write ``<out>/<id>.yaml`` and ``<out>/inventories/<id>-<base>.csv`` and ``.xlsx``; id from :func:`scenario_id`."""
+    slug = scenario_id(name, sid)
     folder = Path(out)
     scen = folder / f"{slug}.yaml"
     inv_dir = folder / "inventories"

@@ -17,7 +17,7 @@ import numpy as np
 from sim.core.pollutants import display
 from sim.evaluation.evaluate import Result
 
-__all__ = ["CJK_FONT", "figure_writers", "margin_distribution", "setup_fonts", "waterfall"]
+__all__ = ["CJK_FONT", "concentration_chart", "figure_writers", "margin_distribution", "setup_fonts", "waterfall"]
 
 CJK_FONT = "Noto Sans CJK SC"
 _STATUS_ZH = {"met": "可达", "at risk": "存在风险", "not met": "不可达"}
@@ -49,6 +49,8 @@ def _target_levels(result: Result, pollutant: str, year: int) -> list[tuple[str,
         return out
     for i in range(ds.sizes["target"]):
         if ds["target_pollutant"].values[i] != pollutant or int(ds["target_year"].values[i]) != year:
+            continue
+        if str(ds["target_kind"].values[i]) == "concentration":  # µg/m³: drawn by concentration_chart
             continue
         e_y = float(ds["emissions_total"].sel(pollutant=pollutant, year=year))
         out.append((str(ds["target_name"].values[i]), e_y + float(ds["margin"].values[i])))
@@ -100,6 +102,52 @@ def waterfall(result: Result, pollutant: str, year: int, lang: str = "zh", top: 
     return fig
 
 
+def concentration_chart(result: Result, target: str, lang: str = "zh") -> Any:
+    """A concentration target: base-year PM2.5 -> each precursor's response -> projected, target line (µg/m³)."""
+    setup_fonts()
+    import matplotlib.pyplot as plt
+
+    ds = result.dataset
+    c0 = float(ds["concentration_base"].sel(target=target))
+    proj = float(ds["concentration_projected"].sel(target=target))
+    goal = float(ds["concentration_target"].sel(target=target))
+    year = int(ds["target_year"].sel(target=target))
+    base_year = int(ds.attrs.get("base_year", ds["year"].values[0]))
+    steps: list[tuple[str, float]] = []
+    if "concentration_change" in ds:
+        ch = ds["concentration_change"].sel(target=target)
+        for p, v in zip(ch["precursor"].values, ch.values, strict=True):
+            if v == v:
+                name = {"PM25": "一次PM2.5" if lang == "zh" else "primary PM2.5"}.get(str(p), display(str(p), lang))
+                steps.append((f"{name}{'减排响应' if lang == 'zh' else ' response'}", float(v)))
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * (len(steps) + 2) + 1.5), 4.5), dpi=200)
+    ax.bar(0, c0, color="#7f7f7f")
+    labels = [f"{base_year}{'年基准浓度' if lang == 'zh' else ' base'}"]
+    level = c0
+    for i, (name, delta) in enumerate(steps, start=1):
+        ax.bar(i, delta, bottom=level, color="#d62728" if delta > 0 else "#2ca02c")
+        ax.text(i, max(level, level + delta), f"{delta:+.2f}", ha="center", va="bottom", fontsize=8)
+        level += delta
+        labels.append(name)
+    x = len(steps) + 1
+    ax.bar(x, proj, color="#1f77b4")
+    ax.text(x, proj, f"{proj:.1f}", ha="center", va="bottom", fontsize=8)
+    ax.text(0, c0, f"{c0:.1f}", ha="center", va="bottom", fontsize=8)
+    labels.append(f"{year}{'年预计浓度' if lang == 'zh' else ' projected'}")
+    ax.axhline(goal, color="black", linestyle="--", linewidth=1)
+    ax.annotate(f"{'目标' if lang == 'zh' else 'target'} {goal:g} µg/m³", xy=(1.0, goal), xycoords=("axes fraction", "data"),
+                xytext=(-4, 3), textcoords="offset points", ha="right", va="bottom", fontsize=8)
+    top = max(c0, proj, goal, level)
+    ax.set_ylim(0, top * 1.15 if top > 0 else 1.0)
+    ax.set_xticks(range(len(labels)))
+    ax.set_xticklabels(labels, rotation=0 if len(labels) <= 4 else 20, ha="center" if len(labels) <= 4 else "right", fontsize=8)
+    ax.set_ylabel("PM2.5年均浓度 (µg/m³)" if lang == "zh" else "PM2.5 annual mean (µg/m³)")
+    name = str(ds["target_name"].sel(target=target).values)
+    ax.set_title(f"{name}\n{'线性响应估算，仅计本地排放变化' if lang == 'zh' else 'linear response, local emissions only'}", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def margin_distribution(result: Result, target: str, lang: str = "zh") -> Any:
     """Histogram of a target's margin over the Monte Carlo samples, with P(met)."""
     setup_fonts()
@@ -112,12 +160,14 @@ def margin_distribution(result: Result, target: str, lang: str = "zh") -> Any:
     ax.hist(m, bins=50, color="#1f77b4", alpha=0.8)
     ax.axvline(0, color="black", linewidth=1)
     name = str(ds["target_name"].sel(target=target).values)
+    conc = str(ds["target_unit"].sel(target=target).values) != "t"
+    unit_zh, unit_en = ("µg/m³", "µg/m³") if conc else ("吨", "t")
     if lang == "zh":
-        ax.set_xlabel("余量（吨）：实现减排量 − 要求减排量")
+        ax.set_xlabel(f"余量（{unit_zh}）：{'目标浓度 − 预计浓度' if conc else '实现减排量 − 要求减排量'}")
         ax.set_ylabel("样本数")
         ax.set_title(f"{name}：达标概率 P = {p:.0%}")
     else:
-        ax.set_xlabel("margin (t): achieved - required")
+        ax.set_xlabel(f"margin ({unit_en}): {'target - projected concentration' if conc else 'achieved - required'}")
         ax.set_ylabel("samples")
         ax.set_title(f"{name}: P(met) = {p:.0%}")
     fig.tight_layout()
@@ -139,16 +189,22 @@ def figure_writers(result: Result, lang: str = "zh") -> dict[str, Callable[[Path
     """Writers for the run's figures/: one waterfall per targeted (pollutant, year), margins."""
     ds = result.dataset
     pairs: list[tuple[str, int]] = []
+    conc: list[str] = []
     if "target" in ds.dims:
-        for p, y in zip(ds["target_pollutant"].values, ds["target_year"].values, strict=True):
-            if (str(p), int(y)) not in pairs:
+        for t, p, y, k in zip(ds["target"].values, ds["target_pollutant"].values, ds["target_year"].values, ds["target_kind"].values, strict=True):
+            if str(k) == "concentration":
+                if "concentration_base" in ds:
+                    conc.append(str(t))
+            elif (str(p), int(y)) not in pairs and str(p) in ds["pollutant"].values:
                 pairs.append((str(p), int(y)))
-    if not pairs:
+    if not pairs and not conc:
         last = int(max(result.scenario.years))
         pairs = [(str(p), last) for p in ds["pollutant"].values]
     out: dict[str, Callable[[Path], None]] = {}
     for p, y in pairs:
         out[f"figures/waterfall_{p}_{y}.png"] = _saver(partial(waterfall, result, p, y, lang))
+    for t in conc:
+        out[f"figures/concentration_{t}.png"] = _saver(partial(concentration_chart, result, t, lang))
     if "margin_sample" in ds:
         for t in ds["target"].values:
             out[f"figures/margin_{t}.png"] = _saver(partial(margin_distribution, result, str(t), lang))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 from rich.console import Console
 from rich.table import Table
 
 from sim.core.pollutants import display
 from sim.evaluation.evaluate import Result
 
-__all__ = ["fmt_t", "print_run"]
+__all__ = ["fmt_c", "fmt_t", "print_run"]
 
 _STATUS_ZH = {"met": "可达", "at risk": "存在风险", "not met": "不可达"}
 
@@ -23,14 +24,35 @@ def fmt_t(x: float) -> str:
     return f"{x:,.3f}"
 
 
+def fmt_c(x: float) -> str:
+    """A concentration (µg/m³) with one decimal."""
+    return f"{x:,.1f}"
+
+
+def _unit_zh(unit: str) -> str:
+    return "µg/m³" if unit != "t" else "吨"
+
+
+def _fmt_in(x: float, unit: str) -> str:
+    return fmt_c(x) if unit != "t" else fmt_t(x)
+
+
 def print_run(result: Result, console: Console | None = None) -> None:
-    """Print the reductions table and the target table to stdout."""
+    """Print the reductions table, the target table (fits 80 columns: names wrap, never cut) and warnings.
+
+    Emission targets show required, achieved and margin in tonnes; a concentration target shows
+    its target and projected concentration (µg/m³), with the linear-response caveat below.
+    Under samples the margin's p5-p95 range and P(met) are shown too. Warnings (e.g. PM2.5
+    precursors the inventory lacks) are printed by the caller, to stderr.
+    """
     con = console or Console(highlight=False)
     ds = result.dataset
     years = [int(y) for y in ds["year"].values if int(y) in result.scenario.years]
-    t = Table(title=f"{result.scenario.name} — 减排量 reductions (t/a)")
-    for c in ("污染物 pollutant", "年份 year", "基准 baseline", "减排 reduction", "排放 emissions"):
-        t.add_column(c, justify="left" if c[0] in "污年" else "right")
+    t = Table(title=f"{result.scenario.name}\n减排量（吨/年）")
+    t.add_column("污染物", overflow="fold")
+    t.add_column("年份", no_wrap=True)
+    for c in ("基准排放", "减排量", "排放量"):
+        t.add_column(c, justify="right", no_wrap=True)
     for p in ds["pollutant"].values:
         for y in years:
             t.add_row(f"{display(str(p))} ({p})", str(y),
@@ -40,25 +62,52 @@ def print_run(result: Result, console: Console | None = None) -> None:
     con.print(t)
     tf = result.targets_frame()
     if len(tf):
-        tt = Table(title="目标可达性 target feasibility")
-        for c in ("目标 target", "污染物", "年份", "单位", "要求 required", "实现 achieved", "余量 margin"):
-            tt.add_column(c, justify="right" if c[0] in "要实余" else "left")
         has_p = "probability" in tf
+        from rich import box
+
+        title = "目标可达性（吨；PM2.5浓度目标为µg/m³）" if (tf["kind"] == "concentration").any() else "目标可达性（吨）"
+        tt = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1))
+        tt.add_column("目标", overflow="fold", ratio=1, min_width=12)
+        tt.add_column("单位", no_wrap=True)
+        tt.add_column("要求", justify="right", no_wrap=True)
+        tt.add_column("实现", justify="right", no_wrap=True)
+        tt.add_column("余量 (p5~p95)" if has_p else "余量", justify="right", no_wrap=True)
         if has_p:
-            tt.add_column("P(达标)", justify="right")
-        tt.add_column("结论 status")
+            tt.add_column("P达标", justify="right", no_wrap=True)
+        tt.add_column("结论", no_wrap=True)
         for _, r in tf.iterrows():
-            unit = "µg/m³" if r["kind"] == "concentration" else "吨"
-            row = [str(r["name"]), display(str(r["pollutant"])), str(r["year"]), unit, fmt_t(r["required"]),
-                   fmt_t(r["achieved"]), fmt_t(r["margin"])]
+            unit = str(r["unit"])
+            if r["kind"] == "concentration":
+                req = f"目标 {fmt_c(float(r['concentration_target']))}" if "concentration_target" in r else fmt_c(float(r["required"]))
+                ach = f"预计 {fmt_c(float(r['concentration_projected']))}" if "concentration_projected" in r else fmt_c(float(r["achieved"]))
+            else:
+                req, ach = fmt_t(float(r["required"])), fmt_t(float(r["achieved"]))
+            margin = _fmt_in(float(r["margin"]), unit)
+            if has_p:
+                margin += f"\n({_fmt_in(float(r['margin_p5']), unit)}~{_fmt_in(float(r['margin_p95']), unit)})"
+            row = [f"{r['name']} ({r['year']}年)", _unit_zh(unit), req, ach, margin]
             if has_p:
                 row.append(f"{r['probability']:.0%}")
-            row.append(f"{_STATUS_ZH.get(str(r['status']), r['status'])} ({r['status']})")
+            row.append(_STATUS_ZH.get(str(r["status"]), str(r["status"])))
             tt.add_row(*row)
         con.print(tt)
-        if (tf["kind"] == "concentration").any():
+        conc = tf[tf["kind"] == "concentration"]
+        if len(conc):
             from sim.model.air import ASSUMPTION_ZH
 
+            for _, r in conc.iterrows():
+                if "concentration_base" not in r:
+                    continue
+                parts = ""
+                if "concentration_change" in ds:
+                    ch = ds["concentration_change"].sel(target=r["target"])
+                    parts = "，".join(f"{display(str(p))} {float(v):+.2f}" for p, v in zip(ch["precursor"].values, ch.values, strict=True) if v == v)
+                con.print(f"{r['name']}：基准年 {fmt_c(float(r['concentration_base']))} µg/m³ → 预计 {fmt_c(float(r['concentration_projected']))} µg/m³"
+                          f"{f'（{parts}）' if parts else ''}，目标 {fmt_c(float(r['concentration_target']))} µg/m³，"
+                          f"{_STATUS_ZH.get(str(r['status']), str(r['status']))}。", highlight=False)
+            missing = [w.split("清单中没有")[1].split("排放")[0] for w in result.warnings if w.startswith("PM2.5响应：清单中没有")]
+            if missing:
+                con.print(f"注意：清单中没有{'、'.join(missing)}排放，PM2.5浓度只计入了部分前体物的响应，预计浓度的下降可能被低估。", highlight=False)
             con.print(f"注：{ASSUMPTION_ZH}", highlight=False)
     _print_scope(result, con)
 
@@ -83,10 +132,10 @@ def print_comparison(cmp, tabs, waterfalls, console: Console | None = None) -> N
     labels = [str(s) for s in cmp["scenario"].values]
     if "target" in cmp.dims:
         t = Table(title="目标余量比较 target margins")
-        t.add_column("目标 target")
+        t.add_column("目标 target", overflow="fold", min_width=10)
         t.add_column("单位")
         for s in labels:
-            t.add_column(s, justify="right")
+            t.add_column(s, justify="right", overflow="fold")
         has_p = "probability" in cmp
         for tid in cmp["target"].values:
             unit = "µg/m³" if str(cmp["target_unit"].sel(target=tid).values) != "t" else "吨"
@@ -105,10 +154,10 @@ def print_comparison(cmp, tabs, waterfalls, console: Console | None = None) -> N
         con.print(t)
     last = int(cmp["year"].max())
     t = Table(title=f"{last}年分类减排量 reductions by category (t/a)")
-    t.add_column("类别 category")
+    t.add_column("类别 category", overflow="fold")
     t.add_column("污染物")
     for s in labels:
-        t.add_column(s, justify="right")
+        t.add_column(s, justify="right", overflow="fold")
     df = tabs["by_category"]
     for _, r in df.iterrows():
         vals = [float(r[s]) for s in labels]
@@ -116,10 +165,10 @@ def print_comparison(cmp, tabs, waterfalls, console: Console | None = None) -> N
             t.add_row(str(r["measure_category"]), display(str(r["pollutant"])), *[fmt_t(v) for v in vals])
     con.print(t)
     t = Table(title=f"{last}年分措施减排量 reductions by measure (t/a)")
-    t.add_column("措施 measure")
+    t.add_column("措施 measure", overflow="fold", min_width=10)
     t.add_column("污染物")
     for s in labels:
-        t.add_column(s, justify="right")
+        t.add_column(s, justify="right", overflow="fold")
     names = dict(zip(cmp["measure"].values, cmp["measure_name"].values, strict=True))
     for _, r in tabs["by_measure"].iterrows():
         vals = [float(r[s]) for s in labels]
@@ -128,7 +177,7 @@ def print_comparison(cmp, tabs, waterfalls, console: Console | None = None) -> N
     con.print(t)
     for key, wf in waterfalls.items():
         t = Table(title=f"{labels[0]} → {labels[1]}: {key.removeprefix('waterfall_')} (t/a)")
-        t.add_column("步骤 step")
+        t.add_column("步骤 step", overflow="fold", min_width=10)
         t.add_column("变化 change", justify="right")
         t.add_column("排放 level", justify="right")
         for _, r in wf.iterrows():
@@ -181,9 +230,15 @@ def print_sweep(ds, breakeven, console: Console | None = None) -> None:  # type:
         t.add_row(r["input"], r["target"], val, r["criterion"], r["note"])
     con.print(t)
     dims = [d for d in ds["margin"].dims if d != "target"]
-    n = int(ds["margin"].isel(target=0).size)
-    con.print(f"{n} grid points over {', '.join(dims)}; margins (t, µg/m³ for concentration) from "
-              f"{float(ds['margin'].min()):,.1f} to {float(ds['margin'].max()):,.1f}")
+    n = int(np.prod([ds.sizes[d] for d in dims]))
+    if ds.sizes.get("target", 0) == 0:
+        con.print(f"{n}个网格点（{', '.join(dims)}）；情景未设目标，只计算了各网格点的排放与减排量 (no targets: emissions and reductions only)")
+        return
+    units = [str(u) for u in ds["target_unit"].values] if "target_unit" in ds.coords else ["t"] * ds.sizes["target"]
+    for unit in dict.fromkeys(units):
+        sel = ds["margin"].sel(target=[t for t, u in zip(ds["target"].values, units, strict=True) if u == unit])
+        con.print(f"{n}个网格点（{', '.join(dims)}）；{_unit_zh(unit)}计的目标余量从 {_fmt_in(float(sel.min()), unit)} 到 "
+                  f"{_fmt_in(float(sel.max()), unit)} {_unit_zh(unit)}")
 
 
 def print_sensitivity(df, method: str, target: str, console: Console | None = None) -> None:  # type: ignore[no-untyped-def]
