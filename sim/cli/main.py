@@ -118,8 +118,10 @@ def init_cmd(name: str, out: str, base_year: int) -> None:
 @click.option("--time-limit", type=click.FloatRange(min=0.1), default=60.0, show_default=True, help="Seconds for HiGHS.")
 @handled
 def solve_cmd(scenario: str, pollutant: str | None, out: str | None, gap: float, time_limit: float) -> None:
-    """Least-cost mix of candidate measures meeting every target (exit 3 when infeasible)."""
-    from sim.analyses.solve import solve, write_mix
+    """Least-cost mix of candidate measures meeting every target (exit 3 when infeasible, or when the
+    engine's re-run of the mix misses a target)."""
+
+    from sim.analyses.solve import macc_table, rerun_check, solve, tables, write_mix
     from sim.api import load_scenario
     from sim.reports.terminal import print_solve
     from sim.store.runs import default_outputs
@@ -130,17 +132,19 @@ def solve_cmd(scenario: str, pollutant: str | None, out: str | None, gap: float,
     folder.mkdir(parents=True, exist_ok=True)
     mix = write_mix(res, folder / f"{scen.slug}-least-cost.yaml")
     rerun = None
+    rerun_achieved = None
     if res.feasible or res.level.any():
         from sim.api import run
 
         rerun = run(load_scenario(mix))
+        frame = rerun.targets_frame().set_index("target")
+        rerun_achieved = frame["achieved"].reindex(res.targets).to_numpy(dtype=float)
     pol = pollutant or (res.model.scenario.targets[0].pollutant if res.model.scenario.targets else res.model.pollutants[0])
     print_solve(res, rerun, pol)
-    from sim.analyses.solve import macc_table
-
     table = macc_table(res, pol)
     table.to_csv(folder / f"macc_{pol}.csv", index=False, encoding="utf-8-sig")
-    res_table(res).to_csv(folder / "mix.csv", index=False, encoding="utf-8-sig")
+    for name, df in tables(res, rerun_achieved).items():
+        df.to_csv(folder / f"{name}.csv", index=False, encoding="utf-8-sig")
     if len(table):
         import matplotlib.pyplot as plt
 
@@ -149,17 +153,16 @@ def solve_cmd(scenario: str, pollutant: str | None, out: str | None, gap: float,
         fig = macc(table, pol)
         fig.savefig(folder / f"macc_{pol}.png")
         plt.close(fig)
-    click.echo(f"mix written to {mix}; tables and MACC chart in {folder}", err=True)
+    click.echo(f"mix written to {mix}; mix, costs, prices, targets and MACC in {folder}", err=True)
     if not res.feasible:
         click.echo("error: the targets cannot all be met; shortfalls above (exit 3)", err=True)
         sys.exit(3)
-
-
-def res_table(res):  # type: ignore[no-untyped-def]
-    import pandas as pd
-
-    return pd.DataFrame({"measure": res.measures, "level": res.level, "unit": res.unit, "potential": res.potential,
-                         "unit_cost_yuan_per_a": res.unit_cost, "cost_yuan_per_a": res.unit_cost * res.level})
+    missed, differ = rerun_check(res, rerun_achieved if rerun_achieved is not None else res.achieved_engine)
+    for d in differ:
+        click.echo(f"warning: the re-run differs from the least-cost model: {d}", err=True)
+    if missed:
+        click.echo("error: the engine's re-run of the mix misses " + "; ".join(missed) + " (exit 3)", err=True)
+        sys.exit(3)
 
 
 @main.command("sweep")

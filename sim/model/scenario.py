@@ -222,6 +222,14 @@ class Measure(_Strict):
     commissioned: str | None = Field(None, description="YYYY-MM of stable operation; part-year credit in that year")
     year: int | None = Field(None, description="first year of full effect (when no commissioned month is given)")
     schedule: dict[int, Uncertain] | None = Field(None, description="cumulative share of the quantity done by each year, e.g. {2023: 40%, 2025: 100%}")
+    disjoint_group: str | None = Field(
+        None,
+        description="互斥分组 / disjoint group: measures on one pool that name the same group act on separate parts of it "
+        "(SCR on these 500 蒸吨, SNCR on those; GAINS application rates): their covered shares, and the share of the "
+        "pool their retire/switch members take, sum to at most 100% in every year, and the group cuts the pool's "
+        "emission by sum(share x efficiency) instead of multiplying. Without it, measures on one pool act on the same "
+        "share and controls multiply. retire, switch, control and standard measures only",
+    )
     cost: MeasureCost | None = Field(None, description="costs: makes the measure a candidate for `ersim solve`")
     potential: str | None = Field(None, description="solve: the most this measure can do, in its quantity unit (default: its quantity)")
     integer: bool = Field(False, description="solve: whole projects only (multiples of unit_size)")
@@ -276,6 +284,8 @@ class Measure(_Strict):
             raise ValueError("share (and its range) must lie between 0 and 1")
         if self.commissioned and (self.year is not None or self.schedule):
             raise ValueError("give one of 'commissioned', 'year' or 'schedule'")
+        if self.disjoint_group is not None and t == "treat":
+            raise ValueError("disjoint_group applies to retire, switch, control and standard measures, not treat")
         return self
 
 
