@@ -34,7 +34,7 @@ import scipy.sparse as sp
 from sim.core import engine
 from sim.core.errors import InputError, Problem
 from sim.evaluation.evaluate import air_values, target_specs
-from sim.model.compile import Model, compile_model, group_shares
+from sim.model.compile import Model, compile_model, completion_high, group_shares
 from sim.model.feasibility import evaluate_targets
 
 __all__ = ["GROUP", "LPSolution", "LinearProblem", "SolveResult", "build_problem", "mix_inputs", "rerun_check", "solve",
@@ -176,13 +176,18 @@ def solver_groups(model: Model, cands: list[int]) -> tuple[np.ndarray, list[str]
     takes = np.isin(model.kind, MOVES)
     cand = np.zeros(len(model.measures), dtype=bool)
     cand[cands] = True
-    pools = sorted({int(model.src[j]) for j in np.nonzero(takes & cand)[0]
-                    if int(np.count_nonzero(takes & (model.src == model.src[j]))) >= 2})
+    count = np.bincount(model.src[takes], minlength=len(model.pools))
+    pools = np.unique(model.src[takes & cand & (count[model.src] >= 2)]).tolist()
+    index = {name: g for g, name in enumerate(names)}
+    gid = -np.ones(len(model.pools), dtype=np.int64)
     for k in pools:
         label = f"{model.pools[k]}:{GROUP}"
-        if label not in names:
+        if label not in index:
+            index[label] = len(names)
             names.append(label)
-        group[takes & (model.src == k)] = names.index(label)
+        gid[k] = index[label]
+    sel = takes & (gid[model.src] >= 0)
+    group[sel] = gid[model.src[sel]]
     return group, names, pools
 
 
@@ -190,19 +195,14 @@ def _share_use(model: Model, inp: engine.EngineInputs, js: np.ndarray, a_k: np.n
     """[len(js), Y]: share of the pool (activity a_k [Y]) each candidate takes per unit of its level
     (by share: 1; by quantity: 1 / activity, in the decision unit), at the high end of completion,
     times its credit, as the loader's disjoint-group check (``group_shares``) counts it."""
-    out = np.zeros((len(js), len(model.years)))
-    for i, j in enumerate(js):
-        c = model.params[f"completion:{model.measures[j]}"]
-        comp = c.high if c.high is not None else c.value
-        if model.share_param[j] is not None:
-            per = np.ones(len(model.years))
-        else:
-            lv = model.decision_level.get(int(j))
-            q = float(np.nan_to_num(inp.qty[0, j]))
-            unit_q = q / lv if lv else 1.0  # pool units per decision unit
-            per = np.where(a_k > 0, unit_q / np.where(a_k > 0, a_k, 1.0), 0.0)
-        out[i] = per * comp * model.credit[j]
-    return out
+    js = np.asarray(js, dtype=np.int64)
+    by_share = np.array([model.share_param[j] is not None for j in js], dtype=bool)
+    lv = np.array([model.decision_level.get(int(j), 0.0) for j in js])
+    q = np.nan_to_num(inp.qty[0, js])
+    unit_q = np.where(lv > 0, q / np.where(lv > 0, lv, 1.0), 1.0)  # pool units per decision unit
+    per = np.where(a_k[None, :] > 0, unit_q[:, None] / np.where(a_k > 0, a_k, 1.0)[None, :], 0.0)
+    per = np.where(by_share[:, None], 1.0, per)
+    return per * completion_high(model)[js, None] * model.credit[js]
 
 
 def mix_inputs(model: Model, cands: list[int], level: np.ndarray) -> engine.EngineInputs:
@@ -271,10 +271,15 @@ def build_problem(model: Model) -> tuple[LinearProblem, dict[str, Any]]:
     vals: list[float] = []
     rhs_l: list[float] = []
     names: list[str] = []
+    cand_pos = -np.ones(len(model.measures), dtype=np.int64)
+    cand_pos[cand_arr] = np.arange(len(cand_arr))
+    on_pool: dict[int, list[int]] = {}
+    for j in np.nonzero(np.isin(model.kind, MOVES) & np.isin(model.src, grouped))[0].tolist():
+        on_pool.setdefault(int(model.src[j]), []).append(j)
     for k in grouped:
-        on = np.nonzero(np.isin(model.kind, MOVES) & (model.src == k))[0]
-        c_on = np.nonzero(np.isin(cand_arr, on))[0]
-        fixed_j = np.setdiff1d(on, cand_arr)
+        on = np.array(on_pool[k], dtype=np.int64)
+        c_on = cand_pos[on[cand_pos[on] >= 0]]
+        fixed_j = on[cand_pos[on] < 0]
         use_c = _share_use(model, inp, cand_arr[c_on], a_act[k])  # [C_k,Y] per unit of level
         use_f = group_shares(model, inp, fixed_j, a_act[k])  # [F_k,Y] at their scenario levels
         for y in np.nonzero(use_c.any(axis=0))[0]:

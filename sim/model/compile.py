@@ -24,7 +24,7 @@ from sim.model.coefficients import Coefficient, Library
 from sim.model.scenario import Measure, PoolSpec, Scenario, Uncertain
 from sim.model.yamlio import LineMap
 
-__all__ = ["KIND_CODES", "Model", "Param", "compile_model", "group_shares"]
+__all__ = ["KIND_CODES", "Model", "Param", "compile_model", "completion_high", "group_shares"]
 
 Unit = Any  # pint's unit classes (PlainUnit/Unit) differ between versions
 
@@ -819,25 +819,25 @@ def _check_limits_at(model: Model, lines: LineMap, x: np.ndarray | None) -> None
         raise InputError(problems)
 
 
+def completion_high(model: Model) -> np.ndarray:
+    """[M]: each measure's completion at the high end of its range (its value when fixed)."""
+    ps = [model.params[f"completion:{m}"] for m in model.measures]
+    return np.array([p.high if p.high is not None else p.value for p in ps], dtype=float)
+
+
 def group_shares(model: Model, inp: engine.EngineInputs, js: np.ndarray, a_k: np.ndarray) -> np.ndarray:
     """[len(js), Y]: the share of their pool (grown activity *a_k* [Y]) that measures *js* cover,
     retire or switch in each year, at the high end of their completion and share ranges, times
     their credit (inf where a positive quantity meets an empty pool)."""
     js = np.asarray(js, dtype=np.int64)
-    out = np.zeros((len(js), len(model.years)))
-    for i, j in enumerate(js):
-        c = model.params[f"completion:{model.measures[j]}"]
-        comp = c.high if c.high is not None else c.value
-        name = model.share_param[j]
-        if name is not None:
-            p = model.params[name]
-            share = np.full(len(model.years), p.high if p.high is not None else p.value)
-        else:
-            q = float(np.nan_to_num(inp.qty[0, j]))
-            with np.errstate(divide="ignore", invalid="ignore"):
-                share = np.where(q > 0, q / np.where(a_k > 0, a_k, 0.0), 0.0)
-        out[i] = np.where(model.credit[j] > 0, share * comp * model.credit[j], 0.0)
-    return out
+    hi = [None if model.share_param[j] is None else model.params[model.share_param[j]] for j in js]  # type: ignore[index]
+    share_hi = np.array([np.nan if p is None else (p.high if p.high is not None else p.value) for p in hi])
+    q = np.nan_to_num(inp.qty[0, js])[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        by_qty = np.where(q > 0, q / np.where(a_k > 0, a_k, 0.0)[None, :], 0.0)
+    share = np.where(np.isnan(share_hi)[:, None], by_qty, share_hi[:, None])
+    credit = model.credit[js]
+    return np.where(credit > 0, share * completion_high(model)[js, None] * credit, 0.0)
 
 
 def _check_groups(model: Model, lines: LineMap, inp: engine.EngineInputs, a: np.ndarray) -> list[Problem]:
@@ -846,10 +846,12 @@ def _check_groups(model: Model, lines: LineMap, inp: engine.EngineInputs, a: np.
     problems: list[Problem] = []
     if not len(model.group) or not (model.group >= 0).any():
         return problems
-    for g, label in enumerate(model.group_names):
-        ms = np.nonzero(model.group == g)[0]
-        if not len(ms):
-            continue
+    members: dict[int, list[int]] = {}
+    for j in np.nonzero(model.group >= 0)[0].tolist():
+        members.setdefault(int(model.group[j]), []).append(j)
+    for g, js in members.items():
+        label = model.group_names[g]
+        ms = np.array(js, dtype=np.int64)
         k = int(model.src[ms[0]])
         used = group_shares(model, inp, ms, a[k])
         total = used.sum(axis=0)
