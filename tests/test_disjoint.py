@@ -251,3 +251,18 @@ def test_fast_totals_and_attributions_equal_the_dense_totals(data, n, seed):
     np.testing.assert_allclose(engine.attribute_sequential(one).sum(axis=0), joint, rtol=1e-9, atol=1e-7)
     shap, _ = engine.attribute_shapley(one)
     np.testing.assert_allclose(shap.sum(axis=0), joint, rtol=1e-9, atol=1e-7)
+
+
+def test_a_sweep_that_overfills_a_group_is_refused(tmp_path, monkeypatch):
+    # SNCR on 400 蒸吨 (0.4) + SCR by share: up to 0.6 fits, 0.7 makes 1.1 of the pool
+    ms = [{"id": "sncr", "type": "control", "pool": "b", "quantity": "400 蒸吨", "efficiency": {"NOx": 0.5}, "disjoint_group": "g"},
+          {"id": "scr", "type": "control", "pool": "b", "share": 0.3, "efficiency": {"NOx": 0.9}, "disjoint_group": "g"}]
+    data = {**boiler(ms), "targets": [{"id": "nox", "pollutant": "NOx", "kind": "reduction_amount", "value": "300 t", "year": 2021}]}
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ERSIM_OUTPUTS", str(tmp_path / "outputs"))
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    ok = CliRunner().invoke(main, ["sweep", "s.yaml", "--set", "measures.scr.share=0.1,0.6"])
+    assert ok.exit_code == 0, ok.output
+    bad = CliRunner().invoke(main, ["sweep", "s.yaml", "--set", "measures.scr.share=0.1,0.7"])
+    assert bad.exit_code == 2
+    assert "disjoint group 'g'" in bad.output and "1.1" in bad.output

@@ -832,6 +832,7 @@ def group_shares(model: Model, inp: engine.EngineInputs, js: np.ndarray, a_k: np
     js = np.asarray(js, dtype=np.int64)
     hi = [None if model.share_param[j] is None else model.params[model.share_param[j]] for j in js]  # type: ignore[index]
     share_hi = np.array([np.nan if p is None else (p.high if p.high is not None else p.value) for p in hi])
+    share_hi = np.fmax(share_hi, np.where(np.isnan(share_hi), np.nan, inp.share[0, js]))  # a swept share above the range
     q = np.nan_to_num(inp.qty[0, js])[:, None]
     with np.errstate(divide="ignore", invalid="ignore"):
         by_qty = np.where(q > 0, q / np.where(a_k > 0, a_k, 0.0)[None, :], 0.0)
