@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.analyses.solve import solve, write_mix
+from sim.analyses.solve import solve, tables, write_mix
 from sim.cli.main import main
 from sim.evaluation.evaluate import run
 from sim.model.coefficients import Library
@@ -222,3 +222,8 @@ def test_random_problems_rerun_equals_the_solver_and_meets_every_target(tmp_path
     np.testing.assert_allclose(achieved, res.achieved_lp, rtol=RTOL, atol=1e-9)
     assert (achieved - res.required >= -1e-9 * np.maximum(1.0, np.abs(res.required))).all()
     assert (frame.loc[res.targets, "status"] != "not met").all()
+    # the prices file holds the duals at full precision
+    tables(res)["prices"].to_csv(folder / "prices.csv", index=False, encoding="utf-8-sig")
+    back = pd.read_csv(folder / "prices.csv", encoding="utf-8-sig", float_precision="round_trip")
+    assert list(back["target"]) == res.targets
+    np.testing.assert_array_equal(back["price"].to_numpy(), res.prices)
