@@ -227,3 +227,31 @@ def test_random_problems_rerun_equals_the_solver_and_meets_every_target(tmp_path
     back = pd.read_csv(folder / "prices.csv", encoding="utf-8-sig", float_precision="round_trip")
     assert list(back["target"]) == res.targets
     np.testing.assert_array_equal(back["price"].to_numpy(), res.prices)
+
+
+def test_a_concentration_target_is_priced_per_microgram(tmp_path, monkeypatch):
+    # Base 40 µg/m³, NOx share 0.2 of 10,000 t: α = 40 x 0.2 / 10,000 = 0.0008 µg/m³ per t.
+    # Target ≤ 35.6: required 40 - 35.6 = 4.4 µg/m³ = 5,500 t of NOx. SNCR (2,000 元/t) on its full
+    # 5,000 蒸吨 gives 2,500 t; SCR (3,000 元/蒸吨 / 0.9 t = 3,333.3 元/t) on 3,333.3 of the other
+    # 5,000 蒸吨 gives 3,000 t. Price: 3,333.3 元/t / 0.0008 = 4,166,666.7 元 per µg/m³.
+    (tmp_path / "resp.csv").write_text(
+        "region,precursor,form,value,unit,low,high,year,source,note\n"
+        "测试市,base,concentration,40,ug/m3,,,2020,test,\n"
+        "测试市,NOx,share,0.2,1,,,2020,test,\n", encoding="utf-8")
+    data = {"name": "pm", "region": "测试市", "base_year": 2020, "years": [2021],
+            "inventory": [{"id": "b", "activity": "10000 蒸吨", "ef": {"NOx": "1 t/(蒸吨*a)"}}],
+            "measures": [
+                {"id": "sncr", "type": "control", "pool": "b", "quantity": "5000 蒸吨", "potential": "5000 蒸吨",
+                 "efficiency": {"NOx": 0.5}, "cost": {"unit_cost": "1000 元/(蒸吨*a)"}},
+                {"id": "scr", "type": "control", "pool": "b", "quantity": "5000 蒸吨", "potential": "10000 蒸吨",
+                 "efficiency": {"NOx": 0.9}, "cost": {"unit_cost": "3000 元/(蒸吨*a)"}}],
+            "targets": [{"id": "pm", "pollutant": "PM25", "kind": "concentration", "value": "35.6 ug/m3", "year": 2021}],
+            "air_quality": {"region": "测试市", "response": "resp.csv"}}
+    out, folder = solve_cli(tmp_path, monkeypatch, data)
+    assert out.exit_code == 0, out.output
+    prices = pd.read_csv(folder / "prices.csv")
+    assert prices.loc[0, "price_unit"] == "元/(µg/m³)"
+    assert prices.loc[0, "price"] == pytest.approx(3000 / 0.9 / 0.0008, rel=1e-9)
+    t = pd.read_csv(folder / "targets.csv").iloc[0]
+    assert t["unit"] == "µg/m³"
+    assert t["achieved_rerun"] == pytest.approx(4.4, rel=RTOL) and t["achieved_lp"] == pytest.approx(4.4, rel=1e-9)

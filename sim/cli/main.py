@@ -139,7 +139,10 @@ def solve_cmd(scenario: str, pollutant: str | None, out: str | None, gap: float,
         rerun = run(load_scenario(mix))
         frame = rerun.targets_frame().set_index("target")
         rerun_achieved = frame["achieved"].reindex(res.targets).to_numpy(dtype=float)
-    pol = pollutant or (res.model.scenario.targets[0].pollutant if res.model.scenario.targets else res.model.pollutants[0])
+    # the MACC's pollutant: the first targeted one the inventory has (a PM2.5 concentration target's
+    # precursors are other pollutants)
+    targeted = [t.pollutant for t in res.model.scenario.targets if t.pollutant in res.per_unit]
+    pol = pollutant or (targeted[0] if targeted else res.model.pollutants[0])
     print_solve(res, rerun, pol)
     table = macc_table(res, pol)
     table.to_csv(folder / f"macc_{pol}.csv", index=False, encoding="utf-8-sig")
