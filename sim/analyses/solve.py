@@ -9,10 +9,10 @@ that carry a ``cost``; the others stay at their scenario level. Each target is l
 with a[t, m] the measure's reduction per unit (t/a, or µg/m³ for concentration targets) in the
 target's year, computed by the engine for the measure alone. Measures on one pool are
 alternatives acting on separate parts of it (GAINS application rates): on every pool that holds a
-candidate and another retire/switch/control/standard measure, all of them join one disjoint group
-(``disjoint_group: least-cost`` in the written mix), their shares sum to at most 1 in every year
-(one row per pool and year), and the engine evaluates the pool as
-``EF * (A_eff - A * sum c d)``, which is linear in x. So the mix re-run through the engine
+candidate and another retire/switch/control/standard measure (or controls and activity switched
+in), all of them join one disjoint group (``disjoint_group: least-cost`` in the written mix),
+their shares sum to at most 1 in every year (one row per pool and year), and the engine
+evaluates the pool as ``EF * (A_eff - A * sum c d)``, which is linear in x. So the mix re-run through the engine
 achieves what the LP computed (checked to 1e-6 relative, :attr:`SolveResult.achieved_engine`).
 
 Infeasible targets: the elastic problem adds a shortfall s_t >= 0 to every target and first
@@ -168,7 +168,8 @@ def _levels(model: Model) -> np.ndarray:
 
 def solver_groups(model: Model, cands: list[int]) -> tuple[np.ndarray, list[str], list[int]]:
     """Disjoint groups for the LP: on every pool that holds a candidate retire/switch/control/standard
-    measure and at least two such measures in all, those measures join one group ``<pool>:least-cost``
+    measure and at least two such measures in all, or that holds a control and receives a switch
+    or replacement (one of them a candidate), those measures join one group ``<pool>:least-cost``
     (groups the scenario gave on that pool merge into it). Returns (group per measure, group
     names, the grouped pools)."""
     group = model.group.copy() if len(model.group) else -np.ones(len(model.measures), dtype=np.int64)
@@ -176,8 +177,20 @@ def solver_groups(model: Model, cands: list[int]) -> tuple[np.ndarray, list[str]
     takes = np.isin(model.kind, MOVES)
     cand = np.zeros(len(model.measures), dtype=bool)
     cand[cands] = True
-    count = np.bincount(model.src[takes], minlength=len(model.pools))
-    pools = np.unique(model.src[takes & cand & (count[model.src] >= 2)]).tolist()
+    n_k = len(model.pools)
+    count = np.bincount(model.src[takes], minlength=n_k)
+    shared = np.zeros(n_k, dtype=bool)
+    shared[model.src[takes & cand & (count[model.src] >= 2)]] = True
+    # activity switched (or replaced) into a pool with controls enters its uncovered part, so that
+    # the controls' reductions do not depend on it: needed when the control or the move is a candidate
+    ctl = np.isin(model.kind, (engine.CONTROL, engine.STANDARD))
+    moves_in = model.tgt >= 0
+    has_ctl = np.bincount(model.src[ctl], minlength=n_k) > 0
+    has_ctl_cand = np.bincount(model.src[ctl & cand], minlength=n_k) > 0
+    gets = np.bincount(model.tgt[moves_in], minlength=n_k) > 0
+    gets_cand = np.bincount(model.tgt[moves_in & cand], minlength=n_k) > 0
+    shared |= (has_ctl & gets_cand) | (has_ctl_cand & gets)
+    pools = np.nonzero(shared)[0].tolist()
     index = {name: g for g, name in enumerate(names)}
     gid = -np.ones(len(model.pools), dtype=np.int64)
     for k in pools:
