@@ -266,3 +266,17 @@ def test_a_sweep_that_overfills_a_group_is_refused(tmp_path, monkeypatch):
     bad = CliRunner().invoke(main, ["sweep", "s.yaml", "--set", "measures.scr.share=0.1,0.7"])
     assert bad.exit_code == 2
     assert "disjoint group 'g'" in bad.output and "1.1" in bad.output
+
+
+@SET
+@given(grouped_scenarios())
+def test_alone_reductions_hold_with_groups(data):
+    # the least-cost model's per-unit reductions: each measure alone, closed form = the engine
+    model = compile_model(scenario_from_dict(data), EMPTY)
+    inp = model.inputs()
+    m = len(model.measures)
+    if m == 0:
+        return
+    base = engine.baseline(inp)[0].sum(axis=0)
+    masked = base[None] - engine.emissions(inp, np.eye(m)).sum(axis=1)
+    np.testing.assert_allclose(engine.alone_reductions(inp), masked, rtol=1e-9, atol=1e-7)
