@@ -152,6 +152,28 @@ def test_a_switch_into_a_controlled_pool(control_is_candidate):
     assert res.achieved_engine[0] == pytest.approx(450.0, rel=1e-9)
 
 
+def test_candidates_act_on_what_fixed_treatments_and_controls_leave():
+    # 1,000 t COD, need 500 t.
+    # (a) fixed control 40% on the whole pool (400 t); a plant removes R before the control:
+    #     1,000 - (1,000 - R) x 0.6 = 500 -> R = 166.7 t -> 1.667 plants of 100 t.
+    # (b) fixed plant 200 t; a control 50% on share c of what is left: 200 + c x 0.5 x 800 = 500 -> c = 0.75.
+    base = {"name": "t", "region": "r", "base_year": 2020, "years": [2021], "inventory": [{"id": "w", "emissions": {"COD": "1000 t/a"}}],
+            "targets": [{"id": "cod", "pollutant": "COD", "kind": "reduction_amount", "value": "500 t", "year": 2021}]}
+    a = {**base, "measures": [
+        {"id": "ctl", "type": "control", "pool": "w", "share": 1.0, "efficiency": {"COD": 0.4}},
+        {"id": "plant", "type": "treat", "pool": "w", "quantity": "1 座", "potential": "3 座", "removal": {"COD": "100 t/(座*a)"},
+         "cost": {"unit_cost": "1 元/(座*a)"}}]}
+    res = solve(scenario_from_dict(a), EMPTY)
+    assert res.consistent and res.level[0] == pytest.approx(500 / 3 / 100, rel=1e-9)
+    b = {**base, "measures": [
+        {"id": "plant", "type": "treat", "pool": "w", "quantity": "1 座", "removal": {"COD": "200 t/(座*a)"}},
+        {"id": "ctl", "type": "control", "pool": "w", "share": 0.5, "potential": "1", "efficiency": {"COD": 0.5},
+         "cost": {"unit_cost": "1 元/a"}}]}
+    res = solve(scenario_from_dict(b), EMPTY)
+    assert res.consistent and res.level[0] == pytest.approx(0.75, rel=1e-9)
+    assert res.achieved_engine[0] == pytest.approx(500.0, rel=1e-9)
+
+
 def test_a_rerun_that_misses_a_target_exits_3(tmp_path, monkeypatch):
     # a treatment and a control on one pool are not linear in the levels: the control acts on
     # what the treatment leaves. 1,000 t COD; a plant removes up to 600 t (100 元/t), a control 50%

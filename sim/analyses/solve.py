@@ -234,6 +234,33 @@ def mix_inputs(model: Model, cands: list[int], level: np.ndarray) -> engine.Engi
     return replace(inp, qty=qty, share=share, removal=removal)
 
 
+def _with_fixed(model: Model, inp: engine.EngineInputs, cands: list[int], fixed: np.ndarray, red: np.ndarray) -> None:
+    """Replace in *red* [C,P,Y] the alone reductions of candidates on (or into) a pool that holds a
+    fixed measure by their reduction on top of the fixed measures: a treatment on a pool with a
+    fixed control (or a control on a pool with a fixed treatment) acts on what the other leaves."""
+    on = np.zeros(len(model.pools), dtype=bool)
+    on[model.src[(fixed > 0) & model.credit.any(axis=1)]] = True
+    cand = np.array(cands)
+    need = np.nonzero(on[model.src[cand]] | ((model.tgt[cand] >= 0) & on[np.maximum(model.tgt[cand], 0)]))[0]
+    if not len(need):
+        return
+    comp_of = np.zeros(len(model.measures), dtype=np.int64)
+    comps = engine.components(inp)
+    for c, (ms, _) in enumerate(comps):
+        comp_of[ms] = c
+    for c in np.unique(comp_of[cand[need]]):
+        ms, pools = comps[c]
+        sub = inp.restrict(ms, pools)
+        rows = need[comp_of[cand[need]] == c]
+        local = np.searchsorted(ms, cand[rows])  # ms is sorted
+        for start in range(0, len(rows), 64):
+            chunk = slice(start, start + 64)
+            mask = np.repeat(fixed[ms][None, :], len(rows[chunk]) + 1, axis=0)
+            mask[np.arange(1, len(rows[chunk]) + 1), local[chunk]] = 1.0
+            e = engine.emissions(sub, mask).sum(axis=1)  # [1+R,P,Y]: the fixed ones, then each candidate on top
+            red[rows[chunk]] = e[0][None] - e[1:]
+
+
 def build_problem(model: Model) -> tuple[LinearProblem, dict[str, Any]]:
     """The LP of a compiled scenario (see the module docstring); ``info["model"]`` is *model* with
     the solver's disjoint groups (:func:`solver_groups`), the model the LP and its re-run describe."""
@@ -254,6 +281,7 @@ def build_problem(model: Model) -> tuple[LinearProblem, dict[str, Any]]:
     base = engine.baseline(inp)[0].sum(axis=0)  # [P,Y]
     e_fixed = engine.emissions(inp, fixed)[0].sum(axis=0)
     alone_red = engine.alone_reductions(inp)[cands]  # [C,P,Y]
+    _with_fixed(model, inp, cands, fixed[0], alone_red)
     levels = _levels(model)
     lv = np.array([levels[j] for j in cands])
     if np.any(lv <= 0):
@@ -406,8 +434,8 @@ def solve(scenario: Any, library: Any = None, *, gap: float = 1e-2, time_limit: 
         worst = int(np.argmax(np.abs(res.achieved_engine - res.achieved_lp)))
         notes.append(f"the engine's re-run of the mix differs from the linear model (target {res.targets[worst]}: "
                      f"{res.achieved_engine[worst]:.6g} vs {res.achieved_lp[worst]:.6g} {res.target_units[worst]}); "
-                     "a treatment and a control on one pool, or a target measured against a year the candidates act in, "
-                     "are not linear in the levels")
+                     "a treatment candidate with a control candidate on one pool, a treatment beside a group that retires "
+                     "and controls, or a target measured against a year the candidates act in, are not linear in the levels")
     return res
 
 
