@@ -244,13 +244,20 @@ def _with_fixed(model: Model, inp: engine.EngineInputs, cands: list[int], fixed:
     need = np.nonzero(on[model.src[cand]] | ((model.tgt[cand] >= 0) & on[np.maximum(model.tgt[cand], 0)]))[0]
     if not len(need):
         return
-    comp_of = np.zeros(len(model.measures), dtype=np.int64)
-    comps = engine.components(inp)
-    for c, (ms, _) in enumerate(comps):
-        comp_of[ms] = c
+    from scipy.sparse.csgraph import connected_components
+
+    # pools linked by a switch or replacement interact (engine.components, without its Python loops)
+    k = len(model.pools)
+    moves = model.tgt >= 0
+    link = sp.csr_matrix((np.ones(int(moves.sum())), (model.src[moves], model.tgt[moves])), shape=(k, k))
+    _, label = connected_components(link, directed=False)
+    comp_of = label[model.src]
+    m_order = np.argsort(comp_of, kind="stable")
+    p_order = np.argsort(label, kind="stable")
     for c in np.unique(comp_of[cand[need]]):
-        ms, pools = comps[c]
-        sub = inp.restrict(ms, pools)
+        ms = m_order[np.searchsorted(comp_of[m_order], c, "left"):np.searchsorted(comp_of[m_order], c, "right")]
+        pools = p_order[np.searchsorted(label[p_order], c, "left"):np.searchsorted(label[p_order], c, "right")]
+        sub = inp.restrict(ms, np.sort(pools))
         rows = need[comp_of[cand[need]] == c]
         local = np.searchsorted(ms, cand[rows])  # ms is sorted
         for start in range(0, len(rows), 64):
@@ -416,7 +423,8 @@ def solve(scenario: Any, library: Any = None, *, gap: float = 1e-2, time_limit: 
     inp = mix_inputs(gmodel, cands, x)
     air = air_values(gmodel, gmodel.param_matrix(n=1))
     _, ach_engine = evaluate_targets(specs, engine.baseline(inp).sum(axis=1), engine.emissions(inp).sum(axis=1), air)
-    regrouped = [m for m, g in groups.items() if g == GROUP and gmodel.measures.index(m) not in cands]
+    cand_ids = {gmodel.measures[j] for j in cands}
+    regrouped = [m for m, g in groups.items() if g == GROUP and m not in cand_ids]
     if regrouped:
         notes.append(f"measures {', '.join(regrouped)} share a pool with candidates: the mix puts them on separate parts of "
                      f"it (disjoint_group: {GROUP}), as the least-cost model assumes")

@@ -820,9 +820,13 @@ def _check_limits_at(model: Model, lines: LineMap, x: np.ndarray | None) -> None
 
 
 def completion_high(model: Model) -> np.ndarray:
-    """[M]: each measure's completion at the high end of its range (its value when fixed)."""
-    ps = [model.params[f"completion:{m}"] for m in model.measures]
-    return np.array([p.high if p.high is not None else p.value for p in ps], dtype=float)
+    """[M]: each measure's completion at the high end of its range (its value when fixed), cached."""
+    cached = model.__dict__.get("_completion_high")
+    if cached is None or len(cached) != len(model.measures):
+        ps = [model.params[f"completion:{m}"] for m in model.measures]
+        cached = np.array([p.high if p.high is not None else p.value for p in ps], dtype=float)
+        model.__dict__["_completion_high"] = cached
+    return cached  # type: ignore[no-any-return]
 
 
 def group_shares(model: Model, inp: engine.EngineInputs, js: np.ndarray, a_k: np.ndarray) -> np.ndarray:
