@@ -138,11 +138,12 @@ def print_solve(res, rerun, pollutant: str, console: Console | None = None) -> N
     con = console or Console(highlight=False)
     names = dict(zip(res.model.measures, res.model.measure_names, strict=True))
     t = Table(title=f"最低成本组合 least-cost mix — {res.method}")
-    for c in ("措施 measure", "选择 chosen", "潜力 potential", "单位", "年化成本 (元/a)"):
-        t.add_column(c, justify="left" if c[0] in "措单" else "right")
+    for c in ("措施 measure", "选择 chosen", "潜力 potential", "单位", "互斥分组 group", "年化成本 (元/a)"):
+        t.add_column(c, justify="left" if c[0] in "措单互" else "right")
+    groups = getattr(res, "groups", {})
     for m, lv, pot, u, c in zip(res.measures, res.level, res.potential, res.unit, res.unit_cost, strict=True):
-        t.add_row(str(names[m]), fmt_t(lv), fmt_t(pot), u or "share", fmt_t(c * lv))
-    t.add_row("合计 total", "", "", "", fmt_t(res.cost))
+        t.add_row(str(names[m]), fmt_t(lv), fmt_t(pot), u or "share", groups.get(m, ""), fmt_t(c * lv))
+    t.add_row("合计 total", "", "", "", "", fmt_t(res.cost))
     con.print(t)
     t = Table(title="目标与影子价格 targets and shadow prices (影子价格: 元 per unit of the target, full precision in prices.csv)")
     for c in ("目标 target", "单位 unit", "要求 required", "实现(线性) achieved LP", "实现(引擎) engine", "缺口 shortfall",
