@@ -91,9 +91,9 @@ def compare(items: Iterable[Source | Any]) -> Comparison:
 
 def solve(scenario: Source, *, gap: float = 1e-2, time_limit: float | None = 60.0, pollutant: str | None = None) -> SolveOutput:
     """The least-cost levels of the measures that carry a cost, meeting every target, and the engine's re-run of that mix."""
+    from sim.analyses.solve import mix_scenario
     from sim.analyses.solve import solve as _solve
     from sim.evaluation.evaluate import run as run_central
-    from sim.reports.outputs import mix_scenario
 
     model, origin = _model(scenario)
     res = _solve(model.scenario, model.library, gap=gap, time_limit=time_limit)

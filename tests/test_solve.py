@@ -148,3 +148,28 @@ def test_ankang_least_cost_mix_meets_its_four_targets_when_rerun(tmp_path, monke
     targets = json.loads(run.stdout)["targets"]
     assert {t["target"] for t in targets} == {"cod-2025", "nh3n-2025", "nox-2025", "vocs-2025"}
     assert all(t["status"] in ("met", "at risk") and t["margin"] >= -1e-6 for t in targets)
+
+
+@pytest.mark.parametrize("cost", [{"unit_cost": "1000000 元/a"}, {"unit_cost": "2000 元/(蒸吨*a)"},
+                                  {"capital": "10000000 元", "lifetime": "10 a"}])
+def test_one_meaning_of_each_cost_form_for_share_and_quantity_measures(cost):
+    # SCR on 50% of a 1,000 蒸吨 pool, written as 500 蒸吨 or as share 0.5.
+    # A total (元/a, 元) is the cost of the measure at its written level and scales linearly:
+    #   1,000,000 元/a for 500 蒸吨 = 2,000 元/a per 蒸吨 = 2,000,000 元/a per unit of share (full coverage).
+    # A per-unit cost is per unit of the quantity, or of the pool's base-year activity for a share:
+    #   2,000 元/(蒸吨·a) x 1,000 蒸吨 = 2,000,000 元/a per unit of share.
+    # Capital 10,000,000 元 over 10 a at 0%: 1,000,000 元/a for the written level, as the first form.
+    from sim.model.compile import compile_model
+
+    def model(level):
+        m = {"id": "scr", "type": "control", "pool": "b", "efficiency": {"NOx": 0.9}, "cost": cost, **level}
+        data = {"name": "c", "region": "r", "base_year": 2020, "years": [2021], "discount_rate": "0%",
+                "inventory": [{"id": "b", "activity": "1000 蒸吨", "ef": {"NOx": "1 t/(蒸吨*a)"}}], "measures": [m]}
+        return compile_model(scenario_from_dict(data), EMPTY)
+
+    by_qty, by_share = model({"quantity": "500 蒸吨"}), model({"share": 0.5})
+    assert by_qty.unit_cost[0] == pytest.approx(2000.0, rel=1e-12)  # 元/a per 蒸吨
+    assert by_share.unit_cost[0] == pytest.approx(2_000_000.0, rel=1e-12)  # 元/a per unit of share
+    # the same measure costs the same at full coverage (1,000 蒸吨 = share 1) and as written
+    assert by_qty.unit_cost[0] * 1000 == pytest.approx(by_share.unit_cost[0] * 1.0, rel=1e-12)
+    assert by_qty.unit_cost[0] * 500 == pytest.approx(by_share.unit_cost[0] * 0.5, rel=1e-12) == pytest.approx(1e6)

@@ -8,9 +8,12 @@ that carry a ``cost``; the others stay at their scenario level. Each target is l
 
 with a[t, m] the measure's reduction per unit (t/a, or µg/m³ for concentration targets) in the
 target's year, computed by the engine for the measure alone. Measures on one pool are
-alternatives sharing its activity (their shares sum to at most 1), as in GAINS, which keeps
-emissions linear in x; the chosen mix is then re-run through the engine, where controls on one
-pool multiply, and both results are reported.
+alternatives acting on separate parts of it (GAINS application rates): on every pool that holds a
+candidate and another retire/switch/control/standard measure (or controls and activity switched
+in), all of them join one disjoint group (``disjoint_group: least-cost`` in the written mix),
+their shares sum to at most 1 in every year (one row per pool and year), and the engine
+evaluates the pool as ``EF * (A_eff - A * sum c d)``, which is linear in x. So the mix re-run through the engine
+achieves what the LP computed (checked to 1e-6 relative, :attr:`SolveResult.achieved_engine`).
 
 Infeasible targets: the elastic problem adds a shortfall s_t >= 0 to every target and first
 minimises the shortfalls (each relative to its requirement), then the cost at those shortfalls.
@@ -31,12 +34,28 @@ import scipy.sparse as sp
 from sim.core import engine
 from sim.core.errors import InputError, Problem
 from sim.evaluation.evaluate import air_values, target_specs
-from sim.model.compile import Model, compile_model
+from sim.model.compile import Model, compile_model, completion_high, group_shares
 from sim.model.feasibility import evaluate_targets
 
-__all__ = ["LPSolution", "LinearProblem", "SolveResult", "build_problem", "solve", "solve_lp"]
+__all__ = [
+    "GROUP",
+    "LPSolution",
+    "LinearProblem",
+    "SolveResult",
+    "build_problem",
+    "mix_inputs",
+    "mix_scenario",
+    "rerun_check",
+    "solve",
+    "solve_lp",
+    "solver_groups",
+    "tables",
+    "write_mix",
+]
 
 MOVES = (engine.RETIRE, engine.SWITCH, engine.CONTROL, engine.STANDARD)
+GROUP = "least-cost"  # the disjoint group the solver puts the measures of a shared pool in
+RTOL = 1e-6  # the engine's re-run of the mix equals the LP's achievements to this relative tolerance
 
 
 @dataclass
@@ -134,6 +153,21 @@ class SolveResult:
     seconds: float
     achievable: dict[str, tuple[int, float, float]] = field(default_factory=dict)  # pollutant -> (year, max, required)
     notes: list[str] = field(default_factory=list)
+    achieved_engine: np.ndarray = field(default_factory=lambda: np.zeros(0))  # the engine's re-run of the mix
+    groups: dict[str, str] = field(default_factory=dict)  # measure id -> disjoint group written in the mix
+    target_units: list[str] = field(default_factory=list)  # t, or µg/m³ for concentration targets
+
+    @property
+    def engine_meets_targets(self) -> bool:
+        """True when the engine's re-run of the mix meets every target (margin >= 0 up to rounding)."""
+        tol = 1e-9 * np.maximum(1.0, np.abs(self.required))
+        return bool(np.all(self.achieved_engine - self.required >= -tol))
+
+    @property
+    def consistent(self) -> bool:
+        """True when the engine's re-run equals the LP's achievements to RTOL relative."""
+        scale = np.maximum(np.maximum(np.abs(self.achieved_lp), np.abs(self.required)), 1e-9)
+        return bool(np.all(np.abs(self.achieved_engine - self.achieved_lp) <= RTOL * scale))
 
 
 def _levels(model: Model) -> np.ndarray:
@@ -145,8 +179,111 @@ def _levels(model: Model) -> np.ndarray:
     return out
 
 
+def solver_groups(model: Model, cands: list[int]) -> tuple[np.ndarray, list[str], list[int]]:
+    """Disjoint groups for the LP: on every pool that holds a candidate retire/switch/control/standard
+    measure and at least two such measures in all, or that holds a control and receives a switch
+    or replacement (one of them a candidate), those measures join one group ``<pool>:least-cost``
+    (groups the scenario gave on that pool merge into it). Returns (group per measure, group
+    names, the grouped pools)."""
+    group = model.group.copy() if len(model.group) else -np.ones(len(model.measures), dtype=np.int64)
+    names = list(model.group_names)
+    takes = np.isin(model.kind, MOVES)
+    cand = np.zeros(len(model.measures), dtype=bool)
+    cand[cands] = True
+    n_k = len(model.pools)
+    count = np.bincount(model.src[takes], minlength=n_k)
+    shared = np.zeros(n_k, dtype=bool)
+    shared[model.src[takes & cand & (count[model.src] >= 2)]] = True
+    # activity switched (or replaced) into a pool with controls enters its uncovered part, so that
+    # the controls' reductions do not depend on it: needed when the control or the move is a candidate
+    ctl = np.isin(model.kind, (engine.CONTROL, engine.STANDARD))
+    moves_in = model.tgt >= 0
+    has_ctl = np.bincount(model.src[ctl], minlength=n_k) > 0
+    has_ctl_cand = np.bincount(model.src[ctl & cand], minlength=n_k) > 0
+    gets = np.bincount(model.tgt[moves_in], minlength=n_k) > 0
+    gets_cand = np.bincount(model.tgt[moves_in & cand], minlength=n_k) > 0
+    shared |= (has_ctl & gets_cand) | (has_ctl_cand & gets)
+    pools = np.nonzero(shared)[0].tolist()
+    index = {name: g for g, name in enumerate(names)}
+    gid = -np.ones(len(model.pools), dtype=np.int64)
+    for k in pools:
+        label = f"{model.pools[k]}:{GROUP}"
+        if label not in index:
+            index[label] = len(names)
+            names.append(label)
+        gid[k] = index[label]
+    sel = takes & (gid[model.src] >= 0)
+    group[sel] = gid[model.src[sel]]
+    return group, names, pools
+
+
+def _share_use(model: Model, inp: engine.EngineInputs, js: np.ndarray, a_k: np.ndarray) -> np.ndarray:
+    """[len(js), Y]: share of the pool (activity a_k [Y]) each candidate takes per unit of its level
+    (by share: 1; by quantity: 1 / activity, in the decision unit), at the high end of completion,
+    times its credit, as the loader's disjoint-group check (``group_shares``) counts it."""
+    js = np.asarray(js, dtype=np.int64)
+    by_share = np.array([model.share_param[j] is not None for j in js], dtype=bool)
+    lv = np.array([model.decision_level.get(int(j), 0.0) for j in js])
+    q = np.nan_to_num(inp.qty[0, js])
+    unit_q = np.where(lv > 0, q / np.where(lv > 0, lv, 1.0), 1.0)  # pool units per decision unit
+    per = np.where(a_k[None, :] > 0, unit_q[:, None] / np.where(a_k > 0, a_k, 1.0)[None, :], 0.0)
+    per = np.where(by_share[:, None], 1.0, per)
+    return per * completion_high(model)[js, None] * model.credit[js]
+
+
+def mix_inputs(model: Model, cands: list[int], level: np.ndarray) -> engine.EngineInputs:
+    """Engine inputs with the candidates at *level* (decision units), as the written mix gives them."""
+    from dataclasses import replace
+
+    inp = model.inputs()
+    qty, share, removal = inp.qty.copy(), inp.share.copy(), inp.removal.copy()
+    for j, x in zip(cands, level, strict=True):
+        if model.share_param[j] is not None:
+            share[:, j] = x
+            continue
+        scale = x / model.decision_level[j]
+        qty[:, j] = qty[:, j] * scale
+        removal[:, j] = removal[:, j] * scale
+    return replace(inp, qty=qty, share=share, removal=removal)
+
+
+def _with_fixed(model: Model, inp: engine.EngineInputs, cands: list[int], fixed: np.ndarray, red: np.ndarray) -> None:
+    """Replace in *red* [C,P,Y] the alone reductions of candidates on (or into) a pool that holds a
+    fixed measure by their reduction on top of the fixed measures: a treatment on a pool with a
+    fixed control (or a control on a pool with a fixed treatment) acts on what the other leaves."""
+    on = np.zeros(len(model.pools), dtype=bool)
+    on[model.src[(fixed > 0) & model.credit.any(axis=1)]] = True
+    cand = np.array(cands)
+    need = np.nonzero(on[model.src[cand]] | ((model.tgt[cand] >= 0) & on[np.maximum(model.tgt[cand], 0)]))[0]
+    if not len(need):
+        return
+    from scipy.sparse.csgraph import connected_components
+
+    # pools linked by a switch or replacement interact (engine.components, without its Python loops)
+    k = len(model.pools)
+    moves = model.tgt >= 0
+    link = sp.csr_matrix((np.ones(int(moves.sum())), (model.src[moves], model.tgt[moves])), shape=(k, k))
+    _, label = connected_components(link, directed=False)
+    comp_of = label[model.src]
+    m_order = np.argsort(comp_of, kind="stable")
+    p_order = np.argsort(label, kind="stable")
+    for c in np.unique(comp_of[cand[need]]):
+        ms = m_order[np.searchsorted(comp_of[m_order], c, "left"):np.searchsorted(comp_of[m_order], c, "right")]
+        pools = p_order[np.searchsorted(label[p_order], c, "left"):np.searchsorted(label[p_order], c, "right")]
+        sub = inp.restrict(ms, np.sort(pools))
+        rows = need[comp_of[cand[need]] == c]
+        local = np.searchsorted(ms, cand[rows])  # ms is sorted
+        for start in range(0, len(rows), 64):
+            chunk = slice(start, start + 64)
+            mask = np.repeat(fixed[ms][None, :], len(rows[chunk]) + 1, axis=0)
+            mask[np.arange(1, len(rows[chunk]) + 1), local[chunk]] = 1.0
+            e = engine.emissions(sub, mask).sum(axis=1)  # [1+R,P,Y]: the fixed ones, then each candidate on top
+            red[rows[chunk]] = e[0][None] - e[1:]
+
+
 def build_problem(model: Model) -> tuple[LinearProblem, dict[str, Any]]:
-    """The LP of a compiled scenario (see the module docstring)."""
+    """The LP of a compiled scenario (see the module docstring); ``info["model"]`` is *model* with
+    the solver's disjoint groups (:func:`solver_groups`), the model the LP and its re-run describe."""
     cands = sorted(model.unit_cost)
     if not cands:
         raise InputError(Problem("no candidate measures: give measures a 'cost' (and a 'potential') to choose among them",
@@ -154,6 +291,8 @@ def build_problem(model: Model) -> tuple[LinearProblem, dict[str, Any]]:
     specs = target_specs(model)
     if not specs:
         raise InputError(Problem("no targets to meet", model.scenario._path or "<scenario>"))
+    group, group_names, grouped = solver_groups(model, cands)
+    model = model.with_groups(group, group_names)
     inp = model.inputs()
     m_all = len(model.measures)
     fixed = np.ones((1, m_all))
@@ -162,6 +301,7 @@ def build_problem(model: Model) -> tuple[LinearProblem, dict[str, Any]]:
     base = engine.baseline(inp)[0].sum(axis=0)  # [P,Y]
     e_fixed = engine.emissions(inp, fixed)[0].sum(axis=0)
     alone_red = engine.alone_reductions(inp)[cands]  # [C,P,Y]
+    _with_fixed(model, inp, cands, fixed[0], alone_red)
     levels = _levels(model)
     lv = np.array([levels[j] for j in cands])
     if np.any(lv <= 0):
@@ -183,34 +323,35 @@ def build_problem(model: Model) -> tuple[LinearProblem, dict[str, Any]]:
         else:
             a[i] = per_unit[:, t.p, t.y]
     b = req[0] - ach_fixed[0]
-    # pool shares: candidates (and fixed measures) that take a pool's activity share it
+    # pool shares: the measures of a solver group act on separate parts of their pool, so in every
+    # year their shares (quantities over the grown activity) sum to at most 1
     a_act = engine.grown_activity(inp)[0]  # [K,Y]
-    ty = sorted({t.y for t in specs})
-    amin = a_act[:, ty].min(axis=1)  # [K] tightest target year
     cand_arr = np.array(cands)
-    takes = np.isin(model.kind[cand_arr], MOVES)
-    src_c = model.src[cand_arr]
-    n_on = np.bincount(src_c[takes], minlength=len(model.pools))
-    shared = np.nonzero(n_on >= 2)[0]
-    rows_sp = None
-    rhs = np.zeros(0)
+    rows: list[int] = []
+    cols: list[int] = []
+    vals: list[float] = []
+    rhs_l: list[float] = []
     names: list[str] = []
-    if len(shared):
-        row_of = -np.ones(len(model.pools), dtype=np.int64)
-        row_of[shared] = np.arange(len(shared))
-        sel = np.nonzero(takes & (row_of[src_c] >= 0))[0]
-        by_share = np.array([model.share_param[cands[i]] is not None for i in sel], dtype=bool)
-        amin_c = amin[src_c[sel]]
-        coef = np.where(by_share, 1.0, np.where(amin_c > 0, 1.0 / np.where(amin_c > 0, amin_c, 1.0), 0.0))
-        rows_sp = sp.csr_matrix((coef, (row_of[src_c[sel]], sel)), shape=(len(shared), len(cands)))
-        used = np.zeros(len(shared))
-        fixed_j = np.nonzero((fixed[0] > 0) & np.isin(model.kind, MOVES) & (row_of[model.src] >= 0))[0]
-        for j in fixed_j:
-            k = model.src[j]
-            share = inp.share[0, j] if not np.isnan(inp.share[0, j]) else (np.nan_to_num(inp.qty[0, j]) / amin[k] if amin[k] > 0 else 0.0)
-            used[row_of[k]] += float(share * model.credit[j, ty].max())
-        rhs = np.maximum(0.0, 1.0 - used)
-        names = [f"share[{model.pools[k]}]" for k in shared]
+    cand_pos = -np.ones(len(model.measures), dtype=np.int64)
+    cand_pos[cand_arr] = np.arange(len(cand_arr))
+    on_pool: dict[int, list[int]] = {}
+    for j in np.nonzero(np.isin(model.kind, MOVES) & np.isin(model.src, grouped))[0].tolist():
+        on_pool.setdefault(int(model.src[j]), []).append(j)
+    for k in grouped:
+        on = np.array(on_pool[k], dtype=np.int64)
+        c_on = cand_pos[on[cand_pos[on] >= 0]]
+        fixed_j = on[cand_pos[on] < 0]
+        use_c = _share_use(model, inp, cand_arr[c_on], a_act[k])  # [C_k,Y] per unit of level
+        use_f = group_shares(model, inp, fixed_j, a_act[k])  # [F_k,Y] at their scenario levels
+        for y in np.nonzero(use_c.any(axis=0))[0]:
+            nz = np.nonzero(use_c[:, y])[0]
+            rows.extend([len(rhs_l)] * len(nz))
+            cols.extend(c_on[nz].tolist())
+            vals.extend(use_c[nz, y].tolist())
+            rhs_l.append(max(0.0, 1.0 - float(use_f[:, y].sum())))
+            names.append(f"share[{model.pools[k]}, {model.years[y]}]")
+    rows_sp = sp.csr_matrix((vals, (rows, cols)), shape=(len(rhs_l), len(cands))) if rhs_l else None
+    rhs = np.array(rhs_l)
     pot = np.array([model.potential[j] for j in cands])
     integer = np.array([j in model.project_size for j in cands])
     size = np.array([model.project_size.get(j, 1.0) for j in cands])
@@ -228,7 +369,7 @@ def build_problem(model: Model) -> tuple[LinearProblem, dict[str, Any]]:
         upper=np.where(integer, np.floor(pot / np.where(size > 0, size, 1) + 1e-9), pot), integer=integer,
         names=[model.measures[j] for j in cands], ge_names=[t.id for t in specs], le_names=names,
     )
-    info = {"cands": cands, "scale": scale, "per_unit": per_unit, "required": req[0], "achieved_fixed": ach_fixed[0],
+    info = {"model": model, "grouped": grouped, "cands": cands, "scale": scale, "per_unit": per_unit, "required": req[0], "achieved_fixed": ach_fixed[0],
             "specs": specs, "potential": pot, "a": a, "unit_cost": costs}
     return prob, info
 
@@ -289,14 +430,34 @@ def solve(scenario: Any, library: Any = None, *, gap: float = 1e-2, time_limit: 
     achievable: dict[str, tuple[int, float, float]] = {}
     if not feasible:
         achievable = _largest_reductions(model, prob, info)
-    return SolveResult(
-        model=model, measures=[model.measures[j] for j in cands], level=x,
+    gmodel: Model = info["model"]
+    groups = {gmodel.measures[j]: gmodel.group_names[g].split(":", 1)[1] for j, g in enumerate(gmodel.group) if g >= 0}
+    # the mix re-run through the engine, with the groups the LP assumed
+    inp = mix_inputs(gmodel, cands, x)
+    air = air_values(gmodel, gmodel.param_matrix(n=1))
+    _, ach_engine = evaluate_targets(specs, engine.baseline(inp).sum(axis=1), engine.emissions(inp).sum(axis=1), air)
+    cand_ids = {gmodel.measures[j] for j in cands}
+    regrouped = [m for m, g in groups.items() if g == GROUP and m not in cand_ids]
+    if regrouped:
+        notes.append(f"measures {', '.join(regrouped)} share a pool with candidates: the mix puts them on separate parts of "
+                     f"it (disjoint_group: {GROUP}), as the least-cost model assumes")
+    res = SolveResult(
+        model=gmodel, measures=[model.measures[j] for j in cands], level=x,
         unit=[model.decision_unit[j] for j in cands], potential=info["potential"],
         unit_cost=info["unit_cost"], per_unit=per_unit,
         targets=[t.id for t in specs], required=info["required"], achieved_lp=achieved, prices=sol.prices,
         shortfall=shortfall, binding=binding, feasible=feasible, cost=float(info["unit_cost"] @ x),
         method=sol.method, seconds=sol.seconds, achievable=achievable, notes=notes,
+        achieved_engine=ach_engine[0], groups=groups,
+        target_units=["µg/m³" if t.kind == "concentration" else "t" for t in specs],
     )
+    if not res.consistent:
+        worst = int(np.argmax(np.abs(res.achieved_engine - res.achieved_lp)))
+        notes.append(f"the engine's re-run of the mix differs from the linear model (target {res.targets[worst]}: "
+                     f"{res.achieved_engine[worst]:.6g} vs {res.achieved_lp[worst]:.6g} {res.target_units[worst]}); "
+                     "a treatment candidate with a control candidate on one pool, a treatment beside a group that retires "
+                     "and controls, or a target measured against a year the candidates act in, are not linear in the levels")
+    return res
 
 
 def _largest_reductions(model: Model, prob: LinearProblem, info: dict[str, Any]) -> dict[str, tuple[int, float, float]]:
@@ -330,8 +491,89 @@ def macc_table(res: SolveResult, pollutant: str) -> Any:
     return df.sort_values("cost_per_t").reset_index(drop=True)
 
 
+def rerun_check(res: SolveResult, achieved: np.ndarray) -> tuple[list[str], list[str]]:
+    """Targets the re-run (*achieved* per target, the mix run from its file) misses, and those where it
+    differs from the LP by more than RTOL relative; each as 'id: engine vs LP unit'."""
+    missed, differ = [], []
+    for i, tid in enumerate(res.targets):
+        req, lp, eng, u = res.required[i], res.achieved_lp[i], float(achieved[i]), res.target_units[i]
+        if eng - req < -1e-9 * max(1.0, abs(req)):
+            missed.append(f"{tid}: achieved {eng:.9g} {u}, required {req:.9g} {u}")
+        if abs(eng - lp) > RTOL * max(abs(lp), abs(req), 1e-9):
+            differ.append(f"{tid}: engine {eng:.9g} vs least-cost model {lp:.9g} {u}")
+    return missed, differ
+
+
+def tables(res: SolveResult, rerun_achieved: np.ndarray | None = None) -> dict[str, Any]:
+    """The solve's files as DataFrames, numbers at full precision: ``mix`` (levels), ``costs``
+    (元/a by measure and in total), ``prices`` (shadow prices, 元 per unit of each target: 元/t, or
+    元 per µg/m³ for a concentration target) and ``targets`` (required, LP, engine, re-run)."""
+    import pandas as pd
+
+    m = res.model
+    idx = [m.measures.index(x) for x in res.measures]
+    mix = pd.DataFrame({
+        "measure": res.measures, "name": [m.measure_names[j] for j in idx], "type": [m.measure_types[j] for j in idx],
+        "pool": [m.pools[m.src[j]] for j in idx], "disjoint_group": [res.groups.get(x, "") for x in res.measures],
+        "level": res.level, "unit": [u or "share" for u in res.unit], "potential": res.potential,
+    })
+    cost = res.unit_cost * res.level
+    costs = pd.DataFrame({
+        "measure": [*res.measures, "total"], "name": [*(m.measure_names[j] for j in idx), "合计"],
+        "level": [*res.level, np.nan], "unit": [*(u or "share" for u in res.unit), ""],
+        "unit_cost_yuan_per_a_per_unit": [*res.unit_cost, np.nan], "cost_yuan_per_a": [*cost, float(cost.sum())],
+    })
+    specs = {t.id: t for t in m.scenario.targets}
+    prices = pd.DataFrame({
+        "target": res.targets, "pollutant": [specs[t].pollutant for t in res.targets],
+        "kind": [specs[t].kind for t in res.targets], "year": [specs[t].year for t in res.targets],
+        "price": res.prices, "price_unit": [f"元/{u}" if u == "t" else f"元/({u})" for u in res.target_units],
+        "binding": [t in res.binding for t in res.targets],
+    })
+    targets = pd.DataFrame({
+        "target": res.targets, "unit": res.target_units, "required": res.required, "achieved_lp": res.achieved_lp,
+        "achieved_engine": res.achieved_engine, "margin_engine": res.achieved_engine - res.required, "shortfall": res.shortfall,
+    })
+    if rerun_achieved is not None:
+        targets["achieved_rerun"] = rerun_achieved
+        targets["margin_rerun"] = np.asarray(rerun_achieved) - res.required
+    return {"mix": mix, "costs": costs, "prices": prices, "targets": targets}
+
+
+def mix_scenario(solution: SolveResult) -> Any:
+    """The scenario with the least-cost levels in place: what :func:`sim.analyses.solve.write_mix` writes.
+
+    Candidates chosen at zero are removed; levels are written a hair above the optimum (1e-10
+    relative, 12 significant digits), exactly as in the YAML, so the re-run is the file's.
+    """
+    from sim.model.scenario import Uncertain
+
+    scen = solution.model.scenario
+    chosen = {m: (float(lvl), u) for m, lvl, u in zip(solution.measures, solution.level, solution.unit, strict=True)}
+    measures = []
+    for j, m in enumerate(scen.measures):
+        if m.id in chosen:
+            level, unit = chosen[m.id]
+            if level <= 1e-9:
+                continue
+            up = float(f"{level * (1 + 1e-10):.12g}")
+            if solution.model.share_param[j] is not None:
+                m = m.model_copy(update={"share": Uncertain(value=min(up, 1.0))})
+            else:
+                m = m.model_copy(update={"quantity": f"{up:.12g} {unit}".strip()})
+        if m.id in solution.groups:  # candidates (and fixed measures) the solver put on separate parts of a pool
+            m = m.model_copy(update={"disjoint_group": solution.groups[m.id]})
+        measures.append(m)
+    mix = scen.model_copy(update={"measures": measures, "id": f"{scen.slug}-least-cost", "name": f"{scen.name}(最低成本组合)"})
+    return mix
+
+
 def write_mix(res: SolveResult, path: Any) -> Any:
-    """The chosen mix as a scenario YAML extending the original (runs with `ersim run`/`compare`)."""
+    """The chosen mix as a scenario YAML extending the original (runs with `ersim run`/`compare`).
+
+    When the original file is not at hand (a solve started from a run received from elsewhere),
+    the mix is written whole: the run's resolved scenario with the chosen levels in place.
+    """
     import os
     from pathlib import Path
 
@@ -339,12 +581,19 @@ def write_mix(res: SolveResult, path: Any) -> Any:
 
     scen = res.model.scenario
     src = scen._path
-    if not src:
-        raise InputError(Problem("the scenario has no file to extend; save it first"))
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
+    if not src or not Path(src).is_file():
+        from sim.store.record import scenario_document
+
+        doc = scenario_document(mix_scenario(res))["scenario"]
+        doc["description"] = f"written by `ersim solve` (whole: its scenario file was not at hand): {res.method}; annualised cost {res.cost:,.0f} 元/a"
+        header = "# The least-cost mix found by `ersim solve`, written whole from the run's record.\n"
+        p.write_text(header + yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+        return p
     ref = os.path.relpath(src, p.parent) + (f"#{scen._variant}" if scen._variant else "")
-    measures, removed = [], []
+    measures: list[dict[str, Any]] = []
+    removed = []
     for m, level, unit in zip(res.measures, res.level, res.unit, strict=True):
         j = res.model.measures.index(m)
         if level <= 1e-9:
@@ -353,10 +602,18 @@ def write_mix(res: SolveResult, path: Any) -> Any:
             # written a hair above the optimum (1e-10 relative) so that rounding never leaves a
             # binding target a fraction of a gram short when the mix is re-run
             up = float(f"{level * (1 + 1e-10):.12g}")
+            entry: dict[str, Any] = {"id": m}
             if res.model.share_param[j] is not None:
-                measures.append({"id": m, "share": min(up, 1.0)})
+                entry["share"] = min(up, 1.0)
             else:
-                measures.append({"id": m, "quantity": f"{up:.12g} {unit}".strip()})
+                entry["quantity"] = f"{up:.12g} {unit}".strip()
+            if m in res.groups:
+                entry["disjoint_group"] = res.groups[m]
+            measures.append(entry)
+    # measures the solver put on separate parts of a pool with candidates (fixed ones included)
+    for m, g in res.groups.items():
+        if m not in res.measures and g != _given_group(scen, m):
+            measures.append({"id": m, "disjoint_group": g})
     data: dict[str, Any] = {
         "extends": ref,
         "id": f"{scen.slug}-least-cost",
@@ -370,3 +627,11 @@ def write_mix(res: SolveResult, path: Any) -> Any:
     header = "# The least-cost mix found by `ersim solve` for the scenario it extends.\n"
     p.write_text(header + yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return p
+
+
+def _given_group(scen: Any, measure: str) -> str | None:
+    """The disjoint group the scenario itself gives *measure*."""
+    for m in scen.measures:
+        if m.id == measure:
+            return m.disjoint_group  # type: ignore[no-any-return]
+    return None

@@ -163,14 +163,15 @@ def parse_set(model: Model, text: str) -> SweepAxis:
 
 
 def check_extremes(model: Model, axes: list[SweepAxis]) -> None:
-    """Each quantity axis at its largest value must fit its pool, as the run's own check demands."""
+    """Each quantity or share axis at its largest value must fit its pool (and its disjoint group),
+    as the run's own check demands."""
     from sim.model.compile import _check_limits
 
     col = {k: i for i, k in enumerate(model.param_names)}
     lines = model.scenario._lines or LineMap("<scenario>")
     inv = model.scenario._inventory_lines or lines
     for a in axes:
-        if a.param is None or not a.param.startswith("qty:") or not len(a.values):
+        if a.param is None or not a.param.startswith(("qty:", "share:")) or not len(a.values):
             continue
         x = model.param_matrix(n=1)
         top = float(np.max(a.values))

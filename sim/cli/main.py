@@ -143,7 +143,8 @@ def init_cmd(name: str, out: str, base_year: int, scen_id: str | None) -> None:
 @click.option("--time-limit", type=click.FloatRange(min=0.1), default=60.0, show_default=True, help="Seconds for HiGHS.")
 @handled
 def solve_cmd(scenario: str, pollutant: str | None, out: str | None, gap: float, time_limit: float) -> None:
-    """Least-cost mix of candidate measures meeting every target (exit 3 when infeasible).
+    """Least-cost mix of candidate measures meeting every target (exit 3 when infeasible, or when the
+    engine's re-run of the mix misses a target).
 
     SCENARIO is a scenario file or a run (folder, id, prefix or scenario id).
 
@@ -157,9 +158,15 @@ def solve_cmd(scenario: str, pollutant: str | None, out: str | None, gap: float,
     out_obj = solve(scenario, gap=gap, time_limit=time_limit, pollutant=pollutant)
     print_solve(out_obj.solution, out_obj.rerun, out_obj.macc_pollutant())
     folder = out_obj.save(out)
-    click.echo(f"mix, prices and MACC chart written to {folder}", err=True)
+    click.echo(f"mix, costs, prices, targets and MACC written to {folder}", err=True)
     if not out_obj.feasible:
         click.echo("error: the targets cannot all be met; shortfalls above (exit 3)", err=True)
+        sys.exit(3)
+    missed, differ = out_obj.rerun_check()
+    for d in differ:
+        click.echo(f"warning: the re-run differs from the least-cost model: {d}", err=True)
+    if missed:
+        click.echo("error: the engine's re-run of the mix misses " + "; ".join(missed) + " (exit 3)", err=True)
         sys.exit(3)
 
 

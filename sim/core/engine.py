@@ -11,6 +11,11 @@ Emission of pool k, pollutant p, year y (DESIGN.md section 3)::
   share's emission by the fraction ``d`` (control: its efficiency; standard: 1 - EF_new/EF).
   Shares are of the grown baseline activity, and activity edits are assumed to remove
   covered and uncovered activity in proportion, which keeps the total independent of order.
+* measures in one *disjoint group* (``group`` >= 0, one pool each) act on separate parts of
+  the pool (GAINS application rates): the group's controls give one factor
+  ``1 - A * sum_g c d / B_g``, where ``B_g`` is the grown activity less what the group's own
+  retire/switch members take, plus what switches bring in (both from the uncovered part).
+  With every measure of a pool in one group, ``E = EF * (A_eff - A * sum_g c d)``: linear.
 
 Every array has a leading batch dim N: samples of the uncertain inputs, or masks that
 switch measures on and off for attribution (then the inputs have N = 1 and broadcast).
@@ -59,6 +64,7 @@ class EngineInputs:
     cut       [N,M,P] control/standard: fraction of the covered share's emission removed
     removal   [N,M,P] treat: load removed at full implementation, t/a
     implemented [N,M,Y] completion x schedule credit (0..1)
+    group     [M]     disjoint group of the measure (-1: none, measures multiply); None: no groups
     """
 
     activity0: np.ndarray
@@ -74,6 +80,7 @@ class EngineInputs:
     cut: np.ndarray
     removal: np.ndarray
     implemented: np.ndarray
+    group: np.ndarray | None = None
 
     @property
     def n_pools(self) -> int:
@@ -102,6 +109,7 @@ class EngineInputs:
             cut=self.cut[:, measures],
             removal=self.removal[:, measures],
             implemented=self.implemented[:, measures],
+            group=None if self.group is None else self.group[measures],
         )
 
 
@@ -186,12 +194,59 @@ def _pool_emissions(inp: EngineInputs, f: np.ndarray, a: np.ndarray, a_eff: np.n
         rem = inp.removal[:, treats, :, None] * f[:, treats, None, :]
         e = np.maximum(e - _by_pool(rem, local[inp.src[treats]], k), 0.0)
     ctl = measures[np.isin(kind, (CONTROL, STANDARD))]
+    if inp.group is not None and (inp.group[measures] >= 0).any():
+        e = e * _disjoint_factor(inp, f, a, ctl[inp.group[ctl] >= 0], pools)
+        ctl = ctl[inp.group[ctl] < 0]
     if len(ctl):
         cover = _cover(inp, f, a, ctl)
         cut = np.minimum(inp.cut[:, ctl, :], 1.0)
         factor = 1.0 - cover[:, :, None, :] * cut[:, :, :, None]  # [N,Mc,P,Y]
         e = e * _by_pool(np.maximum(factor, 0.0), local[inp.src[ctl]], k, np.multiply)
     return e
+
+
+# ---- disjoint groups (measures on separate parts of one pool) --------------------------------
+
+def _disjoint_factor(inp: EngineInputs, f: np.ndarray, a: np.ndarray, ctl: np.ndarray, pools: np.ndarray) -> np.ndarray:
+    """Multiplier [N,K',P,Y] of *pools* from the disjoint groups of the grouped controls *ctl*.
+
+    Group g on pool k: ``max(0, 1 - A * sum_g c d / B_g)`` with ``B_g = A - (moved out by g's
+    retire/switch members) + (switched or replaced into k)``: the group's controls cover
+    absolute activity ``c A`` and everything its own members move comes out of (or into) the
+    uncovered part. Groups on one pool multiply with each other and with ungrouped controls.
+    """
+    assert inp.group is not None
+    n, p, y = f.shape[0], inp.cut.shape[2], f.shape[2]
+    local = -np.ones(inp.n_pools, dtype=np.int64)
+    local[pools] = np.arange(len(pools))
+    if not len(ctl):
+        return np.ones((n, len(pools), p, y))
+    gid, g_of = np.unique(inp.group[ctl], return_inverse=True)  # groups with controls here
+    n_g = len(gid)
+    pool_of = np.zeros(n_g, dtype=np.int64)
+    pool_of[g_of] = inp.src[ctl]
+    cd = _cover(inp, f, a, ctl)[:, :, None, :] * np.minimum(inp.cut[:, ctl, :], 1.0)[:, :, :, None]
+    d_sum = _by_pool(cd, g_of, n_g)  # [N,G,P,Y]
+    moves = np.nonzero(np.isin(inp.kind, (RETIRE, SWITCH)))[0]
+    moved = np.nan_to_num(inp.qty[:, moves])[:, :, None] * f[:, moves]  # [N,Mm,Y]
+    gained = _by_pool(moved * inp.conv[:, moves, None], inp.tgt[moves], inp.n_pools)  # [N,K,Y]
+    pos = np.searchsorted(gid, inp.group[moves])
+    own = (pos < n_g) & (gid[np.minimum(pos, n_g - 1)] == inp.group[moves])
+    taken = _by_pool(moved, np.where(own, pos, -1), n_g)  # [N,G,Y]
+    a_g = a[:, pool_of]  # [N,G,Y]
+    room = a_g - taken + gained[:, pool_of]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frac = np.where(room[:, :, None, :] > 0, a_g[:, :, None, :] * d_sum / room[:, :, None, :], 1.0)
+    factor = np.clip(1.0 - np.where(d_sum > 0, frac, 0.0), 0.0, 1.0)
+    return _by_pool(factor, local[pool_of], len(pools), np.multiply)
+
+
+def grouped_pools(inp: EngineInputs) -> np.ndarray:
+    """Boolean [K]: pools holding a measure in a disjoint group (the dense path evaluates them)."""
+    out = np.zeros(inp.n_pools, dtype=bool)
+    if inp.group is not None:
+        out[inp.src[inp.group >= 0]] = True
+    return out
 
 
 def components(inp: EngineInputs) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -314,7 +369,7 @@ def emission_totals(inp: EngineInputs, max_expand: int = 4, activities: tuple[np
     ctl = np.nonzero(np.isin(inp.kind, (CONTROL, STANDARD)))[0]
     n_ctl = np.bincount(inp.src[ctl], minlength=k) if len(ctl) else np.zeros(k, dtype=np.int64)
     treats = np.nonzero(inp.kind == TREAT)[0]
-    dense = n_ctl > max_expand
+    dense = (n_ctl > max_expand) | grouped_pools(inp)
     if len(treats):
         # removal is clipped at the pool's emission: pools where that clip bites in this batch
         # take the dense path (checked only on the pollutants a treatment removes)

@@ -375,7 +375,7 @@ def _broadcast_inputs(inp: engine.EngineInputs, n: int) -> engine.EngineInputs:
     out = {}
     for f in fields(inp):
         v = getattr(inp, f.name)
-        if f.name in ("offset", "kind", "src", "tgt"):
+        if f.name in ("offset", "kind", "src", "tgt", "group"):
             continue
         out[f.name] = np.broadcast_to(v, (n, *v.shape[1:]))
     return replace(inp, **out)

@@ -27,7 +27,7 @@ from sim.model.scenario import Measure, PoolSpec, Scenario, Uncertain
 from sim.model.standards import check_standards
 from sim.model.yamlio import LineMap
 
-__all__ = ["KIND_CODES", "Model", "Param", "compile_model"]
+__all__ = ["KIND_CODES", "Model", "Param", "compile_model", "completion_high", "group_shares"]
 
 Unit = Any  # pint's unit classes (PlainUnit/Unit) differ between versions
 
@@ -98,6 +98,9 @@ class Model:
     potential: dict[int, float] = field(default_factory=dict)
     project_size: dict[int, float] = field(default_factory=dict)
     abatement_price: dict[int, dict[str, float]] = field(default_factory=dict)  # 元 per t abated
+    # disjoint groups: per measure the index into group_names (-1: none); one group per (pool, name)
+    group: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    group_names: list[str] = field(default_factory=list)
     _slot_index: dict[str, int] = field(default_factory=dict)
 
     # ---- expression machinery -------------------------------------------------------------
@@ -266,7 +269,18 @@ class Model:
             activity0=np.broadcast_to(self.activity0, (n, k)), growth=growth, ef=ef, offset=offset,
             kind=self.kind, src=self.src, tgt=self.tgt, qty=qty,
             share=share, conv=conv, cut=cut, removal=removal, implemented=implemented,
+            group=self.group if len(self.group) and (self.group >= 0).any() else None,
         )
+
+    def with_groups(self, group: np.ndarray, names: list[str]) -> Model:
+        """A copy whose measures sit in the disjoint groups *group* (indices into *names*)."""
+        from dataclasses import replace
+
+        out = replace(self, group=np.asarray(group, dtype=np.int64), group_names=list(names))
+        for key in ("_term_cache", "_term_kinds", "_layout_cache"):
+            if key in self.__dict__:
+                out.__dict__[key] = self.__dict__[key]
+        return out
 
 
 # ---- compilation ------------------------------------------------------------------------------
@@ -555,6 +569,14 @@ def compile_model(scen: Scenario, library: Library) -> Model:
                     keys[kk] = keys.get(kk, 0) + e
                 add(f"removal[{j},{pol_idx[pol]}]", sign * float(q.magnitude) * lf[0] * r[0] * s, keys)
 
+    model.group = -np.ones(len(scen.measures), dtype=np.int64)
+    for j, m in enumerate(scen.measures):
+        if m.disjoint_group is not None and m.pool in pidx:
+            label = f"{m.pool}:{m.disjoint_group}"
+            if label not in model.group_names:
+                model.group_names.append(label)
+            model.group[j] = model.group_names.index(label)
+
     for j, m in enumerate(scen.measures):
         if m.cost is not None:
             _measure_cost(cc, model, j, m, units[model.src[j]] if m.pool in pidx else ureg.dimensionless)
@@ -605,7 +627,13 @@ def _measure_cost(cc: _Compiler, model: Model, j: int, m: Measure, pool_unit: An
     yuan = ureg.Unit("元")
     per_year = ureg.Unit("元/a")
 
+    by_share = unit == ureg.dimensionless and m.share is not None
+    pool_act = float(model.activity0[model.src[j]])
+
     def per_unit(spec: Any, field: str, annual: bool) -> float | None:
+        """One meaning for every measure: a cost per unit (元/a per 蒸吨) is per unit of the quantity,
+        or of the pool's base-year activity for a measure given by share; a total (元/a, 元) is the
+        cost of the measure at its written level (quantity or share), scaling linearly."""
         r = cc.factor(spec, lines, (*path, field), f"measure {m.id}")
         if r is None:
             return None
@@ -614,12 +642,17 @@ def _measure_cost(cc: _Compiler, model: Model, j: int, m: Measure, pool_unit: An
         for k, e in keys.items():
             value *= model.library[k].value ** e
         want = per_year if annual else yuan
-        for target, scale in ((want / unit, 1.0), (want, 1.0 / level if level else 0.0)):
+        total = (want, 1.0 / level if level else 0.0)
+        forms = [total] if by_share else [(want / unit, 1.0), total]
+        if by_share and pool_unit != ureg.dimensionless:
+            forms.append((want / pool_unit, pool_act))  # per unit of activity x the pool's base-year activity
+        for target, scale in forms:
             try:
                 return float(Q_(value, u).to(target).magnitude) * scale
             except pint.DimensionalityError:
                 continue
-        cc.err(lines, (*path, field), f"{field} in '{u:~}' is neither {want:~} per '{unit:~}' nor {want:~} in total")
+        per = pool_unit if by_share else unit
+        cc.err(lines, (*path, field), f"{field} in '{u:~}' is neither {want:~} per '{per:~}' nor {want:~} in total")
         return None
 
     c = m.cost
@@ -667,7 +700,6 @@ def _measure_cost(cc: _Compiler, model: Model, j: int, m: Measure, pool_unit: An
             s = cc.scale(qs.units, unit, lines, ("measures", j, "unit_size"), "unit_size")
             size = float(qs.magnitude) * s if s is not None else pot
         model.project_size[j] = size
-    del pool_unit
 
 
 def _air_params(model: Model, scen: Scenario) -> None:
@@ -773,6 +805,7 @@ def _check_limits_at(model: Model, lines: LineMap, x: np.ndarray | None) -> None
         if np.nanmax(np.where(model.credit[j] > 0, cover, 0)) > 1 + 1e-9:
             problems.append(lines.problem(("measures", int(j), "quantity"),
                             f"measure {model.measures[j]!r} covers {qty[j]:.6g} {model.pool_units[k]}, more than pool {model.pools[k]!r} holds ({a[k].min():.6g})"))
+    problems.extend(_check_groups(model, lines, inp, a))
     treats = np.nonzero(model.kind == engine.TREAT)[0]
     if len(treats):
         base = engine.baseline(inp)[0]  # [K,P,Y]
@@ -789,3 +822,54 @@ def _check_limits_at(model: Model, lines: LineMap, x: np.ndarray | None) -> None
                                 f"treatment measures {', '.join(model.measures[j] for j in tms)} remove {tot[p, y]:.6g} t of {model.pollutants[p]} from pool {pid!r} in {model.years[y]}, more than its {base[k, p, y]:.6g} t"))
     if problems:
         raise InputError(problems)
+
+
+def completion_high(model: Model) -> np.ndarray:
+    """[M]: each measure's completion at the high end of its range (its value when fixed), cached."""
+    cached = model.__dict__.get("_completion_high")
+    if cached is None or len(cached) != len(model.measures):
+        ps = [model.params[f"completion:{m}"] for m in model.measures]
+        cached = np.array([p.high if p.high is not None else p.value for p in ps], dtype=float)
+        model.__dict__["_completion_high"] = cached
+    return cached  # type: ignore[no-any-return]
+
+
+def group_shares(model: Model, inp: engine.EngineInputs, js: np.ndarray, a_k: np.ndarray) -> np.ndarray:
+    """[len(js), Y]: the share of their pool (grown activity *a_k* [Y]) that measures *js* cover,
+    retire or switch in each year, at the high end of their completion and share ranges, times
+    their credit (inf where a positive quantity meets an empty pool)."""
+    js = np.asarray(js, dtype=np.int64)
+    hi = [None if model.share_param[j] is None else model.params[model.share_param[j]] for j in js]  # type: ignore[index]
+    share_hi = np.array([np.nan if p is None else (p.high if p.high is not None else p.value) for p in hi])
+    share_hi = np.fmax(share_hi, np.where(np.isnan(share_hi), np.nan, inp.share[0, js]))  # a swept share above the range
+    q = np.nan_to_num(inp.qty[0, js])[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        by_qty = np.where(q > 0, q / np.where(a_k > 0, a_k, 0.0)[None, :], 0.0)
+    share = np.where(np.isnan(share_hi)[:, None], by_qty, share_hi[:, None])
+    credit = model.credit[js]
+    return np.where(credit > 0, share * completion_high(model)[js, None] * credit, 0.0)
+
+
+def _check_groups(model: Model, lines: LineMap, inp: engine.EngineInputs, a: np.ndarray) -> list[Problem]:
+    """Measures of one disjoint group act on separate parts of their pool: in every year their
+    covered shares plus the shares they retire or switch sum to at most 100%."""
+    problems: list[Problem] = []
+    if not len(model.group) or not (model.group >= 0).any():
+        return problems
+    members: dict[int, list[int]] = {}
+    for j in np.nonzero(model.group >= 0)[0].tolist():
+        members.setdefault(int(model.group[j]), []).append(j)
+    for g, js in members.items():
+        label = model.group_names[g]
+        ms = np.array(js, dtype=np.int64)
+        k = int(model.src[ms[0]])
+        used = group_shares(model, inp, ms, a[k])
+        total = used.sum(axis=0)
+        over = np.nonzero(total > 1 + 1e-9)[0]
+        if len(over):
+            y = int(over[0])
+            parts = ", ".join(f"{model.measures[j]} {s:.4g}" for j, s in zip(ms, used[:, y], strict=True))
+            problems.append(lines.problem(("measures", int(ms[0]), "disjoint_group"),
+                            f"disjoint group {label.split(':', 1)[1]!r} on pool {model.pools[k]!r} takes {total[y]:.6g} of it in "
+                            f"{model.years[y]} ({parts}); the shares of one group's measures sum to at most 1 (100%)"))
+    return problems

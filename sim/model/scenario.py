@@ -182,17 +182,20 @@ class PoolSpec(_Strict):
 
 
 class MeasureCost(_Strict):
-    """Costs of a measure, per unit of its quantity (e.g. 元/蒸吨) or in total (元) for its quantity.
+    """Costs of a measure, per unit (e.g. 元/蒸吨) or in total (元) at its written level.
 
-    Annualised cost = capital x capital recovery factor(discount rate, lifetime) + om + fuel, or
-    a given annualised unit_cost. Each entry is a coefficient key, a number with unit, or a list
-    multiplied (like emission factors).
+    One meaning for quantity and share measures: a per-unit cost is per unit of the measure's
+    quantity, or of the pool's base-year activity for a measure given by ``share``; a total is the
+    cost of the measure at the level it is written with (its quantity or share) and scales
+    linearly. Annualised cost = capital x capital recovery factor(discount rate, lifetime) + om +
+    fuel, or a given annualised unit_cost. Each entry is a coefficient key, a number with unit, or
+    a list multiplied (like emission factors).
     """
 
-    capital: FactorSpec | None = Field(None, description="investment, 元 per unit of quantity (or 元 in total)")
-    om: FactorSpec | None = Field(None, description="operation and maintenance, 元/a per unit (or 元/a in total)")
-    fuel: FactorSpec | None = Field(None, description="fuel cost difference, 元/a per unit (or 元/a in total); negative for savings")
-    unit_cost: FactorSpec | None = Field(None, description="annualised cost, 元/a per unit, instead of the above")
+    capital: FactorSpec | None = Field(None, description="investment: 元 per unit of the quantity (per unit of the pool's base-year activity for a share measure), or 元 in total for the measure as written")
+    om: FactorSpec | None = Field(None, description="operation and maintenance: 元/a per unit, or 元/a in total for the measure as written")
+    fuel: FactorSpec | None = Field(None, description="fuel cost difference: 元/a per unit, or 元/a in total for the measure as written; negative for savings")
+    unit_cost: FactorSpec | None = Field(None, description="annualised cost instead of the above: 元/a per unit (e.g. 元/(蒸吨*a)), or 元/a in total for the measure as written (1000000 元/a on 500 蒸吨 = 2000 元/a per 蒸吨; on share 0.5 = 2000000 元/a at full coverage)")
     per_tonne: dict[str, FactorSpec] = Field(default_factory=dict, description="cost per tonne abated (元/t) of a pollutant, e.g. {VOCs: cost_vocs_eop_uac_low_conc}")
     lifetime: str | None = Field(None, description="economic lifetime, e.g. '15 a'")
     source: str | None = Field(None, description="where the costs come from; say when estimated")
@@ -258,6 +261,14 @@ class Measure(_Strict):
     commissioned: str | None = Field(None, description="YYYY-MM of stable operation; part-year credit in that year")
     year: int | None = Field(None, description="first year of full effect (when no commissioned month is given)")
     schedule: dict[int, Uncertain] | None = Field(None, description="cumulative share of the quantity done by each year, e.g. {2023: 40%, 2025: 100%}")
+    disjoint_group: str | None = Field(
+        None,
+        description="互斥分组 / disjoint group: measures on one pool that name the same group act on separate parts of it "
+        "(SCR on these 500 蒸吨, SNCR on those; GAINS application rates): their covered shares, and the share of the "
+        "pool their retire/switch members take, sum to at most 100% in every year, and the group cuts the pool's "
+        "emission by sum(share x efficiency) instead of multiplying. Without it, measures on one pool act on the same "
+        "share and controls multiply. retire, switch, control and standard measures only",
+    )
     cost: MeasureCost | None = Field(None, description="costs: makes the measure a candidate for `ersim solve`")
     potential: str | None = Field(None, description="solve: the most this measure can do, in its quantity unit (default: its quantity)")
     integer: bool = Field(False, description="solve: whole projects only (multiples of unit_size)")
@@ -301,6 +312,10 @@ class Measure(_Strict):
             raise ValueError("share (and its range) must lie between 0 and 1")
         if self.commissioned and (self.year is not None or self.schedule):
             raise ValueError("give one of 'commissioned', 'year' or 'schedule'")
+        if self.disjoint_group is not None and not self.disjoint_group:
+            raise ValueError("disjoint_group needs a name, e.g. denox")
+        if self.disjoint_group is not None and t == "treat":
+            raise ValueError("disjoint_group applies to retire, switch, control and standard measures, not treat")
         return self
 
 

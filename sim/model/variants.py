@@ -7,7 +7,7 @@ Merging rules (a child over its parent):
   fields it gives (quantity, schedule, completion ...); a new id is appended;
 * ``remove_measures`` / ``remove_targets`` drop entries by id;
 * ``coefficients`` and ``settings`` merge key by key; every other key replaces the parent's;
-* a relative ``inventory`` path stays relative to the file that declared it.
+* a relative ``inventory`` (or ``air_quality.response``) path stays relative to the file that declared it.
 """
 
 from __future__ import annotations
@@ -159,4 +159,8 @@ def _load_parent(path: str | Path, ref: Any, lines: LineMap, at: tuple[Any, ...]
     if isinstance(inv, str) and not Path(inv).is_absolute():
         # keep the parent's inventory where the parent said it is, seen from the child's folder
         pdata["inventory"] = os.path.relpath(target.parent / inv, Path(path).parent)
+    aq = pdata.get("air_quality")
+    if isinstance(aq, dict) and isinstance(aq.get("response"), str) and not Path(aq["response"]).is_absolute():
+        # the same for the parent's PM2.5 response file
+        pdata["air_quality"] = {**aq, "response": os.path.relpath(target.parent / aq["response"], Path(path).parent)}
     return pdata, _absolute_lines(plines)

@@ -17,39 +17,13 @@ import xarray as xr
 
 from sim.model.compile import Model
 
-__all__ = ["Comparison", "SensitivityResult", "SolveOutput", "SweepResult", "mix_scenario"]
+__all__ = ["Comparison", "SensitivityResult", "SolveOutput", "SweepResult"]
 
 
 def _provenance(model: Model) -> dict[str, Any]:
     from sim.store.runs import scenario_provenance
 
     return {**scenario_provenance(model.scenario), "coefficient_tables": dict(model.library.hashes)}
-
-
-def mix_scenario(solution: Any) -> Any:
-    """The scenario with the least-cost levels in place: what :func:`sim.analyses.solve.write_mix` writes.
-
-    Candidates chosen at zero are removed; levels are written a hair above the optimum (1e-10
-    relative, 12 significant digits), exactly as in the YAML, so the re-run is the file's.
-    """
-    from sim.model.scenario import Uncertain
-
-    scen = solution.model.scenario
-    chosen = {m: (float(lvl), u) for m, lvl, u in zip(solution.measures, solution.level, solution.unit, strict=True)}
-    measures = []
-    for j, m in enumerate(scen.measures):
-        if m.id in chosen:
-            level, unit = chosen[m.id]
-            if level <= 1e-9:
-                continue
-            up = float(f"{level * (1 + 1e-10):.12g}")
-            if solution.model.share_param[j] is not None:
-                m = m.model_copy(update={"share": Uncertain(value=min(up, 1.0))})
-            else:
-                m = m.model_copy(update={"quantity": f"{up:.12g} {unit}".strip()})
-        measures.append(m)
-    mix = scen.model_copy(update={"measures": measures, "id": f"{scen.slug}-least-cost", "name": f"{scen.name}(最低成本组合)"})
-    return mix
 
 
 @dataclass
@@ -156,25 +130,41 @@ class SolveOutput:
     def feasible(self) -> bool:
         return bool(self.solution.feasible)
 
+    def rerun_achieved(self) -> Any:
+        """Per target, what the engine's re-run of the mix achieves (None without a re-run)."""
+        if self.rerun is None:
+            return None
+        frame = self.rerun.targets_frame().set_index("target")
+        return frame["achieved"].reindex(self.solution.targets).to_numpy(dtype=float)
+
+    def rerun_check(self) -> tuple[list[str], list[str]]:
+        """(targets the re-run misses, targets where it differs from the least-cost model), as text."""
+        from sim.analyses.solve import rerun_check
+
+        achieved = self.rerun_achieved()
+        return rerun_check(self.solution, achieved if achieved is not None else self.solution.achieved_engine)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """``mix``, ``costs``, ``prices`` (元 per unit of each target, full precision) and ``targets``."""
+        from sim.analyses.solve import tables
+
+        return tables(self.solution, self.rerun_achieved())
+
     def mix_frame(self) -> pd.DataFrame:
-        """One row per candidate: chosen level and unit, potential, unit cost (元/a per unit), cost (元/a)."""
-        r = self.solution
-        return pd.DataFrame({"measure": r.measures, "level": r.level, "unit": r.unit, "potential": r.potential,
-                             "unit_cost_yuan_per_a": r.unit_cost, "cost_yuan_per_a": r.unit_cost * r.level})
+        """One row per candidate: pool, disjoint group, chosen level and unit, potential."""
+        return self.tables()["mix"]
 
     def prices_frame(self) -> pd.DataFrame:
-        """One row per target: required, achieved by the LP, shadow price (元 per unit of the target), shortfall."""
-        r = self.solution
-        return pd.DataFrame({"target": r.targets, "required": r.required, "achieved_lp": r.achieved_lp,
-                             "shadow_price_yuan_per_unit": r.prices, "shortfall": r.shortfall,
-                             "binding": [t in r.binding for t in r.targets]})
+        """One row per target: shadow price (元/t, or 元 per µg/m³) and whether it binds."""
+        return self.tables()["prices"]
 
     @property
     def dataset(self) -> xr.Dataset:
-        mix = self.mix_frame().set_index("measure")
+        t = self.tables()
+        mix = t["mix"].set_index("measure").rename(columns={"unit": "level_unit"})
         mix.index.name = "candidate"
-        prices = self.prices_frame().set_index("target")
-        ds = xr.merge([xr.Dataset.from_dataframe(mix), xr.Dataset.from_dataframe(prices)])
+        targets = t["targets"].set_index("target").rename(columns={"unit": "target_unit"}).join(t["prices"].set_index("target").drop(columns=["pollutant", "kind", "year"]))
+        ds = xr.merge([xr.Dataset.from_dataframe(mix), xr.Dataset.from_dataframe(targets)])
         ds.attrs.update({"cost_yuan_per_a": float(self.solution.cost), "feasible": int(self.feasible),
                          "method": str(self.solution.method)})
         return ds
@@ -183,8 +173,11 @@ class SolveOutput:
         return self.dataset
 
     def macc_pollutant(self) -> str:
+        """The MACC's pollutant: as asked, else the first targeted one the inventory has (a PM2.5
+        concentration target's precursors are other pollutants)."""
         m = self.model
-        return self.pollutant or (m.scenario.targets[0].pollutant if m.scenario.targets else m.pollutants[0])
+        targeted = [t.pollutant for t in m.scenario.targets if t.pollutant in self.solution.per_unit]
+        return self.pollutant or (targeted[0] if targeted else m.pollutants[0])
 
     def save(self, out: str | Path | None = None) -> Path:
         from sim.analyses.solve import macc_table, write_mix
@@ -196,11 +189,13 @@ class SolveOutput:
         def write(folder: OutputFolder) -> None:
             mix_name = f"{scen.slug}-least-cost.yaml"
             write_mix(self.solution, folder / mix_name)
-            self.mix_frame().to_csv(folder / "mix.csv", index=False, encoding="utf-8-sig")
-            self.prices_frame().to_csv(folder / "prices.csv", index=False, encoding="utf-8-sig")
+            self.files = [mix_name]
+            for name, df in self.tables().items():
+                df.to_csv(folder / f"{name}.csv", index=False, encoding="utf-8-sig")
+                self.files.append(f"{name}.csv")
             table = macc_table(self.solution, pol)
             table.to_csv(folder / f"macc_{pol}.csv", index=False, encoding="utf-8-sig")
-            self.files = [mix_name, "mix.csv", "prices.csv", f"macc_{pol}.csv"]
+            self.files.append(f"macc_{pol}.csv")
             if len(table):
                 import matplotlib.pyplot as plt
 

@@ -37,6 +37,18 @@ def _fmt_in(x: float, unit: str) -> str:
     return fmt_c(x) if unit != "t" else fmt_t(x)
 
 
+def fmt_sig(x: float, digits: int = 4) -> str:
+    """A price or rate with *digits* significant digits and thousands separators (2.14 stays 2.14)."""
+    import math
+
+    if x == 0 or not math.isfinite(x):
+        return f"{x:g}"
+    decimals = digits - 1 - math.floor(math.log10(abs(x)))
+    if decimals <= 0:
+        return f"{round(x, decimals):,.0f}"
+    return f"{x:,.{decimals}f}"
+
+
 def print_run(result: Result, console: Console | None = None) -> None:
     """Print the reductions table, the target table (fits 80 columns: names wrap, never cut) and warnings.
 
@@ -190,20 +202,24 @@ def print_solve(res, rerun, pollutant: str, console: Console | None = None) -> N
     con = console or Console(highlight=False)
     names = dict(zip(res.model.measures, res.model.measure_names, strict=True))
     t = Table(title=f"最低成本组合 least-cost mix — {res.method}")
-    for c in ("措施 measure", "选择 chosen", "潜力 potential", "单位", "年化成本 (元/a)"):
-        t.add_column(c, justify="left" if c[0] in "措单" else "right")
+    for c in ("措施 measure", "选择 chosen", "潜力 potential", "单位", "互斥分组 group", "年化成本 (元/a)"):
+        t.add_column(c, justify="left" if c[0] in "措单互" else "right")
+    groups = getattr(res, "groups", {})
     for m, lv, pot, u, c in zip(res.measures, res.level, res.potential, res.unit, res.unit_cost, strict=True):
-        t.add_row(str(names[m]), fmt_t(lv), fmt_t(pot), u or "share", fmt_t(c * lv))
-    t.add_row("合计 total", "", "", "", fmt_t(res.cost))
+        t.add_row(str(names[m]), fmt_t(lv), fmt_t(pot), u or "share", groups.get(m, ""), fmt_t(c * lv))
+    t.add_row("合计 total", "", "", "", "", fmt_t(res.cost))
     con.print(t)
-    t = Table(title="目标与影子价格 targets and shadow prices")
-    for c in ("目标 target", "要求 required", "实现(线性) achieved LP", "实现(引擎) engine", "缺口 shortfall", "影子价格 (元/单位)", "约束 binding"):
-        t.add_column(c, justify="left" if c[0] in "目约" else "right")
+    t = Table(title="目标与影子价格 targets and shadow prices (影子价格: 元 per unit of the target, full precision in prices.csv)")
+    for c in ("目标 target", "单位 unit", "要求 required", "实现(线性) achieved LP", "实现(引擎) engine", "缺口 shortfall",
+              "影子价格 price", "约束 binding"):
+        t.add_column(c, justify="left" if c[0] in "目单约" else "right")
     eng = rerun.targets_frame().set_index("target") if rerun is not None else None
+    units = res.target_units or ["t"] * len(res.targets)
     for i, tid in enumerate(res.targets):
         e = fmt_t(float(eng.loc[tid, "achieved"])) if eng is not None and tid in eng.index else "—"
-        t.add_row(tid, fmt_t(res.required[i]), fmt_t(res.achieved_lp[i]), e, fmt_t(res.shortfall[i]),
-                  f"{res.prices[i]:,.0f}", "是" if tid in res.binding else "")
+        price_unit = "元/t" if units[i] == "t" else f"元/({units[i]})"
+        t.add_row(tid, units[i], fmt_t(res.required[i]), fmt_t(res.achieved_lp[i]), e, fmt_t(res.shortfall[i]),
+                  f"{fmt_sig(float(res.prices[i]))} {price_unit}", "是" if tid in res.binding else "")
     con.print(t)
     if res.achievable:
         t = Table(title="最大可达减排量 largest achievable (candidates at full potential)")
@@ -215,7 +231,7 @@ def print_solve(res, rerun, pollutant: str, console: Console | None = None) -> N
     for n in res.notes:
         con.print(f"注：{n}")
     if rerun is not None:
-        con.print("引擎复算 engine re-run of the mix (controls on one pool multiply):")
+        con.print("引擎复算 engine re-run of the mix (measures of one disjoint group act on separate parts of their pool):")
         print_run(rerun, con)
 
 
