@@ -963,6 +963,10 @@ class _Builder:
             if p >= st.met_probability:
                 return self.t("（但中心值余量为负）", " (but the central margin is negative)")
             return self.t(f"（低于可达所需的{fmt_pct(st.met_probability)}）", f" (below the {fmt_pct(st.met_probability)} needed to be achievable)")
+        if r["kind"] == "concentration":
+            lim = self.conc_text(st.at_risk_margin * abs(r["required"]))
+            return self.t(f"（余量小于{lim}，即基准年浓度与目标浓度之差的{fmt_pct(st.at_risk_margin)}）",
+                          f" (a margin under {lim}, {fmt_pct(st.at_risk_margin)} of the gap between base-year and target concentration)")
         return self.t(f"（余量不足要求减排量的{fmt_pct(st.at_risk_margin)}）", f" (a margin under {fmt_pct(st.at_risk_margin)} of the requirement)")
 
     def conclusions(self) -> list[Block]:
