@@ -88,6 +88,11 @@ def test_cli_compare_tables_charts_xlsx_iamc(tmp_path, monkeypatch):
         parts = grp[grp["variable"] != var]["2025"].sum()
         assert parts == pytest.approx(total, rel=1e-9, abs=1e-9), (scen, var)
     assert not iamc["variable"].str.endswith("|Baseline").any()
+    # and Emissions|X is the sum of its sectors
+    mine = iamc[iamc["scenario"].str.startswith("ankang-2025 ")]
+    sectors = mine[mine["variable"].str.startswith("Emissions|NOx|")]["2025"].sum()
+    assert len(mine[mine["variable"].str.startswith("Emissions|NOx|")]) >= 2
+    assert sectors == pytest.approx(float(ds["emissions_total"].sel(pollutant="NOx", year=2025)), rel=1e-12)
 
 
 def test_xlsx_text_is_never_a_formula(tmp_path, cmp):
@@ -125,7 +130,7 @@ def test_iamc_round_trips_through_pyam(tmp_path, cmp):
     assert float(v.iloc[0, 0]) == pytest.approx(float(cmp["emissions_total"].sel(scenario="ankang-2025", pollutant="NOx", year=2025)))
     # every variable with components is their sum (pyam's check_aggregate returns None when it holds)
     parents = [v for v in df.variable if any(w.startswith(v + "|") for w in df.variable)]
-    assert "Emission Reduction|NOx" in parents and not any(v.endswith("|Baseline") for v in df.variable)
+    assert {"Emissions|NOx", "Emission Reduction|NOx"} <= set(parents) and not any(v.endswith("|Baseline") for v in df.variable)
     for v in parents:
         assert df.check_aggregate(v) is None, v
 

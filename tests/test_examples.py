@@ -118,7 +118,7 @@ def test_ningbo_concentration_target_reads_in_ug_m3(env):
     out = env / "ningbo-appendix"
     invoke("appendix", str(run), "--format", "md", "--out", str(out))
     md = (out / "appendix.md").read_text(encoding="utf-8")
-    assert "基准年浓度21.0 µg/m³" in md and "目标浓度（µg/m³）" in md
+    assert "基准年浓度21.0 µg/m³" in md and "目标值（µg/m³）" in md
     assert "仅计本地排放变化" in md and "清单中没有二氧化硫、氨、一次PM2.5排放" in md
     assert "要求减排-5" not in md and "PM2.52021" not in md
 

@@ -72,3 +72,14 @@ def test_sweep_results_nc_is_cf(tmp_path, monkeypatch):
         assert ds[name].attrs.get("long_name"), name
     cf_units.Unit(ds["emissions_total"].attrs["units"])
     assert set(ds["target_unit"].values) == {"t", "ug m-3"}
+
+
+def test_batch_results_nc_is_cf(tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO)
+    out = tmp_path / "batch"
+    res = CliRunner().invoke(main, ["batch", "scenarios/ningbo-2022.yaml", "scenarios/ankang-2025.yaml", "--samples", "20",
+                                    "--workers", "1", "--quiet", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    ds = xr.load_dataset(out / "results.nc", engine="h5netcdf")
+    check_cf(ds)
+    assert set(np.unique(ds["target_unit"].values)) >= {"t", "ug m-3"}

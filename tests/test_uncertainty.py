@@ -234,3 +234,36 @@ def test_concentration_target_invariants(c0, shares, e_ref, cut, v):
     assert float(ach[0, 0] - req[0, 0]) == pytest.approx(v - projected, abs=1e-9)
     for (name, p, _f), s, c in zip(spec.precursors, shares, cut, strict=True):
         assert float(parts[name][0]) == pytest.approx(c0 * s * c, abs=1e-9), (name, p)
+
+
+@pytest.mark.parametrize(("target", "status", "zh"), [
+    # base 40, NOx share 0.2 cut 25 %, primary PM2.5 share 0.3 cut 50 %: projected 40 - 8 = 32 µg/m³
+    (33.0, "met", "余量1.0 µg/m³"),                      # margin 33 - 32 = 1.0 >= 10% of (40 - 33) = 0.7
+    (32.5, "at risk", "余量0.5 µg/m³"),                  # margin 0.5 < 10% of (40 - 32.5) = 0.75
+    (31.0, "not met", "超出目标1.0 µg/m³"),               # margin 31 - 32 = -1.0
+])
+def test_concentration_verdict_in_the_appendix(tmp_path, monkeypatch, target, status, zh):
+    from sim.evaluation.evaluate import run
+    from sim.reports.appendix import write_appendix
+    from sim.store.runs import save_run
+
+    monkeypatch.setenv("ERSIM_OUTPUTS", str(tmp_path / "outputs"))
+    (tmp_path / "resp.csv").write_text(
+        "region,precursor,form,value,unit,low,high,year,source,note\n"
+        "测试市,base,concentration,40,ug/m3,,,2020,test,\n"
+        "测试市,NOx,share,0.2,1,,,2020,test,\n"
+        "测试市,PM25,share,30,%,,,2020,test,\n", encoding="utf-8")
+    data = {
+        "name": "pm", "region": "测试市", "base_year": 2020, "years": [2021],
+        "inventory": [{"id": "p", "emissions": {"NOx": "10000 t/a", "PM25": "2000 t/a"}}],
+        "measures": [{"id": "c", "type": "control", "pool": "p", "share": 1, "efficiency": {"NOx": "25%", "PM25": "50%"}}],
+        "targets": [{"id": "pm", "pollutant": "PM2.5", "kind": "concentration", "value": f"{target} ug/m3", "year": 2021}],
+        "air_quality": {"region": "测试市", "response": "resp.csv"},
+    }
+    result = run(scenario_from_dict(data, base_dir=tmp_path), EMPTY)
+    assert result.targets_frame().iloc[0]["status"] == status
+    folder = save_run(result)
+    md = write_appendix(str(folder), formats="md")[0].read_text(encoding="utf-8")
+    verdict = {"met": "可达", "at risk": "存在风险", "not met": "不可达"}[status]
+    assert f"基准年浓度40.0 µg/m³，按线性响应预计2021年浓度32.0 µg/m³，{zh}" in md
+    assert f"结论为{verdict}（浓度按线性响应估算" in md

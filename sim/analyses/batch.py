@@ -613,15 +613,15 @@ def _stack(records: list[_Record], samples: int, seed: int | None) -> tuple[xr.D
         data[f"target_{key}"] = (rt, text[f"target_{key}"].astype(str), {"long_name": f"target {key} ('' where the region has no such target)"})
     data["target_year"] = (rt, num["target_year"], {"long_name": "target year (NaN where the region has no such target)"})
     coords: dict[str, Any] = {
-        "region": labels,
-        "region_name": ("region", [r.region for r in records]),
-        "pollutant": pollutants,
-        "year": years,
-        "target": targets,
-        "scenario": ("region", [r.scenario for r in records]),
-        "scenario_id": ("region", [r.scenario_id for r in records]),
-        "scenario_file": ("region", [r.file for r in records]),
-        "base_year": ("region", np.array([r.base_year for r in records], dtype=np.int64)),
+        "region": ("region", labels, {"long_name": "region (with its scenario id where regions repeat)"}),
+        "region_name": ("region", [r.region for r in records], {"long_name": "region name"}),
+        "pollutant": ("pollutant", pollutants, {"long_name": "pollutant id"}),
+        "year": ("year", years, {"long_name": "calendar year"}),
+        "target": ("target", targets, {"long_name": "target id"}),
+        "scenario": ("region", [r.scenario for r in records], {"long_name": "scenario name"}),
+        "scenario_id": ("region", [r.scenario_id for r in records], {"long_name": "scenario id"}),
+        "scenario_file": ("region", [r.file for r in records], {"long_name": "scenario file"}),
+        "base_year": ("region", np.array([r.base_year for r in records], dtype=np.int64), {"long_name": "base year of the region's scenario"}),
     }
     attrs: dict[str, Any] = {"Conventions": CONVENTIONS, "samples": samples, "ersim_version": __version__,
                              "units_note": "emissions and reductions in tonnes per year (t yr-1); NaN where a region lacks a pollutant, year or target"}
@@ -630,8 +630,8 @@ def _stack(records: list[_Record], samples: int, seed: int | None) -> tuple[xr.D
             data[name] = (rt, num[name], {"long_name": f"{name.removeprefix('margin_')} percentile of the margin", "comment": "in each target's own unit, given by target_unit"})
         data["probability"] = (rt, num["probability"], {"units": "1", "long_name": "P(margin >= 0)"})
         data["reduction_total_q"] = (("region", "quantile", "pollutant", "year"), red_q, {**t_a, "long_name": "quantiles of the total reduction"})
-        coords["quantile"] = list(QUANTILES)
-        coords["region_seed"] = ("region", np.array([r.seed for r in records], dtype=np.int64))
+        coords["quantile"] = ("quantile", list(QUANTILES), {"units": "1", "long_name": "probability of the quantile"})
+        coords["region_seed"] = ("region", np.array([r.seed for r in records], dtype=np.int64), {"long_name": "seed of the region's draws"})
         attrs["seed"] = seed if seed is not None else "each scenario's settings.seed"
         attrs["seed_rule"] = SEED_RULE
         attrs["sampling"] = "Latin hypercube per city, as ersim run --samples with the seed region_seed"

@@ -93,10 +93,14 @@ def compare(items: Sequence[Any]) -> xr.Dataset:
                 meta_t.setdefault(str(t), (str(n), str(p), int(y), str(u)))
         part = ds[keep]
         part = part.drop_vars([c for c in part.coords if c not in part.dims])
+        if "emissions" in ds and "pool_sector" in ds.coords:
+            sectors = [(str(x) or "未分类").replace("|", "/") for x in ds["pool_sector"].values]
+            by = ds["emissions"].assign_coords(sector=("pool", sectors)).groupby("sector").sum("pool")
+            part = part.assign(emissions_by_sector=by.drop_vars([c for c in by.coords if c not in by.dims]))
         if "status" in part:
             part["status"] = part["status"].astype(object)
         parts.append(part.expand_dims(scenario=[label]))
-    out = xr.concat(parts, dim="scenario", join="outer", fill_value={"reduction": 0.0})
+    out = xr.concat(parts, dim="scenario", join="outer", fill_value={"reduction": 0.0, "emissions_by_sector": 0.0})
     mids = [str(m) for m in out["measure"].values]
     out = out.assign_coords(measure_name=("measure", [meta_m[m][0] for m in mids]),
                             measure_type=("measure", [meta_m[m][1] for m in mids]),
@@ -290,7 +294,8 @@ def to_iamc(cmp: xr.Dataset, path: str | Path, model: str = "ersim") -> Path:
 
     Variables, a hierarchy that passes pyam's ``check_aggregate``:
 
-    * ``Emissions|<pollutant>``: emissions with measures (t/yr; no components);
+    * ``Emissions|<pollutant>`` (t/yr), emissions with measures = the sum of its components
+      ``Emissions|<pollutant>|<sector>`` (the pools' sectors);
     * ``Baseline Emissions|<pollutant>``: the same year's baseline with growth, no measures (t/yr);
     * ``Emission Reduction|<pollutant>`` (t/yr) = the sum of its components
       ``Emission Reduction|<pollutant>|<category>`` (attributed reductions telescope exactly);
@@ -313,6 +318,11 @@ def to_iamc(cmp: xr.Dataset, path: str | Path, model: str = "ersim") -> Path:
             if np.all(np.isnan(emis)):
                 continue
             add(scen, str(region), f"Emissions|{pid}", "t/yr", emis)
+            if "emissions_by_sector" in cmp:
+                for sec in cmp["sector"].values:
+                    vals = cmp["emissions_by_sector"].sel(scenario=s, pollutant=p, sector=sec).values
+                    if np.any(vals):
+                        add(scen, str(region), f"Emissions|{pid}|{sec}", "t/yr", vals)
             add(scen, str(region), f"Baseline Emissions|{pid}", "t/yr", cmp["baseline_total"].sel(scenario=s, pollutant=p).values)
             add(scen, str(region), f"Emission Reduction|{pid}", "t/yr", cmp["reduction_total"].sel(scenario=s, pollutant=p).values)
             for c in cmp["measure_category"].values:

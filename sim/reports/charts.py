@@ -288,9 +288,13 @@ def sweep_figures(ds: Any, folder: Path, lang: str = "zh") -> list[Path]:
     written = []
     var = "probability" if "probability" in ds else "margin"
     label = ("达标概率 P(met)" if lang == "zh" else "P(met)") if var == "probability" else ("余量 margin" if lang == "zh" else "margin")
+    base_label = label
     for t in ds["target"].values:
         da = ds[var].sel(target=t)
         name = str(ds["target_name"].sel(target=t).values)
+        if var == "margin":  # each target in its own unit
+            conc = "target_unit" in ds.coords and str(ds["target_unit"].sel(target=t).values) != "t"
+            label = f"{base_label} ({'µg/m³' if conc else ('吨' if lang == 'zh' else 't')})"
         if len(dims) == 1:
             fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
             ax.plot(ds[dims[0]].values, da.values, marker="o", markersize=3)

@@ -174,6 +174,13 @@ class _Builder:
         return [self.t(f"清单中没有{'、'.join(zh)}排放，这些前体物对PM2.5的贡献按不变计，浓度变化只计入了部分前体物的响应，预计浓度的下降可能被低估。",
                        f"The inventory has no {', '.join(en)} emissions: their part of PM2.5 is held constant, so only part of the response is counted and the fall of the concentration may be underestimated.")]
 
+    def warning_text(self, w: str) -> str:
+        """A run warning in the appendix language: bilingual warnings read '中文 (English)'."""
+        zh, sep, en = w.partition(" (")
+        if sep and re.search(r"[\u4e00-\u9fff]", zh) and en.endswith(")") and not re.search(r"[\u4e00-\u9fff]", en):
+            return zh if self.zh else en[:-1]
+        return w
+
     def concentration_caveat(self) -> str:
         from sim.model.air import ASSUMPTION_EN, ASSUMPTION_ZH
 
@@ -599,9 +606,9 @@ class _Builder:
     def _concentration_targets(self, rows_c: list[dict[str, Any]], has_p: bool) -> list[Block]:
         """Base, projected and target concentration (µg/m³), the linear-response caveat, missing precursors."""
         cols = [Column(self.t("目标", "Target")), Column(self.t("年份", "Year")),
-                Column(self.head(self.t("基准年浓度", "Base year"), "µg/m³"), True),
-                Column(self.head(self.t("预计浓度", "Projected"), "µg/m³"), True),
-                Column(self.head(self.t("目标浓度", "Target"), "µg/m³"), True),
+                Column(self.head(self.t("基准年", "Base year"), "µg/m³"), True),
+                Column(self.head(self.t("预计", "Projected"), "µg/m³"), True),
+                Column(self.head(self.t("目标值", "Target"), "µg/m³"), True),
                 Column(self.head(self.t("余量", "Margin"), "µg/m³"), True)]
         if has_p:
             cols.append(Column(self.t("达标概率", "P(met)"), True))
@@ -960,6 +967,10 @@ class _Builder:
             if p >= st.met_probability:
                 return self.t("（但中心值余量为负）", " (but the central margin is negative)")
             return self.t(f"（低于可达所需的{fmt_pct(st.met_probability)}）", f" (below the {fmt_pct(st.met_probability)} needed to be achievable)")
+        if r["kind"] == "concentration":
+            lim = self.conc_text(st.at_risk_margin * abs(r["required"]))
+            return self.t(f"（余量小于{lim}，即基准年浓度与目标浓度之差的{fmt_pct(st.at_risk_margin)}）",
+                          f" (a margin under {lim}, {fmt_pct(st.at_risk_margin)} of the gap between base-year and target concentration)")
         return self.t(f"（余量不足要求减排量的{fmt_pct(st.at_risk_margin)}）", f" (a margin under {fmt_pct(st.at_risk_margin)} of the requirement)")
 
     def conclusions(self) -> list[Block]:
@@ -1040,7 +1051,7 @@ class _Builder:
         warnings = man.get("warnings") or []
         if warnings:
             blocks.append(Paragraph(self.t("运行警告：", "Run warnings:")))
-            blocks.append(Bullets([str(w) for w in warnings]))
+            blocks.append(Bullets([self.warning_text(str(w)) for w in warnings]))
         if self.info.state != "ok" or not self.info.library_same:
             why = self.info.detail or self.info.state
             blocks.append(Paragraph(self.t(f"一致性检查：{why}；本附录的数值全部取自运行结果。",
