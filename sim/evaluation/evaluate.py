@@ -143,7 +143,9 @@ def run(scenario: Scenario, library: Library | None = None, *, attribution: str 
     if method == "shapley":
         red, info = engine.attribute_shapley(inp, settings.shapley_exact_max, settings.shapley_permutations, settings.seed)
     else:
-        red = engine.attribute_sequential(inp)
+        from sim.evaluation.evaluator import sequential_reductions
+
+        red = sequential_reductions(inp)[0]  # engine.attribute_sequential's numbers, memory linear in measures
     ds = build_dataset(model, base, emis, red)
     specs = target_specs(model)
     if specs:
