@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.core import engine
+from sim.core import engine, kernel
 from sim.model.compile import Model
 from sim.model.feasibility import evaluate_targets
 
@@ -116,12 +116,13 @@ def evaluate(model: Model, rows: np.ndarray | Sampler, values: np.ndarray | None
     if keep:
         out.reduction = np.empty((keep, len(model.measures), p, y))
     starts = list(range(0, n, step))
+    plan = kernel.make_plan(model.kind, model.src, model.tgt, len(model.pools))
 
     def one(c: int) -> int:
         lo, hi = starts[c], min(n, starts[c] + step)
         x = sampler.rows(c) if sampler is not None else rows[lo:hi]  # type: ignore[index]
         inp = model.inputs_from_matrix(x)
-        b, e = engine.totals(inp)
+        b, e = kernel.totals(inp, plan)
         out.baseline_total[lo:hi], out.emissions_total[lo:hi] = b, e
         if specs:
             air = air_values(model, x)
