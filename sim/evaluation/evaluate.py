@@ -288,7 +288,9 @@ def run_uncertain(scenario: Scenario, library: Library | None = None, *, samples
         )
         ds = ds.assign_coords(quantile=q)
     if "reduction" in mc and len(model.measures):
-        rq = np.quantile(mc["reduction"], q, axis=0)  # [3,M,P,Y]
+        from sim.evaluation.evaluator import quantiles
+
+        rq = quantiles(mc.pop("reduction"), q)  # [3,M,P,Y]
         note = f"sequential attribution on the first {kept} of {samples} samples" + (
             "" if kept == samples else f" (memory bound {REDUCTION_BYTES // 2**20} MiB)")
         for i, name in enumerate(("reduction_p5", "reduction_p50", "reduction_p95")):
