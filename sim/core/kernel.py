@@ -177,11 +177,11 @@ def _clip_bites(inp: engine.EngineInputs, plan: Plan, f: np.ndarray, a_eff: np.n
     rp = np.nonzero((inp.removal[:, t] != 0).any(axis=(0, 1)))[0]
     if not len(rp):
         return False
-    rem = np.zeros((a_eff.shape[0], inp.n_pools, len(rp), a_eff.shape[2]))
-    _add_into(rem, inp.src[t], inp.removal[:, t][:, :, rp, None] * f[:, t, None, :])
     tp = plan.treat_pools
+    rem = np.zeros((a_eff.shape[0], len(tp), len(rp), a_eff.shape[2]))
+    _add_into(rem, np.searchsorted(tp, inp.src[t]), inp.removal[:, t][:, :, rp, None] * f[:, t, None, :])
     before = a_eff[:, tp, None, :] * inp.ef[:, tp][:, :, rp, None]
-    return bool((rem[:, tp] > before * (1 + 1e-12)).any())
+    return bool((rem > before * (1 + 1e-12)).any())
 
 
 def _add_into(out: np.ndarray, index: np.ndarray, values: np.ndarray) -> None:

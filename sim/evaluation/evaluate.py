@@ -265,10 +265,12 @@ def run_uncertain(scenario: Scenario, library: Library | None = None, *, samples
     model = result.model
     s = scenario.settings
     seed = s.seed if seed is None else seed
-    from sim.evaluation.evaluator import REDUCTION_BYTES
+    from sim.evaluation.evaluator import MIN_REDUCTION_SAMPLES, REDUCTION_BYTES
 
     per_sample = 8 * max(1, len(model.measures) * len(model.pollutants) * len(model.years))
-    kept = min(samples, max(1, REDUCTION_BYTES // per_sample))
+    kept = min(samples, REDUCTION_BYTES // per_sample)
+    if kept < min(samples, MIN_REDUCTION_SAMPLES):
+        kept = 0  # too few samples fit the memory bound for meaningful quantiles: none, and the dataset says so
     mc = monte_carlo(model, samples, seed, progress=progress, reductions=kept)
     ds = result.dataset
     margin = mc["achieved"] - mc["required"]
@@ -298,6 +300,10 @@ def run_uncertain(scenario: Scenario, library: Library | None = None, *, samples
                                    {"units": "t/a", "long_name": f"{name[-3:].lstrip('_')} of the reduction attributed to the measure",
                                     "samples": kept, "note": note})})
         ds.attrs["reduction_quantile_samples"] = kept
+    elif len(model.measures):
+        ds.attrs["reduction_quantile_samples"] = 0
+        ds.attrs["reduction_quantile_note"] = (f"per-measure reduction quantiles not computed: fewer than {MIN_REDUCTION_SAMPLES} "
+                                               f"samples of {len(model.measures)} measures fit in {REDUCTION_BYTES // 2**20} MiB")
     if margin.shape[1]:
         mq = np.quantile(margin, q, axis=0)
         prob = (margin >= 0).mean(axis=0)

@@ -29,6 +29,8 @@ __all__ = ["Evaluation", "Sampler", "evaluate", "sequential_reductions", "workin
 CHUNK_BYTES = 4 * 2**20
 #: memory for per-measure reductions kept for quantiles ([rows, measures, pollutants, years] doubles)
 REDUCTION_BYTES = 32 * 2**20
+#: fewest samples worth quantiles of per-measure reductions (fewer fit: none are computed)
+MIN_REDUCTION_SAMPLES = 100
 
 
 def working_chunk(model: Model, n: int) -> int:

@@ -165,7 +165,9 @@ class Model:
             tv[:, general] = g
         order, starts, slots = onehot
         out = np.zeros((n, len(self.slots)))
-        if len(order):
+        if len(order) == len(starts):  # one term per slot (the common case): a gather, no sums
+            out[:, slots] = tv[:, order]
+        elif len(order):
             out[:, slots] = np.add.reduceat(tv[:, order], starts, axis=1)
         return out
 
