@@ -114,3 +114,16 @@ def test_memory_linear_in_measures_for_one_crowded_pool():
     i = np.arange(400)
     np.testing.assert_allclose(red[0, :, 0, model.years.index(2025)], 3.0 * 0.005 * 0.995**i, rtol=1e-9)
     assert peak < 400 * 400 * 8 / 2
+
+
+def test_grid_rows_are_the_materialised_product():
+    from sim.evaluation.evaluator import GridRows
+
+    draws = np.arange(12.0).reshape(3, 4)  # 3 samples x 4 parameters
+    grid = np.array([[10.0, 20.0], [30.0, 40.0]])  # 2 points of 2 swept columns (1 and 3)
+    want = np.repeat(draws[None], 2, axis=0).reshape(6, 4)
+    want[:, [1, 3]] = np.repeat(grid, 3, axis=0)
+    src = GridRows(draws, [1, 3], grid, block=4)
+    got = np.concatenate([src.rows(b) for b in range(2)])
+    np.testing.assert_array_equal(got, want)
+    assert src.n == 6

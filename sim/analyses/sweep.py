@@ -22,7 +22,7 @@ import xarray as xr
 from sim.core.errors import InputError, Problem, UnitError, did_you_mean
 from sim.core.units import parse_quantity
 from sim.evaluation.evaluate import target_specs
-from sim.evaluation.evaluator import evaluate
+from sim.evaluation.evaluator import GridRows, evaluate, working_chunk
 from sim.model.compile import Model
 from sim.model.yamlio import LineMap
 
@@ -211,15 +211,18 @@ def sweep(model: Model, axes: list[SweepAxis], samples: int = 0, seed: int | Non
             draws[:, unc] = draw_matrix(spec, s, np.random.SeedSequence(model.scenario.settings.seed if seed is None else seed))
     else:
         draws = central
-    x = np.repeat(draws[None], g, axis=0).reshape(g * s, len(names))
     values = np.repeat(t_values[None], g * s, axis=0) if specs else None
+    cols, scaled = [], []
     for k, a in enumerate(axes):
-        v = np.repeat(grid[:, k], s)
         if a.param is not None:
-            x[:, col[a.param]] = v * a.scale
+            cols.append(col[a.param])
+            scaled.append(grid[:, k] * a.scale)
         elif a.target is not None and values is not None:
-            values[:, a.target] = v
-    base, emis, req, ach = evaluate_rows(model, x, values, progress=progress)
+            values[:, a.target] = np.repeat(grid[:, k], s)
+    # rows are built chunk by chunk inside the evaluation loop, never as one [points x samples, params] matrix
+    source = GridRows(draws, cols, np.column_stack(scaled) if scaled else np.zeros((g, 0)), working_chunk(model, g * s))
+    ev = evaluate(model, source, values, progress=progress)
+    base, emis, req, ach = ev.baseline_total, ev.emissions_total, ev.required, ev.achieved
     dims = [a.path for a in axes]
     coords: dict[str, Any] = {a.path: xr.Variable(a.path, a.values, {"units": a.unit}) for a in axes}
     margin = (ach - req).reshape(*shape, s, -1)

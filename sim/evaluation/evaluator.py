@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -23,7 +23,7 @@ from sim.core import engine, kernel
 from sim.model.compile import Model
 from sim.model.feasibility import evaluate_targets
 
-__all__ = ["Evaluation", "Sampler", "evaluate", "sequential_reductions", "working_chunk"]
+__all__ = ["Evaluation", "GridRows", "RowSource", "Sampler", "evaluate", "quantiles", "sequential_reductions", "working_chunk"]
 
 #: bytes of working memory per chunk of rows (a few MiB: the arrays of one chunk stay in cache)
 CHUNK_BYTES = 4 * 2**20
@@ -45,6 +45,17 @@ def working_chunk(model: Model, n: int) -> int:
     dense = len(set(model.src[model.kind == engine.TREAT].tolist()))  # pools that may take the dense path
     per_row = max(dense * 4 * pn * yn, m * pn, m * yn, k * pn * 2, k * yn * 2)
     return int(max(16, min(n, CHUNK_BYTES // (8 * per_row))))
+
+
+class RowSource(Protocol):
+    """Parameter rows built block by block inside the chunk loop (never all at once)."""
+
+    n: int  # rows in all
+    block: int  # rows per block (the last may be shorter)
+
+    def rows(self, b: int) -> np.ndarray:
+        """Rows [<= block, n_params] of block *b*."""
+        ...
 
 
 class Sampler:
@@ -79,6 +90,27 @@ class Sampler:
         return x
 
 
+class GridRows:
+    """Rows of a sweep: every grid point with every sample (common random numbers).
+
+    Row i is ``draws[i % s]`` with the swept columns *cols* set to ``grid[i // s]``
+    (parameter units), the order of ``np.repeat(draws[None], g, 0).reshape(g * s, -1)``.
+    """
+
+    def __init__(self, draws: np.ndarray, cols: list[int], grid: np.ndarray, block: int):
+        self.draws, self.cols, self.grid = draws, cols, grid
+        self.n = grid.shape[0] * draws.shape[0]
+        self.block = max(1, int(block))
+
+    def rows(self, b: int) -> np.ndarray:
+        i = np.arange(b * self.block, min(self.n, (b + 1) * self.block))
+        s = self.draws.shape[0]
+        x = self.draws[i % s]
+        if self.cols:
+            x[:, self.cols] = self.grid[i // s]
+        return x
+
+
 @dataclass
 class Evaluation:
     """Totals and targets of N parameter rows (see the module docstring for units)."""
@@ -94,9 +126,9 @@ class Evaluation:
                 "required": self.required, "achieved": self.achieved}
 
 
-def evaluate(model: Model, rows: np.ndarray | Sampler, values: np.ndarray | None = None, *,
+def evaluate(model: Model, rows: np.ndarray | RowSource, values: np.ndarray | None = None, *,
              reductions: int = 0, chunk: int | None = None, progress: Callable[[int], Any] | None = None) -> Evaluation:
-    """Evaluate parameter *rows* (a matrix [N, n_params] or a :class:`Sampler`) -> Evaluation.
+    """Evaluate parameter *rows* (a matrix [N, n_params], a :class:`Sampler` or other RowSource) -> Evaluation.
 
     *values* [N,T] replaces the targets' values row by row (sweeps of a target's value).
     *reductions* > 0 also attributes each measure's reduction (sequential, in listed order) on
@@ -104,7 +136,7 @@ def evaluate(model: Model, rows: np.ndarray | Sampler, values: np.ndarray | None
     """
     from sim.evaluation.evaluate import air_values, target_specs
 
-    sampler = rows if isinstance(rows, Sampler) else None
+    sampler = None if isinstance(rows, np.ndarray) else rows
     if sampler is not None:
         n, step = sampler.n, sampler.block
     else:
