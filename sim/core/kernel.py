@@ -51,6 +51,7 @@ class Plan:
     row_depth: np.ndarray  # [J] number of rows with more than j subset members
     row_sign: np.ndarray  # [R] (-1)^|S| (and -1 for a treatment head)
     treat_pools: np.ndarray  # pools holding a treatment (clip check)
+    plain_pools: np.ndarray  # pools of the expanded path: their A_eff EF term is one direct product
 
 
 def make_plan(kind: np.ndarray, src: np.ndarray, tgt: np.ndarray, n_pools: int, max_expand: int = 4,
@@ -71,7 +72,9 @@ def make_plan(kind: np.ndarray, src: np.ndarray, tgt: np.ndarray, n_pools: int, 
     on_dense = to_dense[src] & (is_ctl | is_treat)
     ctl = np.nonzero(is_ctl & ~to_dense[src])[0]
     treats = np.nonzero(is_treat & ~to_dense[src])[0]
-    heads: list[tuple[int, int, float]] = [(p, p, 1.0) for p in range(k) if not to_dense[p]]  # (pool, head index, sign)
+    # (pool, head index, sign); the empty subset of each pool's own head is the plain product
+    # A_eff EF, contracted directly without a row of its own
+    heads: list[tuple[int, int, float]] = [(p, p, 1.0) for p in range(k) if not to_dense[p]]
     heads += [(int(src[t]), k + i, -1.0) for i, t in enumerate(treats)]
     ctl_of: dict[int, list[int]] = {}
     for i, m in enumerate(ctl):
@@ -79,7 +82,7 @@ def make_plan(kind: np.ndarray, src: np.ndarray, tgt: np.ndarray, n_pools: int, 
     rows: list[tuple[int, float, tuple[int, ...]]] = []
     for pool, head, sign in heads:
         members = ctl_of.get(pool, [])
-        for subset in range(2 ** len(members)):
+        for subset in range(1 if head < k else 0, 2 ** len(members)):
             chosen = tuple(members[r] for r in range(len(members)) if subset >> r & 1)
             rows.append((head, sign * (-1.0) ** len(chosen), chosen))
     rows.sort(key=lambda r: -len(r[2]))
@@ -100,6 +103,7 @@ def make_plan(kind: np.ndarray, src: np.ndarray, tgt: np.ndarray, n_pools: int, 
         row_depth=depth,
         row_sign=np.array([r[1] for r in rows], dtype=float),
         treat_pools=np.unique(src[treats]),
+        plain_pools=np.nonzero(~to_dense)[0],
     )
 
 
@@ -132,6 +136,11 @@ def totals(inp: engine.EngineInputs, plan: Plan | None = None) -> tuple[np.ndarr
             right[:, :rows] *= np.take(d_ext, idx, axis=1)
     right *= plan.row_sign[None, :, None]
     emis = np.matmul(np.swapaxes(left, 1, 2), right).swapaxes(1, 2)  # [N,P,Y]
+    plain = plan.plain_pools
+    if len(plain) == plan.n_pools:
+        emis += np.matmul(np.swapaxes(a_eff, 1, 2), inp.ef).swapaxes(1, 2)
+    elif len(plain):
+        emis += np.matmul(np.swapaxes(np.take(a_eff, plain, axis=1), 1, 2), np.take(inp.ef, plain, axis=1)).swapaxes(1, 2)
     if len(plan.dense_pools):
         emis = emis + engine._pool_emissions(inp, f, a, a_eff, plan.dense_measures, plan.dense_pools).sum(axis=1)
     return base, emis
