@@ -498,7 +498,10 @@ def _pool(blocks: Sequence[Sequence[BatchInput]], samples: int, seed: int | None
     # process's allocator settings and any threads' locks)
     # processes, started as tasks are submitted, are spawned with WORKER_ENV
     with _worker_environ():
-        pool = ProcessPoolExecutor(n_workers, mp_context=mp.get_context("spawn"))
+        from sim.core.startup import hide_dask
+
+        # workers never use dask: keep it out of their start-up
+        pool = ProcessPoolExecutor(n_workers, mp_context=mp.get_context("spawn"), initializer=hide_dask)
         try:
             r.drive(lambda i: pool.submit(_run_block, *r.args(i)), wait_first, 2 * n_workers)
         except BaseException:

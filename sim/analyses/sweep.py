@@ -13,26 +13,23 @@ at every grid point, so differences between points are not sampling noise.
 from __future__ import annotations
 
 import itertools
-import os
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
-from sim.core import engine
 from sim.core.errors import InputError, Problem, UnitError, did_you_mean
 from sim.core.units import parse_quantity
 from sim.evaluation.evaluate import (
     CONVENTIONS,
     T_PER_YEAR,
-    air_values,
     target_attrs,
     target_specs,
     target_unit,
 )
+from sim.evaluation.evaluator import GridRows, evaluate, working_chunk
 from sim.model.compile import Model
-from sim.model.feasibility import evaluate_targets
 from sim.model.yamlio import LineMap
 
 __all__ = ["SweepAxis", "break_even", "evaluate_rows", "parse_set", "sweep"]
@@ -183,43 +180,14 @@ def check_extremes(model: Model, axes: list[SweepAxis]) -> None:
                               for p in exc.problems]) from None
 
 
-def evaluate_rows(model: Model, x: np.ndarray, values: np.ndarray | None = None, chunk: int = 4096,
+def evaluate_rows(model: Model, x: np.ndarray, values: np.ndarray | None = None, chunk: int | None = None,
                   progress: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(baseline totals, emission totals [N,P,Y], required, achieved [N,T]) for parameter rows *x*."""
-    specs = target_specs(model)
-    n = x.shape[0]
-    p, y = len(model.pollutants), len(model.years)
-    base = np.empty((n, p, y))
-    emis = np.empty((n, p, y))
-    req = np.empty((n, len(specs)))
-    ach = np.empty((n, len(specs)))
-    air_all = air_values(model, x)
+    """(baseline totals, emission totals [N,P,Y] t/a, required, achieved [N,T]) for parameter rows *x*.
 
-    def one(lo: int) -> int:
-        hi = min(n, lo + chunk)
-        inp = model.inputs_from_matrix(x[lo:hi])
-        b, e = engine.totals(inp)
-        base[lo:hi], emis[lo:hi] = b, e
-        if specs:
-            air = {k: v[lo:hi] for k, v in air_all.items()} if air_all else None
-            r, a = evaluate_targets(specs, b, e, air, None if values is None else values[lo:hi])
-            req[lo:hi], ach[lo:hi] = r, a
-        return hi - lo
-
-    starts = list(range(0, n, chunk))
-    if len(starts) > 1 and os.environ.get("ERSIM_THREADS") != "1":
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(min(2, os.cpu_count() or 1)) as pool:  # numpy releases the GIL in its kernels
-            for done in pool.map(one, starts):
-                if progress is not None:
-                    progress(done)
-    else:
-        for lo in starts:
-            done = one(lo)
-            if progress is not None:
-                progress(done)
-    return base, emis, req, ach
+    The shared evaluation loop (:func:`sim.evaluation.evaluator.evaluate`) on a matrix of rows.
+    """
+    ev = evaluate(model, x, values, chunk=chunk, progress=progress)
+    return ev.baseline_total, ev.emissions_total, ev.required, ev.achieved
 
 
 def sweep(model: Model, axes: list[SweepAxis], samples: int = 0, seed: int | None = None, progress: Any = None) -> xr.Dataset:
@@ -250,15 +218,18 @@ def sweep(model: Model, axes: list[SweepAxis], samples: int = 0, seed: int | Non
             draws[:, unc] = draw_matrix(spec, s, np.random.SeedSequence(model.scenario.settings.seed if seed is None else seed))
     else:
         draws = central
-    x = np.repeat(draws[None], g, axis=0).reshape(g * s, len(names))
     values = np.repeat(t_values[None], g * s, axis=0) if specs else None
+    cols, scaled = [], []
     for k, a in enumerate(axes):
-        v = np.repeat(grid[:, k], s)
         if a.param is not None:
-            x[:, col[a.param]] = v * a.scale
+            cols.append(col[a.param])
+            scaled.append(grid[:, k] * a.scale)
         elif a.target is not None and values is not None:
-            values[:, a.target] = v
-    base, emis, req, ach = evaluate_rows(model, x, values, progress=progress)
+            values[:, a.target] = np.repeat(grid[:, k], s)
+    # rows are built chunk by chunk inside the evaluation loop, never as one [points x samples, params] matrix
+    source = GridRows(draws, cols, np.column_stack(scaled) if scaled else np.zeros((g, 0)), working_chunk(model, g * s))
+    ev = evaluate(model, source, values, progress=progress)
+    base, emis, req, ach = ev.baseline_total, ev.emissions_total, ev.required, ev.achieved
     dims = [a.path for a in axes]
     coords: dict[str, Any] = {a.path: xr.Variable(a.path, a.values, {"units": a.unit}) for a in axes}
     margin = (ach - req).reshape(*shape, s, -1)

@@ -34,6 +34,10 @@ def batch_cmd(items: tuple[str, ...], samples: int, seed: int | None, scheduler:
     Example:
       ersim batch scenarios/ --samples 1000 --seed 1
     """
+    from sim.core.startup import hide_dask
+
+    if scheduler is None:  # a process pool here: no dask in this process (sim/core/startup.py)
+        click.get_current_context().call_on_close(hide_dask())
     from sim.analyses.batch import batch_label, evaluate_batch, expand_inputs, save_batch
     from sim.cli.progress import progress
 

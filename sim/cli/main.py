@@ -29,7 +29,8 @@ class _Group(click.Group):
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @click.version_option(package_name="ersim")
-def main(debug: bool) -> None:
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
     """ersim: emission reduction scenarios and target feasibility (减排情景与目标可达性分析).
 
     \b
@@ -37,6 +38,10 @@ def main(debug: bool) -> None:
       ersim run scenarios/ankang-2025.yaml
       ersim --debug run scenarios/ankang-2025.yaml   # --debug goes before the command
     """
+    if ctx.invoked_subcommand != "batch":  # only a batch on a cluster needs dask (sim/core/startup.py)
+        from sim.core.startup import hide_dask
+
+        ctx.call_on_close(hide_dask())
 
 
 @main.command("run")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as _dt
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -174,7 +173,9 @@ def run(scenario: Scenario, library: Library | None = None, *, attribution: str 
     if method == "shapley":
         red, info = engine.attribute_shapley(inp, settings.shapley_exact_max, settings.shapley_permutations, settings.seed)
     else:
-        red = engine.attribute_sequential(inp)
+        from sim.evaluation.evaluator import sequential_reductions
+
+        red = sequential_reductions(inp)[0]  # engine.attribute_sequential's numbers, memory linear in measures
     ds = build_dataset(model, base, emis, red)
     specs = target_specs(model)
     if specs:
@@ -311,62 +312,22 @@ def add_targets(ds: xr.Dataset, model: Model, req: np.ndarray, ach: np.ndarray, 
 QUANTILES = (0.05, 0.5, 0.95)
 
 
-def monte_carlo(model: Model, n: int, seed: int, chunk: int | None = None, progress: Any = None) -> dict[str, np.ndarray]:
-    """Evaluate *n* Latin-hypercube samples in chunks -> totals [N,P,Y] and targets [N,T].
+def monte_carlo(model: Model, n: int, seed: int, chunk: int | None = None, progress: Any = None,
+                reductions: int = 0) -> dict[str, np.ndarray]:
+    """Evaluate *n* Latin-hypercube samples -> totals [N,P,Y] (t/a) and targets [N,T].
 
-    No loop over samples or measures: each chunk is one vectorised engine call. Each chunk
-    draws its own samples from ``SeedSequence(seed).spawn``, so the same seed gives the
-    same numbers. Chunks are sized to a few MiB of working memory.
+    The loop is :func:`sim.evaluation.evaluator.evaluate` with a Sampler: each block of
+    samples is drawn inside the chunk loop from ``SeedSequence(seed).spawn``, so the same seed
+    gives the same numbers. *reductions* > 0 adds 'reduction' [S,M,P,Y]: each measure's
+    sequential attribution on the first S = min(n, reductions) samples.
     """
-    from sim.core.uncertainty import chunk_seeds, draw_matrix
+    from sim.evaluation.evaluator import Sampler, evaluate
 
-    names = model.param_names
-    unc_cols = [i for i, k in enumerate(names) if model.params[k].uncertain]
-    unc = [(names[i], model.params[names[i]].distribution, model.params[names[i]].value,
-            model.params[names[i]].low, model.params[names[i]].high) for i in unc_cols]
-    m, pn, yn = max(1, len(model.measures)), max(1, len(model.pollutants)), len(model.years)
-    if chunk is None:
-        # a few MiB per working array: [chunk, measures, pollutants, years] doubles
-        k = max(1, len(model.pools))
-        dense = len(set(model.src[model.kind == engine.TREAT].tolist()))  # pools on the dense path
-        per_sample = max(dense * 4 * pn * yn, m * pn, m * yn, k * pn * 2, k * yn * 2)
-        chunk = int(max(16, min(n, (4 * 2**20) // (8 * per_sample))))
-    n_chunks = -(-n // chunk)
-    seeds = chunk_seeds(seed, n_chunks)
-    specs = target_specs(model)
-    base_t = np.empty((n, len(model.pollutants), yn))
-    emis_t = np.empty_like(base_t)
-    req = np.empty((n, len(specs)))
-    ach = np.empty_like(req)
-    central = model.param_matrix(n=1)
-
-    def one(c: int) -> int:
-        lo, hi = c * chunk, min(n, (c + 1) * chunk)
-        x = np.repeat(central, hi - lo, axis=0)
-        if unc:
-            x[:, unc_cols] = draw_matrix(unc, hi - lo, seeds[c])
-        inp = model.inputs_from_matrix(x)
-        b, e = engine.totals(inp)
-        base_t[lo:hi], emis_t[lo:hi] = b, e
-        if specs:
-            r, a = evaluate_targets(specs, b, e, air_values(model, x))
-            req[lo:hi], ach[lo:hi] = r, a
-        return hi - lo
-
-    workers = 1 if os.environ.get("ERSIM_THREADS") == "1" else min(2, os.cpu_count() or 1, n_chunks)
-    if workers > 1:
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(workers) as pool:  # numpy releases the GIL in its kernels
-            for done in pool.map(one, range(n_chunks)):
-                if progress is not None:
-                    progress(done)
-    else:
-        for c in range(n_chunks):
-            done = one(c)
-            if progress is not None:
-                progress(done)
-    return {"baseline_total": base_t, "emissions_total": emis_t, "required": req, "achieved": ach}
+    ev = evaluate(model, Sampler(model, n, seed, chunk), reductions=reductions, progress=progress)
+    out = ev.as_dict()
+    if ev.reduction is not None:
+        out["reduction"] = ev.reduction
+    return out
 
 
 def _broadcast_inputs(inp: engine.EngineInputs, n: int) -> engine.EngineInputs:
@@ -388,7 +349,13 @@ def run_uncertain(scenario: Scenario, library: Library | None = None, *, samples
     model = result.model
     s = scenario.settings
     seed = s.seed if seed is None else seed
-    mc = monte_carlo(model, samples, seed, progress=progress)
+    from sim.evaluation.evaluator import MIN_REDUCTION_SAMPLES, REDUCTION_BYTES
+
+    per_sample = 8 * max(1, len(model.measures) * len(model.pollutants) * len(model.years))
+    kept = min(samples, REDUCTION_BYTES // per_sample)
+    if kept < min(samples, MIN_REDUCTION_SAMPLES):
+        kept = 0  # too few samples fit the memory bound for meaningful quantiles: none, and the dataset says so
+    mc = monte_carlo(model, samples, seed, progress=progress, reductions=kept)
     ds = result.dataset
     margin = mc["achieved"] - mc["required"]
     q = np.array(QUANTILES)
@@ -408,6 +375,21 @@ def run_uncertain(scenario: Scenario, library: Library | None = None, *, samples
             reduction_total_q=(("quantile", "pollutant", "year"), np.quantile(mc["baseline_total"] - mc["emissions_total"], q, axis=0), {**t_a, "long_name": "quantiles of total reduction"}),
         )
         ds = ds.assign_coords(quantile=("quantile", q, {"units": "1", "long_name": "probability of the quantile"}))
+    if "reduction" in mc and len(model.measures):
+        from sim.evaluation.evaluator import quantiles
+
+        rq = quantiles(mc.pop("reduction"), q)  # [3,M,P,Y]
+        note = f"sequential attribution on the first {kept} of {samples} samples" + (
+            "" if kept == samples else f" (memory bound {REDUCTION_BYTES // 2**20} MiB)")
+        for i, name in enumerate(("reduction_p5", "reduction_p50", "reduction_p95")):
+            ds = ds.assign({name: (("measure", "pollutant", "year"), rq[i],
+                                   {"units": T_PER_YEAR, "long_name": f"{name[-3:].lstrip('_')} of the reduction attributed to the measure",
+                                    "samples": kept, "note": note})})
+        ds.attrs["reduction_quantile_samples"] = kept
+    elif len(model.measures):
+        ds.attrs["reduction_quantile_samples"] = 0
+        ds.attrs["reduction_quantile_note"] = (f"per-measure reduction quantiles not computed: fewer than {MIN_REDUCTION_SAMPLES} "
+                                               f"samples of {len(model.measures)} measures fit in {REDUCTION_BYTES // 2**20} MiB")
     if margin.shape[1]:
         mq = np.quantile(margin, q, axis=0)
         prob = (margin >= 0).mean(axis=0)

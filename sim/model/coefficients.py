@@ -35,6 +35,7 @@ __all__ = [
     "Coefficient",
     "Library",
     "default_coefficients_dir",
+    "eval_formula",
     "load_library",
 ]
 
@@ -159,7 +160,7 @@ class Library:
             if values is not None and key in values:
                 return values[key]
             return c.value
-        q = _eval_formula(
+        q = eval_formula(
             c.formula, lambda name: Q_(self.evaluate(name, values), parse_unit(self[name].unit))
         )
         return _magnitude_in(q, c.unit)
@@ -244,7 +245,7 @@ def _parse_formula(formula: str) -> ast.Expression:
     return tree
 
 
-def _eval_formula(formula: str, lookup: Callable[[str], Any]) -> Any:
+def eval_formula(formula: str, lookup: Callable[[str], Any]) -> Any:
     tree = _parse_formula(formula)
 
     def ev(node: ast.AST) -> Any:

@@ -20,7 +20,7 @@ from sim.core import engine
 from sim.core.errors import InputError, Problem, UnitError, did_you_mean
 from sim.core.pollutants import POLLUTANTS, display
 from sim.core.units import Q_, parse_quantity, parse_unit, ureg
-from sim.model.coefficients import Coefficient, Library
+from sim.model.coefficients import Coefficient, Library, eval_formula
 from sim.model.measure_types import MEASURE_TYPES
 from sim.model.plan_scope import check_scope
 from sim.model.scenario import Measure, PoolSpec, Scenario, Uncertain
@@ -150,7 +150,7 @@ class Model:
         keyvals = np.empty((n, len(self.keys_used)))
         base = {k[5:]: x[:, i] for k, i in col.items() if k.startswith("coef:")}
         for j, key in enumerate(self.keys_used):
-            v = self.library.evaluate(key, base) if self.library[key].formula else base[key]
+            v = self._formula(key)(base) if self.library[key].formula else base[key]
             keyvals[:, j] = v
         expo, coef, onehot = self._term_matrices()
         kinds = self.__dict__["_term_kinds"]
@@ -159,7 +159,7 @@ class Model:
         tv[:, const] = coef[const][None, :]
         tv[:, single] = coef[single][None, :] * keyvals[:, single_col]
         if len(general):
-            e = expo[:, general]
+            e = np.ascontiguousarray(expo[:, general])  # a strided exponent matrix makes the product 100x slower
             with np.errstate(divide="ignore", invalid="ignore"):
                 logv = np.log(np.abs(keyvals))
                 logv[np.isneginf(logv)] = -745.0  # exp -> 0 without nan in the product
@@ -170,9 +170,44 @@ class Model:
             tv[:, general] = g
         order, starts, slots = onehot
         out = np.zeros((n, len(self.slots)))
-        if len(order):
+        if len(order) == len(starts):  # one term per slot (the common case): a gather, no sums
+            out[:, slots] = tv[:, order]
+        elif len(order):
             out[:, slots] = np.add.reduceat(tv[:, order], starts, axis=1)
         return out
+
+    def _formula(self, key: str) -> Any:
+        """f(base values) -> the derived coefficient *key* in its table unit, on plain arrays (cached).
+
+        Every input is scaled to SI base units, the formula (+ - * / and numbers) evaluated on
+        numbers, and the result scaled back: pint's arithmetic on arrays without its overhead.
+        Checked once against the library's own (pint) evaluation at central values; a formula
+        that does not agree to 1e-12 (an offset unit, say) keeps the pint path.
+        """
+        cache = self.__dict__.setdefault("_formula_cache", {})
+        if key not in cache:
+            lib = self.library
+
+            def numeric(values: Mapping[str, Any], name: str = key) -> Any:
+                c = lib[name]
+                if c.formula is None:
+                    return values.get(name, c.value)
+                v = eval_formula(c.formula, lambda dep: numeric(values, dep) * _base_scale(lib[dep].unit))
+                return v / _base_scale(c.unit)
+
+            def pint_path(values: Mapping[str, Any]) -> Any:
+                return lib.evaluate(key, values)
+
+            fn: Any = pint_path
+            try:
+                want = float(lib.evaluate(key))
+                got = float(numeric({}))
+                if abs(got - want) <= 1e-12 * max(abs(want), 1e-300) or got == want:
+                    fn = numeric
+            except Exception:  # any unit pint cannot scale this way: keep pint
+                fn = pint_path
+            cache[key] = fn
+        return cache[key]
 
     def _term_matrices(self) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """(exponents [keys, terms], constants [terms], (term order, slot starts, slots)), cached."""
@@ -722,6 +757,15 @@ def _air_params(model: Model, scen: Scenario) -> None:
                    f"(PM2.5 response: the inventory has no {en}, so its part of PM2.5 is held constant and only part of the response is counted)")
             if msg not in model.warnings:
                 model.warnings.append(msg)
+
+
+@lru_cache(maxsize=4096)
+def _base_scale(unit: str) -> float:
+    """Magnitude of 1 *unit* in SI base units (ValueError for offset units such as degC)."""
+    u = parse_unit(unit)
+    if not ureg.Quantity(1.0, u)._is_multiplicative:
+        raise ValueError(f"offset unit {unit!r}")
+    return float(Q_(1.0, u).to_base_units().magnitude)
 
 
 @lru_cache(maxsize=4096)

@@ -1,0 +1,198 @@
+"""The Monte Carlo kernel: emission totals [N,P,Y] of many rows as one stacked matmul.
+
+Same numbers as :func:`sim.core.engine.totals` (to rounding, ~1e-15 relative), faster: the
+structure (which measure acts on which pool, in which position) is turned into index arrays
+once per model (:class:`Plan`), and each chunk of rows is then a few gathers and a single
+batched matrix product, with no Python loop over measures, pools or inclusion-exclusion terms.
+
+For a pool k with controls r = 1..j (covered share c_r[y], cut d_r[p]) and treatments t
+(implemented f_t[y], removal R_t[p])::
+
+    E[k,p,y] = (A_eff[k,y] EF[k,p] - sum_t f_t[y] R_t[p]) * prod_r (1 - c_r[y] d_r[p])
+             = sum_{head h} sum_{S subset of controls} (-1)^|S| (L_h[y] prod_S c_r[y]) (R_h[p] prod_S d_r[p])
+
+Each (pool, head, subset) is one *row* of a left matrix L [N,rows,Y] and a right matrix
+R [N,rows,P]; the total over pools is L^T R, one stacked matmul. A pool with more than
+``max_expand`` controls (2^j rows) takes the engine's dense path, and so does any pool named
+in ``dense`` (e.g. pools whose per-pool multiplier is not the product above, such as
+disjoint shares). A chunk where a treatment would remove more than its pool emits (the clip
+at zero bites) is evaluated by the engine instead. Inputs of a shape this kernel does not
+know (fields added to EngineInputs later) also go to the engine, so it is never wrong, only
+slower.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.core import engine
+
+__all__ = ["Plan", "make_plan", "totals"]
+
+_KNOWN_FIELDS = ("activity0", "growth", "ef", "offset", "kind", "src", "tgt", "qty", "share", "conv", "cut",
+                 "removal", "implemented")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Index arrays of one model structure (kind/src/tgt), built once by :func:`make_plan`."""
+
+    n_pools: int
+    moves: np.ndarray  # measures that move activity (retire, switch)
+    ctl: np.ndarray  # control/standard measures on pools of the expanded path
+    treats: np.ndarray  # treatment measures on pools of the expanded path
+    dense_pools: np.ndarray  # pools evaluated by the engine's dense path
+    dense_measures: np.ndarray  # their control/standard/treat measures
+    row_head: np.ndarray  # [R] index into [pools..., treats...] of each row's head
+    row_ctl: np.ndarray  # [R,J] index into ctl (or len(ctl) = a column of ones), rows sorted by subset size
+    row_depth: np.ndarray  # [J] number of rows with more than j subset members
+    row_sign: np.ndarray  # [R] (-1)^|S| (and -1 for a treatment head)
+    treat_pools: np.ndarray  # pools holding a treatment (clip check)
+    plain_pools: np.ndarray  # pools of the expanded path: their A_eff EF term is one direct product
+
+
+def make_plan(kind: np.ndarray, src: np.ndarray, tgt: np.ndarray, n_pools: int, max_expand: int = 4,
+              dense: np.ndarray | None = None) -> Plan:
+    """The rows of the stacked matmul for measures (kind, src, tgt) on *n_pools* pools.
+
+    *dense* (bool [K]) sends pools to the engine's dense path whatever their controls.
+    """
+    del tgt  # activity moves are evaluated per chunk; the rows depend on controls and treatments only
+    k = n_pools
+    is_ctl = np.isin(kind, (engine.CONTROL, engine.STANDARD))
+    is_treat = kind == engine.TREAT
+    n_ctl = np.bincount(src[is_ctl], minlength=k) if is_ctl.any() else np.zeros(k, dtype=np.int64)
+    to_dense = n_ctl > max_expand
+    if dense is not None:
+        to_dense = to_dense | dense
+    dense_pools = np.nonzero(to_dense)[0]
+    on_dense = to_dense[src] & (is_ctl | is_treat)
+    ctl = np.nonzero(is_ctl & ~to_dense[src])[0]
+    treats = np.nonzero(is_treat & ~to_dense[src])[0]
+    # (pool, head index, sign); the empty subset of each pool's own head is the plain product
+    # A_eff EF, contracted directly without a row of its own
+    heads: list[tuple[int, int, float]] = [(p, p, 1.0) for p in range(k) if not to_dense[p]]
+    heads += [(int(src[t]), k + i, -1.0) for i, t in enumerate(treats)]
+    ctl_of: dict[int, list[int]] = {}
+    for i, m in enumerate(ctl):
+        ctl_of.setdefault(int(src[m]), []).append(i)
+    rows: list[tuple[int, float, tuple[int, ...]]] = []
+    for pool, head, sign in heads:
+        members = ctl_of.get(pool, [])
+        for subset in range(1 if head < k else 0, 2 ** len(members)):
+            chosen = tuple(members[r] for r in range(len(members)) if subset >> r & 1)
+            rows.append((head, sign * (-1.0) ** len(chosen), chosen))
+    rows.sort(key=lambda r: -len(r[2]))
+    j = max((len(r[2]) for r in rows), default=0)
+    row_ctl = np.full((len(rows), j), len(ctl), dtype=np.int64)
+    for i, (_, _, chosen) in enumerate(rows):
+        row_ctl[i, : len(chosen)] = chosen
+    depth = np.array([sum(1 for r in rows if len(r[2]) > d) for d in range(j)], dtype=np.int64)
+    return Plan(
+        n_pools=k,
+        moves=np.nonzero(np.isin(kind, (engine.RETIRE, engine.SWITCH)))[0],
+        ctl=ctl,
+        treats=treats,
+        dense_pools=dense_pools,
+        dense_measures=np.nonzero(on_dense)[0],
+        row_head=np.array([r[0] for r in rows], dtype=np.int64),
+        row_ctl=row_ctl,
+        row_depth=depth,
+        row_sign=np.array([r[1] for r in rows], dtype=float),
+        treat_pools=np.unique(src[treats]),
+        plain_pools=np.nonzero(~to_dense)[0],
+    )
+
+
+def totals(inp: engine.EngineInputs, plan: Plan | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(baseline, emissions) summed over pools, each [N,P,Y] t/a (as ``engine.totals``)."""
+    if tuple(f.name for f in dataclasses.fields(inp)) != _KNOWN_FIELDS:
+        return engine.totals(inp)
+    if plan is None:
+        plan = make_plan(inp.kind, inp.src, inp.tgt, inp.n_pools)
+    f = inp.implemented
+    a = engine.grown_activity(inp)  # [N,K,Y]
+    a_eff = _moved(inp, plan, f, a)
+    base = np.matmul(np.swapaxes(a, 1, 2), inp.ef).swapaxes(1, 2)  # [N,P,Y]
+    if len(plan.treats) and _clip_bites(inp, plan, f, a_eff):
+        return base, engine.emission_totals(inp, activities=(a, a_eff))
+    n = a.shape[0]
+    y = a.shape[2]
+    ctl = plan.ctl
+    # heads: pools (A_eff, EF) and treatments (f_t, -R_t) side by side
+    left_h = np.concatenate([a_eff, f[:, plan.treats]], axis=1) if len(plan.treats) else a_eff
+    right_h = np.concatenate([inp.ef, inp.removal[:, plan.treats]], axis=1) if len(plan.treats) else inp.ef
+    left = np.take(left_h, plan.row_head, axis=1)  # [N,R,Y]
+    right = np.take(right_h, plan.row_head, axis=1)  # [N,R,P]
+    if len(ctl):
+        c_ext = np.concatenate([_cover(inp, f, a, ctl), np.ones((n, 1, y))], axis=1)  # [N,Mc+1,Y]
+        d_ext = np.concatenate([np.minimum(inp.cut[:, ctl], 1.0), np.ones((n, 1, inp.ef.shape[2]))], axis=1)
+        for j, rows in enumerate(plan.row_depth.tolist()):
+            idx = plan.row_ctl[:rows, j]
+            left[:, :rows] *= np.take(c_ext, idx, axis=1)
+            right[:, :rows] *= np.take(d_ext, idx, axis=1)
+    right *= plan.row_sign[None, :, None]
+    emis = np.matmul(np.swapaxes(left, 1, 2), right).swapaxes(1, 2)  # [N,P,Y]
+    plain = plan.plain_pools
+    if len(plain) == plan.n_pools:
+        emis += np.matmul(np.swapaxes(a_eff, 1, 2), inp.ef).swapaxes(1, 2)
+    elif len(plain):
+        emis += np.matmul(np.swapaxes(np.take(a_eff, plain, axis=1), 1, 2), np.take(inp.ef, plain, axis=1)).swapaxes(1, 2)
+    if len(plan.dense_pools):
+        emis = emis + engine._pool_emissions(inp, f, a, a_eff, plan.dense_measures, plan.dense_pools).sum(axis=1)
+    return base, emis
+
+
+def _moved(inp: engine.EngineInputs, plan: Plan, f: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """Activity after retire/switch edits [N,K,Y], clipped at zero (as the engine's)."""
+    mv = plan.moves
+    if not len(mv):
+        return a
+    moved = np.nan_to_num(inp.qty[:, mv])[:, :, None] * f[:, mv]  # [N,Mm,Y]
+    gained = moved * inp.conv[:, mv, None]
+    delta = np.zeros_like(a)
+    _add_into(delta, inp.src[mv], -moved)
+    tg = inp.tgt[mv]
+    ok = tg >= 0
+    if ok.any():
+        _add_into(delta, tg[ok], gained[:, ok])
+    return np.maximum(a + delta, 0.0)
+
+
+def _cover(inp: engine.EngineInputs, f: np.ndarray, a: np.ndarray, ctl: np.ndarray) -> np.ndarray:
+    """Covered share [N,Mc,Y] of controls *ctl*: quantity over grown activity, or the share; times f."""
+    out = np.empty((f.shape[0], len(ctl), f.shape[2]))
+    by_share = np.isnan(inp.qty[:, ctl]).all(axis=0)  # given by share in every row (quantity NaN)
+    if by_share.any():
+        cs = ctl[by_share]
+        out[:, by_share] = np.clip(np.nan_to_num(inp.share[:, cs]), 0.0, 1.0)[:, :, None] * f[:, cs, :]
+    if not by_share.all():
+        cq = ctl[~by_share]
+        qty_c = inp.qty[:, cq]
+        a_src = np.take(a, inp.src[cq], axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            by_qty = np.nan_to_num(qty_c)[:, :, None] / np.where(a_src > 0, a_src, np.inf)
+        share = np.nan_to_num(inp.share[:, cq])[:, :, None]
+        out[:, ~by_share] = np.clip(np.where(np.isnan(qty_c)[:, :, None], share, by_qty), 0.0, 1.0) * f[:, cq, :]
+    return out
+
+
+def _clip_bites(inp: engine.EngineInputs, plan: Plan, f: np.ndarray, a_eff: np.ndarray) -> bool:
+    """Whether any treatment in this chunk removes more than its pool emits before controls."""
+    t = plan.treats
+    rp = np.nonzero((inp.removal[:, t] != 0).any(axis=(0, 1)))[0]
+    if not len(rp):
+        return False
+    tp = plan.treat_pools
+    rem = np.zeros((a_eff.shape[0], len(tp), len(rp), a_eff.shape[2]))
+    _add_into(rem, np.searchsorted(tp, inp.src[t]), inp.removal[:, t][:, :, rp, None] * f[:, t, None, :])
+    before = a_eff[:, tp, None, :] * inp.ef[:, tp][:, :, rp, None]
+    return bool((rem > before * (1 + 1e-12)).any())
+
+
+def _add_into(out: np.ndarray, index: np.ndarray, values: np.ndarray) -> None:
+    """out[:, index[i]] += values[:, i] for every i (repeated indices add up)."""
+    np.add.at(np.moveaxis(out, 1, 0), index, np.moveaxis(values, 1, 0))

@@ -1,0 +1,264 @@
+"""One evaluation loop: parameter rows -> engine totals -> targets, chunked, on two threads.
+
+Every many-row evaluation goes through :func:`evaluate`: the Monte Carlo (rows drawn inside the
+chunk loop by a :class:`Sampler`), sweeps and sensitivity (a parameter matrix), and the batch's
+cities (each city's Monte Carlo). A chunk is one vectorised engine call of a few MiB of working
+memory; no loop over samples or measures. Chunks run on two threads (numpy releases the GIL in
+its kernels; ``ERSIM_THREADS=1`` keeps it to one).
+
+Units: totals in t/a [N, pollutant, year]; required/achieved per target [N, target] in the
+target's unit (t, or µg/m³ for concentration targets); per-measure reductions in t/a.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from sim.core import engine, kernel
+from sim.model.compile import Model
+from sim.model.feasibility import evaluate_targets
+
+__all__ = ["Evaluation", "GridRows", "RowSource", "Sampler", "evaluate", "quantiles", "sequential_reductions", "working_chunk"]
+
+#: bytes of working memory per chunk of rows (a few MiB: the arrays of one chunk stay in cache)
+CHUNK_BYTES = 4 * 2**20
+#: memory for per-measure reductions kept for quantiles ([rows, measures, pollutants, years] doubles)
+REDUCTION_BYTES = 32 * 2**20
+#: fewest samples worth quantiles of per-measure reductions (fewer fit: none are computed)
+MIN_REDUCTION_SAMPLES = 100
+
+
+def working_chunk(model: Model, n: int) -> int:
+    """Rows per chunk: about CHUNK_BYTES of doubles per working array, at least 16.
+
+    For the Monte Carlo this is also the size of a seed block (one ``SeedSequence.spawn``
+    child per block of samples), so it is part of what makes a seed reproducible: changing
+    it changes the draws.
+    """
+    pn, yn = max(1, len(model.pollutants)), len(model.years)
+    m, k = max(1, len(model.measures)), max(1, len(model.pools))
+    dense = len(set(model.src[model.kind == engine.TREAT].tolist()))  # pools that may take the dense path
+    per_row = max(dense * 4 * pn * yn, m * pn, m * yn, k * pn * 2, k * yn * 2)
+    return int(max(16, min(n, CHUNK_BYTES // (8 * per_row))))
+
+
+class RowSource(Protocol):
+    """Parameter rows built block by block inside the chunk loop (never all at once)."""
+
+    n: int  # rows in all
+    block: int  # rows per block (the last may be shorter)
+
+    def rows(self, b: int) -> np.ndarray:
+        """Rows [<= block, n_params] of block *b*."""
+        ...
+
+
+class Sampler:
+    """Latin-hypercube rows of the model's uncertain inputs, drawn block by block.
+
+    Block b (rows b*block .. (b+1)*block) is drawn from ``SeedSequence(seed).spawn(n_blocks)[b]``,
+    so the same (seed, n) gives the same rows however the blocks are scheduled. Inputs without
+    a range stay at their central value.
+    """
+
+    def __init__(self, model: Model, n: int, seed: int, block: int | None = None):
+        from sim.core.uncertainty import chunk_seeds
+
+        names = model.param_names
+        self.n = int(n)
+        self.block = int(block) if block is not None else working_chunk(model, self.n)
+        self.block = max(1, self.block)
+        self.cols = [i for i, k in enumerate(names) if model.params[k].uncertain]
+        self.spec = [(names[i], model.params[names[i]].distribution, model.params[names[i]].value,
+                      model.params[names[i]].low, model.params[names[i]].high) for i in self.cols]
+        self.central = model.param_matrix(n=1)
+        self.seeds = chunk_seeds(seed, -(-self.n // self.block)) if self.n else []
+
+    def rows(self, b: int) -> np.ndarray:
+        """Parameter rows [rows, n_params] of block *b*."""
+        from sim.core.uncertainty import draw_matrix
+
+        lo, hi = b * self.block, min(self.n, (b + 1) * self.block)
+        x = np.repeat(self.central, hi - lo, axis=0)
+        if self.cols:
+            x[:, self.cols] = draw_matrix(self.spec, hi - lo, self.seeds[b])
+        return x
+
+
+class GridRows:
+    """Rows of a sweep: every grid point with every sample (common random numbers).
+
+    Row i is ``draws[i % s]`` with the swept columns *cols* set to ``grid[i // s]``
+    (parameter units), the order of ``np.repeat(draws[None], g, 0).reshape(g * s, -1)``.
+    """
+
+    def __init__(self, draws: np.ndarray, cols: list[int], grid: np.ndarray, block: int):
+        self.draws, self.cols, self.grid = draws, cols, grid
+        self.n = grid.shape[0] * draws.shape[0]
+        self.block = max(1, int(block))
+
+    def rows(self, b: int) -> np.ndarray:
+        i = np.arange(b * self.block, min(self.n, (b + 1) * self.block))
+        s = self.draws.shape[0]
+        x = self.draws[i % s]
+        if self.cols:
+            x[:, self.cols] = self.grid[i // s]
+        return x
+
+
+@dataclass
+class Evaluation:
+    """Totals and targets of N parameter rows (see the module docstring for units)."""
+
+    baseline_total: np.ndarray  # [N,P,Y] t/a
+    emissions_total: np.ndarray  # [N,P,Y] t/a
+    required: np.ndarray  # [N,T]
+    achieved: np.ndarray  # [N,T]
+    reduction: np.ndarray | None = None  # [S,M,P,Y] t/a, sequential attribution of the first S rows
+
+    def as_dict(self) -> dict[str, np.ndarray]:
+        return {"baseline_total": self.baseline_total, "emissions_total": self.emissions_total,
+                "required": self.required, "achieved": self.achieved}
+
+
+def evaluate(model: Model, rows: np.ndarray | RowSource, values: np.ndarray | None = None, *,
+             reductions: int = 0, chunk: int | None = None, progress: Callable[[int], Any] | None = None) -> Evaluation:
+    """Evaluate parameter *rows* (a matrix [N, n_params], a :class:`Sampler` or other RowSource) -> Evaluation.
+
+    *values* [N,T] replaces the targets' values row by row (sweeps of a target's value).
+    *reductions* > 0 also attributes each measure's reduction (sequential, in listed order) on
+    the first min(N, reductions) rows. *progress* is called with the rows done per chunk.
+    """
+    from sim.evaluation.evaluate import air_values, target_specs
+
+    sampler = None if isinstance(rows, np.ndarray) else rows
+    if sampler is not None:
+        n, step = sampler.n, sampler.block
+    else:
+        assert isinstance(rows, np.ndarray)
+        n = rows.shape[0]
+        step = chunk or working_chunk(model, n)
+    specs = target_specs(model)
+    p, y = len(model.pollutants), len(model.years)
+    out = Evaluation(np.empty((n, p, y)), np.empty((n, p, y)), np.empty((n, len(specs))), np.empty((n, len(specs))))
+    keep = min(n, max(0, reductions))
+    if keep:
+        out.reduction = np.empty((keep, len(model.measures), p, y))
+    starts = list(range(0, n, step))
+    plan = kernel.make_plan(model.kind, model.src, model.tgt, len(model.pools))
+
+    def one(c: int) -> int:
+        lo, hi = starts[c], min(n, starts[c] + step)
+        x = sampler.rows(c) if sampler is not None else rows[lo:hi]  # type: ignore[index]
+        inp = model.inputs_from_matrix(x)
+        b, e = kernel.totals(inp, plan)
+        out.baseline_total[lo:hi], out.emissions_total[lo:hi] = b, e
+        if specs:
+            air = air_values(model, x)
+            r, a = evaluate_targets(specs, b, e, air, None if values is None else values[lo:hi])
+            out.required[lo:hi], out.achieved[lo:hi] = r, a
+        if lo < keep and out.reduction is not None:
+            top = min(hi, keep)
+            sub = inp if top == hi else model.inputs_from_matrix(x[: top - lo])
+            out.reduction[lo:top] = sequential_reductions(sub)
+        return hi - lo
+
+    threads = 1 if os.environ.get("ERSIM_THREADS") == "1" else min(2, os.cpu_count() or 1, len(starts))
+    if threads > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(threads) as pool:
+            for done in pool.map(one, range(len(starts))):
+                if progress is not None:
+                    progress(done)
+    else:
+        for c in range(len(starts)):
+            done = one(c)
+            if progress is not None:
+                progress(done)
+    return out
+
+
+def _component_labels(inp: engine.EngineInputs) -> np.ndarray:
+    """Component of each pool [K]: pools linked by a switch or replacement share one (O(K + M))."""
+    k = inp.n_pools
+    parent = np.arange(k)
+
+    def find(a: int) -> int:
+        root = a
+        while parent[root] != root:
+            root = parent[root]
+        while parent[a] != root:
+            parent[a], a = root, parent[a]
+        return root
+
+    for s, t in zip(inp.src.tolist(), inp.tgt.tolist(), strict=True):
+        if t >= 0:
+            rs, rt = find(s), find(t)
+            if rs != rt:
+                parent[max(rs, rt)] = min(rs, rt)
+    return np.array([find(i) for i in range(k)], dtype=np.int64)
+
+
+def sequential_reductions(inp: engine.EngineInputs) -> np.ndarray:
+    """Per-measure reductions [N,M,P,Y] (t/a) of N samples, measures applied in listed order.
+
+    The same attribution as :func:`sim.core.engine.attribute_sequential`, for every sample at
+    once: in each group of interacting pools, measure i gets E(first i-1 on) - E(first i on).
+    Step r evaluates, for all groups with at least r measures together, the emissions with
+    their first r measures on: as many engine calls as the largest group has measures, each
+    on the pools of the groups still active. Memory is linear in measures (no mask of
+    measures x measures).
+    """
+    n = inp.activity0.shape[0]
+    m, p, y = inp.n_measures, inp.ef.shape[2], inp.offset.shape[0]
+    out = np.zeros((n, m, p, y))
+    if m == 0:
+        return out
+    _, label = np.unique(_component_labels(inp), return_inverse=True)  # group of each pool, 0..C-1
+    n_groups = int(label.max()) + 1
+    comp = label[inp.src]  # [M]
+    order = np.argsort(comp, kind="stable")
+    _, first, counts = np.unique(comp[order], return_index=True, return_counts=True)
+    pos = np.empty(m, dtype=np.int64)  # rank of each measure in its group, in listed order
+    pos[order] = np.arange(m) - np.repeat(first, counts)
+    size = np.bincount(comp, minlength=n_groups)  # measures per group
+    prev = np.zeros((n, n_groups, p, y))  # per group: E with the first r-1 measures on
+    for r in range(int(size.max()) + 1):
+        live = size >= max(r, 1)
+        pools = np.nonzero(live[label])[0]
+        ms = np.nonzero(live[comp])[0]
+        mask = (pos[ms] < r).astype(float)[None, :]
+        e = engine.emissions(inp.restrict(ms, pools), mask)  # [N,K',P,Y]
+        by = np.argsort(label[pools], kind="stable")
+        groups, starts = np.unique(label[pools][by], return_index=True)
+        cur = np.add.reduceat(e[:, by], starts, axis=1)  # [N,C',P,Y], groups in ascending order
+        if r:
+            at = ms[pos[ms] == r - 1]  # the r-th measure of each live group
+            out[:, at] = prev[:, comp[at]] - cur[:, np.searchsorted(groups, comp[at])]
+        prev[:, groups] = cur
+    return out
+
+
+def quantiles(a: np.ndarray, q: tuple[float, ...] | np.ndarray) -> np.ndarray:
+    """``np.quantile(a, q, axis=0)`` (linear interpolation) by one sort: [len(q), *a.shape[1:]].
+
+    numpy's own quantile over axis 0 of a [samples, measures, pollutants, years] array spends
+    most of its time on strided copies; this moves the sample axis last once and sorts rows.
+    """
+    q = np.asarray(q, dtype=float)
+    n = a.shape[0]
+    flat = np.ascontiguousarray(a.reshape(n, -1).T)  # [cells, samples]
+    h = (n - 1) * q
+    lo = np.floor(h).astype(np.int64)
+    hi = np.minimum(lo + 1, n - 1)
+    flat.sort(axis=1)
+    a_lo, a_hi = flat[:, lo], flat[:, hi]  # [cells, len(q)]
+    t = h - lo
+    out = np.where(t >= 0.5, a_hi - (a_hi - a_lo) * (1 - t), a_lo + (a_hi - a_lo) * t)
+    return np.ascontiguousarray(out.T).reshape(len(q), *a.shape[1:])
