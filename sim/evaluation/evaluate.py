@@ -12,11 +12,11 @@ import xarray as xr
 
 from sim.core import engine
 from sim.core.pollutants import NAMES_ZH
-from sim.core.units import parse_quantity
 from sim.core.version import __version__
+from sim.evaluation.targets import air_values, target_specs
 from sim.model.coefficients import Library, load_library
 from sim.model.compile import Model, compile_model
-from sim.model.feasibility import TargetSpec, concentration_parts, evaluate_targets, status
+from sim.model.feasibility import concentration_parts, evaluate_targets, status
 from sim.model.scenario import Scenario
 
 __all__ = ["CONCENTRATION_UNIT", "T_PER_YEAR", "Result", "run", "target_attrs", "target_specs", "target_unit"]
@@ -117,7 +117,7 @@ class Result:
         return pd.DataFrame(rows)
 
     def measures_frame(self) -> pd.DataFrame:
-        """One row per measure, pollutant and year: attributed reduction (t/a)."""
+        """One row per measure, pollutant and year: attributed reduction (t/a); with samples its p5, p50 and p95."""
         ds = self.dataset
         df = ds["reduction"].to_dataframe().reset_index()
         names = dict(zip(ds["measure"].values, ds["measure_name"].values, strict=True))
@@ -125,39 +125,11 @@ class Result:
         df.insert(1, "name", df["measure"].map(names))
         df.insert(2, "type", df["measure"].map(types))
         keep = ["measure", "name", "type", "pollutant", "year", "reduction"]
-        for q in ("reduction_p5", "reduction_p95"):
+        for q in ("reduction_p5", "reduction_p50", "reduction_p95"):
             if q in ds:
-                df[q] = ds[q].to_dataframe().reset_index()[q].to_numpy()
+                df[q] = ds[q].transpose("measure", "pollutant", "year").values.reshape(-1)
                 keep.append(q)
         return df[keep]
-
-
-def target_specs(model: Model) -> list[TargetSpec]:
-    """The scenario's targets as indices into the model's pollutant and year axes."""
-    specs = []
-    air = model.scenario._air
-    for t in model.scenario.targets:
-        q = parse_quantity(t.value)
-        ref = t.base_year if t.base_year is not None else model.scenario.base_year
-        precursors: tuple[tuple[str, int, str], ...] = ()
-        if t.kind == "reduction_percent":
-            value = float(q.to("dimensionless").magnitude)
-        elif t.kind == "concentration":
-            value = float(q.to("ug/m**3").magnitude)
-            precursors = tuple((name, model.pollutants.index(name), row.form) for name, row in air.precursors.items()
-                               if name in model.pollutants)
-        else:
-            value = float(q.to("t").magnitude)
-        p = model.pollutants.index(t.pollutant) if t.pollutant in model.pollutants else 0
-        specs.append(TargetSpec(t.id, t.kind, p, model.years.index(t.year), model.years.index(ref), value, precursors))
-    return specs
-
-
-def air_values(model: Model, x: np.ndarray) -> dict[str, np.ndarray] | None:
-    """Columns air:* of a parameter matrix as {'base': [N], 'SO2': [N], ...}, or None."""
-    names = model.param_names
-    out = {n[4:]: x[:, i] for i, n in enumerate(names) if n.startswith("air:")}
-    return out or None
 
 
 def run(scenario: Scenario, library: Library | None = None, *, attribution: str | None = None) -> Result:

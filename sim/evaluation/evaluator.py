@@ -134,7 +134,7 @@ def evaluate(model: Model, rows: np.ndarray | RowSource, values: np.ndarray | No
     *reductions* > 0 also attributes each measure's reduction (sequential, in listed order) on
     the first min(N, reductions) rows. *progress* is called with the rows done per chunk.
     """
-    from sim.evaluation.evaluate import air_values, target_specs
+    from sim.evaluation.targets import air_values, target_specs
 
     sampler = None if isinstance(rows, np.ndarray) else rows
     if sampler is not None:
