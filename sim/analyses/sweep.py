@@ -24,9 +24,9 @@ from sim.core import engine
 from sim.core.errors import InputError, Problem, UnitError, did_you_mean
 from sim.core.units import parse_quantity
 from sim.evaluation.evaluate import air_values, target_specs
+from sim.model import consistency
 from sim.model.compile import Model
 from sim.model.feasibility import evaluate_targets
-from sim.model.yamlio import LineMap
 
 __all__ = ["SweepAxis", "break_even", "evaluate_rows", "parse_set", "sweep"]
 
@@ -50,7 +50,7 @@ def _number(text: str, unit: str, what: str) -> float:
         q = parse_quantity(text)
     except UnitError as exc:
         raise InputError(Problem(f"{what}: {exc}")) from None
-    if q.unitless:
+    if str(q.units) in ("", "dimensionless"):  # a bare number is in the input's unit ('10%' is not bare)
         return float(q.magnitude)
     try:
         return float(q.to(parse_quantity(f"1 {unit}").units).magnitude) if unit else float(q.to("dimensionless").magnitude)
@@ -136,7 +136,11 @@ def parse_set(model: Model, text: str) -> SweepAxis:
             raise InputError(Problem(f"{what}: unknown pool {rest!r}{did_you_mean(rest, model.pools)}"))
         p = params[name]
         rng = (p.low, p.value, p.high) if p.low is not None and p.high is not None else None
-        return SweepAxis(path, _spec_values(spec, "", rng, what), "", name, central=p.value)
+        vals = _spec_values(spec, "", rng, what)
+        if np.any((vals <= -1) | (vals > 1)):
+            rule = consistency.RULES["growth-range"]
+            raise InputError(Problem(rule.text(got=", ".join(f"{v:.0%}" for v in vals if not -1 < v <= 1)), path=what))
+        return SweepAxis(path, vals, "", name, central=p.value)
     if head == "targets":
         tid, _, field = rest.rpartition(".")
         ids = [t.id for t in model.scenario.targets]
@@ -156,23 +160,19 @@ def parse_set(model: Model, text: str) -> SweepAxis:
 
 
 def check_extremes(model: Model, axes: list[SweepAxis]) -> None:
-    """Each quantity axis at its largest value must fit its pool, as the run's own check demands."""
-    from sim.model.compile import _check_limits
-
+    """Every grid point's extremes pass the consistency stage: each swept input at its smallest
+    and largest value (the others at the scenario's levels) must fit its pool."""
     col = {k: i for i, k in enumerate(model.param_names)}
-    lines = model.scenario._lines or LineMap("<scenario>")
-    inv = model.scenario._inventory_lines or lines
     for a in axes:
-        if a.param is None or not a.param.startswith("qty:") or not len(a.values):
+        if a.param is None or not len(a.values):
             continue
-        x = model.param_matrix(n=1)
-        top = float(np.max(a.values))
-        x[0, col[a.param]] = top * a.scale
-        try:
-            _check_limits(model, lines, inv, x)
-        except InputError as exc:
-            raise InputError([Problem(f"--set {a.path}: at {top:g} {a.unit}: {p.message}", p.file, p.line, p.path)
-                              for p in exc.problems]) from None
+        for v in sorted({float(np.min(a.values)), float(np.max(a.values))}):
+            x = model.param_matrix(n=1)
+            x[0, col[a.param]] = v * a.scale
+            problems = consistency.check_rows(model, x)
+            if problems:
+                raise InputError([Problem(f"--set {a.path}: at {v:g} {a.unit}: {p.message}".replace(" : ", ": "), p.file, p.line, p.path)
+                                  for p in problems]) from None
 
 
 def evaluate_rows(model: Model, x: np.ndarray, values: np.ndarray | None = None, chunk: int = 4096,
@@ -222,6 +222,7 @@ def sweep(model: Model, axes: list[SweepAxis], samples: int = 0, seed: int | Non
     if len(set(paths)) != len(paths):
         raise InputError(Problem("each input may be swept once"))
     shape = tuple(len(a.values) for a in axes)
+    consistency.check_grid(shape, samples)  # before anything is allocated
     g = int(np.prod(shape))
     names = model.param_names
     check_extremes(model, axes)

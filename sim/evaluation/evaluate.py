@@ -15,6 +15,7 @@ from sim import __version__
 from sim.core import engine
 from sim.core.pollutants import NAMES_ZH
 from sim.core.units import parse_quantity
+from sim.model import consistency
 from sim.model.coefficients import Library, load_library
 from sim.model.compile import Model, compile_model
 from sim.model.feasibility import TargetSpec, evaluate_targets, status
@@ -255,12 +256,14 @@ def monte_carlo(model: Model, n: int, seed: int, chunk: int | None = None, progr
     req = np.empty((n, len(specs)))
     ach = np.empty_like(req)
     central = model.param_matrix(n=1)
+    breaches: list[dict[str, int]] = [{} for _ in range(n_chunks)]
 
     def one(c: int) -> int:
         lo, hi = c * chunk, min(n, (c + 1) * chunk)
         x = np.repeat(central, hi - lo, axis=0)
         if unc:
             x[:, unc_cols] = draw_matrix(unc, hi - lo, seeds[c])
+            breaches[c] = consistency.sample_breaches(model, x)  # limits hold in every draw, or are counted
         inp = model.inputs_from_matrix(x)
         b, e = engine.totals(inp)
         base_t[lo:hi], emis_t[lo:hi] = b, e
@@ -282,6 +285,13 @@ def monte_carlo(model: Model, n: int, seed: int, chunk: int | None = None, progr
             done = one(c)
             if progress is not None:
                 progress(done)
+    counts: dict[str, int] = {}
+    for b in breaches:
+        for what, k in b.items():
+            counts[what] = counts.get(what, 0) + k
+    for w in consistency.breach_warnings(counts, n):
+        if w not in model.warnings:
+            model.warnings.append(w)
     return {"baseline_total": base_t, "emissions_total": emis_t, "required": req, "achieved": ach}
 
 
@@ -305,6 +315,7 @@ def run_uncertain(scenario: Scenario, library: Library | None = None, *, samples
     s = scenario.settings
     seed = s.seed if seed is None else seed
     mc = monte_carlo(model, samples, seed, progress=progress)
+    result.warnings.extend(w for w in model.warnings if w not in result.warnings)
     ds = result.dataset
     margin = mc["achieved"] - mc["required"]
     q = np.array(QUANTILES)
