@@ -173,6 +173,14 @@ def read_inventory(path: str | Path) -> tuple[list[dict[str, Any]], LineMap, str
             unit = rec.get("unit", "")
             pool["activity"] = f"{rec['activity']} {unit}".strip()
         g = rec.get("growth", "")
+        lo_hi = [k for k in ("growth_low", "growth_high") if rec.get(k)]
+        if lo_hi and not g:  # a range without its central value would silently become 0%
+            problems.append(Problem(f"growth is empty but {' and '.join(lo_hi)} {'are' if len(lo_hi) > 1 else 'is'} given; "
+                                    "write the central growth rate (e.g. 1%) in growth, or clear the range",
+                                    name, r, f"{shown.get('growth') or 'growth'} ({rec.get('id', '')})"))
+        elif len(lo_hi) == 1:
+            problems.append(Problem(f"only {lo_hi[0]} is given; give both growth_low and growth_high, or neither",
+                                    name, r, f"{shown.get(lo_hi[0]) or lo_hi[0]} ({rec.get('id', '')})"))
         if g:
             if rec.get("growth_low") and rec.get("growth_high"):
                 pool["growth"] = {"value": g, "low": rec["growth_low"], "high": rec["growth_high"]}
