@@ -209,3 +209,14 @@ def test_memory_estimate_is_linear_in_measures() -> None:
     a, b = consistency.estimate_memory(_M(1000), 1), consistency.estimate_memory(_M(2000), 1)  # type: ignore[arg-type]
     assert b < 2.1 * a
     assert np.isfinite(a)
+
+
+def test_sweep_memory_refused_before_allocation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    scen = sim.load_scenario(_scenario(tmp_path))
+    model = compile_model(scen, load_library())
+    from sim.analyses.sweep import parse_set, sweep
+
+    # 1,000 points x 100 samples = 100,000 rows, each at least 8 B x (params + 2 x P x Y) > 0.1 MiB in all
+    monkeypatch.setattr(consistency, "MAX_MEMORY_BYTES", 2**20)
+    with pytest.raises(InputError, match=r"a sweep of 100,000 rows .* above the cap of 0\.0 GiB"):
+        sweep(model, [parse_set(model, "measures.r1.quantity=0:90:1000")], samples=100)

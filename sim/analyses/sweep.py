@@ -225,6 +225,10 @@ def sweep(model: Model, axes: list[SweepAxis], samples: int = 0, seed: int | Non
     consistency.check_grid(shape, samples)  # before anything is allocated
     g = int(np.prod(shape))
     names = model.param_names
+    rows = g * max(samples, 1)
+    held = 8 * rows * (len(names) + 2 * len(model.pollutants) * len(model.years) + 3 * len(model.scenario.targets) + len(axes))
+    consistency.check_memory(held + consistency.estimate_memory(model, min(rows, 4096)),
+                             f"a sweep of {rows:,} rows of {len(names):,} inputs", "use fewer points or samples")
     check_extremes(model, axes)
     col = {k: i for i, k in enumerate(names)}
     grid = np.array(list(itertools.product(*[a.values for a in axes]))) if g else np.zeros((0, len(axes)))

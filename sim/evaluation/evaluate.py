@@ -263,8 +263,9 @@ def monte_carlo(model: Model, n: int, seed: int, chunk: int | None = None, progr
         x = np.repeat(central, hi - lo, axis=0)
         if unc:
             x[:, unc_cols] = draw_matrix(unc, hi - lo, seeds[c])
-            breaches[c] = consistency.sample_breaches(model, x)  # limits hold in every draw, or are counted
         inp = model.inputs_from_matrix(x)
+        if unc:
+            breaches[c] = consistency.sample_breaches(model, x, inp)  # limits hold in every draw, or are counted
         b, e = engine.totals(inp)
         base_t[lo:hi], emis_t[lo:hi] = b, e
         if specs:

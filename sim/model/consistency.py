@@ -40,6 +40,7 @@ __all__ = [
     "Rule",
     "check",
     "check_grid",
+    "check_memory",
     "check_overrides",
     "check_rows",
     "check_scenario",
@@ -347,7 +348,7 @@ class _Breach:
     what: str  # a short description for sampled warnings
 
 
-def _limits(model: Model, x: np.ndarray, completion_high: bool = False) -> list[_Breach]:
+def _limits(model: Model, x: np.ndarray, completion_high: bool = False, inp: engine.EngineInputs | None = None) -> list[_Breach]:
     """Every limit of a measure against its pool, over parameter rows *x* [N, n_params]."""
     n = x.shape[0]
     col = _col(model)
@@ -355,7 +356,8 @@ def _limits(model: Model, x: np.ndarray, completion_high: bool = False) -> list[
     if not model.measures:
         return out
     with np.errstate(all="ignore"):
-        inp = model.inputs_from_matrix(x)
+        if inp is None:
+            inp = model.inputs_from_matrix(x)
         comp = x[:, [col[f"completion:{m}"] for m in model.measures]]  # [N,M]
         if completion_high:
             hi = np.array([model.params[f"completion:{m}"].high if model.params[f"completion:{m}"].high is not None
@@ -532,9 +534,9 @@ def enforce(model: Model) -> None:
             model.warnings.append(w)
 
 
-def sample_breaches(model: Model, x: np.ndarray) -> dict[str, int]:
-    """How many rows of *x* (Monte Carlo draws) break each limit: {what: count}."""
-    return {b.what: int(b.mask.sum()) for b in _limits(model, x) if b.mask.any()}
+def sample_breaches(model: Model, x: np.ndarray, inp: engine.EngineInputs | None = None) -> dict[str, int]:
+    """How many rows of *x* (Monte Carlo draws; *inp* their engine inputs) break each limit: {what: count}."""
+    return {b.what: int(b.mask.sum()) for b in _limits(model, x, inp=inp) if b.mask.any()}
 
 
 def breach_warnings(counts: dict[str, int], total: int) -> list[str]:
@@ -564,3 +566,10 @@ def check_grid(shape: tuple[int, ...], samples: int, what: str = "--set") -> Non
         f = Findings()
         f.add("grid-points", None, (), points=total, shape=dims, cap=MAX_GRID_POINTS)
         raise InputError([Problem(f.problems[0].message, path=what)])
+
+
+def check_memory(need: int, what: str, hint: str, at: str = "--set") -> None:
+    """Refuse an evaluation whose estimated working memory *need* (bytes) exceeds the cap."""
+    if need > MAX_MEMORY_BYTES:
+        msg = RULES["memory"].text(what=what, need=need / 2**30, cap=MAX_MEMORY_BYTES / 2**30, hint=hint)
+        raise InputError([Problem(msg, path=at)])
