@@ -433,6 +433,14 @@ def compile_model(scen: Scenario, library: Library) -> Model:
             const, keys, ef_unit = r
             per = ef_unit * unit
             s = _scale_emission(per)
+            if s is None and _conversion(unit, _T_PER_D) is not None and _scale_emission(ef_unit * _M3_PER_D) is not None:
+                # a sewage flow written as plans write it (40万吨/日): water, 1 t = 1 m³
+                flow = _water_flow(Q_(model.activity0[i], unit), cc, inv_lines, (i, "activity"))
+                unit, units[i] = flow.units, flow.units
+                model.activity0[i] = float(flow.magnitude)
+                model.pool_units[i] = f"{unit:~}"
+                per = ef_unit * unit
+                s = _scale_emission(per)
             if s is None:
                 cc.err(inv_lines, (i, "ef", pol), f"emission factor in '{ef_unit:~}' times activity in '{unit:~}' gives '{per:~}', not tonnes per year")
                 continue
@@ -467,6 +475,8 @@ def compile_model(scen: Scenario, library: Library) -> Model:
         user = f"measure {m.id}"
         if m.type != "treat" and m.quantity is not None:
             q = parse_quantity(m.quantity)
+            if _conversion(q.units, unit) is None:
+                q = _water_flow(q, cc, lines, (*path, "quantity"))
             s = cc.scale(q.units, unit, lines, (*path, "quantity"), f"quantity of {m.id}")
             if s is not None:
                 model.qty[j] = float(q.magnitude) * s
@@ -523,7 +533,7 @@ def compile_model(scen: Scenario, library: Library) -> Model:
                     continue
                 add(f"newef[{j},{pol_idx[pol]}]", r[0] * s, r[1])
         if m.type == "treat" and m.quantity is not None:
-            q = parse_quantity(m.quantity)
+            q = _water_flow(parse_quantity(m.quantity), cc, lines, (*path, "quantity"))
             lf: tuple[float, dict[str, int], Unit] | None = (1.0, {}, ureg.dimensionless)
             if m.load_factor is not None:
                 lf = cc.factor(m.load_factor, lines, (*path, "load_factor"), user)
@@ -687,6 +697,22 @@ def _air_params(model: Model, scen: Scenario) -> None:
             msg = f"PM2.5 response: the inventory has no {name}, so its share of PM2.5 does not change"
             if msg not in model.warnings:
                 model.warnings.append(msg)
+
+
+_T_PER_D = ureg.Unit("t/d")
+_WATER = ureg.Unit("m**3/t")  # water: 1 t = 1 m³
+_M3_PER_D = ureg.Unit("立方米/日")
+
+
+def _water_flow(q: Any, cc: _Compiler, where: LineMap, path: tuple[Any, ...]) -> Any:
+    """A flow of water in tonnes per time (吨/日, 万吨/日) as 立方米/日 (1 t = 1 m³), said in a warning."""
+    if _conversion(q.units, _T_PER_D) is None:
+        return q
+    out = Q_(float(q.magnitude), q.units * _WATER).to(_M3_PER_D)
+    p = where.problem(path, f"'{q.magnitude:g} {q.units:~}' read as {out.magnitude:,.6g} 立方米/日 (water: 1 吨 = 1 立方米)")
+    if str(p) not in cc.warnings:
+        cc.warnings.append(str(p))
+    return out
 
 
 @lru_cache(maxsize=4096)

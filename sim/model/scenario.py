@@ -31,6 +31,41 @@ __all__ = [
 
 MEASURE_TYPES = ("retire", "switch", "control", "standard", "treat")
 TARGET_KINDS = ("reduction_percent", "reduction_amount", "cap", "concentration")
+
+# Chinese words a plan uses for each enumerated value (accepted in scenarios, listed by `ersim schema`)
+ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
+    "type": {"retire": ("淘汰", "退出", "关停", "取缔", "拆除"), "switch": ("替代", "改造", "替换", "转换"),
+             "control": ("治理", "控制", "末端治理"), "standard": ("标准", "排放标准", "执行标准"),
+             "treat": ("处理", "污水处理", "水处理")},
+    "kind": {"reduction_percent": ("削减比例", "下降比例", "减排比例"), "reduction_amount": ("削减量", "减排量"),
+             "cap": ("总量", "总量控制", "上限"), "concentration": ("浓度", "浓度目标")},
+    "distribution": {"triangular": ("三角", "三角分布"), "uniform": ("均匀", "均匀分布"),
+                     "lognormal": ("对数正态", "对数正态分布"), "fixed": ("固定",)},
+    "attribution": {"sequential": ("顺序", "依次"), "shapley": ("沙普利", "夏普利")},
+}
+
+
+def _aliases_text(field: str) -> str:
+    return "; ".join(f"{k} ({', '.join(v)})" for k, v in ALIASES[field].items())
+
+
+def _enum(field: str, v: Any) -> Any:
+    """A Chinese alias -> its value; an unknown word -> a message listing both spellings."""
+    if not isinstance(v, str):
+        return v
+    text = v.strip().translate({0x3000: 0x20}).strip()
+    table = ALIASES[field]
+    if text in table:
+        return text
+    for value, words in table.items():
+        if text in words:
+            return value
+    import difflib
+
+    every = [*table, *(w for ws in table.values() for w in ws)]
+    close = difflib.get_close_matches(text, every, n=1, cutoff=0.5)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise ValueError(f"{text!r} is not a valid {field}{hint}; valid: {_aliases_text(field)}")
 _ID = re.compile(r"^[^\s/\\:*?\"<>|]+$")
 
 FactorSpec = Annotated[
@@ -87,7 +122,8 @@ class Uncertain(_Strict):
             lo, hi = _fraction(v[0]), _fraction(v[1])
             return {"value": (lo + hi) / 2, "low": lo, "high": hi, "distribution": "uniform"}
         if isinstance(v, dict):
-            return {k: (_fraction(x) if k in ("value", "low", "high") else x) for k, x in v.items()}
+            return {k: (_fraction(x) if k in ("value", "low", "high") else _enum("distribution", x) if k == "distribution" else x)
+                    for k, x in v.items()}
         return {"value": _fraction(v)}
 
     @model_validator(mode="after")
@@ -204,7 +240,8 @@ class Measure(_Strict):
 
     id: str = Field(description="measure id, unique in the scenario")
     name: str | None = Field(None, description="display name (中文)")
-    type: Literal["retire", "switch", "control", "standard", "treat"] = Field(description="retire | switch | control | standard | treat")
+    type: Literal["retire", "switch", "control", "standard", "treat"] = Field(
+        description="retire | switch | control | standard | treat; Chinese aliases: " + _aliases_text("type"))
     pool: str = Field(description="id of the pool the measure acts on")
     category: str | None = Field(None, description="能源结构 / 产业结构 / 工业治理 / 交通 / 面源 / 水 ...")
     quantity: str | None = Field(None, description="how much, with unit: activity retired/switched/covered, or plant capacity for treat")
@@ -230,6 +267,7 @@ class Measure(_Strict):
     description: str | None = None
 
     _id = field_validator("id")(classmethod(lambda cls, v: _check_id(v)))
+    _type = field_validator("type", mode="before")(classmethod(lambda cls, v: _enum("type", v)))
     _qty = field_validator("quantity", "potential", "unit_size", mode="before")(classmethod(lambda cls, v: None if v is None else _quantity_text(v)))
 
     @field_validator("efficiency", "ef", "removal", "c_in", "c_out", mode="before")
@@ -286,7 +324,8 @@ class Target(_Strict):
     name: str | None = None
     pollutant: str = Field(description="pollutant id: COD, NH3N, SO2, NOx, VOCs, PM25, ...")
     kind: Literal["reduction_percent", "reduction_amount", "cap", "concentration"] = Field(
-        description="reduction_percent (较基准年下降x%), reduction_amount (重点工程减排量>=x吨), cap (<=x吨), concentration (PM2.5年均浓度<=x µg/m3)"
+        description="reduction_percent (较基准年下降x%), reduction_amount (重点工程减排量>=x吨), cap (<=x吨), concentration (PM2.5年均浓度<=x µg/m3); "
+                    "Chinese aliases: " + _aliases_text("kind")
     )
     value: str = Field(description="'2%' for reduction_percent; '3895 吨' for reduction_amount and cap; '29 ug/m3' for concentration")
     year: int = Field(description="target year")
@@ -294,6 +333,7 @@ class Target(_Strict):
     source: str | None = None
 
     _id = field_validator("id")(classmethod(lambda cls, v: _check_id(v)))
+    _kind = field_validator("kind", mode="before")(classmethod(lambda cls, v: _enum("kind", v)))
 
     @field_validator("pollutant", mode="before")
     @classmethod
@@ -347,6 +387,8 @@ class CoefficientOverride(_Strict):
     low: float | None = None
     high: float | None = None
     distribution: Literal["triangular", "uniform", "lognormal", "fixed"] | None = None
+
+    _dist = field_validator("distribution", mode="before")(classmethod(lambda cls, v: None if v is None else _enum("distribution", v)))
     note: str | None = None
 
     @model_validator(mode="before")
@@ -400,7 +442,8 @@ class AirQuality(_Strict):
 class Settings(_Strict):
     """Run settings a scenario may fix (the CLI may override some)."""
 
-    attribution: Literal["sequential", "shapley"] = Field("sequential", description="how overlapping measures share a joint reduction")
+    attribution: Literal["sequential", "shapley"] = Field("sequential", description="how overlapping measures share a joint reduction; "
+                                                           "Chinese aliases: " + _aliases_text("attribution"))
     credit_rule: Literal["next_month", "same_month", "full_year"] = Field(
         "next_month", description="first-year credit: from the month after stable operation (总量减排核算 rule), the same month, or the whole year"
     )
@@ -410,6 +453,8 @@ class Settings(_Strict):
     at_risk_margin: float = Field(0.1, ge=0, description="met but with margin below this share of the requirement -> at risk")
     met_probability: float = Field(0.9, ge=0, le=1, description="P(met) at or above this -> met")
     at_risk_probability: float = Field(0.5, ge=0, le=1, description="P(met) at or above this (but below met_probability) -> at risk")
+
+    _attr = field_validator("attribution", mode="before")(classmethod(lambda cls, v: _enum("attribution", v)))
 
 
 class Scenario(_Strict):
