@@ -61,7 +61,7 @@ def test_unknown_chinese_word_lists_the_aliases(tmp_path: Path) -> None:
     with pytest.raises(InputError) as exc:
         sim.load_scenario(tmp_path / "s.yaml")
     msg = str(exc.value)
-    assert "s.yaml:18: measures[0].type:" in msg and "did you mean '淘汰'" in msg and "retire (淘汰, 退出" in msg
+    assert "s.yaml:18: measures[0].type:" in msg and "did you mean '淘汰'" in msg and "'retire' (淘汰, 退出" in msg
 
 
 def test_aliases_are_unique_and_in_the_schema() -> None:

@@ -46,7 +46,7 @@ ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
 
 
 def _aliases_text(field: str) -> str:
-    return "; ".join(f"{k} ({', '.join(v)})" for k, v in ALIASES[field].items())
+    return "; ".join(f"'{k}' ({', '.join(v)})" for k, v in ALIASES[field].items())
 
 
 def _enum(field: str, v: Any) -> Any:
@@ -65,7 +65,7 @@ def _enum(field: str, v: Any) -> Any:
     every = [*table, *(w for ws in table.values() for w in ws)]
     close = difflib.get_close_matches(text, every, n=1, cutoff=0.5)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
-    raise ValueError(f"{text!r} is not a valid {field}{hint}; valid: {_aliases_text(field)}")
+    raise ValueError(f"{text!r} is not allowed{hint}; valid {field}s: {_aliases_text(field)}")
 _ID = re.compile(r"^[^\s/\\:*?\"<>|]+$")
 
 FactorSpec = Annotated[
