@@ -57,6 +57,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from sim.core import safe
 from sim.core.errors import ErsimError, InputError, Problem
 
 __all__ = [
@@ -736,6 +737,6 @@ def save_batch(batch: Batch, out: str | Path | None = None, label: str = "batch"
     enc.attrs = {k: (json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else v) for k, v in enc.attrs.items()}
     with atomic_folder(final) as tmp:
         enc.to_netcdf(tmp / "results.nc", engine="h5netcdf")
-        summary_frame(ds).to_csv(tmp / "summary.csv", index=False, encoding="utf-8-sig")
+        safe.frame(summary_frame(ds)).to_csv(tmp / "summary.csv", index=False, encoding="utf-8-sig")
         (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
     return final

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from sim.core import safe
 from sim.core.errors import InputError, Problem
 
 __all__ = ["CATEGORY_ZH", "category_of", "compare", "to_iamc", "to_xlsx", "waterfall_table"]
@@ -161,7 +162,7 @@ def to_xlsx(cmp: xr.Dataset, path: str | Path, extra: dict[str, pd.DataFrame] | 
     p = Path(path)
     with pd.ExcelWriter(p, engine="openpyxl") as xw:
         for name, df in {**tables(cmp), **(extra or {})}.items():
-            df.to_excel(xw, sheet_name=name[:31], index=False)
+            safe.frame(df).to_excel(xw, sheet_name=name[:31], index=False)
     return p
 
 
@@ -191,5 +192,5 @@ def to_iamc(cmp: xr.Dataset, path: str | Path, model: str = "ersim") -> Path:
                              **{str(y): float(v) for y, v in zip(years, vals, strict=True)}})
     df = pd.DataFrame(rows, columns=["model", "scenario", "region", "variable", "unit", *[str(y) for y in years]])
     p = Path(path)
-    df.to_csv(p, index=False, encoding="utf-8")
+    safe.frame(df).to_csv(p, index=False, encoding="utf-8")
     return p

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from sim.cli.errors import handled
+from sim.core import safe
 from sim.core.errors import InputError
 
 
@@ -50,7 +51,7 @@ def run_cmd(scenario: str, out: str | None, attribution: str | None, as_json: bo
 
         result.extra_writers.update(figure_writers(result))
     for w in result.warnings:
-        click.echo(f"warning: {w}", err=True)
+        click.echo(f"warning: {safe.console(w)}", err=True)
     path = save_run(result, out)
     if as_json:
         payload = {
@@ -88,7 +89,8 @@ def compare_cmd(items: tuple[str, ...], out: str | None, xlsx: str | None, iamc:
         from sim.reports.charts import comparison_figures
         from sim.store.runs import default_outputs
 
-        folder = Path(out) if out else default_outputs() / "comparisons" / "_vs_".join(labels)[:150]
+        # labels come from the runs' files: re-checked before they become a folder name
+        folder = Path(out) if out else default_outputs() / "comparisons" / "_vs_".join(safe.path_part(x, "run") for x in labels)[:150]
         written = comparison_figures(cmp, extra, folder)
         click.echo(f"charts written to {folder} ({len(written)} files)", err=True)
     if xlsx:
@@ -139,8 +141,8 @@ def solve_cmd(scenario: str, pollutant: str | None, out: str | None, gap: float,
     from sim.analyses.solve import macc_table
 
     table = macc_table(res, pol)
-    table.to_csv(folder / f"macc_{pol}.csv", index=False, encoding="utf-8-sig")
-    res_table(res).to_csv(folder / "mix.csv", index=False, encoding="utf-8-sig")
+    safe.frame(table).to_csv(folder / f"macc_{pol}.csv", index=False, encoding="utf-8-sig")
+    safe.frame(res_table(res)).to_csv(folder / "mix.csv", index=False, encoding="utf-8-sig")
     if len(table):
         import matplotlib.pyplot as plt
 
@@ -203,8 +205,8 @@ def sweep_cmd(scenario: str, sets: tuple[str, ...], samples: int, seed: int | No
         enc.to_netcdf(tmp / "results.nc", engine="h5netcdf")
         import pandas as pd
 
-        pd.DataFrame(be).to_csv(tmp / "breakeven.csv", index=False, encoding="utf-8-sig")
-        ds[[v for v in ("margin", "probability") if v in ds]].to_dataframe().reset_index().to_csv(tmp / "grid.csv", index=False, encoding="utf-8-sig")
+        safe.frame(pd.DataFrame(be)).to_csv(tmp / "breakeven.csv", index=False, encoding="utf-8-sig")
+        safe.frame(ds[[v for v in ("margin", "probability") if v in ds]].to_dataframe().reset_index()).to_csv(tmp / "grid.csv", index=False, encoding="utf-8-sig")
         sweep_figures(ds, tmp / "figures")
         (tmp / MANIFEST).write_text(json.dumps({"kind": "sweep", "scenario": scen.name, "scenario_id": scen.slug,
                                                 "scenario_file": scen._path, "sets": list(sets), "samples": samples,
@@ -243,7 +245,7 @@ def sensitivity_cmd(scenario: str, method: str, target: str | None, n: int, seed
     print_sensitivity(df, method, tid)
     final = Path(out) if out else default_outputs() / scen.slug / new_folder_name(f"sensitivity-{method}-")
     with atomic_folder(final) as tmp:
-        df.to_csv(tmp / f"{method}.csv", index=False, encoding="utf-8-sig")
+        safe.frame(df).to_csv(tmp / f"{method}.csv", index=False, encoding="utf-8-sig")
         sensitivity_figure(df, method, tid, tmp / f"{method}.png")
         from sim.store.runs import chain_hashes
 

@@ -12,7 +12,7 @@ import pandas as pd
 import xarray as xr
 
 from sim import __version__
-from sim.core import engine
+from sim.core import engine, safe
 from sim.core.pollutants import NAMES_ZH
 from sim.core.units import parse_quantity
 from sim.model import consistency
@@ -64,7 +64,7 @@ class Result:
             if q in ds:
                 cols[q] = ds[q].values
         cols["status"] = ds["status"].values
-        return pd.DataFrame(cols)
+        return safe.frame(pd.DataFrame(cols))
 
     def summary_frame(self) -> pd.DataFrame:
         """One row per pollutant and year (t/a): baseline, reduction, emissions; target margins joined."""
@@ -86,7 +86,7 @@ class Result:
                         if c in t:
                             row[c] = t[c]
                     rows.append(row)
-        return pd.DataFrame(rows)
+        return safe.frame(pd.DataFrame(rows))
 
     def measures_frame(self) -> pd.DataFrame:
         """One row per measure, pollutant and year: attributed reduction (t/a)."""
@@ -101,7 +101,7 @@ class Result:
             if q in ds:
                 df[q] = ds[q].to_dataframe().reset_index()[q].to_numpy()
                 keep.append(q)
-        return df[keep]
+        return safe.frame(df[keep])
 
 
 def target_specs(model: Model) -> list[TargetSpec]:
