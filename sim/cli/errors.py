@@ -50,6 +50,17 @@ def handled(fn: F) -> F:
             ctx.exit(exc.exit_code)
         except (KeyboardInterrupt, click.exceptions.Exit, click.ClickException, click.Abort):
             raise
+        except OSError as exc:  # a full disk, a read-only or forbidden folder: the cause, not a trace
+            from sim.store.damage import write_error
+
+            problem = write_error(exc)
+            if problem is None or debug:
+                if debug:
+                    raise
+                click.echo(f"internal error: {type(exc).__name__}: {safe.console(exc)} (run with --debug for the traceback)", err=True)
+                ctx.exit(1)
+            _report(InputError(problem))
+            ctx.exit(2)
         except Exception as exc:  # a bug: say so briefly, full trace with --debug
             if debug:
                 raise

@@ -52,6 +52,10 @@ def run_cmd(scenario: str, out: str | None, attribution: str | None, as_json: bo
         result.extra_writers.update(figure_writers(result))
     for w in result.warnings:
         click.echo(f"warning: {safe.console(w)}", err=True)
+    from sim.store.damage import check_writable
+    from sim.store.runs import default_outputs
+
+    check_writable(Path(out) if out else default_outputs(), int(1.5 * result.dataset.nbytes) + 16 * 2**20)
     path = save_run(result, out)
     if as_json:
         payload = {
@@ -266,17 +270,25 @@ def runs_cmd(scenario: str | None) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from sim.store.runs import list_runs
+    from sim.store.damage import check_run_folder, damaged_runs
+    from sim.store.runs import default_outputs, list_runs
 
     table = Table("run id", "scenario", "created", "seed", "samples", "targets (margin t)")
+    listed = set()
     for r in list_runs():
         if scenario and r.get("scenario_id") != scenario:
             continue
+        listed.add(str(Path(r["path"]).resolve()))
         st = r.get("settings", {})
-        heads = ", ".join(f"{t['target']} {t['margin']:+,.0f}" for t in r.get("targets", [])[:4])
-        table.add_row(str(r.get("run_id")), str(r.get("scenario_id")), str(r.get("created")),
-                      str(st.get("seed", "")), str(st.get("samples", 0)), heads)
-    Console(width=200).print(table)
+        bad = check_run_folder(r["path"])
+        heads = f"DAMAGED 已损坏: {bad.message}" if bad else ", ".join(f"{t['target']} {t['margin']:+,.0f}" for t in r.get("targets", [])[:4])
+        table.add_row(*(safe.console(x) for x in (str(r.get("run_id")), str(r.get("scenario_id")), str(r.get("created")),
+                                                   str(st.get("seed", "")), str(st.get("samples", 0)), heads)))
+    for folder, bad in damaged_runs(default_outputs()):
+        if str(folder.resolve()) in listed or (scenario and folder.parent.name != scenario):
+            continue
+        table.add_row(safe.console(folder.name), safe.console(folder.parent.name), "", "", "", f"DAMAGED 已损坏: {safe.console(bad)}")
+    Console(width=200, markup=False, emoji=False, highlight=False).print(table)
 
 
 @main.command("schema")

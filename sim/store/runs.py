@@ -232,11 +232,14 @@ def resolve_run(name: str | Path, root: str | Path | None = None) -> Path:
 
 def open_run(name: str | Path, root: str | Path | None = None) -> tuple[Any, dict[str, Any], Path]:
     """(results Dataset, manifest, folder) of a run named as :func:`resolve_run` accepts."""
-    import xarray as xr
+    from sim.store.damage import check_run_folder, load_results
 
     folder = resolve_run(name, root)
+    damaged = check_run_folder(folder)
+    if damaged is not None:
+        raise InputError(damaged)
     man = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    ds = xr.load_dataset(folder / "results.nc", engine="h5netcdf")
+    ds = load_results(folder)
     for key in ("report_years", "uncertain_inputs"):
         if isinstance(ds.attrs.get(key), str):
             ds.attrs[key] = json.loads(ds.attrs[key])
