@@ -220,3 +220,41 @@ def test_sweep_memory_refused_before_allocation(tmp_path: Path, monkeypatch: pyt
     monkeypatch.setattr(consistency, "MAX_MEMORY_BYTES", 2**20)
     with pytest.raises(InputError, match=r"a sweep of 100,000 rows .* above the cap of 0\.0 GiB"):
         sweep(model, [parse_set(model, "measures.r1.quantity=0:90:1000")], samples=100)
+
+
+def test_hash_in_a_folder_name_is_not_a_variant(tmp_path: Path) -> None:
+    folder = tmp_path / "2024#1"
+    folder.mkdir()
+    path = _scenario(folder)
+    scen = sim.load_scenario(path)  # '<tmp>/2024#1/s.yaml' exists: the '#' is part of the name
+    assert scen._variant is None and scen.name == "一致性"
+
+
+def test_attribution_memory_is_linear_in_measures(monkeypatch: pytest.MonkeyPatch) -> None:
+    """n measures on one pool: sequential attribution evaluates n + 1 prefixes of n switches.
+    Built at once that is (n + 1) x n x years doubles (quadratic); in batches of WORK_BYTES it is
+    linear: doubling n must not quadruple the peak."""
+    import tracemalloc
+
+    from sim.core import engine
+
+    monkeypatch.setattr(engine, "WORK_BYTES", 2**20)
+
+    def peak(n: int) -> int:
+        k, y = 1, 6
+        inp = engine.EngineInputs(
+            activity0=np.full((1, k), 1000.0), growth=np.zeros((1, k)), ef=np.ones((1, k, 1)), offset=np.arange(y, dtype=float),
+            kind=np.full(n, engine.CONTROL), src=np.zeros(n, dtype=np.int64), tgt=-np.ones(n, dtype=np.int64),
+            qty=np.full((1, n), np.nan), share=np.full((1, n), 0.001), conv=np.ones((1, n)), cut=np.full((1, n, 1), 0.5),
+            removal=np.zeros((1, n, 1)), implemented=np.ones((1, n, y)))
+        tracemalloc.start()
+        red = engine.attribute_sequential(inp)
+        _, top = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        # controls multiply: the total reduction is 1000 x (1 - (1 - 0.001 x 0.5)^n) t
+        assert red[:, 0, 0].sum() == pytest.approx(1000 * (1 - (1 - 0.0005) ** n), rel=1e-9)
+        return top
+
+    small, large = peak(600), peak(1200)
+    assert large < 2.5 * small, (small, large)
+    assert large < 64 * 2**20

@@ -97,3 +97,12 @@ def test_write_errors_name_the_cause_and_leave_nothing(tmp_path: Path, monkeypat
     assert res.exit_code == 2, res.output
     assert f"cannot write {tmp_path / 'out'}" in res.stderr and reason in res.stderr and "Traceback" not in res.output
     assert not [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
+
+
+def test_leftovers_of_killed_runs_are_listed(runs: tuple[Path, Path]) -> None:
+    left = runs[0].parent / ".tmp-20260101T000000-abc123-0badf00d"
+    left.mkdir()
+    (left / "results.nc").write_bytes(b"\x89HDF\r\n\x1a\n")
+    res = CliRunner().invoke(main, ["runs"])
+    assert res.exit_code == 0 and f"safe to delete): {left}" in res.output
+    assert "DAMAGED" not in res.output  # a temporary folder is not a damaged run

@@ -270,7 +270,7 @@ def runs_cmd(scenario: str | None) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from sim.store.damage import check_run_folder, damaged_runs
+    from sim.store.damage import check_run_folder, damaged_runs, leftovers
     from sim.store.runs import default_outputs, list_runs
 
     table = Table("run id", "scenario", "created", "seed", "samples", "targets (margin t)")
@@ -289,6 +289,8 @@ def runs_cmd(scenario: str | None) -> None:
             continue
         table.add_row(safe.console(folder.name), safe.console(folder.parent.name), "", "", "", f"DAMAGED 已损坏: {safe.console(bad)}")
     Console(width=200, markup=False, emoji=False, highlight=False).print(table)
+    for p in leftovers(default_outputs()):
+        click.echo(f"left by an interrupted run (not a run; safe to delete): {safe.console(p)}")
 
 
 @main.command("schema")

@@ -225,6 +225,12 @@ def read_inventory(path: str | Path) -> tuple[list[dict[str, Any]], LineMap, str
     cols = [_header(h) for h in header]
     shown = {c: (h or "").strip() for c, h in zip(cols, header, strict=True)}
     problems: list[Problem] = []
+    def known(c: str) -> bool:
+        return c in _OPTIONAL or c == "id" or c.startswith(("ef:", "emissions:"))
+
+    if not any(known(c) for c in cols):  # not an inventory at all: say so without echoing the file's content
+        raise InputError(Problem(f"the first row is not an inventory header: none of its {sum(1 for c in cols if c)} cells is a known column "
+                                 "(id/源类编号, name, activity, unit, growth, ef:<pollutant> ...)", name, 1))
     if "id" not in cols:
         problems.append(Problem("inventory needs an 'id' column (源类编号)", name, 1, "id"))
     first: dict[str, int] = {}

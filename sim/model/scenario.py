@@ -66,6 +66,7 @@ def _enum(field: str, v: Any) -> Any:
     close = difflib.get_close_matches(text, every, n=1, cutoff=0.5)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     raise ValueError(f"{text!r} is not allowed{hint}; valid {field}s: {_aliases_text(field)}")
+MAX_ID_LENGTH = 64
 _ID = re.compile(r"^[^\s/\\:*?\"<>|]+$")
 
 FactorSpec = Annotated[
@@ -77,6 +78,8 @@ FactorSpec = Annotated[
 def _check_id(v: str) -> str:
     if not v or v in (".", "..") or ".." in v or not _ID.match(v):
         raise ValueError("an id must be non-empty with no spaces, path separators or '..'")
+    if len(v) > MAX_ID_LENGTH:  # ids become folder and file names (at most 255 bytes each)
+        raise ValueError(f"an id has at most {MAX_ID_LENGTH} characters, got {len(v)}")
     return v
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from sim.core.errors import Problem
 
-__all__ = ["RESULTS", "check_run_folder", "check_writable", "damaged_runs", "load_results", "write_error"]
+__all__ = ["RESULTS", "check_run_folder", "check_writable", "damaged_runs", "leftovers", "load_results", "write_error"]
 
 MANIFEST = "manifest.json"
 RESULTS = "results.nc"
@@ -152,3 +152,11 @@ def write_error(exc: OSError) -> Problem | None:
         return None
     where = f" {exc.filename}" if exc.filename else ""
     return Problem(f"cannot write{where}: {reason}; nothing was kept of this output (choose another folder with --out or ERSIM_OUTPUTS)")
+
+
+def leftovers(root: str | Path) -> list[Path]:
+    """Temporary folders (``.tmp-*``) that killed runs left under *root*'s scenario folders."""
+    base = Path(root)
+    if not base.is_dir():
+        return []
+    return sorted(p for p in base.glob("*/.tmp-*") if p.is_dir())
