@@ -258,3 +258,17 @@ def test_attribution_memory_is_linear_in_measures(monkeypatch: pytest.MonkeyPatc
     small, large = peak(600), peak(1200)
     assert large < 2.5 * small, (small, large)
     assert large < 64 * 2**20
+
+
+def test_sweep_checks_the_corners_of_the_grid_together(tmp_path: Path) -> None:
+    # alone, 90 蒸吨 fits a pool of 100 (1 + g)^5 for g >= -2% (90.39); growth -5% alone fits 50 蒸吨 (77.4):
+    # together, 90 蒸吨 at -5%/a is more than the 77.38 the pool holds in 2025
+    scen = sim.load_scenario(_scenario(tmp_path, **{"m0.quantity": "50 蒸吨"}))
+    model = compile_model(scen, load_library())
+    from sim.analyses.sweep import parse_set, sweep
+
+    axes = [parse_set(model, "measures.r1.quantity=50,90"), parse_set(model, "growth.coal=-5%,0%")]
+    with pytest.raises(InputError, match=r"grid corner at measures.r1.quantity=90 蒸吨, growth.coal=-0.05: .*pool 'coal'"):
+        sweep(model, axes)
+    ok = sweep(model, [parse_set(model, "measures.r1.quantity=50,70"), parse_set(model, "growth.coal=-5%,0%")])
+    assert ok["margin"].shape == (2, 2, 1)

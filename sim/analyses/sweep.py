@@ -159,20 +159,31 @@ def parse_set(model: Model, text: str) -> SweepAxis:
     raise InputError(Problem(f"{what}: a path starts with measures., coefficients., growth. or targets.{did_you_mean(head, ['measures', 'coefficients', 'growth', 'targets'])}"))
 
 
+MAX_CORNER_AXES = 6  # all 2^d corners of up to 6 axes are checked together; beyond, each axis alone
+
+
 def check_extremes(model: Model, axes: list[SweepAxis]) -> None:
-    """Every grid point's extremes pass the consistency stage: each swept input at its smallest
-    and largest value (the others at the scenario's levels) must fit its pool."""
+    """The grid's extreme points pass the consistency stage: every corner of the swept axes
+    (each at its smallest or largest value, the other inputs at the scenario's levels)."""
     col = {k: i for i, k in enumerate(model.param_names)}
-    for a in axes:
-        if a.param is None or not len(a.values):
-            continue
-        for v in sorted({float(np.min(a.values)), float(np.max(a.values))}):
-            x = model.param_matrix(n=1)
-            x[0, col[a.param]] = v * a.scale
-            problems = consistency.check_rows(model, x)
-            if problems:
-                raise InputError([Problem(f"--set {a.path}: at {v:g} {a.unit}: {p.message}".replace(" : ", ": "), p.file, p.line, p.path)
-                                  for p in problems]) from None
+    swept = [a for a in axes if a.param is not None and len(a.values)]
+    ends = [sorted({float(np.min(a.values)), float(np.max(a.values))}) for a in swept]
+    if len(swept) <= MAX_CORNER_AXES:
+        corners = [tuple(zip(swept, c, strict=True)) for c in itertools.product(*ends)]
+    else:
+        corners = [((a, v),) for a, e in zip(swept, ends, strict=True) for v in e]
+    for corner in corners:
+        x = model.param_matrix(n=1)
+        for a, v in corner:
+            x[0, col[a.param]] = v * a.scale  # type: ignore[index]
+        problems = consistency.check_rows(model, x)
+        if problems:
+            if len(corner) == 1:
+                a, v = corner[0]
+                head = f"--set {a.path}: at {v:g} {a.unit}".rstrip()
+            else:
+                head = "--set grid corner at " + ", ".join(f"{a.path}={v:g}{(' ' + a.unit) if a.unit else ''}" for a, v in corner)
+            raise InputError([Problem(f"{head}: {p.message}", p.file, p.line, p.path) for p in problems]) from None
 
 
 def evaluate_rows(model: Model, x: np.ndarray, values: np.ndarray | None = None, chunk: int = 4096,
