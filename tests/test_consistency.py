@@ -272,3 +272,20 @@ def test_sweep_checks_the_corners_of_the_grid_together(tmp_path: Path) -> None:
         sweep(model, axes)
     ok = sweep(model, [parse_set(model, "measures.r1.quantity=50,70"), parse_set(model, "growth.coal=-5%,0%")])
     assert ok["margin"].shape == (2, 2, 1)
+
+
+def test_sampled_sweep_and_sensitivity_say_how_many_draws_break_a_limit(tmp_path: Path) -> None:
+    path = _scenario(tmp_path, **{"pool0.growth": {"value": "0%", "low": "-10%", "high": "2%"}})
+    model = compile_model(sim.load_scenario(path), load_library())
+    from sim.analyses.sensitivity import run_method
+    from sim.analyses.sweep import parse_set, sweep
+
+    ds = sweep(model, [parse_set(model, "measures.r1.quantity=50,95")], samples=100, seed=3)
+    said = [w for w in model.warnings if "samples" in w and "capped" in w]
+    assert len(said) == 1 and "of 200 samples" in said[0]  # 2 points x 100 draws; only the 95 蒸吨 point breaks
+    assert said[0] in ds.attrs["warnings"]
+    count = int(said[0].split("in ")[1].split(" of ")[0])
+    assert 0 < count < 100  # P(g < -1.02%) = 0.67 at 95 蒸吨; never at 50 蒸吨 (needs g < -12.9%)
+    model.warnings.clear()
+    run_method(model, "morris", "nox", 4, 0)
+    assert any("samples" in w and "capped" in w for w in model.warnings)

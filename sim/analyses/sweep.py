@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -187,8 +188,10 @@ def check_extremes(model: Model, axes: list[SweepAxis]) -> None:
 
 
 def evaluate_rows(model: Model, x: np.ndarray, values: np.ndarray | None = None, chunk: int = 4096,
-                  progress: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(baseline totals, emission totals [N,P,Y], required, achieved [N,T]) for parameter rows *x*."""
+                  progress: Any = None, breaches: dict[str, int] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(baseline totals, emission totals [N,P,Y], required, achieved [N,T]) for parameter rows *x*.
+
+    *breaches*, when given, counts the rows where a measure takes more than its pool holds."""
     specs = target_specs(model)
     n = x.shape[0]
     p, y = len(model.pollutants), len(model.years)
@@ -197,10 +200,15 @@ def evaluate_rows(model: Model, x: np.ndarray, values: np.ndarray | None = None,
     req = np.empty((n, len(specs)))
     ach = np.empty((n, len(specs)))
     air_all = air_values(model, x)
+    lock = threading.Lock()
 
     def one(lo: int) -> int:
         hi = min(n, lo + chunk)
         inp = model.inputs_from_matrix(x[lo:hi])
+        if breaches is not None:
+            for what, c in consistency.sample_breaches(model, x[lo:hi], inp).items():
+                with lock:
+                    breaches[what] = breaches.get(what, 0) + c
         b, e = engine.totals(inp)
         base[lo:hi], emis[lo:hi] = b, e
         if specs:
@@ -266,7 +274,11 @@ def sweep(model: Model, axes: list[SweepAxis], samples: int = 0, seed: int | Non
             x[:, col[a.param]] = v * a.scale
         elif a.target is not None and values is not None:
             values[:, a.target] = v
-    base, emis, req, ach = evaluate_rows(model, x, values, progress=progress)
+    counts: dict[str, int] = {}
+    base, emis, req, ach = evaluate_rows(model, x, values, progress=progress, breaches=counts if samples else None)
+    for w in consistency.breach_warnings(counts, len(x)):
+        if w not in model.warnings:
+            model.warnings.append(w)
     dims = [a.path for a in axes]
     coords: dict[str, Any] = {a.path: xr.Variable(a.path, a.values, {"units": a.unit}) for a in axes}
     margin = (ach - req).reshape(*shape, s, -1)
@@ -287,7 +299,8 @@ def sweep(model: Model, axes: list[SweepAxis], samples: int = 0, seed: int | Non
         ds["reduction_total"] = ((*dims, "pollutant", "year"), (base_g - emis_g)[..., 0, :, :], {"units": "t/a"})
     ds.attrs = {"scenario": model.scenario.name, "scenario_id": model.scenario.slug, "samples": samples,
                 "seed": model.scenario.settings.seed if seed is None else seed, "swept": ", ".join(paths),
-                "sampling": "common random numbers: one Latin hypercube reused at every grid point" if samples else "deterministic"}
+                "sampling": "common random numbers: one Latin hypercube reused at every grid point" if samples else "deterministic",
+                "warnings": "\n".join(model.warnings)}
     ds = ds.assign_coords(target_name=("target", [t.name or t.id for t in model.scenario.targets]))
     for a in axes:
         ds[a.path].attrs["central"] = a.central

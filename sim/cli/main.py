@@ -200,6 +200,8 @@ def sweep_cmd(scenario: str, sets: tuple[str, ...], samples: int, seed: int | No
         ds = sweep(model, axes, samples, seed, progress=advance)
     be = break_even(ds)
     print_sweep(ds, be)
+    for w in model.warnings:
+        click.echo(f"warning: {safe.console(w)}", err=True)
     final = Path(out) if out else default_outputs() / scen.slug / new_folder_name("sweep-")
     if final.exists() and any(final.iterdir()) and not (final / MANIFEST).is_file():
         raise InputError(f"refusing to write into {final}: neither empty nor an ersim folder")
@@ -214,7 +216,8 @@ def sweep_cmd(scenario: str, sets: tuple[str, ...], samples: int, seed: int | No
         sweep_figures(ds, tmp / "figures")
         (tmp / MANIFEST).write_text(json.dumps({"kind": "sweep", "scenario": scen.name, "scenario_id": scen.slug,
                                                 "scenario_file": scen._path, "sets": list(sets), "samples": samples,
-                                                "seed": ds.attrs.get("seed"), "points": points}, ensure_ascii=False, indent=2),
+                                                "seed": ds.attrs.get("seed"), "points": points, "warnings": model.warnings},
+                                               ensure_ascii=False, indent=2),
                                     encoding="utf-8")
     click.echo(f"sweep written to {final}", err=True)
 
@@ -247,6 +250,8 @@ def sensitivity_cmd(scenario: str, method: str, target: str | None, n: int, seed
     tid = target or scen.targets[0].id
     df = run_method(model, method, tid, n, seed)
     print_sensitivity(df, method, tid)
+    for w in model.warnings:
+        click.echo(f"warning: {safe.console(w)}", err=True)
     final = Path(out) if out else default_outputs() / scen.slug / new_folder_name(f"sensitivity-{method}-")
     with atomic_folder(final) as tmp:
         safe.frame(df).to_csv(tmp / f"{method}.csv", index=False, encoding="utf-8-sig")
@@ -257,7 +262,7 @@ def sensitivity_cmd(scenario: str, method: str, target: str | None, n: int, seed
                                                 "scenario": scen.name, "scenario_id": scen.slug, "scenario_file": scen._path,
                                                 "scenario_variant": scen._variant, "scenario_chain_sha256": chain_hashes(scen),
                                                 "inventory_sha256": scen._inventory_hash,
-                                                "coefficient_tables": model.library.hashes},
+                                                "coefficient_tables": model.library.hashes, "warnings": model.warnings},
                                                ensure_ascii=False, indent=2), encoding="utf-8")
     click.echo(f"sensitivity written to {final}", err=True)
 

@@ -146,6 +146,8 @@ RULES: dict[str, Rule] = _rules(
     # ---- resources ---------------------------------------------------------------------------
     ("grid-points", "--set", f"at most {MAX_GRID_POINTS:,} points x samples", R,
      "the sweep has {points:,} points ({shape}), more than the cap of {cap:,}; use fewer values per axis"),
+    ("evaluations", "--n", f"at most {MAX_GRID_POINTS:,} model evaluations", R,
+     "{method} with {n:,} base samples over {k} inputs needs {rows:,} model evaluations, above the cap of {cap:,}; use a smaller --n"),
     ("permutations", "settings.shapley_permutations", f"at most {MAX_PERMUTATIONS:,}", R,
      "shapley_permutations is {got:,}, above the cap of {cap:,}"),
     ("memory", "measures", f"an estimated working memory below {MAX_MEMORY_BYTES / 2**30:.0f} GiB", R,
