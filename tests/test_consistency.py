@@ -289,3 +289,9 @@ def test_sampled_sweep_and_sensitivity_say_how_many_draws_break_a_limit(tmp_path
     model.warnings.clear()
     run_method(model, "morris", "nox", 4, 0)
     assert any("samples" in w and "capped" in w for w in model.warnings)
+
+
+def test_readme_lists_every_rule() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    for r in consistency.rules_table():
+        assert f"| `{r['id']}` | `{r['field']}` | {r['valid']} | {r['action']} |" in readme, r["id"]
