@@ -95,7 +95,7 @@ RULES: dict[str, Rule] = _rules(
     # ---- measures: what they act on --------------------------------------------------------
     ("switch-to-itself", "measures[].to", "another pool", R,
      "measure {measure!r} moves activity from pool {pool!r} into itself; name another pool (valid: {valid})"),
-    ("pollutant-not-emitted", "measures[].efficiency|ef|removal|c_in.<pollutant>", "a pollutant the pool emits", R,
+    ("pollutant-not-emitted", "measures[].(efficiency, ef, removal, c_in).<pollutant>", "a pollutant the pool emits", R,
      "pool {pool!r} does not emit {pollutant}, so this has no effect; pollutants of the pool: {valid}"),
     ("efficiency-range", "measures[].efficiency.<pollutant>", "0% to 100%", R,
      "efficiency must lie between 0% and 100%, got {got}"),
@@ -118,10 +118,10 @@ RULES: dict[str, Rule] = _rules(
     ("limit-in-samples", "measures[].quantity", "within the pool in every sample", W,
      "in {count} of {total} samples ({pct:.0f}%) {what}; those samples are capped at what the pool holds"),
     # ---- timing ------------------------------------------------------------------------------
-    ("commissioned-before-base", "measures[].commissioned|year", "after the base year", R,
+    ("commissioned-before-base", "measures[].(commissioned, year)", "after the base year", R,
      "measure {measure!r} takes effect in {year}, before the base year {base}: it is already in the base-year inventory; "
      "edit the pool instead, or give a date after {base}"),
-    ("after-last-year", "measures[].commissioned|year|schedule", "within the scenario years", W,
+    ("after-last-year", "measures[].(commissioned, year, schedule)", "within the scenario years", W,
      "measure {measure!r} takes effect in {year}, after the last year {last}: it contributes nothing"),
     ("schedule-empty", "measures[].schedule", "at least one year", R, "schedule is empty; give {{year: share}}, e.g. {{2023: 40%, 2025: 100%}}"),
     ("schedule-decreasing", "measures[].schedule", "non-decreasing shares (it is cumulative)", R,
@@ -141,7 +141,7 @@ RULES: dict[str, Rule] = _rules(
     ("override-range", "coefficients.<key>", "finite low <= value <= high", R, "{what}"),
     ("override-lognormal", "coefficients.<key>.low", "low > 0", R, "a lognormal range needs low > 0, got {got}"),
     # ---- scenario structure ------------------------------------------------------------------
-    ("remove-without-extends", "remove_measures|remove_targets", "only with 'extends' (or in a variant)", R,
+    ("remove-without-extends", "remove_measures, remove_targets", "only with 'extends' (or in a variant)", R,
      "{key} only drops entries of a parent scenario; this scenario has no 'extends'"),
     # ---- resources ---------------------------------------------------------------------------
     ("grid-points", "--set", f"at most {MAX_GRID_POINTS:,} points x samples", R,
