@@ -115,3 +115,14 @@ def test_prefix_header_without_pollutants_says_what_to_change(tmp_path: Path) ->
     msg = str(exc.value)
     assert "inventory.xlsx:1: 清单!J1: column '排放系数' names no pollutant" in msg, msg
     assert "排放系数:NOx" in msg
+
+
+def test_merged_header_over_data_columns_names_the_header_to_add(tmp_path: Path) -> None:
+    # 活动水平 merged over D:E: the unit column E has no header of its own
+    top = ["源类编号", "名称", "行业", "活动水平", None, "年增长率", "增长率下限", "增长率上限", "来源", "排放系数:NOx", "排放系数:SO2", "排放系数:COD"]
+    path = _save(tmp_path, header_rows=[top], merges=["D1:E1"])
+    with pytest.raises(InputError) as exc:
+        sim.load_scenario(path)
+    assert len(exc.value.problems) == 1
+    msg = str(exc.value)
+    assert "inventory.xlsx:1: 清单!E1: column E holds data but has no header (is it merged with '活动水平' to its left?)" in msg, msg

@@ -184,9 +184,19 @@ def _header_rows(rows: list[tuple[int, list[str]]], name: str, sheet: str | None
             else:
                 combined.append(top)
         header, body = combined, body[1:]
+    from openpyxl.utils import get_column_letter
+
+    # cells past the header's last column are reported row by row (overlong rows); within it, a blank header over data:
+    blank = [c for c in range(len(header)) if not (header[c] or "").strip() and any(c < len(r) and str(r[c] or "").strip() for _, r in body)]
+    if blank:  # a header cell merged over two columns keeps its text in the first one only
+        c = blank[0]
+        left = next((header[i].strip() for i in range(min(c, len(header)) - 1, -1, -1) if header[i] and header[i].strip()), "")
+        hint = f" (is it merged with {left!r} to its left?)" if left else ""
+        where = f"{sheet}!{get_column_letter(c + 1)}{rows[h][0]}" if sheet else f"column {c + 1}"
+        raise InputError(Problem(f"column {get_column_letter(c + 1)} holds data but has no header{hint}; give it its own header, "
+                                 "e.g. 单位 (unit) beside 活动水平 (activity)", name, rows[h][0], where))
     bare = [n for n, x in enumerate(header) if _is_prefix(x)]
     if bare:
-        from openpyxl.utils import get_column_letter
 
         c = bare[0]
         raise InputError(Problem(f"column {header[c]!r} names no pollutant: write one column per pollutant "
