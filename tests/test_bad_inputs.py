@@ -142,7 +142,7 @@ def gen_xlsx_bare_prefix(work: Path) -> None:
 
 def gen_xlsx_merged_header(work: Path) -> None:
     _xlsx_scenario(work)
-    _workbook(work / "inventory.xlsx", {(1, 5): None})  # 单位 cleared: 活动水平 merged over D:E, as a planner formats it
+    _workbook(work / "inventory.xlsx", {(1, 5): ""})  # 单位 cleared: 活动水平 merged over D:E, as a planner formats it
 
 
 GENERATORS = {name[4:]: fn for name, fn in globals().items() if name.startswith("gen_")}
