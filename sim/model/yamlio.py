@@ -137,8 +137,20 @@ def _walk(node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple[Any, ...], i
             _walk(v, (*path, i), lines, dupes)
 
 
-# a key typed with a Chinese input method: `name：` (full-width colon) after an ASCII key
-_FULLWIDTH_KEY = re.compile(r"(^[ ]*(?:-[ ]+)?|[{,][ ]*)([A-Za-z_][A-Za-z0-9_.]*)[ ]*：[ \u3000]*", re.M)
+# a key typed with a Chinese input method: `name：` (full-width colon) after an ASCII key, at the
+# start of a line (block mapping) or after '{' or ',' on a line that opens a flow mapping
+_FULLWIDTH_KEY = re.compile(r"^([ ]*(?:-[ ]+)?)([A-Za-z_][A-Za-z0-9_.]*)[ ]*：[ \u3000]*")
+_FULLWIDTH_FLOW_KEY = re.compile(r"([{,][ ]*)([A-Za-z_][A-Za-z0-9_.]*)[ ]*：[ \u3000]*")
+
+
+def _key_colons(line: str) -> str:
+    if "：" not in line:
+        return line
+    line = _FULLWIDTH_KEY.sub(lambda m: f"{m.group(1)}{m.group(2)}: ", line)
+    brace = line.find("{")
+    if brace >= 0 and "#" not in line[:brace]:
+        line = line[:brace] + _FULLWIDTH_FLOW_KEY.sub(lambda m: f"{m.group(1)}{m.group(2)}: ", line[brace:])
+    return line
 _FULLWIDTH_INDENT = re.compile(r"^[ ]*\u3000[ \u3000]*", re.M)
 
 
@@ -152,7 +164,7 @@ def _input_method(text: str, name: str) -> str:
                                 "indent with ASCII spaces", name, line))
     if problems:
         raise InputError(problems)
-    return _FULLWIDTH_KEY.sub(lambda m: f"{m.group(1)}{m.group(2)}: ", text)
+    return "".join(_key_colons(line) for line in text.splitlines(keepends=True))
 
 
 def read_yaml(path: str | Path) -> tuple[Any, LineMap]:
