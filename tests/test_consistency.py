@@ -295,3 +295,10 @@ def test_readme_lists_every_rule() -> None:
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     for r in consistency.rules_table():
         assert f"| `{r['id']}` | `{r['field']}` | {r['valid']} | {r['action']} |" in readme, r["id"]
+
+
+def test_samples_beyond_the_memory_cap_are_refused_before_drawing(tmp_path: Path) -> None:
+    # 10^9 samples x (2 x 1 pollutant x 6 years + 2 x 1 target) x 8 B x 2 = 224 GB > 2 GiB
+    scen = sim.load_scenario(_scenario(tmp_path))
+    with pytest.raises(InputError, match=r"1,000,000,000 samples needs an estimated 2\d\d\.\d GiB .* cap of 2\.0 GiB"):
+        run_uncertain(scen, samples=10**9)

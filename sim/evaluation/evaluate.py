@@ -315,6 +315,10 @@ def run_uncertain(scenario: Scenario, library: Library | None = None, *, samples
     model = result.model
     s = scenario.settings
     seed = s.seed if seed is None else seed
+    # decided before drawing: the per-sample arrays kept (totals, targets; twice over when samples are kept)
+    p_y, t = len(model.pollutants) * len(model.years), len(scenario.targets)
+    need = 8 * samples * (2 * p_y + 2 * t) * (2 if keep == "samples" else 1) + consistency.estimate_memory(model, 4096)
+    consistency.check_memory(need, f"{samples:,} samples", "use fewer samples (or keep quantiles only)", at="--samples")
     mc = monte_carlo(model, samples, seed, progress=progress)
     result.warnings.extend(w for w in model.warnings if w not in result.warnings)
     ds = result.dataset
