@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 import yaml
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import sim
 from sim.cli.main import main
@@ -302,3 +304,28 @@ def test_samples_beyond_the_memory_cap_are_refused_before_drawing(tmp_path: Path
     scen = sim.load_scenario(_scenario(tmp_path))
     with pytest.raises(InputError, match=r"1,000,000,000 samples needs an estimated 2\d\d\.\d GiB .* cap of 2\.0 GiB"):
         run_uncertain(scen, samples=10**9)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(q1=st.floats(0, 150), q2=st.floats(0, 150), growth=st.lists(st.floats(-0.3, 0.3), min_size=1, max_size=8),
+       comp=st.lists(st.floats(0, 1), min_size=1, max_size=8))
+def test_sampled_limit_counts_agree_with_a_per_row_reference(tmp_path_factory: pytest.TempPathFactory, q1: float, q2: float,
+                                                             growth: list[float], comp: list[float]) -> None:
+    """The vectorised limit check counts exactly the draws where, in some year, the retired plus the
+    switched activity (times completion) exceeds the pool's grown activity 100 (1 + g)^t."""
+    tmp = tmp_path_factory.mktemp("p")
+    m = [{"id": "r1", "type": "retire", "pool": "coal", "quantity": "1 蒸吨", "completion": [0.0, 1.0]},
+         {"id": "s1", "type": "switch", "pool": "coal", "to": "gas", "quantity": "1 蒸吨"}]
+    scen = sim.load_scenario(_scenario(tmp, measures=m, **{"pool0.growth": {"value": "0%", "low": "-30%", "high": "30%"}}))
+    model = compile_model(scen, load_library())
+    n = min(len(growth), len(comp))
+    x = model.param_matrix(n=n)
+    col = {k: i for i, k in enumerate(model.param_names)}
+    x[:, col["growth:coal"]] = growth[:n]
+    x[:, col["completion:r1"]] = comp[:n]
+    x[:, col["qty:r1"]], x[:, col["qty:s1"]] = q1, q2
+    t = np.array(model.years) - 2020
+    credit = (t > 0).astype(float)  # no date: full effect from the year after the base year
+    want = sum(bool(np.any((q1 * comp[r] + q2) * credit > 100 * (1 + growth[r]) ** t * (1 + 1e-9))) for r in range(n))
+    got = consistency.sample_breaches(model, x)
+    assert sum(got.values()) == want, (got, want)
