@@ -116,6 +116,35 @@ def gen_xlsx_error_cell(work: Path) -> None:
     _workbook(work / "inventory.xlsx", {(2, 10): "#DIV/0!"})  # boiler.coal, 排放系数:NOx: what Excel exports for 1/0
 
 
+def gen_xlsx_formula(work: Path) -> None:
+    _xlsx_scenario(work)
+    _workbook(work / "inventory.xlsx", {(2, 10): "=16.905*1"})  # a script writes formulas without saved values
+
+
+def gen_xlsx_formulas(work: Path) -> None:
+    _xlsx_scenario(work)
+    _workbook(work / "inventory.xlsx", {(2, 4): "=500*2", (3, 10): "=1.386"})
+
+
+def gen_xlsx_zip_bomb(work: Path) -> None:
+    import zipfile
+
+    _xlsx_scenario(work)
+    _workbook(work / "inventory.xlsx")
+    with zipfile.ZipFile(work / "inventory.xlsx", "a", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("xl/media/padding.bin", b"\0" * (80 * MiB))
+
+
+def gen_xlsx_bare_prefix(work: Path) -> None:
+    _xlsx_scenario(work)
+    _workbook(work / "inventory.xlsx", {(1, 10): "排放系数"})
+
+
+def gen_xlsx_merged_header(work: Path) -> None:
+    _xlsx_scenario(work)
+    _workbook(work / "inventory.xlsx", {(1, 5): ""})  # 单位 cleared: 活动水平 merged over D:E, as a planner formats it
+
+
 GENERATORS = {name[4:]: fn for name, fn in globals().items() if name.startswith("gen_")}
 
 
@@ -193,6 +222,8 @@ def test_bad_input(case: dict[str, Any], work: Path) -> None:
         assert f"did you mean {case['near']!r}" in err, err
     for text in case.get("expect", []):
         assert text in err, f"expected {text!r} in\n{err}"
+    for text in case.get("absent", []):  # content of a file that is not the planner's input is never echoed
+        assert text not in err, f"{text!r} echoed in\n{err}"
 
 
 def test_corpus_size() -> None:

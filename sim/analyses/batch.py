@@ -56,6 +56,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from sim.core import safe
 from sim.core.errors import ErsimError, InputError, Problem
 
 __all__ = [
@@ -739,6 +740,6 @@ def save_batch(batch: Batch, out: str | Path | None = None, label: str = "batch"
 
     def write(folder: OutputFolder) -> None:
         write_netcdf(ds, folder / "results.nc")
-        summary_frame(ds).to_csv(folder / "summary.csv", index=False, encoding="utf-8-sig")
+        safe.frame(summary_frame(ds)).to_csv(folder / "summary.csv", index=False, encoding="utf-8-sig")
 
     return write_output("batch", "batch", write, manifest, out)

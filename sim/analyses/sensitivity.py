@@ -38,11 +38,18 @@ def validate(names: list[str], n: int, method: str) -> None:
         raise InputError(Problem(f"Sobol needs a power-of-two base sample (e.g. 1024), got {n}"))
     if method == "morris" and n < 2:
         raise InputError(Problem(f"Morris needs at least 2 trajectories, got {n}"))
+    from sim.model import consistency
+
+    rows = n * (2 * len(names) + 2) if method == "sobol" else n * (len(names) + 1)
+    if rows > consistency.MAX_GRID_POINTS:  # decided before SALib draws anything
+        msg = consistency.RULES["evaluations"].text(method=method, n=n, k=len(names), rows=rows, cap=consistency.MAX_GRID_POINTS)
+        raise InputError(Problem(msg, path="--n"))
 
 
 def margin_function(model: Model, target: str) -> Callable[[np.ndarray, list[str]], np.ndarray]:
     """f(U [N,k] in the unit cube, names) -> the target's margin [N], via the vectorised kernel."""
     from sim.analyses.sweep import evaluate_rows
+    from sim.model import consistency
 
     ids = [t.id for t in model.scenario.targets]
     if target not in ids:
@@ -57,6 +64,10 @@ def margin_function(model: Model, target: str) -> Callable[[np.ndarray, list[str
         for j, name in enumerate(names):
             p = model.params[name]
             x[:, col[name]] = ppf(np.clip(u[:, j], 1e-12, 1 - 1e-12), p.distribution, p.value, p.low, p.high)
+        for what, c in consistency.sample_breaches(model, x).items():  # limits hold in every draw, or are said
+            w = consistency.RULES["limit-in-samples"].text(count=c, total=len(x), pct=100 * c / len(x), what=what)
+            if w not in model.warnings:
+                model.warnings.append(w)
         _, _, req, ach = evaluate_rows(model, x)
         out: np.ndarray = ach[:, ti] - req[:, ti]
         return out

@@ -29,8 +29,8 @@ from sim.evaluation.evaluate import (
     target_unit,
 )
 from sim.evaluation.evaluator import GridRows, evaluate, working_chunk
-from sim.model.compile import Model
-from sim.model.yamlio import LineMap
+from sim.model import consistency
+from sim.model.compile import Model, check_groups
 
 __all__ = ["SweepAxis", "break_even", "evaluate_rows", "parse_set", "sweep"]
 
@@ -54,7 +54,7 @@ def _number(text: str, unit: str, what: str) -> float:
         q = parse_quantity(text)
     except UnitError as exc:
         raise InputError(Problem(f"{what}: {exc}")) from None
-    if q.unitless:
+    if str(q.units) in ("", "dimensionless"):  # a bare number is in the input's unit ('10%' is not bare)
         return float(q.magnitude)
     try:
         return float(q.to(parse_quantity(f"1 {unit}").units).magnitude) if unit else float(q.to("dimensionless").magnitude)
@@ -140,7 +140,11 @@ def parse_set(model: Model, text: str) -> SweepAxis:
             raise InputError(Problem(f"{what}: unknown pool {rest!r}{did_you_mean(rest, model.pools)}"))
         p = params[name]
         rng = (p.low, p.value, p.high) if p.low is not None and p.high is not None else None
-        return SweepAxis(path, _spec_values(spec, "", rng, what), "", name, central=p.value)
+        vals = _spec_values(spec, "", rng, what)
+        if np.any((vals <= -1) | (vals > 1)):
+            rule = consistency.RULES["growth-range"]
+            raise InputError(Problem(rule.text(got=", ".join(f"{v:.0%}" for v in vals if not -1 < v <= 1)), path=what))
+        return SweepAxis(path, vals, "", name, central=p.value)
     if head == "targets":
         tid, _, field = rest.rpartition(".")
         ids = [t.id for t in model.scenario.targets]
@@ -159,34 +163,41 @@ def parse_set(model: Model, text: str) -> SweepAxis:
     raise InputError(Problem(f"{what}: a path starts with measures., coefficients., growth. or targets.{did_you_mean(head, ['measures', 'coefficients', 'growth', 'targets'])}"))
 
 
-def check_extremes(model: Model, axes: list[SweepAxis]) -> None:
-    """Each quantity or share axis at its largest value must fit its pool (and its disjoint group),
-    as the run's own check demands."""
-    from sim.model.compile import _check_limits
+MAX_CORNER_AXES = 6  # all 2^d corners of up to 6 axes are checked together; beyond, each axis alone
 
+
+def check_extremes(model: Model, axes: list[SweepAxis]) -> None:
+    """The grid's extreme points pass the consistency stage: every corner of the swept axes
+    (each at its smallest or largest value, the other inputs at the scenario's levels)."""
     col = {k: i for i, k in enumerate(model.param_names)}
-    lines = model.scenario._lines or LineMap("<scenario>")
-    inv = model.scenario._inventory_lines or lines
-    for a in axes:
-        if a.param is None or not a.param.startswith(("qty:", "share:")) or not len(a.values):
-            continue
+    swept = [a for a in axes if a.param is not None and len(a.values)]
+    ends = [sorted({float(np.min(a.values)), float(np.max(a.values))}) for a in swept]
+    if len(swept) <= MAX_CORNER_AXES:
+        corners = [tuple(zip(swept, c, strict=True)) for c in itertools.product(*ends)]
+    else:
+        corners = [((a, v),) for a, e in zip(swept, ends, strict=True) for v in e]
+    for corner in corners:
         x = model.param_matrix(n=1)
-        top = float(np.max(a.values))
-        x[0, col[a.param]] = top * a.scale
-        try:
-            _check_limits(model, lines, inv, x)
-        except InputError as exc:
-            raise InputError([Problem(f"--set {a.path}: at {top:g} {a.unit}: {p.message}", p.file, p.line, p.path)
-                              for p in exc.problems]) from None
+        for a, v in corner:
+            x[0, col[a.param]] = v * a.scale  # type: ignore[index]
+        problems = consistency.check_rows(model, x) + check_groups(model, x)
+        if problems:
+            if len(corner) == 1:
+                a, v = corner[0]
+                head = f"--set {a.path}: at {v:g} {a.unit}".rstrip()
+            else:
+                head = "--set grid corner at " + ", ".join(f"{a.path}={v:g}{(' ' + a.unit) if a.unit else ''}" for a, v in corner)
+            raise InputError([Problem(f"{head}: {p.message}", p.file, p.line, p.path) for p in problems]) from None
 
 
 def evaluate_rows(model: Model, x: np.ndarray, values: np.ndarray | None = None, chunk: int | None = None,
-                  progress: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                  progress: Any = None, breaches: dict[str, int] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(baseline totals, emission totals [N,P,Y] t/a, required, achieved [N,T]) for parameter rows *x*.
 
-    The shared evaluation loop (:func:`sim.evaluation.evaluator.evaluate`) on a matrix of rows.
+    The shared evaluation loop (:func:`sim.evaluation.evaluator.evaluate`) on a matrix of rows;
+    *breaches*, when given, counts the rows where a measure takes more than its pool holds.
     """
-    ev = evaluate(model, x, values, chunk=chunk, progress=progress)
+    ev = evaluate(model, x, values, chunk=chunk, progress=progress, breaches=breaches)
     return ev.baseline_total, ev.emissions_total, ev.required, ev.achieved
 
 
@@ -198,8 +209,13 @@ def sweep(model: Model, axes: list[SweepAxis], samples: int = 0, seed: int | Non
     if len(set(paths)) != len(paths):
         raise InputError(Problem("each input may be swept once"))
     shape = tuple(len(a.values) for a in axes)
+    consistency.check_grid(shape, samples)  # before anything is allocated
     g = int(np.prod(shape))
     names = model.param_names
+    rows = g * max(samples, 1)
+    held = 8 * rows * (len(names) + 2 * len(model.pollutants) * len(model.years) + 3 * len(model.scenario.targets) + len(axes))
+    consistency.check_memory(held + consistency.estimate_memory(model, min(rows, 4096)),
+                             f"a sweep of {rows:,} rows of {len(names):,} inputs", "use fewer points or samples")
     check_extremes(model, axes)
     col = {k: i for i, k in enumerate(names)}
     grid = np.array(list(itertools.product(*[a.values for a in axes]))) if g else np.zeros((0, len(axes)))
@@ -228,7 +244,11 @@ def sweep(model: Model, axes: list[SweepAxis], samples: int = 0, seed: int | Non
             values[:, a.target] = np.repeat(grid[:, k], s)
     # rows are built chunk by chunk inside the evaluation loop, never as one [points x samples, params] matrix
     source = GridRows(draws, cols, np.column_stack(scaled) if scaled else np.zeros((g, 0)), working_chunk(model, g * s))
-    ev = evaluate(model, source, values, progress=progress)
+    counts: dict[str, int] = {}
+    ev = evaluate(model, source, values, progress=progress, breaches=counts if samples else None)
+    for w in consistency.breach_warnings(counts, g * s):
+        if w not in model.warnings:
+            model.warnings.append(w)
     base, emis, req, ach = ev.baseline_total, ev.emissions_total, ev.required, ev.achieved
     dims = [a.path for a in axes]
     coords: dict[str, Any] = {a.path: xr.Variable(a.path, a.values, {"units": a.unit}) for a in axes}
@@ -252,7 +272,8 @@ def sweep(model: Model, axes: list[SweepAxis], samples: int = 0, seed: int | Non
         ds["reduction_total"] = ((*dims, "pollutant", "year"), (base_g - emis_g)[..., 0, :, :], {**t_a, "long_name": "total reduction by the measures"})
     ds.attrs = {"Conventions": CONVENTIONS, "scenario": model.scenario.name, "scenario_id": model.scenario.slug, "samples": samples,
                 "seed": model.scenario.settings.seed if seed is None else seed, "swept": ", ".join(paths),
-                "sampling": "common random numbers: one Latin hypercube reused at every grid point" if samples else "deterministic"}
+                "sampling": "common random numbers: one Latin hypercube reused at every grid point" if samples else "deterministic",
+                "warnings": "\n".join(model.warnings)}
     ds = ds.assign_coords(target_name=("target", [t.name or t.id for t in model.scenario.targets], {"long_name": "target name"}),
                           target_unit=("target", units, {"long_name": "unit of the margin for this target (UDUNITS)"}))
     for c, ln in (("target", "target id"), ("pollutant", "pollutant id"), ("year", "calendar year")):

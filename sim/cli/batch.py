@@ -8,6 +8,7 @@ from __future__ import annotations
 import click
 
 from sim.cli.errors import handled
+from sim.core import safe
 
 __all__ = ["batch_cmd"]
 
@@ -46,7 +47,7 @@ def batch_cmd(items: tuple[str, ...], samples: int, seed: int | None, scheduler:
         batch = evaluate_batch(found, samples=samples, seed=seed, scheduler=scheduler, block=block,
                                progress=advance, workers=workers)
     for w in batch.warnings:
-        click.echo(f"warning: {w}", err=True)
+        click.echo(f"warning: {safe.console(w)}", err=True)
     _print(batch.dataset)
     path = save_batch(batch, out, batch_label(list(items)))
     t = batch.timing

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
+from sim.core import safe
 from sim.core.errors import ErsimError, InputError
 
 __all__ = ["handled"]
@@ -19,7 +20,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 def _stderr_console() -> Any:
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return Console(stderr=True, highlight=False, soft_wrap=True, markup=False, emoji=False)
 
 
 def _report(exc: ErsimError) -> None:
@@ -28,9 +29,9 @@ def _report(exc: ErsimError) -> None:
         n = len(exc.problems)
         err.print(f"[bold red]error:[/] {n} problem{'s' if n != 1 else ''} in the input:", markup=True)
         for p in exc.problems:
-            err.print(f"  {p}", markup=False)
+            err.print(f"  {safe.console(p)}", markup=False, emoji=False)
     else:
-        err.print(f"error: {exc}", markup=False)
+        err.print(f"error: {safe.console(exc)}", markup=False, emoji=False)
 
 
 def handled(fn: F) -> F:
@@ -49,10 +50,21 @@ def handled(fn: F) -> F:
             ctx.exit(exc.exit_code)
         except (KeyboardInterrupt, click.exceptions.Exit, click.ClickException, click.Abort):
             raise
+        except OSError as exc:  # a full disk, a read-only or forbidden folder: the cause, not a trace
+            from sim.store.damage import write_error
+
+            problem = write_error(exc)
+            if problem is None or debug:
+                if debug:
+                    raise
+                click.echo(f"internal error: {type(exc).__name__}: {safe.console(exc)} (run with --debug for the traceback)", err=True)
+                ctx.exit(1)
+            _report(InputError(problem))
+            ctx.exit(2)
         except Exception as exc:  # a bug: say so briefly, full trace with --debug
             if debug:
                 raise
-            click.echo(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", err=True)
+            click.echo(f"internal error: {type(exc).__name__}: {safe.console(exc)} (run with --debug for the traceback)", err=True)
             ctx.exit(1)
 
     return wrapper  # type: ignore[return-value]

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from sim.cli.errors import handled
+from sim.core import safe
 from sim.core.errors import InputError
 
 
@@ -75,9 +76,12 @@ def run_cmd(scenario: str, out: str | None, attribution: str | None, as_json: bo
 
         result.extra_writers.update(figure_writers(result))
     for w in result.warnings:
-        click.echo(f"warning: {w}", err=True)
+        click.echo(f"warning: {safe.console(w)}", err=True)
     from sim.api import save_run
+    from sim.store.damage import check_writable
+    from sim.store.folders import default_outputs
 
+    check_writable(Path(out) if out else default_outputs(), int(1.5 * result.dataset.nbytes) + 16 * 2**20)
     path = save_run(result, out)
     if as_json:
         payload = {
@@ -200,6 +204,8 @@ def sweep_cmd(scenario: str, sets: tuple[str, ...], samples: int, seed: int | No
     with progress(None, "sweep", quiet) as advance:
         res = sweep(scenario, list(sets), samples=samples, seed=seed, progress=advance)
     print_sweep(res.dataset, res.break_even())
+    for w in res.model.warnings:
+        click.echo(f"warning: {safe.console(w)}", err=True)
     click.echo(f"sweep written to {res.save(out)}", err=True)
 
 
@@ -226,6 +232,8 @@ def sensitivity_cmd(scenario: str, method: str, target: str | None, n: int, seed
 
     res = sensitivity(scenario, method, target, n=n, seed=seed)
     print_sensitivity(res.table, method, res.target)
+    for w in res.model.warnings:
+        click.echo(f"warning: {safe.console(w)}", err=True)
     click.echo(f"sensitivity written to {res.save(out)}", err=True)
 
 
@@ -244,6 +252,8 @@ def runs_cmd(scenario: str | None, kind: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from sim.store.damage import leftovers
+    from sim.store.folders import default_outputs
     from sim.store.runs import list_outputs
 
     table = Table("id", "kind", "scenario", "created", "seed", "samples", "targets (margin)")
@@ -255,9 +265,12 @@ def runs_cmd(scenario: str | None, kind: str) -> None:
                           if isinstance(t, dict) and isinstance(t.get("margin"), (int, float)))
         if r.get("damaged"):
             heads = f"damaged: {r['damaged']}"
-        table.add_row(str(r.get("id")), str(r.get("kind")), str(r.get("scenario_id", "")), str(r.get("created", "")),
-                      str(st.get("seed", r.get("seed", ""))), str(st.get("samples", r.get("samples", ""))), heads)
-    Console(width=200, highlight=False).print(table, markup=False)
+        table.add_row(*(safe.console(x) for x in (str(r.get("id")), str(r.get("kind")), str(r.get("scenario_id", "")),
+                                                   str(r.get("created", "")), str(st.get("seed", r.get("seed", ""))),
+                                                   str(st.get("samples", r.get("samples", ""))), heads)))
+    Console(width=200, markup=False, emoji=False, highlight=False).print(table)
+    for p in leftovers(default_outputs()):
+        click.echo(f"left by an interrupted run (not a run; safe to delete): {safe.console(p)}")
 
 
 @main.command("schema")

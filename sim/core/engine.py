@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -273,9 +274,33 @@ def components(inp: EngineInputs) -> list[tuple[np.ndarray, np.ndarray]]:
     return out
 
 
+WORK_BYTES = 64 * 2**20  # working memory of one batch of mask rows
+
+
 def _totals(inp: EngineInputs, mask: np.ndarray) -> np.ndarray:
     """Emissions summed over pools [B,P,Y] for each mask row."""
-    return emissions(inp, mask).sum(axis=1)
+    return _prefix_totals(inp, np.arange(inp.n_measures), mask.shape[0], lambda lo, hi: mask[lo:hi])
+
+
+def _prefix_totals(inp: EngineInputs, rank: np.ndarray, b: int, rows_of: Any = None) -> np.ndarray:
+    """Emissions summed over pools [B,P,Y]; row i switches on the measures of *rank* < i
+    (or the rows *rows_of(lo, hi)* gives).
+
+    Rows are made and evaluated in batches of about :data:`WORK_BYTES`, so that a group of
+    n measures (n + 1 rows of n switches) needs memory linear in n, not n squared.
+    """
+    m = inp.n_measures
+    p, y = inp.ef.shape[2], inp.offset.shape[0]
+    per_row = 8 * (4 * max(m, 1) * y + 6 * max(inp.n_pools, 1) * max(p, 1) * y + max(m, 1) * max(p, 1))
+    rows = max(1, WORK_BYTES // per_row)
+    if rows_of is None:
+        def rows_of(lo: int, hi: int) -> np.ndarray:
+            return (rank[None, :] < np.arange(lo, hi)[:, None]).astype(float)
+    out = np.empty((b, p, y))
+    for lo in range(0, b, rows):
+        hi = min(b, lo + rows)
+        out[lo:hi] = emissions(inp, rows_of(lo, hi)).sum(axis=1)
+    return out
 
 
 def attribute_sequential(inp: EngineInputs) -> np.ndarray:
@@ -290,8 +315,7 @@ def attribute_sequential(inp: EngineInputs) -> np.ndarray:
     for ms, pools in components(inp):
         sub = inp.restrict(ms, pools)
         n = len(ms)
-        mask = np.tril(np.ones((n + 1, n)), -1)  # row i: first i measures on
-        tot = _totals(sub, mask)  # [n+1,P,Y]
+        tot = _prefix_totals(sub, np.arange(n), n + 1)  # [n+1,P,Y], row i: first i measures on
         out[ms] = tot[:-1] - tot[1:]
     return out
 
@@ -328,10 +352,9 @@ def attribute_shapley(inp: EngineInputs, exact_max: int = 12, permutations: int 
             acc = np.zeros((n, p, y))
             for _ in range(permutations):
                 order = rng.permutation(n)
-                mask = np.zeros((n + 1, n))
-                for j in range(1, n + 1):
-                    mask[j, order[:j]] = 1.0
-                tot = _totals(sub, mask)
+                rank = np.empty(n, dtype=np.int64)
+                rank[order] = np.arange(n)
+                tot = _prefix_totals(sub, rank, n + 1)  # row j: the first j of *order* on
                 acc[order] += tot[:-1] - tot[1:]
             out[ms] = acc / permutations
     return out, info

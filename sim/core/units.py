@@ -16,7 +16,7 @@ import pint
 
 from sim.core.errors import UnitError
 
-__all__ = ["Q_", "normalise_unit_text", "parse_quantity", "parse_unit", "to_magnitude", "ureg"]
+__all__ = ["Q_", "halfwidth", "normalise_unit_text", "parse_quantity", "parse_unit", "to_magnitude", "ureg"]
 
 
 def _make_registry() -> Any:
@@ -53,9 +53,33 @@ _POWER_SUFFIX = re.compile(r"(?<![A-Za-z_])(m|km|cm|mm|Nm|hm)([23])(?![0-9A-Za-z
 _NM3 = re.compile(r"Nm\*\*3|Nm3")
 
 
+# full-width forms typed with a Chinese input method (５％, ／, ＊) and the ideographic space
+_FULLWIDTH = {**{c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}, 0x3000: 0x20}
+_WAN_YI = re.compile(r"([万亿])([^\s*/()0-9.+\-]+)")
+
+
+def halfwidth(text: str) -> str:
+    """``５％`` -> ``5%``: full-width ASCII forms and U+3000 spaces as ASCII."""
+    return text.translate(_FULLWIDTH)
+
+
+def _define_wan_yi(text: str) -> None:
+    """Define 万X and 亿X (10^4 and 10^8 of any known unit X) the first time they appear."""
+    for m in _WAN_YI.finditer(text):
+        name, base = m.group(0), m.group(2)
+        if name in ureg:
+            continue
+        try:
+            ureg.Unit(normalise_unit_text(base))
+        except Exception:
+            continue
+        factor = "10000" if m.group(1) == "万" else "100000000"
+        ureg.define(f"{name} = {factor} * {base}")
+
+
 def normalise_unit_text(text: str) -> str:
     """Rewrite a planner's unit spelling into pint syntax (``m3`` -> ``m**3``, ``·`` -> ``*``)."""
-    out = text.strip()
+    out = halfwidth(text).strip()
     for old, new in _REPLACEMENTS:
         out = out.replace(old, new)
     out = _NM3.sub("m**3", out)  # normal cubic metres: the reference state is in the note
@@ -68,6 +92,7 @@ def parse_unit(text: str) -> Any:
     """Parse a unit string (``'t/a'``, ``'吨'``, ``'kg/(辆·a)'``); raise UnitError if unknown."""
     if text is None or str(text).strip() in ("", "1", "-"):
         return ureg.dimensionless
+    _define_wan_yi(halfwidth(str(text)))
     try:
         q = ureg.Quantity(1, normalise_unit_text(str(text)))
     except Exception as exc:  # pint raises several unrelated types
@@ -98,7 +123,7 @@ def _parse_quantity(value: Any, default_unit: str | None = None) -> pint.Quantit
         raise UnitError(f"expected a quantity, got {value!r}")
     if isinstance(value, (int, float)):
         return Q_(float(value), parse_unit(default_unit) if default_unit else ureg.dimensionless)
-    text = str(value).strip()
+    text = halfwidth(str(value)).strip()
     if not text:
         raise UnitError("empty quantity")
     m = re.match(r"^\s*([-+]?(?:\d[\d,]*\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*)$", text)

@@ -10,10 +10,11 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from sim.core import engine
+from sim.core import engine, safe
 from sim.core.pollutants import NAMES_ZH
 from sim.core.version import __version__
 from sim.evaluation.targets import air_values, target_specs
+from sim.model import consistency
 from sim.model.coefficients import Library, load_library
 from sim.model.compile import Model, compile_model
 from sim.model.feasibility import concentration_parts, evaluate_targets, status
@@ -77,7 +78,7 @@ class Result:
             if c in ds:
                 cols[c] = ds[c].values
         cols["status"] = ds["status"].values
-        return pd.DataFrame(cols)
+        return safe.frame(pd.DataFrame(cols))
 
     def summary_frame(self) -> pd.DataFrame:
         """One row per pollutant and year: baseline, reduction, emissions (column ``emission_unit``: t/a);
@@ -114,7 +115,7 @@ class Result:
             for _, t in tf[~tf["pollutant"].isin(pols)].iterrows():
                 rows.append(joined({"pollutant": str(t["pollutant"]), "year": int(t["year"]), "baseline": np.nan,
                                     "reduction": np.nan, "emissions": np.nan, "emission_unit": "t/a"}, t))
-        return pd.DataFrame(rows)
+        return safe.frame(pd.DataFrame(rows))
 
     def measures_frame(self) -> pd.DataFrame:
         """One row per measure, pollutant and year: attributed reduction (t/a); with samples its p5, p50 and p95."""
@@ -129,7 +130,7 @@ class Result:
             if q in ds:
                 df[q] = ds[q].transpose("measure", "pollutant", "year").values.reshape(-1)
                 keep.append(q)
-        return df[keep]
+        return safe.frame(df[keep])
 
 
 def run(scenario: Scenario, library: Library | None = None, *, attribution: str | None = None) -> Result:
@@ -295,7 +296,11 @@ def monte_carlo(model: Model, n: int, seed: int, chunk: int | None = None, progr
     """
     from sim.evaluation.evaluator import Sampler, evaluate
 
-    ev = evaluate(model, Sampler(model, n, seed, chunk), reductions=reductions, progress=progress)
+    counts: dict[str, int] = {}
+    ev = evaluate(model, Sampler(model, n, seed, chunk), reductions=reductions, progress=progress, breaches=counts)
+    for w in consistency.breach_warnings(counts, n):
+        if w not in model.warnings:
+            model.warnings.append(w)
     out = ev.as_dict()
     if ev.reduction is not None:
         out["reduction"] = ev.reduction
@@ -321,6 +326,10 @@ def run_uncertain(scenario: Scenario, library: Library | None = None, *, samples
     model = result.model
     s = scenario.settings
     seed = s.seed if seed is None else seed
+    # decided before drawing: the per-sample arrays kept (totals, targets; twice over when samples are kept)
+    p_y, t = len(model.pollutants) * len(model.years), len(scenario.targets)
+    need = 8 * samples * (2 * p_y + 2 * t) * (2 if keep == "samples" else 1) + consistency.estimate_memory(model, 4096)
+    consistency.check_memory(need, f"{samples:,} samples", "use fewer samples (or keep quantiles only)", at="--samples")
     from sim.evaluation.evaluator import MIN_REDUCTION_SAMPLES, REDUCTION_BYTES
 
     per_sample = 8 * max(1, len(model.measures) * len(model.pollutants) * len(model.years))
@@ -328,6 +337,7 @@ def run_uncertain(scenario: Scenario, library: Library | None = None, *, samples
     if kept < min(samples, MIN_REDUCTION_SAMPLES):
         kept = 0  # too few samples fit the memory bound for meaningful quantiles: none, and the dataset says so
     mc = monte_carlo(model, samples, seed, progress=progress, reductions=kept)
+    result.warnings.extend(w for w in model.warnings if w not in result.warnings)
     ds = result.dataset
     margin = mc["achieved"] - mc["required"]
     q = np.array(QUANTILES)

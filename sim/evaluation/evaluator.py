@@ -127,13 +127,21 @@ class Evaluation:
 
 
 def evaluate(model: Model, rows: np.ndarray | RowSource, values: np.ndarray | None = None, *,
-             reductions: int = 0, chunk: int | None = None, progress: Callable[[int], Any] | None = None) -> Evaluation:
+             reductions: int = 0, chunk: int | None = None, progress: Callable[[int], Any] | None = None,
+             breaches: dict[str, int] | None = None) -> Evaluation:
     """Evaluate parameter *rows* (a matrix [N, n_params], a :class:`Sampler` or other RowSource) -> Evaluation.
 
     *values* [N,T] replaces the targets' values row by row (sweeps of a target's value).
     *reductions* > 0 also attributes each measure's reduction (sequential, in listed order) on
     the first min(N, reductions) rows. *progress* is called with the rows done per chunk.
+    *breaches*, when given, counts the rows where a measure takes more than its pool holds
+    (the consistency stage's limits, checked on every drawn row: nothing is clipped silently).
     """
+    import threading
+
+    from sim.model import consistency
+
+    lock = threading.Lock()
     from sim.evaluation.targets import air_values, target_specs
 
     sampler = None if isinstance(rows, np.ndarray) else rows
@@ -156,6 +164,11 @@ def evaluate(model: Model, rows: np.ndarray | RowSource, values: np.ndarray | No
         lo, hi = starts[c], min(n, starts[c] + step)
         x = sampler.rows(c) if sampler is not None else rows[lo:hi]  # type: ignore[index]
         inp = model.inputs_from_matrix(x)
+        if breaches is not None:
+            found = consistency.sample_breaches(model, x, inp)
+            with lock:
+                for what, count in found.items():
+                    breaches[what] = breaches.get(what, 0) + count
         b, e = kernel.totals(inp, plan)
         out.baseline_total[lo:hi], out.emissions_total[lo:hi] = b, e
         if specs:

@@ -20,6 +20,7 @@ from sim.core import engine
 from sim.core.errors import InputError, Problem, UnitError, did_you_mean
 from sim.core.pollutants import POLLUTANTS, display
 from sim.core.units import Q_, parse_quantity, parse_unit, ureg
+from sim.model import consistency
 from sim.model.coefficients import Coefficient, Library, eval_formula
 from sim.model.measure_types import MEASURE_TYPES
 from sim.model.plan_scope import check_scope
@@ -27,7 +28,7 @@ from sim.model.scenario import Measure, PoolSpec, Scenario, Uncertain
 from sim.model.standards import check_standards
 from sim.model.yamlio import LineMap
 
-__all__ = ["KIND_CODES", "Model", "Param", "compile_model", "completion_high", "group_shares"]
+__all__ = ["KIND_CODES", "Model", "Param", "check_groups", "compile_model", "completion_high", "group_shares"]
 
 Unit = Any  # pint's unit classes (PlainUnit/Unit) differ between versions
 
@@ -396,12 +397,7 @@ def _credit(m: Measure, years: Sequence[int], rule: str, lines: LineMap, path: t
             if yr in m.schedule:
                 last = m.schedule[yr].value
             out[years.index(yr)] = last
-        for yr in m.schedule:
-            if yr not in years:
-                problems.append(lines.problem((*path, "schedule", yr), f"schedule year {yr} lies outside the scenario years {years[0]}-{years[-1]}"))
-        if any(not 0 <= v.value <= 1 for v in m.schedule.values()):
-            problems.append(lines.problem((*path, "schedule"), "schedule shares lie between 0 and 1"))
-        return out
+        return out  # schedule years and shares: sim.model.consistency
     if m.commissioned:
         year, month = (int(x) for x in m.commissioned.split("-"))
         first = {"next_month": (12 - month) / 12, "same_month": (13 - month) / 12, "full_year": 1.0}[rule]
@@ -422,6 +418,9 @@ def compile_model(scen: Scenario, library: Library) -> Model:
     }
     lib = library.with_overrides(overrides) if overrides else library
     cc = _Compiler(scen, lib)
+    stage = consistency.check_scenario(scen, library.keys())
+    cc.problems.extend(stage.problems)
+    cc.warnings.extend(stage.warnings)
     lines, inv_lines = cc.lines, cc.inv_lines
     pools: list[PoolSpec] = scen.pools
     years = scen.year_range
@@ -469,7 +468,7 @@ def compile_model(scen: Scenario, library: Library) -> Model:
         if pool.activity is not None:
             q = parse_quantity(pool.activity)
             if q.magnitude < 0:
-                cc.err(inv_lines, (i, "activity"), "activity must not be negative")
+                cc.problems.append(consistency.problem("activity-negative", inv_lines, (i, "activity")))
             unit = q.units
             model.activity0[i] = float(q.magnitude)
         else:
@@ -478,8 +477,6 @@ def compile_model(scen: Scenario, library: Library) -> Model:
         units.append(unit)
         model.pool_units.append(f"{unit:~}" if unit != ureg.dimensionless else "")
         model.params[f"growth:{pool.id}"] = _param_from(f"growth:{pool.id}", pool.growth, f"{pool.name or pool.id} 增长率")
-        if not all(-1 < v <= 1 for v in (pool.growth.value, pool.growth.low, pool.growth.high) if v is not None):
-            cc.err(inv_lines, (i, "growth"), "growth (and its range) must lie above -100% and at most +100% a year")
         for pol, spec in pool.ef.items():
             r = cc.factor(spec, inv_lines, (i, "ef", pol), f"pool {pool.id}")
             if r is None:
@@ -487,6 +484,14 @@ def compile_model(scen: Scenario, library: Library) -> Model:
             const, keys, ef_unit = r
             per = ef_unit * unit
             s = _scale_emission(per)
+            if s is None and _conversion(unit, _T_PER_D) is not None and _scale_emission(ef_unit * _M3_PER_D) is not None:
+                # a sewage flow written as plans write it (40万吨/日): water, 1 t = 1 m³
+                flow = _water_flow(Q_(model.activity0[i], unit), cc, inv_lines, (i, "activity"))
+                unit, units[i] = flow.units, flow.units
+                model.activity0[i] = float(flow.magnitude)
+                model.pool_units[i] = f"{unit:~}"
+                per = ef_unit * unit
+                s = _scale_emission(per)
             if s is None:
                 cc.err(inv_lines, (i, "ef", pol), f"emission factor in '{ef_unit:~}' times activity in '{unit:~}' gives '{per:~}', not tonnes per year")
                 continue
@@ -501,7 +506,7 @@ def compile_model(scen: Scenario, library: Library) -> Model:
                 cc.err(inv_lines, (i, "emissions", pol), f"emissions in '{q.units:~}' are not tonnes (per year)")
                 continue
             if q.magnitude < 0:
-                cc.err(inv_lines, (i, "emissions", pol), "emissions must not be negative")
+                cc.problems.append(consistency.problem("emissions-negative", inv_lines, (i, "emissions", pol)))
             act = model.activity0[i] if model.activity0[i] > 0 else 1.0
             add(f"ef[{i},{pol_idx[pol]}]", float(q.magnitude) * s / act, {})
 
@@ -521,6 +526,8 @@ def compile_model(scen: Scenario, library: Library) -> Model:
         user = f"measure {m.id}"
         if m.type != "treat" and m.quantity is not None:
             q = parse_quantity(m.quantity)
+            if _conversion(q.units, unit) is None:
+                q = _water_flow(q, cc, lines, (*path, "quantity"))
             s = cc.scale(q.units, unit, lines, (*path, "quantity"), f"quantity of {m.id}")
             if s is not None:
                 model.qty[j] = float(q.magnitude) * s
@@ -561,7 +568,7 @@ def compile_model(scen: Scenario, library: Library) -> Model:
                 s = cc.scale(r[2], ureg.dimensionless, lines, (*path, "efficiency", pol), "efficiency")
                 if s is not None:
                     if not r[1] and not 0 <= r[0] * s <= 1:
-                        cc.err(lines, (*path, "efficiency", pol), f"efficiency must lie between 0% and 100%, got {r[0] * s:.0%}")
+                        cc.problems.append(consistency.problem("efficiency-range", lines, (*path, "efficiency", pol), got=f"{r[0] * s:.0%}"))
                     add(f"eff[{j},{pol_idx[pol]}]", r[0] * s, r[1])
         if m.type == "standard":
             for pol, spec in m.ef.items():
@@ -577,7 +584,7 @@ def compile_model(scen: Scenario, library: Library) -> Model:
                     continue
                 add(f"newef[{j},{pol_idx[pol]}]", r[0] * s, r[1])
         if m.type == "treat" and m.quantity is not None:
-            q = parse_quantity(m.quantity)
+            q = _water_flow(parse_quantity(m.quantity), cc, lines, (*path, "quantity"))
             lf: tuple[float, dict[str, int], Unit] | None = (1.0, {}, ureg.dimensionless)
             if m.load_factor is not None:
                 lf = cc.factor(m.load_factor, lines, (*path, "load_factor"), user)
@@ -633,9 +640,13 @@ def compile_model(scen: Scenario, library: Library) -> Model:
     for key in model.base_keys():
         c = lib[key]
         model.params[f"coef:{key}"] = Param(f"coef:{key}", c.value, c.low, c.high, c.distribution if c.uncertain else "fixed", c.unit, key)
+    cc.problems.extend(consistency.check_overrides(scen, library.keys(), model.base_keys()).problems)
     if cc.problems:
         raise InputError(cc.problems)
-    _check_limits(model, lines, inv_lines)
+    consistency.enforce(model)
+    groups = check_groups(model)
+    if groups:
+        raise InputError(groups)
     model.warnings += [w for w in check_standards(scen, lib) + check_scope(scen) if w not in model.warnings]
     return model
 
@@ -701,8 +712,12 @@ def _measure_cost(cc: _Compiler, model: Model, j: int, m: Measure, pool_unit: An
         if cc.scen.discount_rate is None:
             cc.err(lines, ("discount_rate",), "capital costs need the scenario's discount_rate (e.g. 8%) to be annualised")
         elif v is not None and c.lifetime is not None:
-            n = float(parse_quantity(c.lifetime).to("a").magnitude)
-            total += v * crf(cc.scen.discount_rate.value, n)
+            try:  # a lifetime that is not a time above zero is refused by the consistency stage
+                n = float(parse_quantity(c.lifetime).to("a").magnitude)
+            except (UnitError, pint.DimensionalityError):
+                n = 0.0
+            if n > 0 and -1 < cc.scen.discount_rate.value < 1:
+                total += v * crf(cc.scen.discount_rate.value, n)
     for fname in ("om", "fuel"):
         spec = getattr(c, fname)
         if spec is not None:
@@ -759,6 +774,22 @@ def _air_params(model: Model, scen: Scenario) -> None:
                 model.warnings.append(msg)
 
 
+_T_PER_D = ureg.Unit("t/d")
+_WATER = ureg.Unit("m**3/t")  # water: 1 t = 1 m³
+_M3_PER_D = ureg.Unit("立方米/日")
+
+
+def _water_flow(q: Any, cc: _Compiler, where: LineMap, path: tuple[Any, ...]) -> Any:
+    """A flow of water in tonnes per time (吨/日, 万吨/日) as 立方米/日 (1 t = 1 m³), said in a warning."""
+    if _conversion(q.units, _T_PER_D) is None:
+        return q
+    out = Q_(float(q.magnitude), q.units * _WATER).to(_M3_PER_D)
+    p = where.problem(path, f"'{q.magnitude:g} {q.units:~}' read as {out.magnitude:,.6g} 立方米/日 (water: 1 吨 = 1 立方米)")
+    if str(p) not in cc.warnings:
+        cc.warnings.append(str(p))
+    return out
+
+
 @lru_cache(maxsize=4096)
 def _base_scale(unit: str) -> float:
     """Magnitude of 1 *unit* in SI base units (ValueError for offset units such as degC)."""
@@ -789,85 +820,6 @@ def _scale_emission(unit: Unit) -> float | None:
     return None
 
 
-def _check_values(model: Model, lines: LineMap, inv_lines: LineMap) -> None:
-    """Central values the engine can use: factors not negative, removals not negative, all finite."""
-    with np.errstate(all="ignore"):
-        inp = model.inputs()
-        base = engine.baseline(inp)[0]  # [K,P,Y]
-    problems: list[Problem] = []
-    for k, p in zip(*np.nonzero(inp.ef[0] < 0), strict=True):
-        problems.append(inv_lines.problem((int(k), "ef", model.pollutants[p]), f"the emission factor of {model.pollutants[p]} is negative ({inp.ef[0, k, p]:.6g} t/a per unit); factors must be >= 0"))
-    for k in np.nonzero(~np.isfinite(base).all(axis=(1, 2)))[0]:
-        problems.append(inv_lines.problem((int(k), "activity"), f"pool {model.pools[k]!r}: activity times emission factor overflows (not a finite number of tonnes); check its activity, factors and growth"))
-    treats = np.nonzero(model.kind == engine.TREAT)[0]
-    for j in treats:
-        for p in np.nonzero(inp.removal[0, j] < 0)[0]:
-            problems.append(lines.problem(("measures", int(j), "c_out", model.pollutants[p]),
-                            f"measure {model.measures[j]!r} removes a negative load of {model.pollutants[p]}: c_out must not exceed c_in (and removal must be >= 0)"))
-    if problems:
-        raise InputError(problems)
-
-
-def _check_limits(model: Model, lines: LineMap, inv_lines: LineMap, x: np.ndarray | None = None) -> None:
-    """A measure never removes more than its pool holds: over-100% is an input error.
-
-    *x* (one parameter row) checks other levels than the scenario's, e.g. a sweep's extremes.
-    """
-    if x is None:
-        _check_values(model, lines, inv_lines)
-    with np.errstate(all="ignore"):  # tiny or huge activities: the messages say so, not a warning
-        _check_limits_at(model, lines, x)
-
-
-def _check_limits_at(model: Model, lines: LineMap, x: np.ndarray | None) -> None:
-    inp = model.inputs() if x is None else model.inputs_from_matrix(x)
-    qty = inp.qty[0]
-    hi = {name: (p.high if p.high is not None else p.value) for name, p in model.params.items() if name.startswith("completion:")}
-    comp = np.array([hi[f"completion:{m}"] for m in model.measures]) if model.measures else np.zeros(0)
-    a = engine.grown_activity(inp)[0]  # [K,Y]
-    problems: list[Problem] = []
-    moves = np.isin(model.kind, (engine.RETIRE, engine.SWITCH))
-    moved = np.where(moves, np.nan_to_num(qty), 0.0)[:, None] * comp[:, None] * model.credit  # [M,Y]
-    for k, pid in enumerate(model.pools):
-        ms = np.nonzero((model.src == k) & moves)[0]
-        if len(ms) == 0:
-            continue
-        # activity arriving by switch into this pool can be retired too
-        gain = (moved * inp.conv[0][:, None])[model.tgt == k].sum(axis=0)
-        total = moved[ms].sum(axis=0)
-        over = np.nonzero(total > (a[k] + gain) * (1 + 1e-9))[0]
-        if len(over):
-            y = over[0]
-            names = ", ".join(model.measures[m] for m in ms)
-            pct = total[y] / a[k, y] * 100 if a[k, y] > 0 else float("inf")
-            problems.append(lines.problem(("measures", int(ms[0]), "quantity"),
-                            f"measures {names} retire or switch {total[y]:.6g} {model.pool_units[k]} of pool {pid!r} in {model.years[y]}, {pct:.0f}% of the {a[k, y]:.6g} it holds"))
-    ctl = np.isin(model.kind, (engine.CONTROL, engine.STANDARD))
-    for j in np.nonzero(ctl & ~np.isnan(qty))[0]:
-        k = model.src[j]
-        cover = qty[j] / np.where(a[k] > 0, a[k], np.nan)
-        if np.nanmax(np.where(model.credit[j] > 0, cover, 0)) > 1 + 1e-9:
-            problems.append(lines.problem(("measures", int(j), "quantity"),
-                            f"measure {model.measures[j]!r} covers {qty[j]:.6g} {model.pool_units[k]}, more than pool {model.pools[k]!r} holds ({a[k].min():.6g})"))
-    problems.extend(_check_groups(model, lines, inp, a))
-    treats = np.nonzero(model.kind == engine.TREAT)[0]
-    if len(treats):
-        base = engine.baseline(inp)[0]  # [K,P,Y]
-        full = inp.removal[0][:, :, None] * (comp[:, None, None] * model.credit[:, None, :])
-        for k, pid in enumerate(model.pools):
-            tms = [int(j) for j in treats if model.src[j] == k]
-            if not tms:
-                continue
-            tot = full[tms].sum(axis=0)
-            hits = np.argwhere(tot > base[k] * (1 + 1e-9) + 1e-12)
-            if len(hits):
-                p, y = hits[0]
-                problems.append(lines.problem(("measures", tms[0], "quantity"),
-                                f"treatment measures {', '.join(model.measures[j] for j in tms)} remove {tot[p, y]:.6g} t of {model.pollutants[p]} from pool {pid!r} in {model.years[y]}, more than its {base[k, p, y]:.6g} t"))
-    if problems:
-        raise InputError(problems)
-
-
 def completion_high(model: Model) -> np.ndarray:
     """[M]: each measure's completion at the high end of its range (its value when fixed), cached."""
     cached = model.__dict__.get("_completion_high")
@@ -894,12 +846,16 @@ def group_shares(model: Model, inp: engine.EngineInputs, js: np.ndarray, a_k: np
     return np.where(credit > 0, share * completion_high(model)[js, None] * credit, 0.0)
 
 
-def _check_groups(model: Model, lines: LineMap, inp: engine.EngineInputs, a: np.ndarray) -> list[Problem]:
+def check_groups(model: Model, x: np.ndarray | None = None) -> list[Problem]:
     """Measures of one disjoint group act on separate parts of their pool: in every year their
     covered shares plus the shares they retire or switch sum to at most 100%."""
     problems: list[Problem] = []
     if not len(model.group) or not (model.group >= 0).any():
         return problems
+    lines = model.scenario._lines or LineMap(model.scenario._path or "<scenario>")
+    with np.errstate(all="ignore"):
+        inp = model.inputs() if x is None else model.inputs_from_matrix(x)
+        a = engine.grown_activity(inp)[0]  # [K,Y]
     members: dict[int, list[int]] = {}
     for j in np.nonzero(model.group >= 0)[0].tolist():
         members.setdefault(int(model.group[j]), []).append(j)

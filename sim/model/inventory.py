@@ -71,7 +71,7 @@ def _rows_csv(raw: bytes, name: str) -> tuple[list[str], list[tuple[int, list[st
     records = csv_records(text, name)
     if not records:
         raise InputError(Problem("inventory is empty: it needs a header row and one row per pool", name))
-    return records[0][1], records[1:]
+    return _header_rows(records, name, None)
 
 
 def _cell(v: Any) -> str:
@@ -82,31 +82,127 @@ def _cell(v: Any) -> str:
     return str(v)
 
 
-def _rows_xlsx(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    import openpyxl
+MAX_UNPACKED = 64 * 2**20  # bytes a workbook may unpack to (a city's inventory is well under 1 MiB)
+_HEADER_SEARCH = 20  # rows above the header (titles, notes) that are skipped
+
+
+def _check_zip(path: Path) -> None:
+    """Refuse a workbook that unpacks to more than :data:`MAX_UNPACKED` (a zip bomb) before reading it."""
+    import zipfile
 
     try:
+        with zipfile.ZipFile(path) as zf:
+            total = sum(i.file_size for i in zf.infolist())
+    except (zipfile.BadZipFile, OSError):
+        return  # not a zip: openpyxl says so below
+    if total > MAX_UNPACKED:
+        raise InputError(Problem(f"the workbook unpacks to {total / 2**20:,.0f} MiB, more than the {MAX_UNPACKED // 2**20} MiB an "
+                                 "inventory may take; save the sheet again in Excel/WPS (or as CSV)", str(path)))
+
+
+def _sheet_rows(ws: Any) -> Any:
+    """Every row of a read-only sheet, whatever its declared dimension says (trailing blanks cut)."""
+    ws.reset_dimensions()  # the <dimension> a program wrote may stop short of the data
+    for i, r in enumerate(ws.iter_rows(min_row=1, values_only=True), start=1):
+        cells = list(r[:MAX_COLUMNS])
+        while cells and cells[-1] is None:
+            cells.pop()
+        yield i, cells
+
+
+def _rows_xlsx(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    import openpyxl
+    from openpyxl.utils import get_column_letter
+
+    name = str(path)
+    _check_zip(path)
+    problems: list[Problem] = []
+    try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        wf = openpyxl.load_workbook(path, read_only=True, data_only=False)
         try:
-            ws = wb.worksheets[0]
-            # a sheet whose formatting runs to column XFD or row 1048576 pads every row: read what pools need
-            width = min(ws.max_column, MAX_COLUMNS) if isinstance(ws.max_column, int) else MAX_COLUMNS
+            ws, fs = wb.worksheets[0], wf.worksheets[0]
+            sheet = ws.title
             rows: list[tuple[int, list[str]]] = []
-            for i, r in enumerate(ws.iter_rows(min_row=1, max_col=width, values_only=True), start=1):
-                cells = [_cell(c) for c in r]
+            for (i, vals), (_, forms) in zip(_sheet_rows(ws), _sheet_rows(fs), strict=False):
+                for c, f in enumerate(forms):
+                    if isinstance(f, str) and f.startswith("=") and (c >= len(vals) or vals[c] is None):
+                        problems.append(Problem(f"formula {f[:40]!r} has no saved value (the workbook was written by a program and "
+                                                "never calculated); open and save it in Excel/WPS, or type the value",
+                                                name, i, f"{sheet}!{get_column_letter(c + 1)}{i}"))
+                cells = [_cell(c) for c in vals]
                 if any(cells):
                     if i > MAX_ROWS:
-                        raise InputError(Problem(f"inventory has data beyond row {MAX_ROWS:,}; a city's pools fit in far fewer", str(path), i))
+                        raise InputError(Problem(f"inventory has data beyond row {MAX_ROWS:,}; a city's pools fit in far fewer", name, i))
                     rows.append((i, cells))
         finally:
             wb.close()
+            wf.close()
     except InputError:
         raise
     except Exception as exc:  # openpyxl and zipfile raise many unrelated types
-        raise InputError(Problem(f"cannot be read as an xlsx workbook: {type(exc).__name__}: {exc}", str(path))) from None
+        raise InputError(Problem(f"cannot be read as an xlsx workbook: {type(exc).__name__}", name)) from None
+    if problems:
+        raise InputError(problems)
     if not rows:
-        raise InputError(Problem("inventory workbook is empty", str(path)))
-    return rows[0][1], rows[1:]
+        raise InputError(Problem("inventory workbook is empty", name))
+    return _header_rows(rows, name, sheet)
+
+
+def _is_prefix(h: str) -> bool:
+    return h.strip() in _PREFIX_ALIASES or h.strip() in ("ef", "emissions")
+
+
+def _header_rows(rows: list[tuple[int, list[str]]], name: str, sheet: str | None) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """(header, body) of a sheet as planners lay it out: title rows above the header are skipped;
+    a two-level header (排放系数 merged over NOx, SO2 ...) becomes 排放系数:NOx, 排放系数:SO2 ..."""
+    from sim.core.pollutants import canonical_pollutant
+
+    h = next((n for n, (_, cells) in enumerate(rows[:_HEADER_SEARCH]) if "id" in [_header(c) for c in cells]), 0)
+    header = list(rows[h][1])
+    body = rows[h + 1 :]
+    two_level = False
+    if any(_is_prefix(c) for c in header) and body:
+        sub = body[0][1]
+        under = [sub[c].strip() for c in range(len(header)) if _is_prefix(header[c]) and c < len(sub)]
+        two_level = bool(under) and all(x and canonical_pollutant(x) is not None for x in under)
+    if two_level:
+        sub = body[0][1]
+        width = max(len(header), len(sub))
+        header += [""] * (width - len(header))
+        group = ""
+        combined: list[str] = []
+        for c in range(width):
+            top = header[c].strip()
+            below = sub[c].strip() if c < len(sub) else ""
+            if top:
+                group = top if _is_prefix(top) else ""
+            if group and below:
+                combined.append(f"{_PREFIX_ALIASES.get(group, group)}:{below}")
+            elif not top and below and not group:
+                combined.append(below)  # a header cell merged over two rows holds its text in the lower one
+            else:
+                combined.append(top)
+        header, body = combined, body[1:]
+    from openpyxl.utils import get_column_letter
+
+    # cells past the header's last column are reported row by row (overlong rows); within it, a blank header over data:
+    blank = [c for c in range(len(header)) if not (header[c] or "").strip() and any(c < len(r) and str(r[c] or "").strip() for _, r in body)]
+    if blank:  # a header cell merged over two columns keeps its text in the first one only
+        c = blank[0]
+        left = next((header[i].strip() for i in range(min(c, len(header)) - 1, -1, -1) if header[i] and header[i].strip()), "")
+        hint = f" (is it merged with {left!r} to its left?)" if left else ""
+        where = f"{sheet}!{get_column_letter(c + 1)}{rows[h][0]}" if sheet else f"column {c + 1}"
+        raise InputError(Problem(f"column {get_column_letter(c + 1)} holds data but has no header{hint}; give it its own header, "
+                                 "e.g. 单位 (unit) beside 活动水平 (activity)", name, rows[h][0], where))
+    bare = [n for n, x in enumerate(header) if _is_prefix(x)]
+    if bare:
+
+        c = bare[0]
+        raise InputError(Problem(f"column {header[c]!r} names no pollutant: write one column per pollutant "
+                                 f"({header[c]}:NOx, {header[c]}:SO2 ...), or the pollutants in the row below it",
+                                 name, rows[h][0], f"{sheet}!{get_column_letter(c + 1)}{rows[h][0]}" if sheet else header[c]))
+    return header, body
 
 
 def _column_choices() -> list[str]:
@@ -139,6 +235,12 @@ def read_inventory(path: str | Path) -> tuple[list[dict[str, Any]], LineMap, str
     cols = [_header(h) for h in header]
     shown = {c: (h or "").strip() for c, h in zip(cols, header, strict=True)}
     problems: list[Problem] = []
+    def known(c: str) -> bool:
+        return c in _OPTIONAL or c == "id" or c.startswith(("ef:", "emissions:"))
+
+    if not any(known(c) for c in cols):  # not an inventory at all: say so without echoing the file's content
+        raise InputError(Problem(f"the first row is not an inventory header: none of its {sum(1 for c in cols if c)} cells is a known column "
+                                 "(id/源类编号, name, activity, unit, growth, ef:<pollutant> ...)", name, 1))
     if "id" not in cols:
         problems.append(Problem("inventory needs an 'id' column (源类编号)", name, 1, "id"))
     first: dict[str, int] = {}
@@ -173,6 +275,14 @@ def read_inventory(path: str | Path) -> tuple[list[dict[str, Any]], LineMap, str
             unit = rec.get("unit", "")
             pool["activity"] = f"{rec['activity']} {unit}".strip()
         g = rec.get("growth", "")
+        lo_hi = [k for k in ("growth_low", "growth_high") if rec.get(k)]
+        if lo_hi and not g:  # a range without its central value would silently become 0%
+            problems.append(Problem(f"growth is empty but {' and '.join(lo_hi)} {'are' if len(lo_hi) > 1 else 'is'} given; "
+                                    "write the central growth rate (e.g. 1%) in growth, or clear the range",
+                                    name, r, f"{shown.get('growth') or 'growth'} ({rec.get('id', '')})"))
+        elif len(lo_hi) == 1:
+            problems.append(Problem(f"only {lo_hi[0]} is given; give both growth_low and growth_high, or neither",
+                                    name, r, f"{shown.get(lo_hi[0]) or lo_hi[0]} ({rec.get('id', '')})"))
         if g:
             if rec.get("growth_low") and rec.get("growth_high"):
                 pool["growth"] = {"value": g, "low": rec["growth_low"], "high": rec["growth_high"]}

@@ -35,6 +35,40 @@ __all__ = [
 
 MEASURE_TYPE_IDS = tuple(MEASURE_TYPES)
 TARGET_KINDS = ("reduction_percent", "reduction_amount", "cap", "concentration")
+
+# Chinese words a plan uses for each enumerated value (accepted in scenarios, listed by `ersim schema`)
+ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
+    "type": {t.id: (t.zh, *t.aliases) for t in MEASURE_TYPES.values()},  # one home: sim/model/measure_types.py
+    "kind": {"reduction_percent": ("削减比例", "下降比例", "减排比例"), "reduction_amount": ("削减量", "减排量"),
+             "cap": ("总量", "总量控制", "上限"), "concentration": ("浓度", "浓度目标")},
+    "distribution": {"triangular": ("三角", "三角分布"), "uniform": ("均匀", "均匀分布"),
+                     "lognormal": ("对数正态", "对数正态分布"), "fixed": ("固定",)},
+    "attribution": {"sequential": ("顺序", "依次"), "shapley": ("沙普利", "夏普利")},
+}
+
+
+def _aliases_text(field: str) -> str:
+    return "; ".join(f"'{k}' ({', '.join(v)})" for k, v in ALIASES[field].items())
+
+
+def _enum(field: str, v: Any) -> Any:
+    """A Chinese alias -> its value; an unknown word -> a message listing both spellings."""
+    if not isinstance(v, str):
+        return v
+    text = v.strip().translate({0x3000: 0x20}).strip()
+    table = ALIASES[field]
+    if text in table:
+        return text
+    for value, words in table.items():
+        if text in words:
+            return value
+    import difflib
+
+    every = [*table, *(w for ws in table.values() for w in ws)]
+    close = difflib.get_close_matches(text, every, n=1, cutoff=0.5)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise ValueError(f"{text!r} is not allowed{hint}; valid {field}s: {_aliases_text(field)}")
+MAX_ID_LENGTH = 64
 _ID = re.compile(r"^[^\s/\\:*?\"<>|]+$")
 
 FactorSpec = Annotated[
@@ -46,6 +80,8 @@ FactorSpec = Annotated[
 def _check_id(v: str) -> str:
     if not v or v in (".", "..") or ".." in v or not _ID.match(v):
         raise ValueError("an id must be non-empty with no spaces, path separators or '..'")
+    if len(v) > MAX_ID_LENGTH:  # ids become folder and file names (at most 255 bytes each)
+        raise ValueError(f"an id has at most {MAX_ID_LENGTH} characters, got {len(v)}")
     return v
 
 
@@ -91,7 +127,8 @@ class Uncertain(_Strict):
             lo, hi = _fraction(v[0]), _fraction(v[1])
             return {"value": (lo + hi) / 2, "low": lo, "high": hi, "distribution": "uniform"}
         if isinstance(v, dict):
-            return {k: (_fraction(x) if k in ("value", "low", "high") else x) for k, x in v.items()}
+            return {k: (_fraction(x) if k in ("value", "low", "high") else _enum("distribution", x) if k == "distribution" else x)
+                    for k, x in v.items()}
         return {"value": _fraction(v)}
 
     @model_validator(mode="after")
@@ -231,19 +268,7 @@ class Measure(_Strict):
     id: str = Field(description="measure id, unique in the scenario")
     name: str | None = Field(None, description="display name (中文)")
     type: Literal["retire", "switch", "control", "standard", "treat"] = Field(
-        description="retire | switch | control | standard | treat; Chinese words are accepted: "
-        + "; ".join(f"{t.id} = {'/'.join(t.aliases)}" for t in MEASURE_TYPES.values()))
-
-    @field_validator("type", mode="before")
-    @classmethod
-    def _type_alias(cls, v: Any) -> Any:
-        if isinstance(v, str):
-            text = v.strip()
-            for t in MEASURE_TYPES.values():
-                if text in t.aliases or text in (t.zh, t.en):
-                    return t.id
-            return text
-        return v
+        description="retire | switch | control | standard | treat; Chinese aliases: " + _aliases_text("type"))
     pool: str = Field(description="id of the pool the measure acts on")
     category: str | None = Field(None, description="能源结构 / 产业结构 / 工业治理 / 交通 / 面源 / 水 ...")
     quantity: str | None = Field(None, description="how much, with unit: activity retired/switched/covered, or plant capacity for treat")
@@ -277,6 +302,7 @@ class Measure(_Strict):
     description: str | None = None
 
     _id = field_validator("id")(classmethod(lambda cls, v: _check_id(v)))
+    _type = field_validator("type", mode="before")(classmethod(lambda cls, v: _enum("type", v)))
     _qty = field_validator("quantity", "potential", "unit_size", mode="before")(classmethod(lambda cls, v: None if v is None else _quantity_text(v)))
 
     @field_validator("efficiency", "ef", "removal", "c_in", "c_out", mode="before")
@@ -326,7 +352,8 @@ class Target(_Strict):
     name: str | None = None
     pollutant: str = Field(description="pollutant id: COD, NH3N, SO2, NOx, VOCs, PM25, ...")
     kind: Literal["reduction_percent", "reduction_amount", "cap", "concentration"] = Field(
-        description="reduction_percent (较基准年下降x%), reduction_amount (重点工程减排量>=x吨), cap (<=x吨), concentration (PM2.5年均浓度<=x µg/m3)"
+        description="reduction_percent (较基准年下降x%), reduction_amount (重点工程减排量>=x吨), cap (<=x吨), concentration (PM2.5年均浓度<=x µg/m3); "
+                    "Chinese aliases: " + _aliases_text("kind")
     )
     value: str = Field(description="'2%' for reduction_percent; '3895 吨' for reduction_amount and cap; '29 ug/m3' for concentration")
     year: int = Field(description="target year")
@@ -334,6 +361,7 @@ class Target(_Strict):
     source: str | None = None
 
     _id = field_validator("id")(classmethod(lambda cls, v: _check_id(v)))
+    _kind = field_validator("kind", mode="before")(classmethod(lambda cls, v: _enum("kind", v)))
 
     @field_validator("pollutant", mode="before")
     @classmethod
@@ -387,6 +415,8 @@ class CoefficientOverride(_Strict):
     low: float | None = None
     high: float | None = None
     distribution: Literal["triangular", "uniform", "lognormal", "fixed"] | None = None
+
+    _dist = field_validator("distribution", mode="before")(classmethod(lambda cls, v: None if v is None else _enum("distribution", v)))
     note: str | None = None
 
     @model_validator(mode="before")
@@ -459,7 +489,8 @@ class OutOfScope(_Strict):
 class Settings(_Strict):
     """Run settings a scenario may fix (the CLI may override some)."""
 
-    attribution: Literal["sequential", "shapley"] = Field("sequential", description="how overlapping measures share a joint reduction")
+    attribution: Literal["sequential", "shapley"] = Field("sequential", description="how overlapping measures share a joint reduction; "
+                                                           "Chinese aliases: " + _aliases_text("attribution"))
     credit_rule: Literal["next_month", "same_month", "full_year"] = Field(
         "next_month", description="first-year credit: from the month after stable operation (总量减排核算 rule), the same month, or the whole year"
     )
@@ -469,6 +500,8 @@ class Settings(_Strict):
     at_risk_margin: float = Field(0.1, ge=0, description="met but with margin below this share of the requirement -> at risk")
     met_probability: float = Field(0.9, ge=0, le=1, description="P(met) at or above this -> met")
     at_risk_probability: float = Field(0.5, ge=0, le=1, description="P(met) at or above this (but below met_probability) -> at risk")
+
+    _attr = field_validator("attribution", mode="before")(classmethod(lambda cls, v: _enum("attribution", v)))
 
 
 class Scenario(_Strict):

@@ -29,8 +29,8 @@ _CONTROL = ("extends", "remove_measures", "remove_targets", "variants")
 def split_ref(ref: str | Path) -> tuple[Path, str | None]:
     """``'a.yaml#strong'`` -> (Path('a.yaml'), 'strong')."""
     text = str(ref)
-    if "#" in text:
-        file, _, variant = text.partition("#")
+    if "#" in text and not Path(text).exists():  # a '#' in a real file or folder name is part of the name
+        file, _, variant = text.rpartition("#")
         return Path(file), variant or None
     return Path(text), None
 

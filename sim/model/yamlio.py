@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -136,6 +137,36 @@ def _walk(node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple[Any, ...], i
             _walk(v, (*path, i), lines, dupes)
 
 
+# a key typed with a Chinese input method: `name：` (full-width colon) after an ASCII key, at the
+# start of a line (block mapping) or after '{' or ',' on a line that opens a flow mapping
+_FULLWIDTH_KEY = re.compile(r"^([ ]*(?:-[ ]+)?)([A-Za-z_][A-Za-z0-9_.]*)[ ]*：[ \u3000]*")
+_FULLWIDTH_FLOW_KEY = re.compile(r"([{,][ ]*)([A-Za-z_][A-Za-z0-9_.]*)[ ]*：[ \u3000]*")
+
+
+def _key_colons(line: str) -> str:
+    if "：" not in line:
+        return line
+    line = _FULLWIDTH_KEY.sub(lambda m: f"{m.group(1)}{m.group(2)}: ", line)
+    brace = line.find("{")
+    if brace >= 0 and "#" not in line[:brace]:
+        line = line[:brace] + _FULLWIDTH_FLOW_KEY.sub(lambda m: f"{m.group(1)}{m.group(2)}: ", line[brace:])
+    return line
+_FULLWIDTH_INDENT = re.compile(r"^[ ]*\u3000[ \u3000]*", re.M)
+
+
+def _input_method(text: str, name: str) -> str:
+    """Full-width colons after keys become ASCII (unambiguous); an indentation with full-width
+    spaces (U+3000) is refused on its line, since its width is not defined."""
+    problems = []
+    for m in _FULLWIDTH_INDENT.finditer(text):
+        line = text.count("\n", 0, m.start()) + 1
+        problems.append(Problem("indentation uses a full-width space (U+3000, typed with a Chinese input method); "
+                                "indent with ASCII spaces", name, line))
+    if problems:
+        raise InputError(problems)
+    return "".join(_key_colons(line) for line in text.splitlines(keepends=True))
+
+
 def read_yaml(path: str | Path) -> tuple[Any, LineMap]:
     """Read *path* as safe YAML; InputError (with line) on anything but clean YAML.
 
@@ -147,6 +178,7 @@ def read_yaml(path: str | Path) -> tuple[Any, LineMap]:
     text = decode(raw, name, "scenario file", ("utf-8-sig",), "save the scenario as UTF-8")
     if not text.strip():
         raise InputError(Problem("is empty: a scenario needs at least name, region, base_year, years, inventory", name))
+    text = _input_method(text, name)
     lines: dict[tuple[Any, ...], int] = {}
     loader: _Loader | None = None
     try:

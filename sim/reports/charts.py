@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.core import safe
 from sim.core.pollutants import display
 from sim.evaluation.evaluate import Result
 
@@ -251,7 +252,7 @@ def comparison_figures(cmp: Any, waterfalls: dict[str, Any], folder: Path, lang:
         ax.set_ylabel("排放 (吨/年)" if lang == "zh" else "emissions (t/a)")
         ax.set_title(f"{labels[0]} → {labels[1]}  {key.removeprefix('waterfall_')}")
         fig.tight_layout()
-        path = folder / f"{key}.png"
+        path = folder / f"{safe.path_part(key, 'waterfall')}.png"
         fig.savefig(path)
         plt.close(fig)
         written.append(path)
@@ -312,7 +313,7 @@ def sweep_figures(ds: Any, folder: Path, lang: str = "zh") -> list[Path]:
             ax.set_ylabel(f"{dims[1]} ({ds[dims[1]].attrs.get('units', '')})")
         ax.set_title(name)
         fig.tight_layout()
-        path = folder / f"sweep_{t}.png"
+        path = folder / f"sweep_{safe.path_part(t, 'target')}.png"
         fig.savefig(path)
         plt.close(fig)
         written.append(path)

@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from rich.console import Console
-from rich.table import Table
+from rich.table import Table as _RichTable
 
+from sim.core import safe
 from sim.core.pollutants import display
 from sim.evaluation.evaluate import Result
+
+
+class Table(_RichTable):
+    """A rich table whose title and cells are console-safe text (names come from input files)."""
+
+    def __init__(self, *args: Any, title: str | None = None, **kw: Any) -> None:
+        super().__init__(*args, title=None if title is None else safe.console(title), **kw)
+
+    def add_row(self, *cells: Any, **kw: Any) -> None:
+        super().add_row(*(safe.console(c) if isinstance(c, str) else c for c in cells), **kw)
+
+
+def _console() -> Console:
+    return Console(highlight=False, markup=False, emoji=False)
 
 __all__ = ["fmt_c", "fmt_t", "print_run"]
 
@@ -57,7 +74,7 @@ def print_run(result: Result, console: Console | None = None) -> None:
     Under samples the margin's p5-p95 range and P(met) are shown too. Warnings (e.g. PM2.5
     precursors the inventory lacks) are printed by the caller, to stderr.
     """
-    con = console or Console(highlight=False)
+    con = console or _console()
     ds = result.dataset
     years = [int(y) for y in ds["year"].values if int(y) in result.scenario.years]
     t = Table(title=f"{result.scenario.name}\n减排量（吨/年）")
@@ -140,7 +157,7 @@ def _print_scope(result: Result, con: Console) -> None:
 
 def print_comparison(cmp, tabs, waterfalls, console: Console | None = None) -> None:  # type: ignore[no-untyped-def]
     """Side-by-side tables of a comparison (margins, reductions by category, A->B waterfalls)."""
-    con = console or Console(highlight=False)
+    con = console or _console()
     labels = [str(s) for s in cmp["scenario"].values]
     if "target" in cmp.dims:
         t = Table(title="目标余量比较 target margins")
@@ -199,7 +216,7 @@ def print_comparison(cmp, tabs, waterfalls, console: Console | None = None) -> N
 
 def print_solve(res, rerun, pollutant: str, console: Console | None = None) -> None:  # type: ignore[no-untyped-def]
     """The least-cost mix, target prices and shortfalls, and the engine's re-run."""
-    con = console or Console(highlight=False)
+    con = console or _console()
     names = dict(zip(res.model.measures, res.model.measure_names, strict=True))
     t = Table(title=f"最低成本组合 least-cost mix — {res.method}")
     for c in ("措施 measure", "选择 chosen", "潜力 potential", "单位", "互斥分组 group", "年化成本 (元/a)"):
@@ -229,7 +246,7 @@ def print_solve(res, rerun, pollutant: str, console: Console | None = None) -> N
             t.add_row(k, str(y), fmt_t(best), fmt_t(req))
         con.print(t)
     for n in res.notes:
-        con.print(f"注：{n}")
+        con.print(f"注：{safe.console(n)}")
     if rerun is not None:
         con.print("引擎复算 engine re-run of the mix (measures of one disjoint group act on separate parts of their pool):")
         print_run(rerun, con)
@@ -237,7 +254,7 @@ def print_solve(res, rerun, pollutant: str, console: Console | None = None) -> N
 
 def print_sweep(ds, breakeven, console: Console | None = None) -> None:  # type: ignore[no-untyped-def]
     """Break-even values, and the margins at the ends of each swept range."""
-    con = console or Console(highlight=False)
+    con = console or _console()
     t = Table(title=f"盈亏平衡点 break-even values ({ds.attrs.get('sampling', '')})")
     for c in ("输入 input", "目标 target", "平衡值 break-even", "判据 criterion", "说明 note"):
         t.add_column(c)
@@ -259,7 +276,7 @@ def print_sweep(ds, breakeven, console: Console | None = None) -> None:  # type:
 
 def print_sensitivity(df, method: str, target: str, console: Console | None = None) -> None:  # type: ignore[no-untyped-def]
     """Ranked table of a sensitivity analysis."""
-    con = console or Console(highlight=False)
+    con = console or _console()
     cols = {"tornado": ["margin_at_low", "margin_at_high", "swing"], "sobol": ["S1", "S1_conf", "ST", "ST_conf"],
             "morris": ["mu_star", "mu_star_conf", "sigma"]}[method]
     t = Table(title=f"敏感性排序 sensitivity ({method}) — 目标 {target} 的余量")

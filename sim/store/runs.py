@@ -237,8 +237,12 @@ def open_run(name: str | Path, root: str | Path | None = None) -> Run:
     InputError (naming the file) when the folder is damaged or holds no record.
     """
     from sim.model.compile import compile_model
+    from sim.store.damage import check_run_folder
 
     folder = resolve_run(name, root)
+    damaged = check_run_folder(folder)
+    if damaged is not None:
+        raise InputError(damaged)
     man = read_manifest(folder)
     why = _damage(folder, man)
     if why or man is None:

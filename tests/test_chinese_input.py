@@ -1,0 +1,75 @@
+"""Chinese input methods and plan wording: full-width forms, Chinese aliases, 万/亿, water in 吨/日."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import sim
+from sim.cli.main import main
+from sim.core.errors import InputError
+from sim.core.units import parse_quantity
+from sim.model.scenario import ALIASES
+
+HERE = Path(__file__).resolve().parent / "data"
+
+
+@pytest.mark.parametrize(("text", "value", "unit"), [
+    ("５％", 0.05, "dimensionless"),
+    ("2万户", 20000, "户"),
+    ("1.5亿立方米", 1.5e8, "m**3"),
+    ("3 万辆", 30000, "辆"),
+    ("１２ 蒸吨", 12, "蒸吨"),
+    ("40万吨/日", 400000, "t/d"),
+])
+def test_fullwidth_and_wan_yi(text: str, value: float, unit: str) -> None:
+    assert parse_quantity(text).to(unit).magnitude == pytest.approx(value)
+
+
+def test_a_scenario_typed_with_a_chinese_input_method_runs(tmp_path: Path) -> None:
+    scen = sim.load_scenario(HERE / "zh-input.yaml")
+    assert [m.type for m in scen.measures] == ["retire", "control", "treat"]  # 淘汰, 治理, 处理
+    assert [t.kind for t in scen.targets] == ["reduction_percent", "reduction_amount"]  # 削减比例, 削减量
+    assert scen.pools[0].id == "boiler.coal"  # `id：` with a full-width colon
+    assert scen.pools[0].growth.value == pytest.approx(0.01)  # １％
+    result = sim.run(scen)
+    # sewage upgrade 10万吨/日 = 100,000 m³/d; COD removed = 100,000 m³/d x (60 - 50) mg/L x 365 d x 1e-6 t/kg... :
+    # 100,000 x 10 g/m³ x 365 = 365,000,000 g = 365 t/a
+    red = result.dataset["reduction"].sel(measure="w", pollutant="COD", year=2025).item()
+    assert red == pytest.approx(365.0)
+    said = [w for w in result.warnings if "read as" in w]
+    assert any("inventory[2].activity" in w and "400,000 立方米/日" in w for w in said), said
+    assert any("measures[2].quantity" in w and "100,000 立方米/日" in w for w in said), said
+    # 2万户 x 0.05 t/(户·a) = 1,000 t SO2 in the base year
+    assert result.dataset["baseline"].sel(pool="households", pollutant="SO2", year=2020).item() == pytest.approx(1000.0)
+
+
+def test_fullwidth_indentation_is_named_on_its_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = (HERE / "zh-input.yaml").read_text(encoding="utf-8").replace("    activity: 2万户", "\u3000\u3000activity: 2万户")
+    (tmp_path / "s.yaml").write_text(text, encoding="utf-8")
+    monkeypatch.setenv("ERSIM_OUTPUTS", str(tmp_path / "out"))
+    res = CliRunner().invoke(main, ["run", str(tmp_path / "s.yaml")])
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    assert "s.yaml:12:" in res.stderr and "full-width space (U+3000" in res.stderr
+
+
+def test_unknown_chinese_word_lists_the_aliases(tmp_path: Path) -> None:
+    text = (HERE / "zh-input.yaml").read_text(encoding="utf-8").replace("type: 淘汰", "type: 淘汰了")
+    (tmp_path / "s.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(InputError) as exc:
+        sim.load_scenario(tmp_path / "s.yaml")
+    msg = str(exc.value)
+    assert "s.yaml:18: measures[0].type:" in msg and "did you mean '淘汰'" in msg and "'retire' (淘汰, 退出" in msg
+
+
+def test_aliases_are_unique_and_in_the_schema() -> None:
+    from sim.model.scenario import Scenario
+
+    schema = str(Scenario.model_json_schema())
+    for field, table in ALIASES.items():
+        words = [w for ws in table.values() for w in ws]
+        assert len(words) == len(set(words)), field
+        if field in ("type", "kind", "attribution"):
+            assert all(w in schema for w in words), field

@@ -1,0 +1,63 @@
+"""Outputs as an attack surface: formula cells, terminal control sequences, console markup, paths."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from sim.cli.main import main
+from sim.core import safe
+
+BAD = Path(__file__).resolve().parent / "data" / "bad"
+
+
+@pytest.mark.parametrize(("text", "want"), [
+    ("=HYPERLINK(\"http://x\",\"点击\")", "'=HYPERLINK(\"http://x\",\"点击\")"),
+    ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
+    ("-2+3", "'-2+3"),
+    ("@SUM(A1)", "'@SUM(A1)"),
+    ("＝1+1", "'＝1+1"),
+    ("-5", "-5"),
+    ("-5%", "-5%"),
+    ("燃煤锅炉", "燃煤锅炉"),
+])
+def test_cells_cannot_become_formulas(text: str, want: str) -> None:
+    assert safe.cell(text) == want
+    df = safe.frame(pd.DataFrame({"name": [text], "t": [1.0]}))
+    assert df["name"][0] == want and df["t"][0] == 1.0
+
+
+def test_console_text_loses_escape_sequences() -> None:
+    assert safe.console("煤改气\x1b[2J\x1b[31m红\x1b]0;title\x07\x07") == "煤改气红"
+    assert safe.console("a\tb\nc\u202ed") == "a\tb\ncd"
+
+
+@pytest.mark.parametrize(("name", "want"), [("../../etc", "etc"), ("a/b\\c", "a-b-c"), (".hidden", "hidden"), ("", "item"), ("煤改气-1", "煤改气-1")])
+def test_names_become_safe_path_parts(name: str, want: str) -> None:
+    assert safe.path_part(name) == want
+
+
+def test_run_with_hostile_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = yaml.safe_load((BAD / "_base" / "scenario.yaml").read_text(encoding="utf-8"))
+    data["measures"][0]["name"] = "=HYPERLINK(\"http://evil\",\"煤改气\")"
+    data["measures"][1]["name"] = "淘汰\x1b[2J锅炉 :x: [bold]粗[/bold]"
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    monkeypatch.setenv("ERSIM_OUTPUTS", str(tmp_path / "out"))
+    res = CliRunner().invoke(main, ["run", str(tmp_path / "s.yaml"), "--no-figures"])
+    assert res.exit_code == 0, res.output
+    assert "\x1b[2J" not in res.output
+    measures = next((tmp_path / "out").rglob("measures.csv")).read_text(encoding="utf-8-sig")
+    assert "'=HYPERLINK" in measures and "\n=HYPERLINK" not in measures and ",=HYPERLINK" not in measures
+
+
+def test_messages_are_not_markup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = (BAD / "_base" / "scenario.yaml").read_text(encoding="utf-8").replace("pool: boiler.coal\n    to:", "pool: boiler:x:[red]\n    to:", 1)
+    (tmp_path / "s.yaml").write_text(text, encoding="utf-8")
+    monkeypatch.setenv("ERSIM_OUTPUTS", str(tmp_path / "out"))
+    res = CliRunner().invoke(main, ["run", str(tmp_path / "s.yaml")])
+    assert res.exit_code == 2
+    assert "boiler:x:[red]" in res.stderr and "❌" not in res.stderr
