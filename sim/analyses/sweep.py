@@ -30,7 +30,7 @@ from sim.evaluation.evaluate import (
 )
 from sim.evaluation.evaluator import GridRows, evaluate, working_chunk
 from sim.model import consistency
-from sim.model.compile import Model, check_groups
+from sim.model.compile import Model
 
 __all__ = ["SweepAxis", "break_even", "evaluate_rows", "parse_set", "sweep"]
 
@@ -180,7 +180,7 @@ def check_extremes(model: Model, axes: list[SweepAxis]) -> None:
         x = model.param_matrix(n=1)
         for a, v in corner:
             x[0, col[a.param]] = v * a.scale  # type: ignore[index]
-        problems = consistency.check_rows(model, x) + check_groups(model, x)
+        problems = consistency.check_rows(model, x) + consistency.check_groups(model, x)
         if problems:
             if len(corner) == 1:
                 a, v = corner[0]

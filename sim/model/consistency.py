@@ -25,10 +25,11 @@ import numpy as np
 from sim.core import engine
 from sim.core.errors import InputError, Problem
 from sim.core.units import parse_quantity
+from sim.model.compiled import Model
+from sim.model.compiled import group_shares as _group_shares
 from sim.model.yamlio import LineMap
 
 if TYPE_CHECKING:
-    from sim.model.compile import Model
     from sim.model.scenario import Scenario
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "Rule",
     "check",
     "check_grid",
+    "check_groups",
     "check_memory",
     "check_overrides",
     "check_rows",
@@ -575,3 +577,32 @@ def check_memory(need: int, what: str, hint: str, at: str = "--set") -> None:
     if need > MAX_MEMORY_BYTES:
         msg = RULES["memory"].text(what=what, need=need / 2**30, cap=MAX_MEMORY_BYTES / 2**30, hint=hint)
         raise InputError([Problem(msg, path=at)])
+
+
+def check_groups(model: Model, x: np.ndarray | None = None) -> list[Problem]:
+    """Measures of one disjoint group act on separate parts of their pool: in every year their
+    covered shares plus the shares they retire or switch sum to at most 100%."""
+    problems: list[Problem] = []
+    if not len(model.group) or not (model.group >= 0).any():
+        return problems
+    lines = model.scenario._lines or LineMap(model.scenario._path or "<scenario>")
+    with np.errstate(all="ignore"):
+        inp = model.inputs() if x is None else model.inputs_from_matrix(x)
+        a = engine.grown_activity(inp)[0]  # [K,Y]
+    members: dict[int, list[int]] = {}
+    for j in np.nonzero(model.group >= 0)[0].tolist():
+        members.setdefault(int(model.group[j]), []).append(j)
+    for g, js in members.items():
+        label = model.group_names[g]
+        ms = np.array(js, dtype=np.int64)
+        k = int(model.src[ms[0]])
+        used = _group_shares(model, inp, ms, a[k])
+        total = used.sum(axis=0)
+        over = np.nonzero(total > 1 + 1e-9)[0]
+        if len(over):
+            y = int(over[0])
+            parts = ", ".join(f"{model.measures[j]} {s:.4g}" for j, s in zip(ms, used[:, y], strict=True))
+            problems.append(lines.problem(("measures", int(ms[0]), "disjoint_group"),
+                            f"disjoint group {label.split(':', 1)[1]!r} on pool {model.pools[k]!r} takes {total[y]:.6g} of it in "
+                            f"{model.years[y]} ({parts}); the shares of one group's measures sum to at most 1 (100%)"))
+    return problems

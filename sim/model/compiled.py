@@ -1,0 +1,342 @@
+"""The compiled model: labels, the engine's positional arrays, and the expressions behind the
+uncertain and sweepable inputs (a sum of products of coefficient keys per slot).
+
+:func:`sim.model.compile.compile_model` builds it; the consistency stage, the evaluation loop and
+the analyses read it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from sim.core import engine
+from sim.core.units import Q_, parse_unit, ureg
+from sim.model.coefficients import Library, eval_formula
+from sim.model.measure_types import MEASURE_TYPES
+from sim.model.scenario import Scenario
+
+__all__ = ["KIND_CODES", "Model", "Param", "Term", "base_scale", "completion_high", "group_shares"]
+
+KIND_CODES = {t.id: t.engine_code for t in MEASURE_TYPES.values()}
+
+
+@dataclass(frozen=True)
+class Param:
+    """One uncertain (or sweepable) input: a coefficient key, a completion or a growth rate."""
+
+    name: str
+    value: float
+    low: float | None
+    high: float | None
+    distribution: str
+    unit: str = ""
+    label: str = ""
+
+    @property
+    def uncertain(self) -> bool:
+        return (self.low is not None and self.high is not None and self.high > self.low
+                and self.distribution != "fixed")
+
+
+@dataclass
+class Term:
+    coef: float
+    keys: dict[str, int]  # key -> exponent
+
+
+@dataclass
+class Model:
+    """A compiled scenario: labels, fixed arrays and the expressions behind the uncertain ones."""
+
+    scenario: Scenario
+    library: Library
+    pools: list[str]
+    pool_names: list[str]
+    pool_sectors: list[str]
+    pool_units: list[str]
+    measures: list[str]
+    measure_names: list[str]
+    measure_types: list[str]
+    measure_categories: list[str]
+    pollutants: list[str]
+    years: list[int]
+    activity0: np.ndarray
+    kind: np.ndarray
+    src: np.ndarray
+    tgt: np.ndarray
+    qty: np.ndarray
+    share_param: list[str | None]
+    credit: np.ndarray  # [M,Y]
+    # expressions: slot name -> list of terms
+    slots: list[str] = field(default_factory=list)
+    terms: list[tuple[int, Term]] = field(default_factory=list)
+    keys_used: list[str] = field(default_factory=list)
+    params: dict[str, Param] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    coefficient_uses: dict[str, list[str]] = field(default_factory=dict)
+    # least cost (solve): per measure, annualised cost per unit of its decision variable (元/a),
+    # the decision variable's unit, scenario level, upper bound and whole-project size
+    unit_cost: dict[int, float] = field(default_factory=dict)
+    decision_unit: dict[int, str] = field(default_factory=dict)
+    decision_level: dict[int, float] = field(default_factory=dict)
+    potential: dict[int, float] = field(default_factory=dict)
+    project_size: dict[int, float] = field(default_factory=dict)
+    abatement_price: dict[int, dict[str, float]] = field(default_factory=dict)  # 元 per t abated
+    # disjoint groups: per measure the index into group_names (-1: none); one group per (pool, name)
+    group: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    group_names: list[str] = field(default_factory=list)
+    _slot_index: dict[str, int] = field(default_factory=dict)
+
+    # ---- expression machinery -------------------------------------------------------------
+    def slot(self, name: str) -> int:
+        if name not in self._slot_index:
+            self._slot_index[name] = len(self.slots)
+            self.slots.append(name)
+        return self._slot_index[name]
+
+    def base_keys(self) -> list[str]:
+        """Non-derived coefficient keys that the scenario's numbers rest on."""
+        out: list[str] = []
+        for k in self.keys_used:
+            for b in self.library.dependencies(k):
+                if b not in out:
+                    out.append(b)
+        return out
+
+    def central_values(self) -> dict[str, np.ndarray]:
+        """Every parameter at its central value, as arrays of length 1."""
+        return {name: np.array([p.value]) for name, p in self.params.items()}
+
+    @property
+    def param_names(self) -> list[str]:
+        """Parameters in a fixed order: the columns of a parameter matrix."""
+        return list(self.params)
+
+    def param_matrix(self, values: Mapping[str, np.ndarray] | None = None, n: int | None = None) -> np.ndarray:
+        """[N, n_params]: central values, with the columns named in *values* replaced."""
+        names = self.param_names
+        if n is None:
+            n = max((np.size(v) for v in (values or {}).values()), default=1)
+        x = np.empty((n, len(names)))
+        x[:] = np.array([self.params[k].value for k in names])[None, :]
+        if values:
+            col = {k: i for i, k in enumerate(names)}
+            for k, v in values.items():
+                if k not in col:
+                    raise KeyError(f"unknown parameter {k!r}")
+                x[:, col[k]] = v
+        return x
+
+    def slot_values(self, x: np.ndarray) -> np.ndarray:
+        """Evaluate every slot for N parameter rows *x* [N, n_params] -> [N, n_slots]."""
+        n = x.shape[0]
+        col = {k: i for i, k in enumerate(self.param_names)}
+        keyvals = np.empty((n, len(self.keys_used)))
+        base = {k[5:]: x[:, i] for k, i in col.items() if k.startswith("coef:")}
+        for j, key in enumerate(self.keys_used):
+            v = self._formula(key)(base) if self.library[key].formula else base[key]
+            keyvals[:, j] = v
+        expo, coef, onehot = self._term_matrices()
+        kinds = self.__dict__["_term_kinds"]
+        tv = np.empty((n, len(self.terms)))
+        const, single, single_col, general = kinds
+        tv[:, const] = coef[const][None, :]
+        tv[:, single] = coef[single][None, :] * keyvals[:, single_col]
+        if len(general):
+            e = np.ascontiguousarray(expo[:, general])  # a strided exponent matrix makes the product 100x slower
+            with np.errstate(divide="ignore", invalid="ignore"):
+                logv = np.log(np.abs(keyvals))
+                logv[np.isneginf(logv)] = -745.0  # exp -> 0 without nan in the product
+            g = coef[general][None, :] * np.exp(logv @ e)
+            if (keyvals < 0).any():
+                parity = np.mod((keyvals < 0).astype(float) @ np.abs(e), 2.0)
+                g = np.where(parity > 0.5, -g, g)
+            tv[:, general] = g
+        order, starts, slots = onehot
+        out = np.zeros((n, len(self.slots)))
+        if len(order) == len(starts):  # one term per slot (the common case): a gather, no sums
+            out[:, slots] = tv[:, order]
+        elif len(order):
+            out[:, slots] = np.add.reduceat(tv[:, order], starts, axis=1)
+        return out
+
+    def _formula(self, key: str) -> Any:
+        """f(base values) -> the derived coefficient *key* in its table unit, on plain arrays (cached).
+
+        Every input is scaled to SI base units, the formula (+ - * / and numbers) evaluated on
+        numbers, and the result scaled back: pint's arithmetic on arrays without its overhead.
+        Checked once against the library's own (pint) evaluation at central values; a formula
+        that does not agree to 1e-12 (an offset unit, say) keeps the pint path.
+        """
+        cache = self.__dict__.setdefault("_formula_cache", {})
+        if key not in cache:
+            lib = self.library
+
+            def numeric(values: Mapping[str, Any], name: str = key) -> Any:
+                c = lib[name]
+                if c.formula is None:
+                    return values.get(name, c.value)
+                v = eval_formula(c.formula, lambda dep: numeric(values, dep) * base_scale(lib[dep].unit))
+                return v / base_scale(c.unit)
+
+            def pint_path(values: Mapping[str, Any]) -> Any:
+                return lib.evaluate(key, values)
+
+            fn: Any = pint_path
+            try:
+                want = float(lib.evaluate(key))
+                got = float(numeric({}))
+                if abs(got - want) <= 1e-12 * max(abs(want), 1e-300) or got == want:
+                    fn = numeric
+            except Exception:  # any unit pint cannot scale this way: keep pint
+                fn = pint_path
+            cache[key] = fn
+        return cache[key]
+
+    def _term_matrices(self) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """(exponents [keys, terms], constants [terms], (term order, slot starts, slots)), cached."""
+        cache = self.__dict__.get("_term_cache")
+        if cache is not None and cache[0] == (len(self.terms), len(self.keys_used), len(self.slots)):
+            return cache[1]
+        col = {k: j for j, k in enumerate(self.keys_used)}
+        expo = np.zeros((len(self.keys_used), len(self.terms)))
+        coef = np.array([term.coef for _, term in self.terms], dtype=float)
+        slot_of = np.array([s for s, _ in self.terms], dtype=np.int64)
+        for t, (_, term) in enumerate(self.terms):
+            for k, e in term.keys.items():
+                expo[col[k], t] += e
+        order = np.argsort(slot_of, kind="stable")
+        slots, starts = np.unique(slot_of[order], return_index=True)
+        mats = (expo, coef, (order, starts, slots))
+        # term kinds: constants, one key to the first power (a gather), the rest (exp of logs)
+        nkeys = np.abs(expo).sum(axis=0)
+        const = np.nonzero(nkeys == 0)[0]
+        single = np.nonzero((nkeys == 1) & (expo.max(axis=0, initial=0) == 1))[0]
+        single_col = expo[:, single].argmax(axis=0) if len(single) else np.zeros(0, dtype=np.int64)
+        general = np.setdiff1d(np.arange(len(self.terms)), np.concatenate([const, single]))
+        self.__dict__["_term_kinds"] = (const, single, single_col, general)
+        self.__dict__["_term_cache"] = ((len(self.terms), len(self.keys_used), len(self.slots)), mats)
+        return mats
+
+    def _layout(self, prefix: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Slot indices of *prefix* and their (row, col) positions, cached."""
+        cache = self.__dict__.setdefault("_layout_cache", {})
+        if prefix not in cache or cache[prefix][3] != len(self.slots):
+            idx, rows, cols = [], [], []
+            for name, s in self._slot_index.items():
+                if name.startswith(prefix + "["):
+                    parts = [int(x) for x in name[len(prefix) + 1 : -1].split(",")]
+                    idx.append(s)
+                    rows.append(parts[0])
+                    cols.append(parts[1] if len(parts) > 1 else 0)
+            cache[prefix] = (np.array(idx, dtype=np.int64), np.array(rows, dtype=np.int64),
+                             np.array(cols, dtype=np.int64), len(self.slots))
+        c = cache[prefix]
+        return c[0], c[1], c[2]
+
+    # ---- engine inputs --------------------------------------------------------------------
+    def inputs(self, values: Mapping[str, np.ndarray] | None = None) -> engine.EngineInputs:
+        """EngineInputs for N samples (central values when *values* is None)."""
+        return self.inputs_from_matrix(self.param_matrix(values))
+
+    def inputs_from_matrix(self, x: np.ndarray) -> engine.EngineInputs:
+        """EngineInputs from a parameter matrix [N, n_params] (see :attr:`param_names`)."""
+        n = x.shape[0]
+        sv = self.slot_values(x)
+        k, m, p = len(self.pools), len(self.measures), len(self.pollutants)
+        col = {name: i for i, name in enumerate(self.param_names)}
+
+        def grid(prefix: str, rows: int, cols: int, default: float = 0.0) -> np.ndarray:
+            out = np.full((n, rows, cols), default)
+            idx, i, j = self._layout(prefix)
+            out[:, i, j] = sv[:, idx]
+            return out
+
+        ef = grid("ef", k, p)
+        eff = grid("eff", m, p)
+        removal = grid("removal", m, p)
+        conv = np.ones((n, m))
+        idx, i, _ = self._layout("conv")
+        conv[:, i] = sv[:, idx]
+        cut = eff
+        std = self.kind == engine.STANDARD
+        if std.any():
+            newef = grid("newef", m, p, np.nan)
+            pool_ef = ef[:, self.src[std], :]
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                ratio = np.where(np.isnan(newef[:, std, :]), 1.0, newef[:, std, :] / pool_ef)
+            # a standard binds only where it is stricter than the pool's current factor
+            cut[:, std, :] = np.where(pool_ef > 0, np.clip(1.0 - np.nan_to_num(ratio, nan=1.0, posinf=1.0), 0.0, 1.0), 0.0)
+        growth = x[:, [col[f"growth:{pid}"] for pid in self.pools]]
+        completion = x[:, [col[f"completion:{mid}"] for mid in self.measures]]
+        share = np.full((n, m), np.nan)
+        sj = [j for j, name in enumerate(self.share_param) if name is not None]
+        if sj:
+            share[:, sj] = x[:, [col[self.share_param[j]] for j in sj]]  # type: ignore[index]
+        implemented = completion[:, :, None] * self.credit[None, :, :]
+        qty = np.broadcast_to(self.qty, (n, m))
+        qcols = [(j, col[f"qty:{mid}"]) for j, mid in enumerate(self.measures) if f"qty:{mid}" in col]
+        if qcols:
+            js, cs = [q[0] for q in qcols], [q[1] for q in qcols]
+            scale = x[:, cs]
+            if not np.all(scale == 1.0):
+                qty = qty.copy()
+                qty[:, js] = qty[:, js] * scale
+                removal[:, js, :] = removal[:, js, :] * scale[:, :, None]
+        offset = np.array(self.years, dtype=float) - self.scenario.base_year
+        return engine.EngineInputs(
+            activity0=np.broadcast_to(self.activity0, (n, k)), growth=growth, ef=ef, offset=offset,
+            kind=self.kind, src=self.src, tgt=self.tgt, qty=qty,
+            share=share, conv=conv, cut=cut, removal=removal, implemented=implemented,
+            group=self.group if len(self.group) and (self.group >= 0).any() else None,
+        )
+
+    def with_groups(self, group: np.ndarray, names: list[str]) -> Model:
+        """A copy whose measures sit in the disjoint groups *group* (indices into *names*)."""
+        from dataclasses import replace
+
+        out = replace(self, group=np.asarray(group, dtype=np.int64), group_names=list(names))
+        for key in ("_term_cache", "_term_kinds", "_layout_cache"):
+            if key in self.__dict__:
+                out.__dict__[key] = self.__dict__[key]
+        return out
+
+
+@lru_cache(maxsize=4096)
+def base_scale(unit: str) -> float:
+    """Magnitude of 1 *unit* in SI base units (ValueError for offset units such as degC)."""
+    u = parse_unit(unit)
+    if not ureg.Quantity(1.0, u)._is_multiplicative:
+        raise ValueError(f"offset unit {unit!r}")
+    return float(Q_(1.0, u).to_base_units().magnitude)
+
+
+def completion_high(model: Model) -> np.ndarray:
+    """[M]: each measure's completion at the high end of its range (its value when fixed), cached."""
+    cached = model.__dict__.get("_completion_high")
+    if cached is None or len(cached) != len(model.measures):
+        ps = [model.params[f"completion:{m}"] for m in model.measures]
+        cached = np.array([p.high if p.high is not None else p.value for p in ps], dtype=float)
+        model.__dict__["_completion_high"] = cached
+    return cached  # type: ignore[no-any-return]
+
+
+def group_shares(model: Model, inp: engine.EngineInputs, js: np.ndarray, a_k: np.ndarray) -> np.ndarray:
+    """[len(js), Y]: the share of their pool (grown activity *a_k* [Y]) that measures *js* cover,
+    retire or switch in each year, at the high end of their completion and share ranges, times
+    their credit (inf where a positive quantity meets an empty pool)."""
+    js = np.asarray(js, dtype=np.int64)
+    hi = [None if model.share_param[j] is None else model.params[model.share_param[j]] for j in js]  # type: ignore[index]
+    share_hi = np.array([np.nan if p is None else (p.high if p.high is not None else p.value) for p in hi])
+    share_hi = np.fmax(share_hi, np.where(np.isnan(share_hi), np.nan, inp.share[0, js]))  # a swept share above the range
+    q = np.nan_to_num(inp.qty[0, js])[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        by_qty = np.where(q > 0, q / np.where(a_k > 0, a_k, 0.0)[None, :], 0.0)
+    share = np.where(np.isnan(share_hi)[:, None], by_qty, share_hi[:, None])
+    credit = model.credit[js]
+    return np.where(credit > 0, share * completion_high(model)[js, None] * credit, 0.0)
