@@ -48,5 +48,7 @@ def synthetic_scenario(n_measures: int = 200, n_years: int = 10, seed: int = 0, 
         measures.append(meas)
     last = 2020 + n_years - 1
     targets = [{"id": f"t_{p}", "pollutant": p, "kind": "reduction_percent", "value": "10%", "year": last} for p in POLLUTANTS]
+    used = {f"ef_{k % 20}" for k in range(n_pools)}  # an override the scenario does not use is refused
     return {"name": f"{region}基准情景", "id": f"synthetic-{n_measures}", "region": region, "base_year": 2020,
-            "years": [last], "inventory": pools, "measures": measures, "targets": targets, "coefficients": coeffs}
+            "years": [last], "inventory": pools, "measures": measures, "targets": targets,
+            "coefficients": {k: v for k, v in coeffs.items() if k in used}}

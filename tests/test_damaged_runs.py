@@ -86,8 +86,8 @@ def test_write_errors_name_the_cause_and_leave_nothing(tmp_path: Path, monkeypat
 
     real = runs_mod.write_files
 
-    def failing(result, folder, run_id):  # type: ignore[no-untyped-def]
-        real(result, folder, run_id)
+    def failing(result, folder, *rest):  # type: ignore[no-untyped-def]
+        real(result, folder, *rest)
         raise OSError(errno, os.strerror(errno), str(folder / "results.nc"))
 
     monkeypatch.setattr(runs_mod, "write_files", failing)

@@ -44,7 +44,7 @@ def test_reduction_quantiles_worked_example():
     # Latin hypercube: each of the 2000 strata of completion holds one sample, so the
     # empirical quantiles sit within one stratum (0.4 / 2000) of the exact ones
     assert got == pytest.approx([0.744, 0.96, 1.176], abs=1.2 * 0.4 / 2000 * 2)
-    assert ds["reduction_p5"].attrs["units"] == "t/a"
+    assert ds["reduction_p5"].attrs["units"] == "t yr-1"
     assert ds.attrs["reduction_quantile_samples"] == 2000
 
 

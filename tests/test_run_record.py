@@ -180,7 +180,7 @@ def test_runs_lists_every_kind_and_flags_a_damaged_run(project):
     damaged.write_bytes(damaged.read_bytes()[:100])
     res = CliRunner().invoke(main, ["runs"], catch_exceptions=False, terminal_width=200)
     assert res.exit_code == 0
-    assert "sensitivity" in res.output and "damaged" in res.output, res.output
+    assert "sensitivity" in res.output and "DAMAGED" in res.output, res.output
     res = _cli("appendix", runs[-1]["id"])
     assert res.exit_code == 2 and "results.nc" in res.output and "Traceback" not in res.output
 

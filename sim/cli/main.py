@@ -264,7 +264,7 @@ def runs_cmd(scenario: str | None, kind: str) -> None:
         heads = ", ".join(f"{t['target']} {t['margin']:+,.4g} {t.get('unit', 't')}" for t in r.get("targets", [])[:4]
                           if isinstance(t, dict) and isinstance(t.get("margin"), (int, float)))
         if r.get("damaged"):
-            heads = f"damaged: {r['damaged']}"
+            heads = f"DAMAGED 已损坏: {r['damaged']}"
         table.add_row(*(safe.console(x) for x in (str(r.get("id")), str(r.get("kind")), str(r.get("scenario_id", "")),
                                                    str(r.get("created", "")), str(st.get("seed", r.get("seed", ""))),
                                                    str(st.get("samples", r.get("samples", ""))), heads)))

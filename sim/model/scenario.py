@@ -38,7 +38,7 @@ TARGET_KINDS = ("reduction_percent", "reduction_amount", "cap", "concentration")
 
 # Chinese words a plan uses for each enumerated value (accepted in scenarios, listed by `ersim schema`)
 ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
-    "type": {t.id: (t.zh, *t.aliases) for t in MEASURE_TYPES.values()},  # one home: sim/model/measure_types.py
+    "type": {t.id: t.aliases for t in MEASURE_TYPES.values()},  # one home: sim/model/measure_types.py
     "kind": {"reduction_percent": ("削减比例", "下降比例", "减排比例"), "reduction_amount": ("削减量", "减排量"),
              "cap": ("总量", "总量控制", "上限"), "concentration": ("浓度", "浓度目标")},
     "distribution": {"triangular": ("三角", "三角分布"), "uniform": ("均匀", "均匀分布"),
@@ -444,7 +444,9 @@ class CoefficientOverride(_Strict):
             raise ValueError("give both low and high, or neither")
         if self.low is not None and self.high is not None and not self.low <= self.value <= self.high:
             raise ValueError("need low <= value <= high")
-        if self.distribution == "lognormal" and (why := lognormal_problem(self.value, self.low, self.high)):
+        # low <= 0 is the consistency stage's rule 'override-lognormal' (it names coefficients.<key>.low)
+        if self.distribution == "lognormal" and (self.low is None or self.low > 0) and (
+                why := lognormal_problem(self.value, self.low, self.high)):
             raise ValueError(why)
         return self
 

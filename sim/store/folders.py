@@ -184,6 +184,8 @@ def write_output(kind: str, label: str, write: Callable[[OutputFolder], None], m
                 with contextlib.suppress(OSError):
                     os.fsync(fh.fileno())
     except OSError as exc:
-        raise InputError(Problem(f"could not write the {kind}: {exc.strerror or exc}; nothing was written",
-                                 str(getattr(exc, "filename", None) or final))) from None
+        from sim.store.damage import write_error
+
+        raise InputError(write_error(exc) or Problem(f"could not write the {kind}: {exc.strerror or exc}; nothing was written",
+                                                     str(getattr(exc, "filename", None) or final))) from None
     return final

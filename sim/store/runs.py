@@ -147,24 +147,13 @@ class Run(Result):
 
 
 def _damage(folder: Path, man: dict[str, Any] | None) -> str | None:
-    """Why an output folder cannot be used, or None."""
-    if man is None:
-        return f"{MANIFEST} cannot be read (cut off or damaged)"
-    if man.get("kind", "run") == "run":
-        nc = folder / "results.nc"
-        if not nc.is_file():
-            return "results.nc is missing"
-        with nc.open("rb") as fh:
-            if fh.read(8) != b"\x89HDF\r\n\x1a\n":
-                return "results.nc is damaged (not an HDF5/NetCDF4 file)"
-        try:
-            import h5py
+    """Why an output folder cannot be used (its manifest cut off, its results damaged), or None."""
+    from sim.store.damage import check_run_folder
 
-            with h5py.File(nc, "r") as h5:
-                list(h5.keys())
-        except Exception:  # h5py raises OSError and others for a cut-off file
-            return "results.nc is damaged or cut off"
-    return None
+    problem = check_run_folder(folder)
+    if problem is not None:
+        return problem.message
+    return None if man is not None else f"{MANIFEST} cannot be read"
 
 
 def list_outputs(root: str | Path | None = None, kinds: tuple[str, ...] = KINDS) -> list[dict[str, Any]]:

@@ -1,7 +1,8 @@
 """Write tests/golden/numbers.json: the numbers tests/test_golden_numbers.py pins.
 
-Produced once with the code as it stood before the Monte Carlo kernel and the evaluation
-loop were rewritten (commit 561afd8, "Layers as folders ..."), by
+Produced with the code as it stood before the Monte Carlo kernel and the evaluation loop were
+rewritten (commit d6b8f20: the examples' data as revised for the plans' periods and the
+library's standards, before the kernel), on the data of this commit, by
 
     .venv/bin/python tests/golden/make_numbers.py
 
