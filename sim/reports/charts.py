@@ -6,6 +6,7 @@ package on PyPI; it is registered with matplotlib's font manager, never installe
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import lru_cache, partial
 from importlib import resources
@@ -17,9 +18,10 @@ import numpy as np
 from sim.core.pollutants import display
 from sim.evaluation.evaluate import Result
 
-__all__ = ["CJK_FONT", "figure_writers", "margin_distribution", "setup_fonts", "waterfall"]
+__all__ = ["CJK_FONT", "DPI", "figure_writers", "margin_distribution", "setup_fonts", "waterfall", "wrap_label"]
 
 CJK_FONT = "Noto Sans CJK SC"
+DPI = 200  # every chart: ready to paste into a printed report
 _STATUS_ZH = {"met": "可达", "at risk": "存在风险", "not met": "不可达"}
 
 
@@ -38,7 +40,38 @@ def setup_fonts() -> str:
     rcParams["font.family"] = "sans-serif"
     rcParams["font.sans-serif"] = [family, "DejaVu Sans"]
     rcParams["axes.unicode_minus"] = False  # the CJK font lacks U+2212
+    rcParams["figure.dpi"] = DPI
+    rcParams["savefig.dpi"] = DPI
     return family
+
+
+def _width(ch: str) -> int:
+    return 2 if ord(ch) >= 0x2E80 else 1
+
+
+def wrap_label(text: str, width: int = 16, max_lines: int = 3) -> str:
+    """*text* on lines of at most *width* half-width characters (a CJK character counts two),
+    broken between words or CJK characters, never inside a Latin word or number; beyond
+    *max_lines* the last line ends in an ellipsis."""
+    tokens = re.findall(r"[A-Za-z0-9.%+\-/·²³]+|\s+|.", text.strip())
+    lines: list[str] = []
+    line, w = "", 0
+    for tok in tokens:
+        tw = sum(_width(c) for c in tok)
+        if tok.isspace():
+            if line:
+                line, w = line + " ", w + 1
+            continue
+        if w + tw > width and line.strip():
+            lines.append(line.rstrip())
+            line, w = "", 0
+        line, w = line + tok, w + tw
+    if line.strip():
+        lines.append(line.rstrip())
+    if len(lines) > max_lines:
+        lines = lines[:max_lines]
+        lines[-1] = lines[-1][: max(1, len(lines[-1]) - 1)] + "…"
+    return "\n".join(lines)
 
 
 def _target_levels(result: Result, pollutant: str, year: int) -> list[tuple[str, float]]:
@@ -55,11 +88,30 @@ def _target_levels(result: Result, pollutant: str, year: int) -> list[tuple[str,
     return out
 
 
+def _fmt_t(x: float) -> str:
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:,.1f}" if abs(x) >= 1 else f"{x:,.2f}"
+
+
+def zoomed_limits(levels: list[float], pad: float = 0.18) -> tuple[float, float, bool]:
+    """(bottom, top, zoomed) of a y axis that shows the differences between *levels*: it starts
+    at 0 unless the levels all sit far above 0, where it starts just below the lowest level."""
+    lo, hi = min(levels), max(levels)
+    span = hi - lo
+    if lo > 0 and span < 0.5 * hi:
+        span = max(span, 1e-6 * hi)
+        return max(0.0, lo - pad * span * 1.5), hi + pad * span, True
+    return min(0.0, lo - pad * max(span, 1e-9)), hi + pad * max(span, 1e-9), False
+
+
 def waterfall(result: Result, pollutant: str, year: int, lang: str = "zh", top: int = 8) -> Any:
-    """Base-year emissions -> growth -> each measure -> target-year emissions, with target lines."""
+    """Base-year emissions -> growth -> each measure -> target-year emissions, with target lines.
+
+    The y axis starts near the lowest level when the bars are large against the changes (it says
+    so), each target is one dashed line with one label, and a shortfall is marked by an arrow."""
     setup_fonts()
     import matplotlib.pyplot as plt
 
+    zh = lang == "zh"
     ds = result.dataset
     base_year = int(ds["year"].values[0])
     e0 = float(ds["emissions_total"].sel(pollutant=pollutant, year=base_year))
@@ -67,37 +119,67 @@ def waterfall(result: Result, pollutant: str, year: int, lang: str = "zh", top: 
     red = ds["reduction"].sel(pollutant=pollutant, year=year)
     names = dict(zip(ds["measure"].values, ds["measure_name"].values, strict=True))
     order = np.argsort(-np.abs(red.values))
-    steps: list[tuple[str, float]] = [(("新增量" if lang == "zh" else "growth"), b_y - e0)]
+    steps: list[tuple[str, float]] = [(("新增量" if zh else "growth"), b_y - e0)]
     shown = [i for i in order if abs(red.values[i]) > 0][:top]
     for i in shown:
         steps.append((str(names[red["measure"].values[i]]), -float(red.values[i])))
     rest = float(red.values.sum() - red.values[shown].sum()) if len(shown) else float(red.values.sum())
     if abs(rest) > 1e-9:
-        steps.append((("其他措施" if lang == "zh" else "other measures"), -rest))
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.0 + 0.9 * (len(steps) + 2)), 4.5), dpi=120)
+        steps.append((("其他措施" if zh else "other measures"), -rest))
+    n_bars = len(steps) + 2
+    fig, ax = plt.subplots(figsize=(max(8.0, 1.05 * n_bars + 1.5), 4.8), dpi=DPI)
+    levels = [e0]
+    level = e0
+    for _, delta in steps:
+        level += delta
+        levels.append(level)
+    targets = _target_levels(result, pollutant, year)
+    bottom, top_y, zoomed = zoomed_limits(levels + [lv for _, lv in targets])
     x = 0
-    ax.bar(x, e0, color="#7f7f7f")
-    labels = [f"{base_year}{'年排放' if lang == 'zh' else ' emissions'}"]
+    ax.bar(x, e0 - bottom, bottom=bottom, color="#7f7f7f")
+    labels = [f"{base_year}{'年排放' if zh else ' emissions'}"]
     level = e0
     for name, delta in steps:
         x += 1
         ax.bar(x, delta, bottom=level, color="#d62728" if delta > 0 else "#2ca02c")
+        ax.annotate(("+" if delta > 0 else "−") + _fmt_t(abs(delta)), (x, max(level, level + delta)), xytext=(0, 2),
+                    textcoords="offset points", ha="center", va="bottom", fontsize=7)
         level += delta
         labels.append(name)
     x += 1
-    ax.bar(x, level, color="#1f77b4")
-    labels.append(f"{year}{'年排放' if lang == 'zh' else ' emissions'}")
-    for name, lv in _target_levels(result, pollutant, year):
+    ax.bar(x, level - bottom, bottom=bottom, color="#1f77b4")
+    labels.append(f"{year}{'年排放' if zh else ' emissions'}")
+    span = top_y - bottom
+    for k, (name, lv) in enumerate(targets):
         ax.axhline(lv, color="black", linestyle="--", linewidth=1)
-        ax.text(x + 0.4, lv, f"{'目标' if lang == 'zh' else 'target'}: {name}", va="bottom", ha="right", fontsize=8)
+        ax.annotate(wrap_label(f"{'目标' if zh else 'target'}：{name}" if zh else f"target: {name}", 40, 2), (-0.45, lv),
+                    xytext=(0, 3 + 12 * k), textcoords="offset points", ha="left", va="bottom", fontsize=7,
+                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.9})
+        gap = level - lv
+        if gap > 1e-9 * max(abs(level), 1.0):
+            ax.annotate("", xy=(x + 0.5, lv), xytext=(x + 0.5, level),
+                        arrowprops={"arrowstyle": "<->", "color": "#d62728", "linewidth": 1.2})
+            ax.text(x + 0.55, (lv + level) / 2, f"{'缺口' if zh else 'gap'}\n{_fmt_t(gap)}", color="#d62728", fontsize=7, va="center")
+    ax.set_xlim(-0.6, x + 1.2)
+    ax.set_ylim(bottom, top_y + 0.06 * span)
     ax.set_xticks(range(len(labels)))
-    ax.set_xticklabels(labels, rotation=30, ha="right", fontsize=8)
-    unit = "吨/年" if lang == "zh" else "t/a"
-    ax.set_ylabel(f"{display(pollutant, lang)} ({unit})")
-    title = f"{display(pollutant, lang)}：{base_year}—{year}年排放变化" if lang == "zh" else f"{display(pollutant, lang)}: emissions {base_year}-{year}"
+    ax.set_xticklabels([wrap_label(lb, 10, 4) for lb in labels], fontsize=7)
+    unit = "吨/年" if zh else "t/a"
+    ylabel = f"{display(pollutant, lang)}（{unit}）" if zh else f"{display(pollutant, lang)} ({unit})"
+    if zoomed:
+        ylabel += "，纵轴未从零开始" if zh else ", axis not from zero"
+    ax.set_ylabel(ylabel)
+    ax.yaxis.set_major_formatter(_thousands())
+    title = f"{display(pollutant, lang)}：{base_year}—{year}年排放变化" if zh else f"{display(pollutant, lang)}: emissions {base_year}-{year}"
     ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+def _thousands() -> Any:
+    from matplotlib.ticker import FuncFormatter
+
+    return FuncFormatter(lambda v, _pos: f"{v:,.0f}" if abs(v) >= 10 else f"{v:,.2g}")
 
 
 def margin_distribution(result: Result, target: str, lang: str = "zh") -> Any:
@@ -108,14 +190,14 @@ def margin_distribution(result: Result, target: str, lang: str = "zh") -> Any:
     ds = result.dataset
     m = ds["margin_sample"].sel(target=target).values
     p = float(ds["probability"].sel(target=target))
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    fig, ax = plt.subplots(figsize=(6.5, 4.2), dpi=DPI)
     ax.hist(m, bins=50, color="#1f77b4", alpha=0.8)
     ax.axvline(0, color="black", linewidth=1)
     name = str(ds["target_name"].sel(target=target).values)
     if lang == "zh":
         ax.set_xlabel("余量（吨）：实现减排量 − 要求减排量")
         ax.set_ylabel("样本数")
-        ax.set_title(f"{name}：达标概率 P = {p:.0%}")
+        ax.set_title(wrap_label(f"{name}：达标概率 P = {p:.0%}", 56, 2), fontsize=10)
     else:
         ax.set_xlabel("margin (t): achieved - required")
         ax.set_ylabel("samples")
@@ -129,7 +211,7 @@ def _saver(make: Callable[[], Any]) -> Callable[[Path], None]:
         import matplotlib.pyplot as plt
 
         fig = make()
-        fig.savefig(path)
+        fig.savefig(path, dpi=DPI)
         plt.close(fig)
 
     return write
