@@ -517,7 +517,7 @@ class _Builder:
                 Cell(type_label(mtype, self.lang)), Cell(where),
                 Cell(self._quantity_text(m) if m is not None else DASH),
                 Cell(self._schedule_text(m) if m is not None else DASH),
-                Cell((self.quote(m.source) or DASH) if m is not None else DASH),
+                Cell((self.quote(m.source or "") or DASH) if m is not None else DASH),
             ])
         notes = [self.t("各措施所用系数的取值与来源见附表，附表“用于”一栏列出使用该系数的措施。",
                         "The coefficients each measure uses, with values and sources, are in the annex (column “Used by”).")]
