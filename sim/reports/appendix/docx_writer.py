@@ -73,8 +73,8 @@ def _natural_and_floor(t: Table) -> tuple[list[float], list[float]]:
         nat = max(longest, min(head, max(head / 2, 8.0)), 4.0)
         natural.append(min(nat, 80.0))
         # Latin words do not break mid-word: the longest one (up to 14 characters) sets a floor
-        words = [_display_len(w) for text in (col.header, *(r[j].text for r in t.rows)) for w in re.split(r"[\s/]+", text)
-                 if w and not re.search(r"[\u2e80-\uffff]", w)]
+        # (runs of Latin letters and digits, also inside Chinese text: "PM2.5（吨/年）" holds "PM2.5")
+        words = [_display_len(w) for text in (col.header, *(r[j].text for r in t.rows)) for w in re.findall(r"[A-Za-z0-9.,%+\-]+", text)]
         word = min(max(words, default=0.0), 14.0)
         if col.numeric or longest <= 10:
             floor.append(min(nat, max(longest, 6.0, word)))
