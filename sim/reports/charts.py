@@ -100,7 +100,7 @@ def zoomed_limits(levels: list[float], pad: float = 0.18) -> tuple[float, float,
     if lo > 0 and span < 0.5 * hi:
         span = max(span, 1e-6 * hi)
         return max(0.0, lo - pad * span * 1.5), hi + pad * span, True
-    return min(0.0, lo - pad * max(span, 1e-9)), hi + pad * max(span, 1e-9), False
+    return (0.0 if lo >= 0 else lo - pad * max(span, 1e-9)), max(hi, 0.0) + pad * max(span, 1e-9), False
 
 
 def waterfall(result: Result, pollutant: str, year: int, lang: str = "zh", top: int = 8) -> Any:

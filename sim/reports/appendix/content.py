@@ -344,9 +344,6 @@ class _Builder:
             [self.t("“—”表示清单中该行业没有该污染物的排放量（不排放，或清单未给出该污染物的排放系数）。",
                     "“—”: the inventory has no emissions of that pollutant for the sector (none, or no emission factor given).")],
         ))
-        inv = man.get("inventory_file")
-        if inv:
-            blocks.append(Paragraph(self.t(f"清单文件：{inv}（SHA-256 见附表）。", f"Inventory file: {inv} (SHA-256 in the annex)."), "note"))
         return blocks
 
     def growth(self) -> list[Block]:
