@@ -21,6 +21,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from docx.oxml.ns import qn
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from markupsafe import escape
 
 from sim.cli.main import main
@@ -277,8 +279,8 @@ def test_sections_from_what_the_run_has(env):
     bullets = [line for line in concl.splitlines() if line.startswith("- ")]
     assert len(bullets) == ds.sizes["target"]
     verdict = {"met": "可达", "at risk": "存在风险", "not met": "不可达"}
-    for line, st in zip(bullets, ds["status"].values, strict=True):
-        assert line.endswith(f"结论为{verdict[str(st)]}。")
+    for line, status in zip(bullets, ds["status"].values, strict=True):
+        assert line.endswith(f"结论为{verdict[str(status)]}。")
 
 
 # ---- HTML: escaped, self-contained ----------------------------------------------------------
@@ -515,7 +517,7 @@ def test_conclusions_say_what_would_close_each_gap(env, tmp_path):
         concl = content["sections"][[s["key"] for s in content["sections"]].index("conclusions")]
         paragraphs = [b["text"] for b in concl["blocks"] if b["type"] == "paragraph"]
         ds = open_run(scenario, env["root"] / "outputs").dataset
-        weak = [str(n) for n, st in zip(ds["target_name"].values, ds["status"].values, strict=True) if str(st) != "met"]
+        weak = [str(n) for n, v in zip(ds["target_name"].values, ds["status"].values, strict=True) if str(v) != "met"]
         assert weak, scenario
         for name in weak:
             (text,) = [p for p in paragraphs if p.startswith(f"{name}：")]
@@ -625,3 +627,37 @@ def test_docx_converts_to_pdf_with_chinese_text(env, tmp_path):
     # every font embedded: a glyph LibreOffice could not find would come from an unembedded stand-in
     emb = fonts.splitlines()[0].index("emb")
     assert all(line[emb:emb + 3].strip() == "yes" for line in fonts.splitlines()[2:] if line.strip()), fonts
+
+
+def test_least_cost_mix_in_the_conclusion_when_measures_carry_costs(env, tmp_path):
+    """ankang-2025-costs: the same 80.5 t NH3-N shortfall; the least-cost solve (sim.solve) meets
+    every target, and the conclusion quotes its mix: urban sewage from 15,000 m³/d to the solve's level."""
+    import sim
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(REPO)
+        res = CliRunner().invoke(main, ["run", "scenarios/ankang-2025-costs.yaml", "--quiet", "--no-figures"], catch_exceptions=False)
+        assert res.exit_code == 0, res.output
+        solved = sim.solve("scenarios/ankang-2025-costs.yaml")
+    md = write_appendix("ankang-2025-costs", formats=("md",), out=tmp_path / "costs")[0].read_text(encoding="utf-8")
+    (text,) = [line for line in md.splitlines() if line.startswith("氨氮") and "弥补途径" in line]
+    level = dict(zip(solved.solution.measures, solved.solution.level, strict=True))["urban-sewage"]
+    assert solved.solution.feasible and "按最低成本组合" in text
+    assert f"15,000→{level:,.0f}立方米/日" in text or f"15,000→{float(f'{level:.3g}'):,.0f}立方米/日" in text, (text, level)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from([
+    "computed from steam_ton_coal_per_h, boiler_flh_industrial", "engineering estimate; rests on GB 17691 and veh_hdt_engine_work",
+    "安康市实施方案 (seed 003), (三十二): 持续推进", "; flow arithmetic assumed (see comment)", " (project research notes section 1.3)",
+    "GB 18918-2002 城镇污水处理厂污染物排放标准 表1", " — recalled, not verified here", "assumed (示意值): kiln NOx",
+]), min_size=1, max_size=4))
+def test_sources_read_as_citations(parts):
+    """Whatever the library's boilerplate is combined with, a Chinese citation keeps none of it."""
+    from sim.reports.appendix.content import clean_source
+
+    names = {"steam_ton_coal_per_h": "1蒸吨燃煤锅炉满负荷耗煤"}
+    out = clean_source("; ".join(parts), lambda k: names.get(k, k), "zh")
+    for phrase in ("computed from", "engineering estimate", "seed 0", "see comment", "research notes", "recalled", "assumed"):
+        assert phrase not in out, (parts, out)
+    assert len(out) <= 92

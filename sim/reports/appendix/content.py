@@ -148,6 +148,12 @@ def clean_source(text: str, name: Any = None, lang: str = "zh", limit: int | Non
         if part not in out:
             out.append(part)
     t = "；".join(out).replace("effluent at ", "出水执行")
+    # the same boilerplate inside a longer text
+    t = re.sub(r"computed from\s+([a-z][a-z0-9_]*(?:(?:,\s*|\s+and\s+)[a-z][a-z0-9_]*)*)",
+               lambda m: f"由{'、'.join(dict.fromkeys(named(k) for k in _KEY.findall(m.group(1)) or [m.group(1)]))}计算", t)
+    t = re.sub(r"(?<![A-Za-z])engineering estimate(?![A-Za-z])", "工程估算", t)
+    t = re.sub(r"\s*[—-]*\s*(?<![A-Za-z])recalled(?![A-Za-z])[^；;)）]*", "（未经核实）", t)
+    t = re.sub(r"(?<![A-Za-z])assum(?:ed|ption)(?![A-Za-z])[^；;。]*", "部分数量与比例为测算假设", t)
     return _shorten(t, limit) if limit else t
 
 
@@ -1123,9 +1129,10 @@ class _Builder:
                 break
             if len(options) >= 2:
                 break
+        least = self.least_cost_text(r)
         if options:
             return head + self.t(f"以下任一项（其余措施按计划）：{'；'.join(options)}",
-                                 f"any one of (the other measures as planned): {'; '.join(options)}")
+                                 f"any one of (the other measures as planned): {'; '.join(options)}") + least
         text = self.t(
             f"现有措施单独加码（工程量至多增至4倍且不超过源类规模，完成率与覆盖比例至多100%）均不足以弥补，需增加新的{self.pol(r['pollutant'])}减排措施或调整目标",
             f"no single existing measure closes it (up to 4× its quantity within its source pool, completion and share up to 100%); "
@@ -1135,7 +1142,50 @@ class _Builder:
             gap = self.t(f"余量{fmt_amount(m_hi, 'zh')}" if m_hi >= 0 else f"缺口仍有{fmt_amount(-m_hi, 'zh')}",
                          f"margin {fmt_amount(m_hi, 'en')}" if m_hi >= 0 else f"still {fmt_amount(-m_hi, 'en')} short")
             text += self.t(f"（效果最大的一项：{reach}时中心值{gap}）", f" (the most any one does: {reach}, central {gap})")
-        return head + text
+        return head + text + least
+
+    def _least_cost(self) -> Any:
+        """The least-cost solve of the run's scenario (once), when its measures carry costs."""
+        if not hasattr(self, "_solved"):
+            self._solved: Any = None
+            if self.model.unit_cost:
+                from sim.analyses.solve import solve
+                from sim.core.errors import ErsimError
+
+                try:
+                    self._solved = solve(self.scen, self.model.library, time_limit=30.0)
+                except ErsimError:
+                    self._solved = None
+        return self._solved
+
+    def least_cost_text(self, r: dict[str, Any]) -> str:
+        """The least-cost mix that meets every target, where the scenario's measures carry costs."""
+        res = self._least_cost()
+        if res is None:
+            return ""
+        sep = self.t("；", "; ")
+        if not res.feasible:
+            i = res.targets.index(r["id"]) if r["id"] in res.targets else None
+            short = float(res.shortfall[i]) if i is not None else 0.0
+            return sep + self.t(f"按最低成本求解，全部带成本的候选措施用足潜力仍不能同时满足各项目标（本目标仍缺约{fmt_amount(short, 'zh')}）",
+                                f"the least-cost solve finds the costed candidates cannot meet every target even at full potential (this one still {fmt_amount(short, 'en')} short)")
+        names = dict(zip(self.model.measures, self.model.measure_names, strict=True))
+        level0 = {self.model.measures[j]: v for j, v in self.model.decision_level.items()}
+        moves = []
+        for mid, lv, unit in zip(res.measures, res.level, res.unit, strict=True):
+            x0 = float(level0.get(mid, 0.0))
+            if abs(float(lv) - x0) > 1e-6 * max(1.0, abs(x0)):
+                u = tidy_unit(unit)
+                if u in ("", "1", "dimensionless"):  # a covered share
+                    a, b = fmt_pct(x0, 0), fmt_pct(float(lv), 0)
+                else:
+                    a, b = _grouped(fmt_sig(x0, 3)), _grouped(fmt_sig(float(lv), 3)) + (u if self.zh else f" {u}")
+                moves.append(self.t(f"{names.get(mid, mid)}{a}→{b}", f"{names.get(mid, mid)} {a} → {b}"))
+        if not moves:
+            return ""
+        cost = float(res.cost)
+        return sep + self.t(f"按最低成本组合（年化成本约{fmt_sig(cost / 1e4, 3)}万元/年，同时满足全部目标）：{self.join(moves)}",
+                            f"least-cost mix meeting every target (about {fmt_sig(cost / 1e4, 3)} 10k CNY/a): {self.join(moves)}")
 
     def compare_effect(self, r: dict[str, Any]) -> list[str]:
         out = []
