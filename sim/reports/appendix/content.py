@@ -58,7 +58,7 @@ _BASIS_TEXT = {
 
 
 _INTERNAL = [
-    re.compile(r"\s*\((?:seed \d+|see comment|see inventory|see note|see the note)\)"),
+    re.compile(r"\s*\((?:seed \d+|see comment|see inventory|see note|see the note)\)(?:\s+(?=[\u4e00-\u9fff]))?"),
     re.compile(r"\s*\([^()]*(?:coefficients\.md|research notes|reference notes)[^()]*\)"),
     re.compile(r",?\s*(?:in|of|used in) the project research notes(?: \(section [\d.]+\)| section [\d.]+)?"),
     re.compile(r"\s*\(?project research notes section [\d.]+\)?"),
@@ -497,14 +497,17 @@ class _Builder:
         base coefficients by name, working notes of the scenario's authors left out."""
         return clean_source(text, self.coef_name, self.lang)
 
-    def quote(self, text: str) -> str:
-        """Scenario text as quoted in the appendix (working references such as “(seed 003)” dropped)."""
+    def quote(self, text: str, limit: int | None = None) -> str:
+        """Scenario text as quoted in the appendix (working references such as “(seed 003)” dropped),
+        in full unless *limit* (characters) is given."""
         if not text:
             return text
-        t = clean_source(text, self.coef_name, self.lang)
+        t = clean_source(text, self.coef_name, self.lang, limit)
         if self.zh:
             t = re.sub(r"在下方\s*coefficients\s*中", "在情景中", t)
             t = re.sub(r"见\s*\S+\.(?:csv|xlsx)\s*的\s*source\s*列", "见清单文件的来源列", t)
+            t = re.sub(r"(?<=[\u4e00-\u9fff])\s*source(?![A-Za-z])", "依据", t)  # 见各措施 source -> 见各措施依据
+            t = re.sub(r"(?<=[\u4e00-\u9fff])\s*[（(][a-z][a-z \-]*[)）]", "", t)  # 示意目标(illustrative) -> 示意目标
         return t
 
     def measures_section(self) -> list[Block]:
@@ -530,7 +533,7 @@ class _Builder:
                 Cell(type_label(mtype, self.lang)), Cell(where),
                 Cell(self._quantity_text(m) if m is not None else DASH),
                 Cell(self._schedule_text(m) if m is not None else DASH),
-                Cell((self.quote(m.source or "") or DASH) if m is not None else DASH),
+                Cell((self.quote(m.source or "", _MAX_SOURCE) or DASH) if m is not None else DASH),
             ])
         notes = [self.t("各措施所用系数的取值与来源见附表，附表“用于”一栏列出使用该系数的措施。",
                         "The coefficients each measure uses, with values and sources, are in the annex (column “Used by”).")]
