@@ -1239,9 +1239,13 @@ class _Builder:
         has = {p for p in self.pollutants if _f(base.sel(pollutant=p)) > 0}
         return pollutant not in has and bool(has & water)
 
-    def _users(self, key: str) -> str:
-        """The measures (or, for an emission factor, the source pools) a coefficient is used by."""
-        mnames = dict(zip(self.measures, (self.coord("measure_name", m, "measure") for m in self.measures), strict=True))
+    def _users(self, key: str, short: bool = False) -> str:
+        """The measures (or, for an emission factor, the source pools) a coefficient is used by;
+        *short*: measures by their number in the measures table (措施3)."""
+        if short:
+            mnames = {m: self.t(f"措施{i + 1}", f"measure {i + 1}") for i, m in enumerate(self.measures)}
+        else:
+            mnames = dict(zip(self.measures, (self.coord("measure_name", m, "measure") for m in self.measures), strict=True))
         pnames = dict(zip((str(x) for x in self.ds["pool"].values), (str(x) for x in self.ds["pool_name"].values), strict=True))
         users = self.model.coefficient_uses.get(key, [])
         out: list[str] = []
@@ -1269,8 +1273,10 @@ class _Builder:
         for i, k in enumerate(keys + extra):
             value, unit, basis, source, desc = self._coef_value(k)
             rows.append([Cell(str(i + 1)), Cell(desc or DASH), Cell(value), Cell(unit or DASH), Cell(basis or DASH),
-                         Cell(self._users(k)), Cell(source or DASH)])
-        notes = [self.t("依据类别：已核实、标准、推导、工程估算、未核实；“情景设定”为情景对系数库取值的覆盖。",
+                         Cell(self._users(k, short=True)), Cell(source or DASH)])
+        mlabel = self.labels.get("measures", "")
+        notes = [self.t(f"“用于”一栏：措施按{mlabel}序号，排放系数列其源类。依据类别：已核实、标准、推导、工程估算、未核实；“情景设定”为情景对系数库取值的覆盖。",
+                        f"“Used by”: measures by their number in {mlabel}, emission factors by their source pool. "
                         "Basis: verified, standard, derived, engineering estimate, unverified; a scenario value overrides the library.")]
         if extra and keys:
             notes.append(self.t("前列为运行直接使用的系数，其后为派生系数所依据的基础系数与情景设定值。",
