@@ -997,6 +997,8 @@ class _Builder:
         parts.append(self.closing_text(r))
         parts.extend(self.compare_effect(r))
         parts.extend(self.caveats(r))
+        if not self.zh:  # each part a sentence
+            parts = [p[:1].upper() + p[1:] for p in parts]
         sep = "" if self.zh else " "
         return sep.join(p if p.endswith(("。", ".")) else p + self.t("。", ".") for p in parts)
 
