@@ -142,8 +142,9 @@ def waterfall(result: Result, pollutant: str, year: int, lang: str = "zh", top: 
     for name, delta in steps:
         x += 1
         ax.bar(x, delta, bottom=level, color="#d62728" if delta > 0 else "#2ca02c")
-        ax.annotate(("+" if delta > 0 else "−") + _fmt_t(abs(delta)), (x, max(level, level + delta)), xytext=(0, 2),
-                    textcoords="offset points", ha="center", va="bottom", fontsize=7)
+        if abs(delta) >= 0.005:
+            ax.annotate(("+" if delta > 0 else "−") + _fmt_t(abs(delta)), (x, max(level, level + delta)), xytext=(0, 2),
+                        textcoords="offset points", ha="center", va="bottom", fontsize=7)
         level += delta
         labels.append(name)
     x += 1
@@ -165,9 +166,8 @@ def waterfall(result: Result, pollutant: str, year: int, lang: str = "zh", top: 
     ax.set_xticks(range(len(labels)))
     ax.set_xticklabels([wrap_label(lb, 12, 5) for lb in labels], fontsize=7)
     unit = "吨/年" if zh else "t/a"
-    ylabel = f"{display(pollutant, lang)}（{unit}）" if zh else f"{display(pollutant, lang)} ({unit})"
-    if zoomed:
-        ylabel += "，纵轴未从零开始" if zh else ", axis not from zero"
+    note = ("；纵轴未从零开始" if zh else "; axis not from zero") if zoomed else ""
+    ylabel = f"{display(pollutant, lang)}（{unit}{note}）" if zh else f"{display(pollutant, lang)} ({unit}{note})"
     ax.set_ylabel(ylabel)
     ax.yaxis.set_major_formatter(_thousands())
     title = f"{display(pollutant, lang)}：{base_year}—{year}年排放变化" if zh else f"{display(pollutant, lang)}: emissions {base_year}-{year}"
@@ -309,9 +309,8 @@ def comparison_figures(cmp: Any, waterfalls: dict[str, Any], folder: Path, lang:
         ax.set_ylim(bottom, top_y)
         ax.set_xticks(range(len(wf)))
         ax.set_xticklabels([wrap_label(_step_label(str(s), labels, lang), 12, 5) for s in wf["step"]], fontsize=7)
-        ylabel = "排放（吨/年）" if zh else "emissions (t/a)"
-        if zoomed:
-            ylabel += "，纵轴未从零开始" if zh else ", axis not from zero"
+        note = ("；纵轴未从零开始" if zh else "; axis not from zero") if zoomed else ""
+        ylabel = f"排放（吨/年{note}）" if zh else f"emissions (t/a{note})"
         ax.set_ylabel(ylabel)
         ax.yaxis.set_major_formatter(_thousands())
         pollutant, _, year = key.removeprefix("waterfall_").rpartition("_")
