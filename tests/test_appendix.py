@@ -661,3 +661,13 @@ def test_sources_read_as_citations(parts):
     for phrase in ("computed from", "engineering estimate", "seed 0", "see comment", "research notes", "recalled", "assumed"):
         assert phrase not in out, (parts, out)
     assert len(out) <= 92
+
+
+def test_html_tables_scroll_and_keep_numbers_and_symbols_whole(env):
+    """Jiaozuo's 11 pollutant columns: the table scrolls sideways inside its box instead of squeezing
+    each column to a character per line; numbers never wrap; "PM2.5（吨/年）" never splits as "PM2." / "5"."""
+    html = (_folder(env, "jiaozuo") / "appendix.html").read_text(encoding="utf-8")
+    assert re.search(r"\.table-wrap\s*\{[^}]*overflow-x:\s*auto", html)
+    assert re.search(r"td\.num\s*\{[^}]*white-space:\s*nowrap", html)
+    assert html.count('<div class="table-wrap">') == html.count("<table>")
+    assert '<span class="nw">PM2.5（吨/年）</span>' in html
