@@ -52,7 +52,7 @@ class SweepResult:
         return ds[[v for v in ("margin", "probability") if v in ds]].to_dataframe().reset_index()
 
     def save(self, out: str | Path | None = None) -> Path:
-        from sim.reports.charts import sweep_figures
+        from sim.reports.charts import input_names, sweep_figures
         from sim.store.folders import OutputFolder, write_output
         from sim.store.netcdf import write_netcdf
 
@@ -60,7 +60,7 @@ class SweepResult:
             write_netcdf(self.dataset, folder / "results.nc")
             pd.DataFrame(self.break_even()).to_csv(folder / "breakeven.csv", index=False, encoding="utf-8-sig")
             self.grid_frame().to_csv(folder / "grid.csv", index=False, encoding="utf-8-sig")
-            sweep_figures(self.dataset, folder.path / "figures")
+            sweep_figures(self.dataset, folder.path / "figures", names=input_names(self.model))
 
         points = 1
         for d in self.dataset["margin"].dims if "margin" in self.dataset else ():
@@ -98,12 +98,14 @@ class SensitivityResult:
         return self.dataset
 
     def save(self, out: str | Path | None = None) -> Path:
-        from sim.reports.charts import sensitivity_figure
+        from sim.reports.charts import input_names, sensitivity_figure
         from sim.store.folders import OutputFolder, write_output
 
         def write(folder: OutputFolder) -> None:
             self.table.to_csv(folder / f"{self.method}.csv", index=False, encoding="utf-8-sig")
-            sensitivity_figure(self.table, self.method, self.target, folder / f"{self.method}.png")
+            tname = next((t.name or t.id for t in self.model.scenario.targets if t.id == self.target), self.target)
+            sensitivity_figure(self.table, self.method, self.target, folder / f"{self.method}.png",
+                               names=input_names(self.model), target_name=tname)
 
         man = {**_provenance(self.model), "method": self.method, "target": self.target, "n": self.n, "seed": self.seed,
                "started_from": self.started_from}

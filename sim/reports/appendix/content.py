@@ -57,6 +57,106 @@ _BASIS_TEXT = {
 }
 
 
+_INTERNAL = [
+    re.compile(r"\s*\((?:seed \d+|see comment|see inventory|see note|see the note)\)(?:\s+(?=[\u4e00-\u9fff]))?"),
+    re.compile(r"\s*\([^()]*(?:coefficients\.md|research notes|reference notes)[^()]*\)"),
+    re.compile(r",?\s*(?:in|of|used in) the project research notes(?: \(section [\d.]+\)| section [\d.]+)?"),
+    re.compile(r"\s*\(?project research notes section [\d.]+\)?"),
+]
+_KEY = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
+_STANDARD = re.compile(r"\b(?:GB(?:/T)?|HJ(?:/T)?|TSG)\s?[A-Z]?\d+(?:\.\d+)?(?:-\d{4})?(?:\s?附录[A-Z])?")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+_WEB = re.compile(r",?\s*(?:(?:the )?texts? (?:and worked example )?reproduced on|as quoted (?:by|on)|abstract at|retrieved from|full text)\b[^;；]*?(?=[;；)]|$)")
+_MAX_SOURCE = 90  # characters of a source in a table cell
+
+
+def _drop_english_asides(t: str) -> str:
+    """Remove bracketed English remarks of three words or more from a citation that has a Chinese title."""
+    if not _CJK.search(t):
+        return t
+    prev = None
+    while prev != t:
+        prev = t
+        t = re.sub(r"\s*\(([^()]*)\)", lambda m: "" if not _CJK.search(m.group(1)) and len(m.group(1).split()) >= 3 else m.group(0), t)
+    return t
+
+
+def _shorten(t: str, limit: int = _MAX_SOURCE) -> str:
+    """At most *limit* characters, cut after a separator, with 等 (Chinese) or … to show the cut."""
+    if len(t) <= limit:
+        return t
+    cut = max(t.rfind(sep, 0, limit) for sep in ("；", ";", "，", ", ", "。", " "))
+    cut = cut if cut > limit // 2 else limit
+    return t[:cut].rstrip(" ,;，；:：") + "……"
+
+
+def clean_source(text: str, name: Any = None, lang: str = "zh", limit: int | None = _MAX_SOURCE) -> str:
+    """A coefficient's or measure's source as a citation in *lang*.
+
+    Drops working references of the authors (“(seed 003)”, “(see comment)”, “project research
+    notes section 1.3”) and web addresses where a text was read, writes “computed from a, b” as
+    由<a的名称>、<b的名称>计算, an engineering estimate or an assumption as 工程估算 / 测算假设
+    with the coefficients, standards and titles it rests on, “recalled, not verified” as 未经核实.
+    In Chinese, English asides in brackets are dropped; cited titles (English or Chinese) are
+    kept as they are. Long citations are cut at *limit* characters.
+    """
+    named = name or (lambda k: k)
+    t = str(text or "").strip()
+    for pat in _INTERNAL:
+        t = pat.sub("", t)
+    zh = lang == "zh"
+    unverified = bool(re.search(r"recalled\b|not verified|not checked", t))
+    m = re.match(r"^computed from\s+(.+?)\.?$", t, re.S)
+    if m:
+        keys = [k for k in _KEY.findall(m.group(1))]
+        names = list(dict.fromkeys(named(k) for k in keys))
+        return f"由{'、'.join(names)}计算" if zh else f"computed from {', '.join(names)}"
+    t = re.sub(r"\s*[—-]+\s*recalled, not verified(?: here)?", "（未经核实）" if zh else " (not verified)", t)
+    t = re.sub(r"\brecalled from (\S+(?: \d+)?), not checked", r"\1，未经核实" if zh else r"\1, not checked", t)
+    if not zh:
+        return _shorten(t.strip(" ;,"), limit) if limit else t.strip(" ;,")
+    m = re.match(r"^(engineering estimate|assumed|assumption)\b(.*)$", t, re.S)
+    if m:
+        rest = m.group(2)
+        refs: list[str] = []
+        for k in _KEY.findall(rest):
+            n = named(k)
+            if n != k and n not in refs:
+                refs.append(n)
+        for std in _STANDARD.findall(rest):
+            if std.strip() not in refs:
+                refs.append(std.strip())
+        for title in re.findall(r"《[^》]+》", rest):
+            if title not in refs:
+                refs.append(title)
+        head = "工程估算" if m.group(1) == "engineering estimate" else "测算假设"
+        return head + (f"，依据{'、'.join(refs)}" if refs else "") + ("（所引数值未经核实）" if unverified else "")
+    t = _WEB.sub("", t)
+    t = _drop_english_asides(t)
+    # a Chinese citation followed by an English explanation: keep the citation
+    m = re.match(r"^(.*?[\u4e00-\u9fff][^:]*?):\s+(?=[A-Za-z0-9(])", t)
+    if m and not _CJK.search(t[m.end():m.end() + 30]):
+        t = m.group(1)
+    t = re.sub(r"\s*\(\s*\)", "", t)
+    parts = [x.strip() for x in re.split(r";\s+", t) if x.strip()]
+    out: list[str] = []
+    for part in parts:
+        if re.search(r"\bassum(?:ed|ption)\b", part):
+            part = "部分数量与比例为测算假设"
+        if part not in out:
+            out.append(part)
+    t = "；".join(out).replace("effluent at ", "出水执行")
+    # the same boilerplate inside a longer text
+    t = re.sub(r"computed from\s+([a-z][a-z0-9_]*(?:(?:,\s*|\s+and\s+)[a-z][a-z0-9_]*)*)",
+               lambda m: f"由{'、'.join(dict.fromkeys(named(k) for k in _KEY.findall(m.group(1)) or [m.group(1)]))}计算", t)
+    t = re.sub(r"(?<![A-Za-z])engineering estimate(?![A-Za-z])", "工程估算", t)
+    t = re.sub(r"\s*[—-]*\s*(?<![A-Za-z])recalled(?![A-Za-z])[^；;)）]*", "（未经核实）", t)
+    t = re.sub(r"(?<![A-Za-z])assum(?:ed|ption)(?![A-Za-z])[^；;。]*", "部分数量与比例为测算假设", t)
+    return _shorten(t, limit) if limit else t
+
+
 def _grouped(text: str) -> str:
     """A quantity as written, its leading number with thousands separators: 4918.3 蒸吨 -> 4,918.3 蒸吨."""
     m = re.match(r"^(-?)(\d+)(\.\d+)?(.*)$", text.strip())
@@ -79,6 +179,10 @@ class _Builder:
         self.n_tables = 0
         self.n_figures = 0
         self.zh = lang == "zh"
+        self.scen = info.scenario
+        self.model = info.model
+        self.labels: dict[str, str] = {}  # table key -> 表N
+        self.settings = info.settings
 
     # ---- language helpers ------------------------------------------------------------------
     def t(self, zh: str, en: str) -> str:
@@ -105,6 +209,7 @@ class _Builder:
         self.n_tables += 1
         label = f"表{self.n_tables}" if self.zh else f"Table {self.n_tables}"
         prefix = self.t("注：", "Note: ")
+        self.labels[key] = label
         return Table(key, label, caption, columns, rows, [prefix + n for n in notes or []])
 
     def figure(self, key: str, caption: str, name: str, draw: Any, samples: bool = False) -> Block:
@@ -174,8 +279,8 @@ class _Builder:
         return [self.t(f"清单中没有{'、'.join(zh)}排放，这些前体物对PM2.5的贡献按不变计，浓度变化只计入了部分前体物的响应，预计浓度的下降可能被低估。",
                        f"The inventory has no {', '.join(en)} emissions: their part of PM2.5 is held constant, so only part of the response is counted and the fall of the concentration may be underestimated.")]
 
-    def warning_text(self, w: str) -> str:
-        """A run warning in the appendix language: bilingual warnings read '中文 (English)'."""
+    def _language_of(self, w: str) -> str:
+        """A bilingual run warning ('中文 (English)') in the appendix language."""
         zh, sep, en = w.partition(" (")
         if sep and re.search(r"[\u4e00-\u9fff]", zh) and en.endswith(")") and not re.search(r"[\u4e00-\u9fff]", en):
             return zh if self.zh else en[:-1]
@@ -187,10 +292,9 @@ class _Builder:
         return self.t(ASSUMPTION_ZH, ASSUMPTION_EN)
 
     def target_ref_year(self, tid: str) -> int:
-        if self.info.usable and self.info.scenario is not None:
-            for t in self.info.scenario.targets:
-                if t.id == tid and t.base_year is not None:
-                    return int(t.base_year)
+        for t in self.scen.targets:
+            if t.id == tid and t.base_year is not None:
+                return int(t.base_year)
         return self.run.base_year
 
     def target_wording(self, row: dict[str, Any]) -> str:
@@ -215,8 +319,13 @@ class _Builder:
         return self.t(f"排放总量控制在{fmt_amount(v, 'zh')}以内", f"emissions at most {fmt_amount(v, 'en')}")
 
     def pollutant_columns(self, values: dict[str, list[float]], per_year: bool = True) -> tuple[list[Column], dict[str, MassUnit]]:
-        units = {p: mass_unit(v, self.lang, per_year) for p, v in values.items()}
-        return [Column(self.head(self.pol(p), units[p].label), True) for p in values], units
+        """One column per pollutant, all in one unit (吨, or 万吨 when every column reaches 10,000 t):
+        adjacent columns never mix 吨 and 万吨."""
+        peaks = [max((abs(x) for x in v if math.isfinite(x)), default=0.0) for v in values.values()]
+        wan = self.zh and bool(peaks) and min(peaks) >= 1e4 and max(peaks) >= 1e5
+        unit = mass_unit([1e5 if wan else 0.0], self.lang, per_year)
+        units = {p: unit for p in values}
+        return [Column(self.head(self.pol(p), unit.label), True) for p in values], units
 
     # ---- sections ----------------------------------------------------------------------------
     def basics(self) -> list[Block]:
@@ -229,7 +338,7 @@ class _Builder:
             f"本附录由 ersim 根据“{run.scenario_name}”的运行结果生成。"
             f"评估区域为{region}，基准年为{run.base_year}年，评估年份为{years}；"
             f"清单共{n_pools}类排放源，情景共{n_measures}项减排措施、{n_targets}项目标。"
-            "表中排放量与减排量单位为吨/年（数值较大的列为万吨/年），目标的要求、实现减排量与余量单位为吨（或万吨）"
+            "表中排放量与减排量单位为吨/年，目标的要求、实现减排量与余量单位为吨（单位见各表表头）"
             + ("；PM2.5浓度目标以微克/立方米（µg/m³）计。" if has_conc else "。")
             + f"运行编号：{run.run_id}。",
             f"This appendix was generated by ersim from run {run.run_id} of the scenario “{run.scenario_name}”. "
@@ -238,22 +347,21 @@ class _Builder:
             "Emissions and reductions are in tonnes per year (t/a); target requirements, achievements and margins in tonnes (t)"
             + ("; PM2.5 concentration targets in µg/m³." if has_conc else "."),
         ))]
-        scen = self.info.scenario if self.info.usable else None
-        if scen is not None:
-            prov = scen.provenance
-            status = prov.get("status") if isinstance(prov, dict) else None
-            basis = prov.get("basis") if isinstance(prov, dict) else prov
-            if status:
-                blocks.append(Paragraph(self.t(
-                    f"清单性质（情景文件所述）：{'示意清单' if str(status) == 'illustrative' else status}"
-                    + ("，测算结果只表示该清单假设下的量级，不是对实际排放的核定。" if str(status) == "illustrative" else "。"),
-                    f"Inventory status (as the scenario states): {status}"
-                    + (": the results show what these assumptions give, not verified emissions." if str(status) == "illustrative" else "."),
-                ), "note"))
-            if basis:
-                blocks.append(Paragraph(self.t(f"清单来源（情景文件原文）：{basis}", f"Inventory basis (scenario text): {basis}")))
-            if scen.description:
-                blocks.append(Paragraph(self.t(f"情景说明（情景文件原文）：{scen.description}", f"Scenario description (scenario text): {scen.description}")))
+        scen = self.scen
+        prov = scen.provenance
+        status = prov.get("status") if isinstance(prov, dict) else None
+        basis = prov.get("basis") if isinstance(prov, dict) else prov
+        if status:
+            blocks.append(Paragraph(self.t(
+                f"清单性质（情景文件所述）：{'示意清单' if str(status) == 'illustrative' else status}"
+                + ("，测算结果只表示该清单假设下的量级，不是对实际排放的核定。" if str(status) == "illustrative" else "。"),
+                f"Inventory status (as the scenario states): {status}"
+                + (": the results show what these assumptions give, not verified emissions." if str(status) == "illustrative" else "."),
+            ), "note"))
+        if basis:
+            blocks.append(Paragraph(self.t(f"清单来源（情景文件原文）：{self.quote(str(basis))}", f"Inventory basis (scenario text): {self.quote(str(basis))}")))
+        if scen.description:
+            blocks.append(Paragraph(self.t(f"情景说明（情景文件原文）：{self.quote(scen.description)}", f"Scenario description (scenario text): {self.quote(scen.description)}")))
         # inventory by sector, base year
         base = ds["baseline"].sel(year=run.base_year)
         sectors: list[str] = []
@@ -280,11 +388,9 @@ class _Builder:
             "inventory_by_sector",
             self.t(f"{run.base_year}年（基准年）分行业排放量", f"Base-year ({run.base_year}) emissions by sector"),
             [Column(self.t("行业", "Sector")), *cols], rows,
-            [self.t("“—”表示该行业不排放该污染物。", "“—”: the sector does not emit that pollutant.")],
+            [self.t("“—”表示清单中该行业没有该污染物的排放量（不排放，或清单未给出该污染物的排放系数）。",
+                    "“—”: the inventory has no emissions of that pollutant for the sector (none, or no emission factor given).")],
         ))
-        inv = man.get("inventory_file")
-        if inv:
-            blocks.append(Paragraph(self.t(f"清单文件：{inv}（SHA-256 见附表）。", f"Inventory file: {inv} (SHA-256 in the annex)."), "note"))
         blocks += self.scope_blocks()
         return blocks
 
@@ -310,8 +416,7 @@ class _Builder:
         ds, run = self.ds, self.run
         last = run.report_years[-1]
         n = last - run.base_year
-        scen = self.info.scenario if self.info.usable else None
-        pools_spec = {p.id: p for p in scen.pools} if scen is not None else {}
+        pools_spec = {p.id: p for p in self.scen.pools}
         blocks: list[Block] = [Paragraph(self.t(
             "活动水平自基准年按年增长率外推：A[y] = A[基准年] × (1 + g)^(y − 基准年)。新增量是同年基准排放（含增长、不含措施）"
             "与基准年排放之差；减排量均相对同年含新增量的基准排放计算，新增量因此计入目标考核。",
@@ -351,9 +456,7 @@ class _Builder:
              Column(self.t("年增长率", "Growth per year"), True),
              Column(self.t(f"{last}年活动水平", f"Activity {last}"), True)],
             rows,
-            [self.t("增长率取自情景文件；括号内为不确定性区间。", "Growth rates from the scenario file; ranges in brackets.")
-             if scen is not None else
-             self.t("情景文件不可用，增长率由运行结果中的活动水平反算。", "The scenario file is not available: growth rates are inferred from the run's activity.")],
+            [self.t("增长率取自情景设定；括号内为不确定性区间。", "Growth rates from the scenario; ranges in brackets.")],
         ))
         # new emissions by pollutant
         labels: list[tuple[str, dict[str, float]]] = []
@@ -414,29 +517,62 @@ class _Builder:
         """(value, unit, basis, source, description) of a coefficient as the run used it."""
         used = self.run.manifest.get("coefficients_used", {}) or {}
         over = self.run.manifest.get("coefficient_overrides", {}) or {}
-        lib = self.info.model.library if self.info.model is not None else None
-        desc = ""
-        if lib is not None and key in lib:
-            c = lib[key]
-            desc = (c.description_zh or c.description_en) if self.zh else (c.description_en or c.description_zh)
+        lib = self.model.library
+        desc = self.coef_name(key)
         if key in over:
             o = over[key]
-            desc = desc or self.t("情景文件设定的系数", "set in the scenario file")
             basis = _BASIS_TEXT[self.lang]["scenario"]
-            return fmt_sig(float(o["value"])), tidy_unit(str(o.get("unit", ""))), basis, str(o.get("source", "")), desc
+            return fmt_sig(float(o["value"])), tidy_unit(str(o.get("unit", ""))), basis, self.cite(str(o.get("source", ""))), desc
         if key in used:
             u = used[key]
             return (fmt_sig(float(u["value"])), tidy_unit(str(u.get("unit", ""))), _BASIS_TEXT[self.lang].get(str(u.get("basis")), str(u.get("basis"))),
-                    str(u.get("source", "")), desc)
-        if lib is not None and key in lib and self.info.library_same:
+                    self.cite(str(u.get("source", ""))), desc)
+        if key in lib:
             c = lib[key]
-            return fmt_sig(c.value), tidy_unit(c.unit), _BASIS_TEXT[self.lang].get(c.basis, c.basis), c.source, desc
+            return fmt_sig(c.value), tidy_unit(c.unit), _BASIS_TEXT[self.lang].get(c.basis, c.basis), self.cite(c.source), desc
         return DASH, "", "", self.t("运行清单未记录", "not recorded in the run's manifest"), desc
+
+    def coef_name(self, key: str) -> str:
+        """A coefficient by its name in the appendix's language (the library's description), the key only when it has none."""
+        lib = self.model.library
+        if key in lib:
+            c = lib[key]
+            name = (c.description_zh or c.description_en) if self.zh else (c.description_en or c.description_zh)
+            if name:
+                return str(name)
+        over = (self.run.manifest.get("coefficient_overrides") or {}).get(key)
+        if over is not None:
+            if isinstance(over, dict) and over.get("description"):
+                return str(over["description"])
+            from sim.core.pollutants import canonical_pollutant
+
+            users = self._users(key)
+            pol = next((p for tok in key.split("_") if (p := canonical_pollutant(tok)) is not None), None)
+            what = self.t(f"{self.pol(pol)}排放系数", f"{self.pol(pol)} factor") if pol else self.t("参数", "parameter")
+            return self.t(f"{users}{what}（情景设定）", f"{users}: {what} (scenario value)") if users != DASH else key
+        return key
+
+    def cite(self, text: str) -> str:
+        """A source as a citation: the library's English boilerplate in the appendix's language,
+        base coefficients by name, working notes of the scenario's authors left out."""
+        return clean_source(text, self.coef_name, self.lang)
+
+    def quote(self, text: str, limit: int | None = None) -> str:
+        """Scenario text as quoted in the appendix (working references such as “(seed 003)” dropped),
+        in full unless *limit* (characters) is given."""
+        if not text:
+            return text
+        t = clean_source(text, self.coef_name, self.lang, limit)
+        if self.zh:
+            t = re.sub(r"在下方\s*coefficients\s*中", "在情景中", t)
+            t = re.sub(r"见\s*\S+\.(?:csv|xlsx)\s*的\s*source\s*列", "见清单文件的来源列", t)
+            t = re.sub(r"(?<=[\u4e00-\u9fff])\s*source(?![A-Za-z])", "依据", t)  # 见各措施 source -> 见各措施依据
+            t = re.sub(r"(?<=[\u4e00-\u9fff])\s*[（(][a-z][a-z \-]*[)）]", "", t)  # 示意目标(illustrative) -> 示意目标
+        return t
 
     def measures_section(self) -> list[Block]:
         ds = self.ds
-        scen = self.info.scenario if self.info.usable else None
-        specs = {m.id: m for m in scen.measures} if scen is not None else {}
+        specs = {m.id: m for m in self.scen.measures}
         pool_names = dict(zip((str(x) for x in ds["pool"].values), (str(x) for x in ds["pool_name"].values), strict=True))
         blocks: list[Block] = []
         if not self.measures:
@@ -457,46 +593,16 @@ class _Builder:
                 Cell(type_label(mtype, self.lang)), Cell(where),
                 Cell(self._quantity_text(m) if m is not None else DASH),
                 Cell(self._schedule_text(m) if m is not None else DASH),
-                Cell((m.source or DASH) if m is not None else DASH),
+                Cell((self.quote(m.source or "", _MAX_SOURCE) or DASH) if m is not None else DASH),
             ])
-        notes = []
-        if scen is None:
-            notes.append(self.t(f"情景文件不可用（{self.info.detail}），工程量、进度与依据无法列出，本表只列运行结果中的措施。",
-                                f"The scenario file is not available ({self.info.detail}): quantities, schedules and sources cannot be listed."))
+        notes = [self.t("各措施所用系数的取值与来源见附表，附表“用于”一栏列出使用该系数的措施。",
+                        "The coefficients each measure uses, with values and sources, are in the annex (column “Used by”).")]
         blocks.append(self.table(
             "measures", self.t("减排措施清单", "Measures"),
             [Column(self.t("序号", "No.")), Column(self.t("措施", "Measure")), Column(self.t("类别", "Category")),
              Column(self.t("类型", "Type")), Column(self.t("作用源类", "Pool")), Column(self.t("工程量", "Quantity")),
              Column(self.t("实施进度（累计完成比例）", "Schedule (cumulative share done)")), Column(self.t("依据", "Source"))],
             rows, notes,
-        ))
-        # coefficients per measure
-        model = self.info.model if self.info.usable else None
-        if model is None:
-            blocks.append(Paragraph(self.t("情景文件不可用，无法列出各措施所用系数；运行所用全部系数见附表。",
-                                           "The scenario file is not available: coefficients per measure cannot be listed; every coefficient the run used is in the annex."), "note"))
-            return blocks
-        uses = model.coefficient_uses
-        crow: list[list[Cell]] = []
-        for mid in self.measures:
-            m = specs.get(mid)
-            own = [k for k, users in uses.items() if f"measure {mid}" in users]
-            pools = [self.coord("measure_pool", mid, "measure")]
-            if m is not None and (m.to or m.replaced_by):
-                pools.append(str(m.to or m.replaced_by))
-            pool_keys = [k for k, users in uses.items() if k not in own and any(f"pool {p}" in users for p in pools)]
-            for k, role in [(k, self.t("措施参数", "measure")) for k in own] + [(k, self.t("源类排放系数", "pool factor")) for k in pool_keys]:
-                value, unit, basis, source, desc = self._coef_value(k)
-                crow.append([Cell(self.coord("measure_name", mid, "measure")), Cell(k), Cell(desc or DASH), Cell(role),
-                             Cell(value), Cell(unit or DASH), Cell(basis or DASH), Cell(source or DASH)])
-        blocks.append(self.table(
-            "measure_coefficients", self.t("各措施所用系数及来源", "Coefficients used by each measure, with sources"),
-            [Column(self.t("措施", "Measure")), Column(self.t("系数", "Coefficient")), Column(self.t("说明", "Description")),
-             Column(self.t("用途", "Role")), Column(self.t("取值", "Value"), True), Column(self.t("单位", "Unit")),
-             Column(self.t("依据类别", "Basis")), Column(self.t("来源", "Source"))],
-            crow,
-            [self.t("取值为本次运行所用数值（见运行清单）；派生系数的来源写明其计算所用的基础系数，基础系数见附表。",
-                    "Values as used by the run (manifest); a derived coefficient's source names the base coefficients it is computed from, listed in the annex.")],
         ))
         return blocks
 
@@ -512,10 +618,7 @@ class _Builder:
             if mt.id in types:
                 out.append(self.t(mt.method_zh, mt.method_en))
         attribution = str(self.ds.attrs.get("attribution") or self.run.manifest.get("settings", {}).get("attribution", "sequential"))
-        if attribution == "shapley":
-            attr = self.t("Shapley 归因（与措施顺序无关）", "Shapley attribution (independent of the order of measures)")
-        else:
-            attr = self.t("顺序归因（按措施列出顺序依次计入，同 EPA CoST 串联计算）", "sequential attribution (in listed order, as EPA CoST applies measures in series)")
+        attr = self.attribution_text(attribution)
         out.append(self.t(
             f"措施减排量 = 同年基准排放（含新增量、无措施）− 实施措施后排放。同一源类上多项措施的联合减排按{attr}分摊，各措施减排量之和等于总减排量，与归因方法无关。",
             f"A measure's reduction = the same year's baseline (with growth, without measures) − emissions with measures. The joint reduction of measures on one pool is shared by {attr}; "
@@ -523,10 +626,7 @@ class _Builder:
         ))
         rule = str(self.run.manifest.get("settings", {}).get("credit_rule", ""))
         if rule:
-            rules = {"next_month": self.t("投运当年自稳定运行次月起按月折算", "in the commissioning year, credit from the month after stable operation"),
-                     "same_month": self.t("投运当年自稳定运行当月起按月折算", "in the commissioning year, credit from the month of stable operation"),
-                     "full_year": self.t("投运当年全年计入", "the whole commissioning year is credited")}
-            out.append(self.t(f"首年计入规则：{rules.get(rule, rule)}。", f"First-year credit: {rules.get(rule, rule)}."))
+            out.append(self.t(f"首年计入规则：{self.credit_rule_text(rule)}。", f"First-year credit: {self.credit_rule_text(rule)}."))
         return out
 
     def reductions(self) -> list[Block]:
@@ -647,7 +747,39 @@ class _Builder:
             rows.append(row)
         notes = [self.t("中心值为各输入取中心值的确定性计算结果；达标概率为不确定性抽样中余量不小于零的样本比例。",
                         "Central values are the deterministic result at central inputs; P(met) is the share of samples with a margin of zero or more.")] if has_p else []
+        notes.extend(self.growth_notes(rows_t))
         return self.table("targets", self.t("目标可达性分析", "Target feasibility"), cols, rows, notes)
+
+    def growth_notes(self, rows_t: list[dict[str, Any]]) -> list[str]:
+        """Why a 较基准年下降 target's achieved reduction differs from the measures' total: the growth."""
+        out: list[str] = []
+        pct = [r for r in rows_t if r["kind"] == "reduction_percent"]
+        if not pct:
+            return out
+        new_label = self.labels.get("new_emissions", "")
+        parts = []
+        labels = []
+        for r in pct:
+            p, y = r["pollutant"], r["year"]
+            ref = self.target_ref_year(r["id"])
+            if ref != self.run.base_year or y not in self.run.report_years:
+                continue
+            total = _f(self.ds["reduction_total"].sel(pollutant=p, year=y))
+            grown = _f(self.ds["baseline_total"].sel(pollutant=p, year=y)) - _f(self.ds["emissions_total"].sel(pollutant=p, year=ref))
+            if abs(grown) < 1e-9:
+                continue
+            if self.labels.get(f"reductions_{y}") and self.labels[f"reductions_{y}"] not in labels:
+                labels.append(self.labels[f"reductions_{y}"])
+            sign = "−" if grown >= 0 else "+"
+            parts.append(self.t(f"{self.pol(p)}{fmt_amount(r['achieved'], 'zh')} = {fmt_amount(total, 'zh')} {sign} {fmt_amount(abs(grown), 'zh')}",
+                                f"{self.pol(p)}: {fmt_amount(r['achieved'], 'en')} = {fmt_amount(total, 'en')} {sign} {fmt_amount(abs(grown), 'en')}"))
+        if parts:
+            out.append(self.t(
+                f"“较基准年下降”类目标的实现减排量 = 基准年排放 − 目标年排放 = 各措施减排量合计（{self.join(labels)}）− 新增量（{new_label}），"
+                f"因此小于各措施减排量合计：{'；'.join(parts)}。",
+                f"For a target against the base year, achieved = base-year − target-year emissions = the measures' total ({self.join(labels)}) − growth ({new_label}), "
+                f"so it is less than the measures' total: {'; '.join(parts)}."))
+        return out
 
     def waterfalls(self, rows_t: list[dict[str, Any]]) -> list[Block]:
         from sim.reports.charts import concentration_chart, waterfall
@@ -674,16 +806,14 @@ class _Builder:
         ds, run = self.ds, self.run
         blocks: list[Block] = []
         if not run.samples:
-            n_ranges = 0
-            if self.info.model is not None:
-                n_ranges = sum(1 for p in self.info.model.params.values() if p.uncertain)
+            n_ranges = sum(1 for p in self.model.params.values() if p.uncertain)
             blocks.append(Paragraph(self.t(
                 "本次运行为确定性计算（各输入取中心值），未进行不确定性抽样，因此不给出余量区间与达标概率。"
                 + (f"情景中有{n_ranges}项输入给出了取值区间（系数区间、措施完成率、增长率区间），" if n_ranges else "")
-                + "如需区间与达标概率，可用“ersim run 情景文件 --samples 10000”重新运行后再生成本附录。",
+                + "如需余量区间与达标概率，须进行不确定性抽样后重新生成本附录。",
                 "This run is deterministic (central values): no uncertainty samples, hence no ranges and no P(met). "
                 + (f"The scenario gives ranges for {n_ranges} inputs (coefficient ranges, completion rates, growth ranges). " if n_ranges else "")
-                + "Re-run with “ersim run SCENARIO --samples 10000” and generate the appendix again for ranges and P(met).",
+                + "Ranges and P(met) need a run with uncertainty samples.",
             )))
             return [*blocks, *self.sensitivity()]
         seed = str(ds.attrs.get("seed", ""))
@@ -699,7 +829,8 @@ class _Builder:
             + ". The same seed gives the same numbers.",
         )))
         if sampling:
-            blocks.append(Paragraph(self.t(f"抽样方法：{sampling}。", f"Sampling: {sampling}."), "note"))
+            blocks.append(Paragraph(self.t("抽样按块进行，各块的随机数序列由同一随机种子派生，分块方式不影响结果。",
+                                           f"Sampling: {sampling}."), "note"))
         rows_t = self.target_rows()
         if rows_t and "margin_p5" in rows_t[0]:
             unit = mass_unit([v for r in rows_t if r["kind"] != "concentration" for v in (r["margin"], r["margin_p5"], r["margin_p95"])], self.lang)
@@ -736,8 +867,7 @@ class _Builder:
                 [Column(self.t("污染物", "Pollutant")), Column(self.t("年份", "Year")), Column(self.t("单位", "Unit")),
                  Column(self.t("中心值", "Central"), True), Column("P5", True), Column("P50", True), Column("P95", True)], rows,
             ))
-        if self.info.model is not None and self.info.usable:
-            blocks.append(self._uncertain_inputs_table())
+        blocks.append(self._uncertain_inputs_table())
         if "margin_sample" in ds:
             from sim.reports.charts import margin_distribution
 
@@ -752,17 +882,13 @@ class _Builder:
         """A tornado ranking per target, computed from the scenario when it reproduces the run;
         Sobol and Morris indices are not part of a run, and the text says so."""
         global_absent = self.t(
-            "全局敏感性指数（Sobol、Morris）不属于运行结果，本附录未包含；需要时可用“ersim sensitivity 情景文件 --method sobol”单独计算。",
-            "Global sensitivity indices (Sobol, Morris) are not part of a run and are not included; “ersim sensitivity SCENARIO --method sobol” computes them separately.",
+            "全局敏感性指数（Sobol、Morris）不属于运行结果，本附录未包含，需要时另行计算。",
+            "Global sensitivity indices (Sobol, Morris) are not part of a run and are not included.",
         )
         rows_t = self.target_rows()
-        model = self.info.model
-        if not rows_t or model is None or not self.info.reproducible:
-            why = self.t("情景未设目标", "the scenario sets no targets") if not rows_t else (self.info.detail or self.info.state)
-            return [Paragraph(self.t(
-                f"本次运行结果中没有龙卷风排序或全局敏感性分析（Sobol、Morris），且无法由情景文件补算（{why}），本节不给出输入参数对目标余量影响的排序。",
-                f"The run holds no tornado ranking and no global sensitivity analysis (Sobol, Morris), and none can be computed from the scenario ({why}); this section does not rank the inputs.",
-            ), "note")]
+        model = self.model
+        if not rows_t:
+            return []
         from sim.analyses.sensitivity import tornado
         from sim.core.errors import ErsimError
 
@@ -794,15 +920,16 @@ class _Builder:
                 fmt: Any = fmt_pct if name.split(":")[0] in ("growth", "completion", "share") else fmt_sig
                 unit_in = "" if fmt is fmt_pct else tidy_unit(model.params[name].unit)
                 lo, hi, m_lo, m_hi, swing = (float(rec[c]) for c in ("low", "high", "margin_at_low", "margin_at_high", "swing"))
-                rows.append([Cell(r["name"] if k == 0 else ""), *(ucell if k == 0 else [Cell("")] * len(ucell)), Cell(str(k + 1)), Cell(str(rec["label"])),
+                rows.append([Cell(r["name"] if k == 0 else ""), *(ucell if k == 0 else [Cell("")] * len(ucell)), Cell(str(k + 1)),
+                             Cell(self.input_label(name, str(rec["label"]))),
                              Cell(f"{fmt(lo)}～{fmt(hi)}" + (f" {unit_in}" if unit_in else "")),
                              Cell(fm(m_lo), m_lo), Cell(fm(m_hi), m_hi), Cell(fm(swing), swing)])
         return [
             Paragraph(self.t(
                 "龙卷风排序：每次只把一个不确定输入取其下限或上限、其余输入取中心值，计算目标余量的变幅，按变幅排序（每项目标列前"
-                f"{top}位，变幅为零的输入不列）。该排序由与本次运行一致的情景文件补算（情景、清单与系数表哈希一致，中心值余量与运行结果相同）。",
+                f"{top}位，变幅为零的输入不列）。排序由本次运行记录的情景与系数补算，中心值余量与运行结果相同。",
                 "Tornado ranking: one uncertain input at a time at its low or high end, the others central; inputs ranked by the swing of the target's margin "
-                f"(top {top} per target; inputs with no swing left out). It is computed from the scenario, which matches the run (same hashes, same central margins).",
+                f"(top {top} per target; inputs with no swing left out). It is computed from the run's recorded inputs; the central margins equal the run's.",
             )),
             self.table("tornado", self.t("目标余量对不确定输入的敏感性（龙卷风排序）", "Sensitivity of the margins to the uncertain inputs (tornado ranking)"),
                        [Column(self.t("目标", "Target")), *([Column(self.t("单位", "Unit"))] if mixed else []),
@@ -812,6 +939,11 @@ class _Builder:
                           (self.t("余量（取下限）", "Margin at low"), self.t("余量（取上限）", "Margin at high"), self.t("变幅", "Swing"))]], rows),
             Paragraph(global_absent, "note"),
         ]
+
+    def input_label(self, param: str, label: str) -> str:
+        """An uncertain input by name: a coefficient by its description, others as labelled."""
+        kind, _, key = param.partition(":")
+        return self.coef_name(key) if kind == "coef" else label
 
     def _reduction_quantiles(self, pairs: list[tuple[str, int]]) -> dict[tuple[str, int], tuple[float, float, float, float]]:
         ds = self.ds
@@ -830,8 +962,7 @@ class _Builder:
         return out
 
     def _uncertain_inputs_table(self) -> Table:
-        assert self.info.model is not None
-        model = self.info.model
+        model = self.model
         rows = []
         for p in model.params.values():
             if not p.uncertain or p.low is None or p.high is None:
@@ -839,7 +970,7 @@ class _Builder:
             kind, _, key = p.name.partition(":")
             if kind == "coef":
                 what = self.t("系数", "coefficient")
-                label = key
+                label = self.coef_name(key)
                 fmt: Any = fmt_sig
                 unit = tidy_unit(p.unit)
             else:
@@ -987,51 +1118,333 @@ class _Builder:
             blocks.append(Paragraph(self.t("注：", "Note: ") + self.concentration_caveat(), "note"))
             for w in self.precursor_warnings():
                 blocks.append(Paragraph(self.t("注意：", "Warning: ") + w, "note"))
-        scen = self.info.scenario if self.info.usable else None
-        prov = scen.provenance if scen is not None else None
+        weak = [r for r in rows_t if r["status"] != "met"]
+        if weak:
+            blocks.append(Subheading(self.t("未达标与存在风险目标的原因与对策", "Targets not met or at risk: why, and what would close them")))
+            for r in weak:
+                blocks.append(Paragraph(self.reviewer_paragraph(r)))
+        prov = self.scen.provenance
         if isinstance(prov, dict) and str(prov.get("status")) == "illustrative":
             blocks.append(Paragraph(self.t("注：基准清单为示意清单（情景文件所述），以上结论只表示该清单假设下的测算结果。",
                                            "Note: the inventory is illustrative (as the scenario states); the verdicts hold for its assumptions only."), "note"))
-        if self.info.state != "ok":
-            blocks.append(Paragraph(self.t(f"注：情景文件不可用（{self.info.detail}），以上结论全部取自运行结果。",
-                                           f"Note: the scenario file is not available ({self.info.detail}); every verdict is taken from the run."), "note"))
         return blocks
+
+    # ---- what a reviewer needs for a target that is not met -----------------------------------
+    def reviewer_paragraph(self, r: dict[str, Any]) -> str:
+        """For an unmet or at-risk target: the gap, the measures that carry it, what would close it,
+        the compared alternatives and the caveats that bear on it."""
+        parts = [self.t(f"{r['name']}：", f"{r['name']}: ") + self.gap_text(r)]
+        carried = self.carriers(r)
+        if carried:
+            parts.append(carried)
+        parts.append(self.closing_text(r))
+        parts.extend(self.compare_effect(r))
+        parts.extend(self.caveats(r))
+        if not self.zh:  # each part a sentence
+            parts = [p[:1].upper() + p[1:] for p in parts]
+        sep = "" if self.zh else " "
+        return sep.join(p if p.endswith(("。", ".")) else p + self.t("。", ".") for p in parts)
+
+    def gap_text(self, r: dict[str, Any]) -> str:
+        p = r.get("probability")
+        ptxt = self.t(f"，达标概率{fmt_probability(p)}", f", P(met) {fmt_probability(p)}") if p is not None else ""
+        if r["margin"] < 0:
+            return self.t(f"缺口{fmt_amount(-r['margin'], 'zh')}{ptxt}", f"shortfall {fmt_amount(-r['margin'], 'en')}{ptxt}")
+        return self.t(f"中心值余量{fmt_amount(r['margin'], 'zh')}{ptxt}", f"central margin {fmt_amount(r['margin'], 'en')}{ptxt}")
+
+    def _acting(self, pollutant: str, year: int) -> list[tuple[str, float]]:
+        """(measure, reduction in t/a) of the measures that reduce *pollutant* in *year*, largest first."""
+        red = self.ds["reduction"].sel(pollutant=pollutant, year=year)
+        pairs = [(m, _f(red.sel(measure=m))) for m in self.measures]
+        return sorted([(m, v) for m, v in pairs if v > 1e-9], key=lambda x: -x[1])
+
+    def carriers(self, r: dict[str, Any]) -> str:
+        acting = self._acting(r["pollutant"], r["year"])
+        if not acting:
+            return self.t(f"情景中没有削减{self.pol(r['pollutant'])}的措施", f"no measure in the scenario reduces {self.pol(r['pollutant'])}")
+        total = sum(v for _, v in acting)
+        items = [self.t(f"{self.coord('measure_name', m, 'measure')}{fmt_amount(v, 'zh')}（{fmt_pct(v / total, 0)}）",
+                        f"{self.coord('measure_name', m, 'measure')} {fmt_amount(v, 'en')} ({fmt_pct(v / total, 0)})")
+                 for m, v in acting[:3]]
+        more = self.t(f"等{len(acting)}项措施", f" and {len(acting) - 3} more") if len(acting) > 3 else ""
+        return self.t(f"{r['year']}年减排主要来自{self.join(items)}{more}",
+                      f"its {r['year']} reductions come mainly from {self.join(items)}{more}")
+
+    def _need(self, r: dict[str, Any]) -> tuple[float, str]:
+        """(central margin to reach, in t; what reaching it means) for a target not met.
+
+        Under samples the spread of the margin is taken as unchanged: the central margin has to
+        rise by as much as the (1 − met probability) quantile lies below zero.
+        """
+        st = self.settings
+        if r.get("probability") is not None:
+            if "margin_sample" in self.ds:
+                lo = float(np.quantile(self.ds["margin_sample"].sel(target=r["id"]).values, 1 - float(st.met_probability)))
+                return max(r["margin"] - lo, 0.0), self.t(f"达标概率约达到{fmt_pct(st.met_probability)}", f"a P(met) of about {fmt_pct(st.met_probability)}")
+            if "margin_p5" in r:
+                return max(r["margin"] - r["margin_p5"], 0.0), self.t("第5百分位余量不小于零", "a 5th-percentile margin of zero")
+        if r["margin"] < 0:
+            return 0.0, self.t("余量达到零", "a margin of zero")
+        return float(st.at_risk_margin) * r["required"], self.t(f"余量达到要求减排量的{fmt_pct(st.at_risk_margin)}",
+                                                                f"a margin of {fmt_pct(st.at_risk_margin)} of the requirement")
+
+    def _levers(self, mid: str) -> list[tuple[str, float, float, str, str]]:
+        """What of measure *mid* can grow: (sweep path, current, upper bound, unit, label)."""
+        m = {x.id: x for x in self.scen.measures}.get(mid)
+        if m is None:
+            return []
+        out: list[tuple[str, float, float, str, str]] = []
+        if m.quantity is not None:
+            from sim.core.units import parse_quantity
+
+            q = parse_quantity(m.quantity)
+            q0 = float(q.magnitude)
+            if q0 > 0:
+                out.append((f"measures.{mid}.quantity", q0, 0.0, tidy_unit(f"{q.units:~}"), self.t("工程量", "quantity")))
+        for field, label in (("share", self.t("覆盖比例", "covered share")), ("completion", self.t("完成率", "completion"))):
+            p = self.model.params.get(f"{field}:{mid}")
+            if p is not None and p.value < 1 - 1e-9:
+                out.append((f"measures.{mid}.{field}", float(p.value), 1.0, "", label))
+        return out
+
+    def _sweep_line(self, path: str, x0: float, hi: float, target: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """(values, central margins) of *target* with the input at *path* from *x0* to *hi*; None
+        when *hi* is beyond what the input can take (a quantity larger than its source pool)."""
+        from sim.analyses.sweep import parse_set, sweep
+        from sim.core.errors import ErsimError
+
+        try:
+            ds = sweep(self.model, [parse_set(self.model, f"{path}={x0!r}:{hi!r}:81")])
+        except ErsimError:
+            return None
+        return ds[path].values.astype(float), ds["margin"].sel(target=target).values.astype(float)
+
+    def _break_even(self, path: str, x0: float, top: float, target: str, level: float) -> tuple[float | None, float, float]:
+        """(value of the input at which the target's central margin reaches *level*, or None; the
+        largest value tried; the margin there). Quantities are tried up to 4× the plan, or up to
+        the most their source pool can take (found by bisection)."""
+        hi = top if top > 0 else 4.0 * x0
+        line = self._sweep_line(path, x0, hi, target)
+        if line is None and top <= 0:
+            ok, bad = x0, hi
+            for _ in range(8):
+                mid = (ok + bad) / 2
+                if self._sweep_line(path, x0, mid, target) is None:
+                    bad = mid
+                else:
+                    ok = mid
+            hi = ok
+            line = self._sweep_line(path, x0, hi, target) if hi > x0 * (1 + 1e-6) else None
+        if line is None:
+            return None, x0, math.nan
+        xs, ms = line
+        reached = np.nonzero(ms >= level - 1e-9)[0]
+        if not len(reached):
+            return None, float(xs[-1]), float(ms[-1])
+        i = int(reached[0])
+        if i == 0:
+            return x0, float(xs[-1]), float(ms[-1])
+        y0, y1 = ms[i - 1] - level, ms[i] - level
+        return float(xs[i - 1] + (xs[i] - xs[i - 1]) * (-y0 / (y1 - y0))), float(xs[-1]), float(ms[-1])
+
+    def closing_text(self, r: dict[str, Any]) -> str:
+        """What would close the gap: how much more of the measures that already act on it
+        (break-even of each measure's quantity, covered share or completion, the others as planned)."""
+        level, meaning = self._need(r)
+        head = self.t(f"弥补途径（使{meaning}）：", f"What would close it ({meaning}): ")
+        if r["kind"] not in ("reduction_percent", "reduction_amount", "cap"):
+            return head + self.t("需增加对该指标有效的减排措施", "measures that act on this indicator")
+        options: list[str] = []
+        best: tuple[float, str] | None = None
+        for mid, _ in self._acting(r["pollutant"], r["year"]):
+            name = self.coord("measure_name", mid, "measure")
+            for path, x0, top, unit, label in self._levers(mid):
+                xb, x_hi, m_hi = self._break_even(path, x0, top, r["id"], level)
+                qty = path.endswith(".quantity")
+                if xb is None:
+                    if math.isfinite(m_hi) and x_hi > x0 and (best is None or m_hi > best[0]):
+                        reach = (self.t(f"{name}{label}增至{_grouped(fmt_sig(x_hi, 3))}{unit}", f"{name} at {fmt_sig(x_hi, 3)} {unit}") if qty else
+                                 self.t(f"{name}{label}提高到{fmt_pct(x_hi, 0)}", f"{name} {label} at {fmt_pct(x_hi, 0)}"))
+                        best = (m_hi, reach)
+                    continue
+                if qty:
+                    dq = xb - x0
+                    options.append(self.t(f"{name}新增{label}约{_grouped(fmt_sig(dq, 3))}{unit}（由{_grouped(fmt_sig(x0, 4))}{unit}增至约{_grouped(fmt_sig(xb, 3))}{unit}）",
+                                          f"{name}: about {fmt_sig(dq, 3)} {unit} more (from {fmt_sig(x0, 4)} to about {fmt_sig(xb, 3)} {unit})"))
+                else:
+                    options.append(self.t(f"{name}{label}由{fmt_pct(x0)}提高到约{fmt_pct(xb, 0)}",
+                                          f"{name}: {label} from {fmt_pct(x0)} to about {fmt_pct(xb, 0)}"))
+                break
+            if len(options) >= 2:
+                break
+        least = self.least_cost_text(r)
+        if options:
+            return head + self.t(f"以下任一项（其余措施按计划）：{'；'.join(options)}",
+                                 f"any one of (the other measures as planned): {'; '.join(options)}") + least
+        text = self.t(
+            f"现有措施单独加码（工程量至多增至4倍且不超过源类规模，完成率与覆盖比例至多100%）均不足以弥补，需增加新的{self.pol(r['pollutant'])}减排措施或调整目标",
+            f"no single existing measure closes it (up to 4× its quantity within its source pool, completion and share up to 100%); "
+            f"new {self.pol(r['pollutant'])} measures or a revised target are needed")
+        if best is not None:
+            m_hi, reach = best
+            gap = self.t(f"余量{fmt_amount(m_hi, 'zh')}" if m_hi >= 0 else f"缺口仍有{fmt_amount(-m_hi, 'zh')}",
+                         f"margin {fmt_amount(m_hi, 'en')}" if m_hi >= 0 else f"still {fmt_amount(-m_hi, 'en')} short")
+            text += self.t(f"（效果最大的一项：{reach}时中心值{gap}）", f" (the most any one does: {reach}, central {gap})")
+        return head + text + least
+
+    def _least_cost(self) -> Any:
+        """The least-cost solve of the run's scenario (once), when its measures carry costs."""
+        if not hasattr(self, "_solved"):
+            self._solved: Any = None
+            if self.model.unit_cost:
+                from sim.analyses.solve import solve
+                from sim.core.errors import ErsimError
+
+                try:
+                    self._solved = solve(self.scen, self.model.library, time_limit=30.0)
+                except ErsimError:
+                    self._solved = None
+        return self._solved
+
+    def least_cost_text(self, r: dict[str, Any]) -> str:
+        """The least-cost mix that meets every target, where the scenario's measures carry costs."""
+        res = self._least_cost()
+        if res is None:
+            return ""
+        sep = self.t("；", "; ")
+        if not res.feasible:
+            i = res.targets.index(r["id"]) if r["id"] in res.targets else None
+            short = float(res.shortfall[i]) if i is not None else 0.0
+            return sep + self.t(f"按最低成本求解，全部带成本的候选措施用足潜力仍不能同时满足各项目标（本目标仍缺约{fmt_amount(short, 'zh')}）",
+                                f"the least-cost solve finds the costed candidates cannot meet every target even at full potential (this one still {fmt_amount(short, 'en')} short)")
+        names = dict(zip(self.model.measures, self.model.measure_names, strict=True))
+        level0 = {self.model.measures[j]: v for j, v in self.model.decision_level.items()}
+        moves = []
+        for mid, lv, unit in zip(res.measures, res.level, res.unit, strict=True):
+            x0 = float(level0.get(mid, 0.0))
+            if abs(float(lv) - x0) > 1e-6 * max(1.0, abs(x0)):
+                u = tidy_unit(unit)
+                if u in ("", "1", "dimensionless"):  # a covered share
+                    a, b = fmt_pct(x0, 0), fmt_pct(float(lv), 0)
+                else:
+                    a, b = _grouped(fmt_sig(x0, 3)), _grouped(fmt_sig(float(lv), 3)) + (u if self.zh else f" {u}")
+                moves.append(self.t(f"{names.get(mid, mid)}{a}→{b}", f"{names.get(mid, mid)} {a} → {b}"))
+        if not moves:
+            return ""
+        cost = float(res.cost)
+        return sep + self.t(f"按最低成本组合（年化成本约{fmt_sig(cost / 1e4, 3)}万元/年，同时满足全部目标）：{self.join(moves)}",
+                            f"least-cost mix meeting every target (about {fmt_sig(cost / 1e4, 3)} 10k CNY/a): {self.join(moves)}")
+
+    def compare_effect(self, r: dict[str, Any]) -> list[str]:
+        out = []
+        for i, other in enumerate(self.compare):
+            rows = {x["id"]: x for x in self.target_rows(other)}
+            o = rows.get(r["id"])
+            letter = chr(ord("B") + i)
+            if o is None:
+                out.append(self.t(f"比较方案{letter}（{other.scenario_name}）未设此目标", f"alternative {letter} ({other.scenario_name}) has no such target"))
+                continue
+            p = o.get("probability")
+            ptxt = self.t(f"，达标概率{fmt_probability(p)}", f", P(met) {fmt_probability(p)}") if p is not None else ""
+            m = o["margin"]
+            mt = self.t(f"余量{fmt_amount(m, 'zh')}" if m >= 0 else f"缺口{fmt_amount(-m, 'zh')}",
+                        f"margin {fmt_amount(m, 'en')}" if m >= 0 else f"shortfall {fmt_amount(-m, 'en')}")
+            out.append(self.t(f"比较方案{letter}（{other.scenario_name}）下该目标{mt}{ptxt}，结论为{self.status(o['status'])}",
+                              f"under alternative {letter} ({other.scenario_name}): {mt}{ptxt}, {self.status(o['status'])}"))
+        return out
+
+    def caveats(self, r: dict[str, Any]) -> list[str]:
+        """Caveats that bear on this target: pollutants some measures cannot count, unverified
+        coefficients behind its measures, growth in a reduction_percent target, the PM2.5 response."""
+        out: list[str] = []
+        p = r["pollutant"]
+        missing = [m for m in self.measures if self._lacks_factor(m, p)]
+        if missing:
+            names = self.join([self.coord("measure_name", m, "measure") for m in missing])
+            out.append(self.t(f"提示：{names}作用的源类缺少{self.pol(p)}排放系数，其{self.pol(p)}减排未计入，实际减排量可能被低估",
+                              f"caveat: the pools {names} acts on have no {self.pol(p)} factor, so its {self.pol(p)} reductions are not counted (an underestimate)"))
+        if r["kind"] == "reduction_percent":
+            grown = _f(self.ds["baseline_total"].sel(pollutant=p, year=r["year"])) - _f(self.ds["emissions_total"].sel(pollutant=p, year=self.run.base_year))
+            if grown > 0:
+                out.append(self.t(f"提示：该目标较基准年考核，{r['year']}年新增量{fmt_amount(grown, 'zh')}抵消了同等减排量",
+                                  f"caveat: measured against the base year, {r['year']} growth of {fmt_amount(grown, 'en')} offsets as much reduction"))
+        if p.upper().startswith("PM25") or r["kind"] == "concentration":
+            out.append(self.t("提示：PM2.5浓度按前体物排放的线性响应估算，大幅减排时误差增大",
+                              "caveat: PM2.5 concentrations follow a linear response to precursor emissions, less accurate for large cuts"))
+        return out
+
+    def _lacks_factor(self, mid: str, pollutant: str) -> bool:
+        """A measure on a wastewater pool that has factors for other water pollutants but none for
+        *pollutant*: its effect on *pollutant* is not counted (the library lacks the factor)."""
+        water = {"COD", "NH3N", "TN", "TP"}
+        if pollutant not in water or pollutant not in self.pollutants:
+            return False
+        pool = self.coord("measure_pool", mid, "measure")
+        base = self.ds["baseline"].sel(pool=pool, year=self.run.base_year)
+        has = {p for p in self.pollutants if _f(base.sel(pollutant=p)) > 0}
+        return pollutant not in has and bool(has & water)
+
+    def _users(self, key: str, short: bool = False) -> str:
+        """The measures (or, for an emission factor, the source pools) a coefficient is used by;
+        *short*: measures by their number in the measures table (措施3)."""
+        if short:
+            mnames = {m: self.t(f"措施{i + 1}", f"measure {i + 1}") for i, m in enumerate(self.measures)}
+        else:
+            mnames = dict(zip(self.measures, (self.coord("measure_name", m, "measure") for m in self.measures), strict=True))
+        pnames = dict(zip((str(x) for x in self.ds["pool"].values), (str(x) for x in self.ds["pool_name"].values), strict=True))
+        users = self.model.coefficient_uses.get(key, [])
+        out: list[str] = []
+        for u in users:
+            kind, _, ident = u.partition(" ")
+            label = mnames.get(ident) if kind == "measure" else pnames.get(ident) if kind == "pool" else None
+            if label and label not in out:
+                out.append(label)
+        if not out:
+            lib = self.model.library
+            derived = [k for k in self.model.coefficient_uses if key != k and k in lib and key in lib.dependencies(k)]
+            if derived:
+                return self.t("派生系数的计算依据", "base of derived coefficients")
+        return self.join(out) if out else DASH
 
     def annex(self) -> list[Block]:
         man, run = self.run.manifest, self.run
         blocks: list[Block] = [Subheading(self.t("（一）所用系数及来源", "Coefficients used, with sources"))]
         keys = list((man.get("coefficients_used") or {}).keys())
-        extra: list[str] = []
-        if self.info.model is not None and self.info.usable and self.info.library_same:
-            extra = [k for k in self.info.model.base_keys() if k not in keys]
+        extra = [k for k in self.model.base_keys() if k not in keys]
         for k in (man.get("coefficient_overrides") or {}):
             if k not in keys and k not in extra:
                 extra.append(k)
         rows = []
-        for k in keys + extra:
+        for i, k in enumerate(keys + extra):
             value, unit, basis, source, desc = self._coef_value(k)
-            rows.append([Cell(k), Cell(desc or DASH), Cell(value), Cell(unit or DASH), Cell(basis or DASH), Cell(source or DASH)])
-        notes = [self.t("依据类别：已核实（V）、标准（S）、推导（D）、工程估算（E）、未核实（U）；情景设定为情景文件对系数库的覆盖，来源见情景文件。",
-                        "Basis: verified (V), standard (S), derived (D), engineering estimate (E), unverified (U); a scenario value overrides the library, with its source.")]
+            rows.append([Cell(str(i + 1)), Cell(desc or DASH), Cell(value), Cell(unit or DASH), Cell(basis or DASH),
+                         Cell(self._users(k, short=True)), Cell(source or DASH)])
+        mlabel = self.labels.get("measures", "")
+        notes = [self.t(f"“用于”一栏：措施按{mlabel}序号，排放系数列其源类。依据类别：已核实、标准、推导、工程估算、未核实；“情景设定”为情景对系数库取值的覆盖。",
+                        f"“Used by”: measures by their number in {mlabel}, emission factors by their source pool. "
+                        "Basis: verified, standard, derived, engineering estimate, unverified; a scenario value overrides the library.")]
         if extra and keys:
-            notes.append(self.t("前列为运行直接使用的系数（运行清单记录），其后为派生系数所依据的基础系数与情景设定值（取自系数库与情景文件，哈希与运行一致）。",
-                                "First the coefficients the run used directly (its manifest), then the base coefficients they are derived from and the scenario's own values (library and scenario, hashes as in the run)."))
+            notes.append(self.t("前列为运行直接使用的系数，其后为派生系数所依据的基础系数与情景设定值。",
+                                "First the coefficients the run used directly, then the base coefficients they are derived from and the scenario's own values."))
         blocks.append(self.table("coefficients", self.t("所用系数及来源", "Coefficients used, with sources"),
-                                 [Column(self.t("系数", "Coefficient")), Column(self.t("说明", "Description")), Column(self.t("取值", "Value"), True),
-                                  Column(self.t("单位", "Unit")), Column(self.t("依据类别", "Basis")), Column(self.t("来源", "Source"))], rows, notes))
+                                 [Column(self.t("序号", "No.")), Column(self.t("系数", "Coefficient")), Column(self.t("取值", "Value"), True),
+                                  Column(self.t("单位", "Unit")), Column(self.t("依据类别", "Basis")), Column(self.t("用于", "Used by")),
+                                  Column(self.t("来源", "Source"))], rows, notes))
         blocks.append(Subheading(self.t("（二）运行清单", "Run manifest")))
         st = man.get("settings") or {}
+        attribution = str(st.get("attribution") or "")
+        rule = str(st.get("credit_rule") or "")
         items: list[tuple[str, str]] = [
             (self.t("运行编号", "Run id"), run.run_id),
             (self.t("生成时间", "Created"), str(man.get("created", DASH))),
             (self.t("ersim 版本", "ersim version"), str(man.get("ersim_version", DASH))),
-            (self.t("情景", "Scenario"), f"{run.scenario_name} ({run.scenario_id})"),
+            (self.t("情景", "Scenario"), f"{run.scenario_name}（{run.scenario_id}）" if self.zh else f"{run.scenario_name} ({run.scenario_id})"),
             (self.t("情景文件", "Scenario file"), str(man.get("scenario_file") or DASH)),
             (self.t("情景文件 SHA-256", "Scenario SHA-256"), str(man.get("scenario_sha256") or DASH)),
             (self.t("清单文件", "Inventory file"), str(man.get("inventory_file") or self.t("情景内嵌", "inline in the scenario"))),
             (self.t("清单文件 SHA-256", "Inventory SHA-256"), str(man.get("inventory_sha256") or DASH)),
-            (self.t("归因方法", "Attribution"), str(st.get("attribution", DASH))),
-            (self.t("首年计入规则", "First-year credit rule"), str(st.get("credit_rule", DASH))),
+            (self.t("归因方法", "Attribution"), self.attribution_text(attribution) if attribution else DASH),
+            (self.t("首年计入规则", "First-year credit rule"), self.credit_rule_text(rule) if rule else DASH),
             (self.t("样本数", "Samples"), str(st.get("samples", run.samples))),
             (self.t("随机种子", "Seed"), str(st.get("seed", run.ds.attrs.get("seed", DASH)))),
         ]
@@ -1039,27 +1452,32 @@ class _Builder:
             items.append((self.t(f"系数表 {name} SHA-256", f"Coefficient table {name} SHA-256"), str(h)))
         blocks.append(self.table("manifest", self.t("运行清单（复现所需信息）", "Run manifest (what reproduces the run)"),
                                  [Column(self.t("项目", "Item")), Column(self.t("内容", "Value"))], [[Cell(a), Cell(b)] for a, b in items]))
-        cmd = f"ersim run {man.get('scenario_file') or 'SCENARIO'}"
-        if run.samples:
-            cmd += f" --samples {run.samples} --seed {st.get('seed', run.ds.attrs.get('seed'))}"
-            if st.get("keep") == "quantiles":
-                cmd += " --keep quantiles"
-        if st.get("attribution"):
-            cmd += f" --attribution {st['attribution']}"
-        blocks.append(Paragraph(self.t(f"复现命令（在运行时的工作目录下，系数表与上列哈希一致时给出相同数值）：{cmd}",
-                                       f"To reproduce (from the run's working folder, with coefficient tables of the hashes above): {cmd}"), "formula"))
+        blocks.append(Paragraph(self.t(
+            "以相同的情景、清单、系数表（哈希见上表）与上列设置（样本数、随机种子、归因方法）重新运行，给出与本附录相同的数值。",
+            "Re-running with the same scenario, inventory and coefficient tables (hashes above) and the settings listed (samples, seed, attribution) gives the numbers of this appendix."), "note"))
         warnings = man.get("warnings") or []
         if warnings:
-            blocks.append(Paragraph(self.t("运行警告：", "Run warnings:")))
+            blocks.append(Paragraph(self.t("运行提示：", "Run warnings:")))
             blocks.append(Bullets([self.warning_text(str(w)) for w in warnings]))
-        if self.info.state != "ok" or not self.info.library_same:
-            why = self.info.detail or self.info.state
-            blocks.append(Paragraph(self.t(f"一致性检查：{why}；本附录的数值全部取自运行结果。",
-                                           f"Consistency check: {why}; every number in this appendix is taken from the run."), "note"))
-        else:
-            blocks.append(Paragraph(self.t("一致性检查：情景文件、清单文件与系数表的 SHA-256 均与运行清单一致。",
-                                           "Consistency check: the scenario, inventory and coefficient tables match the run's SHA-256 hashes."), "note"))
         return blocks
+
+    def attribution_text(self, attribution: str) -> str:
+        if attribution == "shapley":
+            return self.t("Shapley 归因（与措施顺序无关）", "Shapley attribution (independent of the order of measures)")
+        return self.t("顺序归因（按措施列出顺序依次计入）", "sequential attribution (in listed order)")
+
+    def credit_rule_text(self, rule: str) -> str:
+        rules = {"next_month": self.t("投运当年自稳定运行次月起按月折算", "in the commissioning year, credit from the month after stable operation"),
+                 "same_month": self.t("投运当年自稳定运行当月起按月折算", "in the commissioning year, credit from the month of stable operation"),
+                 "full_year": self.t("投运当年全年计入", "the whole commissioning year is credited")}
+        return rules.get(rule, rule)
+
+    def warning_text(self, text: str) -> str:
+        """A run warning as the appendix states it: in its language, coefficient keys by name."""
+        text = self._language_of(text)
+        if not self.zh:
+            return text
+        return _KEY.sub(lambda m: self.coef_name(m.group(0)), text)
 
     # ---- the whole appendix ------------------------------------------------------------------
     def build(self) -> Appendix:
@@ -1083,8 +1501,7 @@ class _Builder:
         title = self.t("目标可达性分析", "Target feasibility analysis")
         meta = {
             "run_id": self.run.run_id, "scenario_id": self.run.scenario_id, "scenario": self.run.scenario_name,
-            "compare": [r.run_id for r in self.compare], "scenario_state": self.info.state,
-            "library_same": self.info.library_same, "samples": self.run.samples,
+            "compare": [r.run_id for r in self.compare], "samples": self.run.samples,
         }
         return Appendix(self.lang, title, self.run.scenario_name, sections, meta)
 

@@ -73,8 +73,8 @@ def _natural_and_floor(t: Table) -> tuple[list[float], list[float]]:
         nat = max(longest, min(head, max(head / 2, 8.0)), 4.0)
         natural.append(min(nat, 80.0))
         # Latin words do not break mid-word: the longest one (up to 14 characters) sets a floor
-        words = [_display_len(w) for text in (col.header, *(r[j].text for r in t.rows)) for w in re.split(r"[\s/]+", text)
-                 if w and not re.search(r"[\u2e80-\uffff]", w)]
+        # (runs of Latin letters and digits, also inside Chinese text: "PM2.5（吨/年）" holds "PM2.5")
+        words = [_display_len(w) for text in (col.header, *(r[j].text for r in t.rows)) for w in re.findall(r"[A-Za-z0-9.,%+\-]+", text)]
         word = min(max(words, default=0.0), 14.0)
         if col.numeric or longest <= 10:
             floor.append(min(nat, max(longest, 6.0, word)))
@@ -178,10 +178,23 @@ def _table(doc: Any, t: Table) -> None:
         doc.add_paragraph(note, style=_style(doc, "Appendix Note"))
 
 
+_FIG_WIDTH_CM = 15.0
+_FIG_HEIGHT_CM = 9.0  # two charts with their captions fit on an upright page
+
+
+def _png_size(png: bytes) -> tuple[int, int]:
+    """(width, height) in pixels from the PNG header."""
+    if png[:8] != b"\x89PNG\r\n\x1a\n":
+        return 4, 3
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+
+
 def _figure(doc: Any, f: Figure) -> None:
     p = doc.add_paragraph(style=_style(doc, "Caption"))
     p.paragraph_format.keep_with_next = True
-    p.add_run().add_picture(io.BytesIO(f.png), width=Cm(15))
+    w, h = _png_size(f.png)
+    width = min(_FIG_WIDTH_CM, _FIG_HEIGHT_CM * w / max(h, 1))
+    p.add_run().add_picture(io.BytesIO(f.png), width=Cm(width))
     doc.add_paragraph(f.title, style=_style(doc, "Caption"))
     if f.note:
         doc.add_paragraph(f.note, style=_style(doc, "Appendix Note"))
@@ -244,9 +257,28 @@ def write_docx(app: Appendix, path: Path, template: Path | None = None) -> Path:
             _table(doc, b)
         elif isinstance(b, Figure):
             _figure(doc, b)
-    core = doc.core_properties
-    core.title = f"{app.title} — {app.subtitle}"
-    core.author = "ersim"
-    core.comments = f"run {app.meta.get('run_id', '')}"
+    set_properties(doc, f"{app.title} — {app.subtitle}", f"run {app.meta.get('run_id', '')}")
     doc.save(str(path))
     return path
+
+
+def set_properties(doc: Any, title: str, comments: str = "") -> None:
+    """Document properties of the file written now by ersim, whatever the template said
+    (a template made by python-docx carries a 2013 date and “Microsoft Macintosh Word”)."""
+    import datetime as dt
+
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None)
+    core = doc.core_properties
+    core.title = title
+    core.author = "ersim"
+    core.last_modified_by = "ersim"
+    core.created = now
+    core.modified = now
+    core.revision = 1
+    core.comments = comments
+    for part in doc.part.package.iter_parts():
+        if str(part.partname) == "/docProps/app.xml":
+            blob = part.blob.decode("utf-8")
+            blob = re.sub(r"<Application>[^<]*</Application>", "<Application>ersim</Application>", blob)
+            blob = re.sub(r"\s*<AppVersion>[^<]*</AppVersion>", "", blob)
+            part._blob = blob.encode("utf-8")

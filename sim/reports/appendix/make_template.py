@@ -199,6 +199,9 @@ def make_template(path: str | Path = TEMPLATE) -> Path:
     for child in list(body):
         if child.tag != qn("w:sectPr"):
             body.remove(child)
+    from sim.reports.appendix.docx_writer import set_properties
+
+    set_properties(doc, "目标可达性分析（模板）")
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     doc.save(str(out))

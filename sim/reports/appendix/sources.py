@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import xarray as xr
 
 from sim.evaluation.evaluate import Result
@@ -71,47 +70,28 @@ def load_run(name: str | Path) -> RunData:
 
 @dataclass
 class ScenarioInfo:
-    """The run's scenario, when its file is found unchanged; otherwise why not.
+    """The run's scenario, compiled model and deterministic result, from the record of its inputs.
 
-    ``state``: ``ok`` (file found, same SHA-256 for scenario and inventory), ``changed``,
-    ``missing`` or ``invalid``. Only with ``ok`` does the appendix use the scenario's text
-    (quantities, schedules, sources); the run's numbers are used in every case.
+    A run folder always holds its inputs (``inputs/scenario.json``, ``inputs/coefficients.json``),
+    so the appendix can quote the scenario (quantities, schedules, sources) and re-compute
+    from it (tornado ranking, break-even quantities) without looking for the scenario file.
     """
 
-    state: str = "missing"
-    scenario: Scenario | None = None
-    model: Model | None = None
-    path: Path | None = None
-    library_same: bool = False
-    detail: str = ""
-    settings: Any = None
-    result: Result | None = None  # the verified deterministic re-run, when there is one
-
-    @property
-    def usable(self) -> bool:
-        return self.state == "ok" and self.scenario is not None
-
-    @property
-    def reproducible(self) -> bool:
-        """Scenario, inventory and coefficient tables unchanged: a re-run gives the run's numbers."""
-        return self.usable and self.library_same
-
-
-def _same_numbers(a: xr.Dataset, b: xr.Dataset, names: tuple[str, ...]) -> bool:
-    for name in names:
-        if (name in a) != (name in b):
-            return False
-        if name in a and (a[name].shape != b[name].shape or not np.allclose(a[name].values, b[name].values, rtol=1e-9, atol=1e-9)):
-            return False
-    return True
+    scenario: Scenario
+    model: Model
+    path: Path
+    settings: Any
+    result: Result  # the run as opened from its folder (samples included when it has them)
 
 
 def scenario_info(run: RunData) -> ScenarioInfo:
     """The run's scenario and compiled model, from the record of its inputs in the run folder."""
     if run.result is None:
-        return ScenarioInfo("missing", detail="the run holds no record of its inputs")
+        from sim.core.errors import InputError, Problem
+
+        raise InputError(Problem(f"run {run.run_id}: the folder holds no record of its inputs (inputs/scenario.json)"))
     res = run.result
-    return ScenarioInfo("ok", res.scenario, res.model, run.folder, True, "", res.scenario.settings, res)
+    return ScenarioInfo(res.scenario, res.model, run.folder, res.scenario.settings, res)
 
 
 def _png(fig: Any) -> bytes:
@@ -134,35 +114,22 @@ class FigureSource:
     reason: str = ""
 
     def _rerun(self, samples: bool) -> Result | None:
+        """The result to draw from: the run itself when it holds what the chart needs, else a
+        re-run of its recorded inputs (same scenario, coefficients, samples and seed)."""
         if samples in self._results:
             return self._results[samples]
-        if True in self._results and self._results[True] is not None:
-            return self._results[True]
-        result: Result | None = None
-        if not samples and self.info.result is not None and "sample" not in self.info.result.dataset.dims:
-            result = self.info.result
-        elif not self.info.reproducible or self.info.scenario is None:
-            self.reason = self.info.detail or f"scenario {self.info.state}"
-        else:
-            from sim.evaluation.evaluate import run, run_uncertain
+        res = self.info.result
+        has_samples = "sample" in res.dataset.dims
+        result: Result | None = res
+        if samples and not has_samples:
+            from sim.evaluation.evaluate import run_uncertain
 
             attribution = str(self.run.ds.attrs.get("attribution") or "") or None
-            lib = self.info.model.library if self.info.model is not None else None
-            if samples:
-                seed = int(self.run.ds.attrs.get("seed", 0))
-                result = run_uncertain(self.info.scenario, lib, samples=self.run.samples, seed=seed,
-                                       keep="samples", attribution=attribution)
-            else:
-                result = run(self.info.scenario, lib, attribution=attribution)
-            if not self._matches(result, samples):
-                self.reason = "a re-run of the scenario does not reproduce the run's numbers"
-                result = None
+            seed = int(self.run.ds.attrs.get("seed", 0))
+            result = run_uncertain(self.info.scenario, self.info.model.library, samples=self.run.samples, seed=seed,
+                                   keep="samples", attribution=attribution)
         self._results[samples] = result
         return result
-
-    def _matches(self, result: Result, samples: bool) -> bool:
-        names = ("emissions_total", "baseline_total", "reduction") + (("probability",) if samples else ())
-        return _same_numbers(result.dataset, self.run.ds, names)
 
     def get(self, name: str, draw: Callable[[Result], Any], samples: bool = False) -> tuple[bytes | None, str | None]:
         """(PNG bytes or None, a note): *name* under figures/, or drawn by *draw* from a re-run.
