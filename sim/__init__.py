@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-_API = ("Library", "Result", "batch", "compare", "list_outputs", "list_runs", "load_library", "load_scenario", "open_run",
+_API = ("Library", "Result", "batch", "compare", "explore", "list_outputs", "list_runs", "load_library", "load_scenario", "open_run",
         "run", "save_run", "sensitivity", "solve", "sweep", "write_appendix")
 __all__ = ["__version__", *_API]
 
