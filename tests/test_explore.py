@@ -36,8 +36,8 @@ REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = next((p for p in (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")) if p), None)
 browser = pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (.ci/run installs Debian's chromium)")
 REL = 1e-9
-EXAMPLES = sorted(p.name for p in (REPO / "scenarios").glob("*.yaml")) + ["ankang-2025-variants.yaml#strong",
-                                                                         "ankang-2025-variants.yaml#slow"]
+EXAMPLES = [*sorted(p.name for p in (REPO / "scenarios").glob("*.yaml")), "ankang-2025-variants.yaml#strong",
+            "ankang-2025-variants.yaml#slow"]
 
 
 @pytest.fixture(scope="module")

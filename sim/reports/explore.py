@@ -62,7 +62,7 @@ def formula_tree(library: Library, key: str, base: dict[str, int]) -> Tree:
 def _trace(library: Library, node: ast.AST, base: dict[str, int]) -> tuple[Tree, Any]:
     """(tree, pint unit) of a formula node; additions convert the right operand to the left's unit."""
     if isinstance(node, ast.Constant):
-        return ["n", float(node.value)], None
+        return ["n", float(node.value)], None  # type: ignore[arg-type]  # the formula parser admits numbers only
     if isinstance(node, ast.Name):
         return formula_tree(library, node.id, base), parse_unit(library[node.id].unit)
     if isinstance(node, ast.UnaryOp):
@@ -180,9 +180,9 @@ def explore_data(result: Result, lang: str = "zh") -> dict[str, Any]:
             controls.append({"path": f"measures.{m.id}.quantity", "group": "measures", "measure": m.id, "field": "quantity",
                              "min": 0.0, "max": top, "value": q0, "unit": unit, "scale": entry["qty_scale"]})
         elif f"share:{m.id}" in col:
-            sp = model.params[f"share:{m.id}"]
+            shp = model.params[f"share:{m.id}"]
             controls.append({"path": f"measures.{m.id}.share", "group": "measures", "measure": m.id, "field": "share",
-                             "min": 0.0, "max": 1.0, "value": sp.value, "unit": "%", "low": sp.low, "high": sp.high})
+                             "min": 0.0, "max": 1.0, "value": shp.value, "unit": "%", "low": shp.low, "high": shp.high})
     for n, p in model.params.items():
         if n.startswith("coef:") and p.uncertain:
             c = lib[n[5:]]
@@ -267,7 +267,7 @@ def _font_face(text: str) -> str:
             buf = io.BytesIO()
             font.flavor = "woff"
             font.save(buf)
-    except Exception:  # noqa: BLE001 - no font: the page falls back to the system's CJK fonts
+    except Exception:  # no font: the page falls back to the system's CJK fonts
         return ""
     data = base64.b64encode(buf.getvalue()).decode("ascii")
     return ("@font-face{font-family:'ersim-cjk';font-style:normal;font-weight:400;"
