@@ -30,6 +30,7 @@ from sim.core.pollutants import NAMES_ZH
 from sim.core.units import Q_, parse_quantity, parse_unit, ureg
 from sim.evaluation.evaluate import Result, target_specs
 from sim.model.coefficients import Library
+from sim.model.feasibility import status
 
 __all__ = ["GENERATOR", "LANGS", "explore_data", "formula_tree", "render_html", "write_explore"]
 
@@ -197,19 +198,21 @@ def explore_data(result: Result, lang: str = "zh") -> dict[str, Any]:
     specs = target_specs(model)
     ds = result.dataset
     targets = []
+    s = scen.settings
     for i, (t, sp) in enumerate(zip(scen.targets, specs, strict=True)):
+        req, ach, margin = (float(ds[v].values[i]) for v in ("required", "achieved", "margin"))
         unit = {"reduction_percent": "", "concentration": "ug/m**3"}.get(t.kind, "t")
         targets.append({"id": t.id, "name": t.name or t.id, "kind": t.kind, "pollutant": t.pollutant, "year": t.year,
                         "p": sp.p, "y": sp.y, "ref": sp.ref, "value": sp.value, "text": t.value,
                         "unit": "µg/m³" if t.kind == "concentration" else "t", "value_unit": unit,
                         "precursors": [list(pr) for pr in sp.precursors],
-                        "run": {"required": float(ds["required"].values[i]), "achieved": float(ds["achieved"].values[i]),
-                                "margin": float(ds["margin"].values[i]), "status": str(ds["status"].values[i])}})
+                        "run": {"required": req, "achieved": ach, "margin": margin,
+                                # the central status (a run with samples states P(met) besides)
+                                "status": status(margin, req, None, s.at_risk_margin, s.met_probability, s.at_risk_probability)}})
         controls.append({"path": f"targets.{t.id}.value", "group": "targets", "target": i, "value": sp.value,
                          "unit": "%" if t.kind == "reduction_percent" else ("µg/m³" if t.kind == "concentration" else "t"),
                          "min": 0.0, "max": None})
     doc = scenario_document(scen)["scenario"]
-    s = scen.settings
     return {
         "generator": GENERATOR,
         "lang": lang,

@@ -282,6 +282,7 @@
   function renderLimits(r) {
     var box = document.getElementById("limits");
     box.textContent = "";
+    if (D.targets.some(function (t) { return t.kind === "concentration"; })) box.appendChild(el("p", { cls: "note", text: L.conc }));
     r.limits.forEach(function (w) {
       box.appendChild(el("p", { cls: "warn", text: (ZH
         ? "注意：" + w.measures.join("、") + " 在" + w.year + "年需要 " + num(w.takes) + " " + w.unit + "，超过源类 " + w.pool + " 的 " + num(w.holds) + " " + w.unit + "（ersim run 会拒绝此设置；页面按源类清零计算）"
@@ -303,17 +304,19 @@
     return parseFloat(s);
   }
 
-  // value of a path in its own unit: completion/share/growth fractions, quantity in the measure's unit
+  // the settings in each input's own unit (completion/share/growth fractions, quantity in the
+  // measure's unit, target values in t, a fraction or µg/m³), path -> value; x follows them
+  var setting = {};
+  function initSettings() { D.controls.forEach(function (c) { setting[c.path] = c.value; }); }
+  initSettings();
+
   function getPath(path) {
-    var c = controlByPath[path];
-    if (!c) throw new Error("unknown path " + path);
-    if (c.group === "targets") return values[c.target];
-    if (c.field === "quantity") return x[paramIndex["qty:" + c.measure]] / c.scale;
-    return x[paramIndex[paramOf(c)]];
+    if (!(path in setting)) throw new Error("unknown path " + path);
+    return setting[path];
   }
 
   function paramOf(c) {
-    if (c.group === "measures") return c.field + ":" + c.measure;
+    if (c.group === "measures") return c.field === "quantity" ? "qty:" + c.measure : c.field + ":" + c.measure;
     if (c.group === "coefficients") return "coef:" + c.key;
     if (c.group === "growth") return "growth:" + D.pools[c.pool].id;
     return null;
@@ -328,14 +331,15 @@
     }
     var v = toNumber(value);
     if (!isFinite(v)) throw new Error(path + ": " + value + " is not a number");
+    setting[path] = v;
     if (c.group === "targets") values[c.target] = v;
-    else if (c.field === "quantity") x[paramIndex["qty:" + c.measure]] = v * c.scale;  // as SweepAxis.scale
+    else if (c.field === "quantity") x[paramIndex[paramOf(c)]] = v * c.scale;  // as SweepAxis.scale
     else x[paramIndex[paramOf(c)]] = v;
     if (!quiet) refresh();
     return api;
   }
 
-  function reset() { x = central.slice(); values = centralValues.slice(); refresh(); return api; }
+  function reset() { x = central.slice(); values = centralValues.slice(); initSettings(); refresh(); return api; }
 
   function changed() {
     return D.controls.filter(function (c) { return getPath(c.path) !== c.value; })
@@ -431,14 +435,14 @@
     margin: "余量", status: "结论", run: "原运行", change: "变化", met: "达标", "at risk": "有风险", "not met": "未达标",
     reset: "恢复原运行设置", save: "另存为情景(YAML)", waterfall: "排放变化", base: "年排放", growthStep: "新增量",
     other: "其他措施", reductions: "各措施减排量", unitTa: "吨/年", changed: "已修改的设置", none: "无（与原运行相同）",
-    range: "范围", conc: "浓度目标按线性响应估算（µg/m³）",
+    range: "范围", conc: "浓度目标（µg/m³）按线性响应估算：ΔC = Σ α_p·ΔE_p，仅计本地排放变化，不考虑二次气溶胶生成的非线性、区域传输和气象变化。",
   } : {
     measures: "Measures", coefficients: "Uncertain coefficients", growth: "Growth of activity (per year)", targets: "Target values",
     completion: "completion", quantity: "quantity", share: "share", target: "Target", required: "required", achieved: "achieved",
     margin: "margin", status: "status", run: "run", change: "change", met: "met", "at risk": "at risk", "not met": "not met",
     reset: "Reset to the run", save: "Save as scenario (YAML)", waterfall: "emissions", base: " emissions", growthStep: "growth",
     other: "other measures", reductions: "Reductions by measure", unitTa: "t/a", changed: "Changed settings", none: "none (as the run)",
-    range: "range", conc: "concentration targets follow the linear response (µg/m³)",
+    range: "range", conc: "Concentration targets (µg/m³) follow a linear response: dC = sum_p alpha_p dE_p, local emissions only; nonlinear secondary aerosol, regional transport and weather are not represented.",
   };
 
   function el(tag, attrs, kids) {
@@ -508,8 +512,13 @@
     document.getElementById("save").addEventListener("click", function () {
       var text = yaml();
       document.getElementById("yaml").value = text;
-      var a = el("a", { href: "data:text/yaml;charset=utf-8," + encodeURIComponent(text), download: D.scenario.id + "-whatif.yaml" });
-      document.body.appendChild(a); a.click(); a.remove();
+      try {  // a local download (blob: or data: URL, never the network); the text stays in the box to copy
+        var blob = new Blob([text], { type: "text/yaml;charset=utf-8" });
+        if (window.navigator.msSaveOrOpenBlob) { window.navigator.msSaveOrOpenBlob(blob, D.scenario.id + "-whatif.yaml"); return; }
+        var a = el("a", { download: D.scenario.id + "-whatif.yaml" });
+        a.href = window.URL && URL.createObjectURL ? URL.createObjectURL(blob) : "data:text/yaml;charset=utf-8," + encodeURIComponent(text);
+        document.body.appendChild(a); a.click(); a.remove();
+      } catch (e) { /* the box above holds the text */ }
     });
   }
 
@@ -592,7 +601,9 @@
       bars.forEach(function (b) { hi = Math.max(hi, b[1], b[2]); });
       lines.forEach(function (l) { hi = Math.max(hi, l[1]); });
       hi = hi > 0 ? hi * 1.08 : 1;
-      var W = 110 + bars.length * 70, H = 300, top0 = 24, plotH = 180, x0 = 56;
+      var longest = 0;
+      lines.forEach(function (l) { longest = Math.max(longest, l[0].length + 22); });
+      var W = Math.max(110 + bars.length * 70, 40 + 11 * longest), top0 = 28 + 14 * lines.length, plotH = 180, H = top0 + plotH + 96, x0 = 56;
       var s = svg("svg", { width: W, height: H, viewBox: "0 0 " + W + " " + H, role: "img" });
       function yy(v) { return top0 + plotH * (1 - v / hi); }
       s.appendChild(svg("text", { x: 4, y: 14, "class": "wt" }, D.pollutants[p].name + " " + D.years[0] + "—" + D.years[y] + " " + L.waterfall + " (" + L.unitTa + ")"));
@@ -603,11 +614,18 @@
         var v = b[3] === "base" || b[3] === "end" ? b[2] : b[2] - b[1];
         s.appendChild(svg("text", { x: bx + 24, y: yy(up) - 3, "class": "bv" }, (b[3] === "up" ? "+" : "") + num(v, Math.abs(v) >= 100 ? 0 : 1)));
         var lab = String(b[0]);
-        s.appendChild(svg("text", { x: bx + 24, y: top0 + plotH + 14, "class": "bl", transform: "rotate(30 " + (bx + 24) + " " + (top0 + plotH + 14) + ")" }, lab.length > 10 ? lab.slice(0, 10) + "…" : lab));
+        var tx = svg("text", { x: bx + 24, y: top0 + plotH + 14, "class": "bl", transform: "rotate(30 " + (bx + 24) + " " + (top0 + plotH + 14) + ")" }, lab.length > 10 ? lab.slice(0, 10) + "…" : lab);
+        tx.appendChild(svg("title", {}, lab));
+        s.appendChild(tx);
       });
       lines.forEach(function (l) {
         s.appendChild(svg("line", { x1: x0, y1: yy(l[1]), x2: W - 4, y2: yy(l[1]), "class": "tline" }));
-        s.appendChild(svg("text", { x: W - 6, y: yy(l[1]) - 3, "class": "tl" }, (ZH ? "目标：" : "target: ") + l[0]));
+      });
+      lines.forEach(function (l, i) {  // legend under the title: which dashed line is which target
+        var ly = 26 + 14 * i;
+        s.appendChild(svg("line", { x1: 8, y1: ly - 4, x2: 30, y2: ly - 4, "class": "tline" }));
+        s.appendChild(svg("text", { x: 34, y: ly, "class": "tl" }, (lines.length > 1 ? (i + 1) + ". " : "") + (ZH ? "目标：" : "target: ") + l[0] + "（" + (ZH ? "排放降至 " : "emissions at ") + num(l[1]) + " " + L.unitTa + "）"));
+        if (lines.length > 1) s.appendChild(svg("text", { x: W - 6, y: yy(l[1]) - 3, "class": "tl end" }, String(i + 1)));
       });
       box.appendChild(el("div", { cls: "wf" }, [s]));
     });
