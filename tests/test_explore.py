@@ -76,6 +76,7 @@ HARNESS = """<script>
   try {
     steps.forEach(function (s) {
       if (s.reset) E.reset();
+      if (s.bad) { try { E.set(s.bad, 0.5); out.push({refused: null}); } catch (e) { out.push({refused: String(e.message)}); } return; }
       (s.set || []).forEach(function (kv) { var t = performance.now(); E.set(kv[0], kv[1]); slowest = Math.max(slowest, performance.now() - t); });
       out.push({targets: E.targets(), reductions: E.reductions(), totals: E.totals(), yaml: s.yaml ? E.yaml() : null});
     });
@@ -122,17 +123,25 @@ def assert_reductions(page: dict[str, list[list[float]]], red: np.ndarray, base_
 
 # ---- the formula trees (no browser) ---------------------------------------------------------------
 
+_models: list[Any] = []
+
+
+def _example_models() -> list[Any]:
+    if not _models:
+        from sim.model.compile import compile_model
+
+        lib = sim.load_library()
+        _models.extend(compile_model(sim.load_scenario(REPO / "scenarios" / ref), lib)
+                       for ref in ("ankang-2025.yaml", "jiaozuo-2022.yaml", "ningbo-2022.yaml"))
+    return _models
+
+
 @settings(max_examples=30, deadline=None)
 @given(st.lists(st.floats(0.3, 3.0), min_size=64, max_size=64))
 def test_derived_coefficients_as_trees_equal_the_library(factors):
     """Every derived coefficient an example uses, as the page evaluates it, equals Library.evaluate
     (pint's unit conversions included) at random values of its base keys."""
-    lib = sim.load_library()
-    for ref in ("ankang-2025.yaml", "jiaozuo-2022.yaml"):
-        model = sim.load_scenario(REPO / "scenarios" / ref)
-        from sim.model.compile import compile_model
-
-        m = compile_model(model, lib)
+    for m in _example_models():
         names = m.param_names
         base = {n[5:]: i for i, n in enumerate(names) if n.startswith("coef:")}
         x = m.param_matrix(n=1)[0] * np.resize(np.array(factors), len(names))
@@ -281,9 +290,13 @@ def test_ankang_page_is_small_quick_and_has_no_network(project):
     page = page_of(res, project, "ankang-font", embed_font=True)
     size = page.stat().st_size
     assert size < 1_000_000, size
-    out = drive(page, [{"set": [["measures.china3-trucks.completion", 0.5]]}])
+    out = drive(page, [{"set": [["measures.china3-trucks.completion", 0.5]]}, {"bad": "measures.china3-truck.completion"},
+                       {"bad": "measure.china3-trucks.completion"}])
     assert out["ready_ms"] < 1000, out["ready_ms"]
     assert out["slowest_set_ms"] < 200, out["slowest_set_ms"]
+    # unknown paths are refused with the path named (and nothing changes)
+    assert out["steps"][1]["refused"] == "unknown path measures.china3-truck.completion"
+    assert "a path starts with measures., coefficients., growth. or targets." in out["steps"][2]["refused"]
     _assert_offline(page.read_text(encoding="utf-8"))
 
 
