@@ -245,6 +245,10 @@ def test_random_settings_equal_the_engine_on_every_example(project, ref):
         req, ach, red, base = _reference(model, data, step["set"])
         assert_margins(got["targets"], req, ach, ids)
         assert_reductions(got["reductions"], red, base, model.measures)
+        # in the page too, sequential credits add up to baseline - emissions (they telescope)
+        page_red = np.array([got["reductions"][m] for m in model.measures]).sum(axis=0) if model.measures else 0.0
+        page_tot = np.array(got["totals"]["baseline"]) - np.array(got["totals"]["emissions"])
+        assert np.all(np.abs(page_red - page_tot) <= REL * np.maximum(np.abs(base), 1e-12))
 
 
 @browser
@@ -293,7 +297,7 @@ def test_ankang_page_is_small_quick_and_has_no_network(project):
     out = drive(page, [{"set": [["measures.china3-trucks.completion", 0.5]]}, {"bad": "measures.china3-truck.completion"},
                        {"bad": "measure.china3-trucks.completion"}])
     assert out["ready_ms"] < 1000, out["ready_ms"]
-    assert out["slowest_set_ms"] < 200, out["slowest_set_ms"]
+    assert out["slowest_set_ms"] < 500, out["slowest_set_ms"]  # a slider move answered well within a second
     # unknown paths are refused with the path named (and nothing changes)
     assert out["steps"][1]["refused"] == "unknown path measures.china3-truck.completion"
     assert "a path starts with measures., coefficients., growth. or targets." in out["steps"][2]["refused"]
