@@ -299,7 +299,8 @@ def test_ankang_page_is_small_quick_and_has_no_network(project):
     assert out["ready_ms"] < 1000, out["ready_ms"]
     assert out["slowest_set_ms"] < 500, out["slowest_set_ms"]  # a slider move answered well within a second
     # unknown paths are refused with the path named (and nothing changes)
-    assert out["steps"][1]["refused"] == "unknown path measures.china3-truck.completion"
+    assert out["steps"][1]["refused"] == ("unknown path measures.china3-truck.completion "
+                                          "(did you mean measures.china3-trucks.completion?)")
     assert "a path starts with measures., coefficients., growth. or targets." in out["steps"][2]["refused"]
     _assert_offline(page.read_text(encoding="utf-8"))
 

@@ -325,9 +325,9 @@
   function setPath(path, value, quiet) {
     var c = controlByPath[path];
     if (!c) {
-      var head = path.split(".")[0];
+      var head = String(path).split(".")[0];
       throw new Error("unknown path " + path + (["measures", "coefficients", "growth", "targets"].indexOf(head) < 0
-        ? ": a path starts with measures., coefficients., growth. or targets." : ""));
+        ? ": a path starts with measures., coefficients., growth. or targets." : didYouMean(String(path))));
     }
     var v = toNumber(value);
     if (!isFinite(v)) throw new Error(path + ": " + value + " is not a number");
@@ -337,6 +337,23 @@
     else x[paramIndex[paramOf(c)]] = v;
     if (!quiet) refresh();
     return api;
+  }
+
+  function distance(a, b) {  // Levenshtein
+    var prev = [], cur, i, j;
+    for (j = 0; j <= b.length; j++) prev.push(j);
+    for (i = 1; i <= a.length; i++) {
+      cur = [i];
+      for (j = 1; j <= b.length; j++) cur.push(Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1)));
+      prev = cur;
+    }
+    return prev[b.length];
+  }
+
+  function didYouMean(path) {
+    var best = null, bestD = Infinity;
+    D.controls.forEach(function (c) { var d = distance(path, c.path); if (d < bestD) { bestD = d; best = c.path; } });
+    return best !== null && bestD <= Math.max(3, path.length / 4) ? " (did you mean " + best + "?)" : "";
   }
 
   function reset() { x = central.slice(); values = centralValues.slice(); initSettings(); refresh(); return api; }
