@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import secrets
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -247,6 +248,11 @@ def _template(name: str) -> str:
 
 def _font_face(text: str) -> str:
     """An @font-face with the CJK font subset to the page's characters (WOFF, base64), or ''."""
+    return _font_face_for("".join(sorted({ch for ch in text if ord(ch) > 126})))
+
+
+@lru_cache(maxsize=8)
+def _font_face_for(text: str) -> str:
     try:
         from fontTools import subset
         from fontTools.ttLib import TTFont
