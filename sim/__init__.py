@@ -15,7 +15,7 @@ from typing import Any
 
 from sim.core.version import __version__
 
-_API = ("Library", "Result", "batch", "compare", "list_outputs", "list_runs", "load_library", "load_scenario", "open_run",
+_API = ("Library", "Result", "batch", "compare", "explore", "list_outputs", "list_runs", "load_library", "load_scenario", "open_run",
         "run", "save_run", "sensitivity", "solve", "sweep", "write_appendix")
 __all__ = ["__version__", *_API]
 

@@ -20,7 +20,7 @@ from sim.reports.outputs import Comparison, SensitivityResult, SolveOutput, Swee
 from sim.store.runs import Run
 
 __all__ = ["Comparison", "Library", "Result", "Run", "SensitivityResult", "SolveOutput", "SweepResult", "batch", "compare",
-           "list_outputs", "list_runs", "load_library", "load_scenario", "open_run", "run", "save_run", "sensitivity",
+           "explore", "list_outputs", "list_runs", "load_library", "load_scenario", "open_run", "run", "save_run", "sensitivity",
            "solve", "sweep", "write_appendix"]
 
 Source = str | Path | Scenario | Result
@@ -152,3 +152,10 @@ def write_appendix(run: str | Path | Result, compare: Iterable[str | Path] = (),
             save_run(run)
         run = Path(run.folder)
     return _write(run, compare, formats, lang, out)
+
+
+def explore(run: str | Path | Result, *, out: str | Path | None = None, lang: str = "zh") -> Path:
+    """The what-if explorer of a run: one self-contained HTML file (``outputs/<scenario>/explore-<id>/explore.html`` or *out*)."""
+    from sim.reports.explore import write_explore
+
+    return write_explore(run, out=out, lang=lang)

@@ -239,7 +239,7 @@ def sensitivity_cmd(scenario: str, method: str, target: str | None, n: int, seed
 
 @main.command("runs")
 @click.option("--scenario", help="Only outputs of this scenario id.")
-@click.option("--kind", type=click.Choice(["all", "run", "sweep", "sensitivity", "solve", "compare", "batch", "appendix"]),
+@click.option("--kind", type=click.Choice(["all", "run", "sweep", "sensitivity", "solve", "compare", "batch", "appendix", "explore"]),
               default="all", show_default=True, help="Only outputs of this kind.")
 @handled
 def runs_cmd(scenario: str | None, kind: str) -> None:
@@ -415,6 +415,18 @@ def appendix_cmd(run: str, compare: tuple[str, ...], formats: str, lang: str, ou
 
     for path in write_appendix(run, compare=compare, formats=formats, lang=lang, out=out):
         click.echo(str(path))
+
+
+@main.command("explore")
+@click.argument("run")
+@click.option("--out", type=click.Path(dir_okay=False), help="The page's file, e.g. ankang.html (default outputs/<scenario>/explore-<id>/explore.html).")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True, help="Language of the page.")
+@handled
+def explore_cmd(run: str, out: str | None, lang: str) -> None:
+    """Write a what-if explorer of RUN: one HTML file, no network, live margins as sliders move."""
+    from sim.api import explore
+
+    click.echo(str(explore(run, out=out, lang=lang)))
 
 
 def _register_batch() -> None:

@@ -30,7 +30,7 @@ __all__ = ["KINDS", "MANIFEST", "OutputFolder", "atomic_folder", "default_output
 MANIFEST = "manifest.json"
 TMP_PREFIX = ".tmp-"
 #: what ersim writes; the manifest's ``kind``
-KINDS = ("run", "sweep", "sensitivity", "solve", "compare", "batch", "appendix")
+KINDS = ("run", "sweep", "sensitivity", "solve", "compare", "batch", "appendix", "explore")
 _LEGACY_APPENDIX_MARKER = "appendix.json"
 
 
