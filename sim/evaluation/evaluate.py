@@ -229,7 +229,7 @@ QUANTILES = (0.05, 0.5, 0.95)
 
 
 def monte_carlo(model: Model, n: int, seed: int, chunk: int | None = None, progress: Any = None,
-                reductions: int = 0) -> dict[str, np.ndarray]:
+                reductions: int = 0, reduction_dtype: Any = np.float64) -> dict[str, np.ndarray]:
     """Evaluate *n* Latin-hypercube samples -> totals [N,P,Y] (t/a) and targets [N,T].
 
     The loop is :func:`sim.evaluation.evaluator.evaluate` with a Sampler: each block of
@@ -239,7 +239,8 @@ def monte_carlo(model: Model, n: int, seed: int, chunk: int | None = None, progr
     """
     from sim.evaluation.evaluator import Sampler, evaluate
 
-    ev = evaluate(model, Sampler(model, n, seed, chunk), reductions=reductions, progress=progress)
+    ev = evaluate(model, Sampler(model, n, seed, chunk), reductions=reductions, reduction_dtype=reduction_dtype,
+                  progress=progress)
     out = ev.as_dict()
     if ev.reduction is not None:
         out["reduction"] = ev.reduction
@@ -267,11 +268,11 @@ def run_uncertain(scenario: Scenario, library: Library | None = None, *, samples
     seed = s.seed if seed is None else seed
     from sim.evaluation.evaluator import MIN_REDUCTION_SAMPLES, REDUCTION_BYTES
 
-    per_sample = 8 * max(1, len(model.measures) * len(model.pollutants) * len(model.years))
+    per_sample = 4 * max(1, len(model.measures) * len(model.pollutants) * len(model.years))  # float32
     kept = min(samples, REDUCTION_BYTES // per_sample)
     if kept < min(samples, MIN_REDUCTION_SAMPLES):
         kept = 0  # too few samples fit the memory bound for meaningful quantiles: none, and the dataset says so
-    mc = monte_carlo(model, samples, seed, progress=progress, reductions=kept)
+    mc = monte_carlo(model, samples, seed, progress=progress, reductions=kept, reduction_dtype=np.float32)
     ds = result.dataset
     margin = mc["achieved"] - mc["required"]
     q = np.array(QUANTILES)

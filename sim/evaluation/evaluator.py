@@ -27,8 +27,8 @@ __all__ = ["Evaluation", "GridRows", "RowSource", "Sampler", "evaluate", "quanti
 
 #: bytes of working memory per chunk of rows (a few MiB: the arrays of one chunk stay in cache)
 CHUNK_BYTES = 4 * 2**20
-#: memory for per-measure reductions kept for quantiles ([rows, measures, pollutants, years] doubles)
-REDUCTION_BYTES = 32 * 2**20
+#: memory for per-measure reductions kept for quantiles ([rows, measures, pollutants, years], float32 in runs)
+REDUCTION_BYTES = 16 * 2**20
 #: fewest samples worth quantiles of per-measure reductions (fewer fit: none are computed)
 MIN_REDUCTION_SAMPLES = 100
 
@@ -127,12 +127,14 @@ class Evaluation:
 
 
 def evaluate(model: Model, rows: np.ndarray | RowSource, values: np.ndarray | None = None, *,
-             reductions: int = 0, chunk: int | None = None, progress: Callable[[int], Any] | None = None) -> Evaluation:
+             reductions: int = 0, reduction_dtype: Any = np.float64, chunk: int | None = None,
+             progress: Callable[[int], Any] | None = None) -> Evaluation:
     """Evaluate parameter *rows* (a matrix [N, n_params], a :class:`Sampler` or other RowSource) -> Evaluation.
 
     *values* [N,T] replaces the targets' values row by row (sweeps of a target's value).
     *reductions* > 0 also attributes each measure's reduction (sequential, in listed order) on
-    the first min(N, reductions) rows. *progress* is called with the rows done per chunk.
+    the first min(N, reductions) rows, stored as *reduction_dtype* (float32 halves the memory of
+    quantiles, ~1e-7 relative). *progress* is called with the rows done per chunk.
     """
     from sim.evaluation.evaluate import air_values, target_specs
 
@@ -148,7 +150,7 @@ def evaluate(model: Model, rows: np.ndarray | RowSource, values: np.ndarray | No
     out = Evaluation(np.empty((n, p, y)), np.empty((n, p, y)), np.empty((n, len(specs))), np.empty((n, len(specs))))
     keep = min(n, max(0, reductions))
     if keep:
-        out.reduction = np.empty((keep, len(model.measures), p, y))
+        out.reduction = np.empty((keep, len(model.measures), p, y), dtype=reduction_dtype)
     starts = list(range(0, n, step))
     plan = kernel.make_plan(model.kind, model.src, model.tgt, len(model.pools))
 
@@ -261,4 +263,4 @@ def quantiles(a: np.ndarray, q: tuple[float, ...] | np.ndarray) -> np.ndarray:
     a_lo, a_hi = flat[:, lo], flat[:, hi]  # [cells, len(q)]
     t = h - lo
     out = np.where(t >= 0.5, a_hi - (a_hi - a_lo) * (1 - t), a_lo + (a_hi - a_lo) * t)
-    return np.ascontiguousarray(out.T).reshape(len(q), *a.shape[1:])
+    return np.ascontiguousarray(out.T).reshape(len(q), *a.shape[1:]).astype(float)
