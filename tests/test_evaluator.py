@@ -128,3 +128,13 @@ def test_grid_rows_are_the_materialised_product():
     got = np.concatenate([src.rows(b) for b in range(2)])
     np.testing.assert_array_equal(got, want)
     assert src.n == 6
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 60), st.integers(1, 40), st.integers(1, 7), st.integers(0, 2**31 - 1))
+def test_quantiles_equal_numpys(n, cells, block, seed):
+    from sim.evaluation.evaluator import quantiles
+
+    a = np.random.default_rng(seed).normal(size=(n, cells, 2))
+    q = (0.05, 0.5, 0.95)
+    np.testing.assert_allclose(quantiles(a, q, block=block), np.quantile(a, q, axis=0), rtol=1e-14, atol=1e-14)

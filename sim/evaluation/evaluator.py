@@ -29,6 +29,8 @@ __all__ = ["Evaluation", "GridRows", "RowSource", "Sampler", "evaluate", "quanti
 CHUNK_BYTES = 4 * 2**20
 #: memory for per-measure reductions kept for quantiles ([rows, measures, pollutants, years], float32 in runs)
 REDUCTION_BYTES = 16 * 2**20
+#: rows per call of the per-measure attribution (its temporaries are [rows, measures, pollutants, years])
+REDUCTION_ROWS = 16
 #: fewest samples worth quantiles of per-measure reductions (fewer fit: none are computed)
 MIN_REDUCTION_SAMPLES = 100
 
@@ -166,8 +168,9 @@ def evaluate(model: Model, rows: np.ndarray | RowSource, values: np.ndarray | No
             out.required[lo:hi], out.achieved[lo:hi] = r, a
         if lo < keep and out.reduction is not None:
             top = min(hi, keep)
-            sub = inp if top == hi else model.inputs_from_matrix(x[: top - lo])
-            out.reduction[lo:top] = sequential_reductions(sub)
+            for s0 in range(lo, top, REDUCTION_ROWS):  # a few rows at a time: the attribution's temporaries stay small
+                s1 = min(top, s0 + REDUCTION_ROWS)
+                out.reduction[s0:s1] = sequential_reductions(model.inputs_from_matrix(x[s0 - lo : s1 - lo]))
         return hi - lo
 
     threads = 1 if os.environ.get("ERSIM_THREADS") == "1" else min(2, os.cpu_count() or 1, len(starts))
@@ -247,20 +250,23 @@ def sequential_reductions(inp: engine.EngineInputs) -> np.ndarray:
     return out
 
 
-def quantiles(a: np.ndarray, q: tuple[float, ...] | np.ndarray) -> np.ndarray:
-    """``np.quantile(a, q, axis=0)`` (linear interpolation) by one sort: [len(q), *a.shape[1:]].
+def quantiles(a: np.ndarray, q: tuple[float, ...] | np.ndarray, block: int = 4096) -> np.ndarray:
+    """``np.quantile(a, q, axis=0)`` (linear interpolation) by sorting: [len(q), *a.shape[1:]] float64.
 
     numpy's own quantile over axis 0 of a [samples, measures, pollutants, years] array spends
-    most of its time on strided copies; this moves the sample axis last once and sorts rows.
+    most of its time on strided copies; this sorts *block* cells at a time with the sample axis
+    last, so the extra memory is one block.
     """
     q = np.asarray(q, dtype=float)
     n = a.shape[0]
-    flat = np.ascontiguousarray(a.reshape(n, -1).T)  # [cells, samples]
+    cells = a.reshape(n, -1)
     h = (n - 1) * q
     lo = np.floor(h).astype(np.int64)
     hi = np.minimum(lo + 1, n - 1)
-    flat.sort(axis=1)
-    a_lo, a_hi = flat[:, lo], flat[:, hi]  # [cells, len(q)]
     t = h - lo
-    out = np.where(t >= 0.5, a_hi - (a_hi - a_lo) * (1 - t), a_lo + (a_hi - a_lo) * t)
-    return np.ascontiguousarray(out.T).reshape(len(q), *a.shape[1:]).astype(float)
+    out = np.empty((len(q), cells.shape[1]))
+    for c0 in range(0, cells.shape[1], block):
+        part = np.sort(cells[:, c0 : c0 + block].T, axis=1)  # [cells, samples]
+        a_lo, a_hi = part[:, lo].astype(float), part[:, hi].astype(float)  # [cells, len(q)]
+        out[:, c0 : c0 + block] = np.where(t >= 0.5, a_hi - (a_hi - a_lo) * (1 - t), a_lo + (a_hi - a_lo) * t).T
+    return out.reshape(len(q), *a.shape[1:])
