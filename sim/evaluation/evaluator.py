@@ -1,10 +1,11 @@
 """One evaluation loop: parameter rows -> engine totals -> targets, chunked, on two threads.
 
-Every many-row evaluation goes through :func:`evaluate`: the Monte Carlo (rows drawn inside the
-chunk loop by a :class:`Sampler`), sweeps and sensitivity (a parameter matrix), and the batch's
-cities (each city's Monte Carlo). A chunk is one vectorised engine call of a few MiB of working
-memory; no loop over samples or measures. Chunks run on two threads (numpy releases the GIL in
-its kernels; ``ERSIM_THREADS=1`` keeps it to one).
+Every many-row evaluation goes through :func:`evaluate`: the Monte Carlo of a run and of each
+city of a batch (rows drawn inside the chunk loop by a :class:`Sampler`), sweeps (grid points x
+common random numbers, built per chunk by :class:`GridRows`) and sensitivity (a parameter
+matrix, via ``sim.analyses.sweep.evaluate_rows``). A chunk is one vectorised kernel call
+(sim/core/kernel.py) on a few MiB of working memory; no loop over samples or measures. Chunks
+run on two threads (numpy releases the GIL in its kernels; ``ERSIM_THREADS=1`` keeps it to one).
 
 Units: totals in t/a [N, pollutant, year]; required/achieved per target [N, target] in the
 target's unit (t, or µg/m³ for concentration targets); per-measure reductions in t/a.
