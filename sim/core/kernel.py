@@ -164,8 +164,11 @@ def _moved(inp: engine.EngineInputs, plan: Plan, f: np.ndarray, a: np.ndarray) -
 
 def _cover(inp: engine.EngineInputs, f: np.ndarray, a: np.ndarray, ctl: np.ndarray) -> np.ndarray:
     """Covered share [N,Mc,Y] of controls *ctl*: quantity over grown activity, or the share; times f."""
-    out = np.empty((f.shape[0], len(ctl), f.shape[2]))
     by_share = np.isnan(inp.qty[:, ctl]).all(axis=0)  # given by share in every row (quantity NaN)
+    if by_share.all():  # the common case: one product, no masked assignment
+        share_all = np.clip(np.nan_to_num(inp.share[:, ctl]), 0.0, 1.0)[:, :, None]
+        return share_all * np.take(f, ctl, axis=1)
+    out = np.empty((f.shape[0], len(ctl), f.shape[2]))
     if by_share.any():
         cs = ctl[by_share]
         out[:, by_share] = np.clip(np.nan_to_num(inp.share[:, cs]), 0.0, 1.0)[:, :, None] * f[:, cs, :]

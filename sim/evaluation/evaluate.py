@@ -286,7 +286,7 @@ QUANTILES = (0.05, 0.5, 0.95)
 
 
 def monte_carlo(model: Model, n: int, seed: int, chunk: int | None = None, progress: Any = None,
-                reductions: int = 0) -> dict[str, np.ndarray]:
+                reductions: int = 0, reduction_dtype: Any = np.float64) -> dict[str, np.ndarray]:
     """Evaluate *n* Latin-hypercube samples -> totals [N,P,Y] (t/a) and targets [N,T].
 
     The loop is :func:`sim.evaluation.evaluator.evaluate` with a Sampler: each block of
@@ -297,7 +297,8 @@ def monte_carlo(model: Model, n: int, seed: int, chunk: int | None = None, progr
     from sim.evaluation.evaluator import Sampler, evaluate
 
     counts: dict[str, int] = {}
-    ev = evaluate(model, Sampler(model, n, seed, chunk), reductions=reductions, progress=progress, breaches=counts)
+    ev = evaluate(model, Sampler(model, n, seed, chunk), reductions=reductions, reduction_dtype=reduction_dtype,
+                  progress=progress, breaches=counts)
     for w in consistency.breach_warnings(counts, n):
         if w not in model.warnings:
             model.warnings.append(w)
@@ -332,11 +333,11 @@ def run_uncertain(scenario: Scenario, library: Library | None = None, *, samples
     consistency.check_memory(need, f"{samples:,} samples", "use fewer samples (or keep quantiles only)", at="--samples")
     from sim.evaluation.evaluator import MIN_REDUCTION_SAMPLES, REDUCTION_BYTES
 
-    per_sample = 8 * max(1, len(model.measures) * len(model.pollutants) * len(model.years))
+    per_sample = 4 * max(1, len(model.measures) * len(model.pollutants) * len(model.years))  # float32
     kept = min(samples, REDUCTION_BYTES // per_sample)
     if kept < min(samples, MIN_REDUCTION_SAMPLES):
         kept = 0  # too few samples fit the memory bound for meaningful quantiles: none, and the dataset says so
-    mc = monte_carlo(model, samples, seed, progress=progress, reductions=kept)
+    mc = monte_carlo(model, samples, seed, progress=progress, reductions=kept, reduction_dtype=np.float32)
     result.warnings.extend(w for w in model.warnings if w not in result.warnings)
     ds = result.dataset
     margin = mc["achieved"] - mc["required"]

@@ -1,10 +1,11 @@
 """One evaluation loop: parameter rows -> engine totals -> targets, chunked, on two threads.
 
-Every many-row evaluation goes through :func:`evaluate`: the Monte Carlo (rows drawn inside the
-chunk loop by a :class:`Sampler`), sweeps and sensitivity (a parameter matrix), and the batch's
-cities (each city's Monte Carlo). A chunk is one vectorised engine call of a few MiB of working
-memory; no loop over samples or measures. Chunks run on two threads (numpy releases the GIL in
-its kernels; ``ERSIM_THREADS=1`` keeps it to one).
+Every many-row evaluation goes through :func:`evaluate`: the Monte Carlo of a run and of each
+city of a batch (rows drawn inside the chunk loop by a :class:`Sampler`), sweeps (grid points x
+common random numbers, built per chunk by :class:`GridRows`) and sensitivity (a parameter
+matrix, via ``sim.analyses.sweep.evaluate_rows``). A chunk is one vectorised kernel call
+(sim/core/kernel.py) on a few MiB of working memory; no loop over samples or measures. Chunks
+run on two threads (numpy releases the GIL in its kernels; ``ERSIM_THREADS=1`` keeps it to one).
 
 Units: totals in t/a [N, pollutant, year]; required/achieved per target [N, target] in the
 target's unit (t, or µg/m³ for concentration targets); per-measure reductions in t/a.
@@ -27,8 +28,10 @@ __all__ = ["Evaluation", "GridRows", "RowSource", "Sampler", "evaluate", "quanti
 
 #: bytes of working memory per chunk of rows (a few MiB: the arrays of one chunk stay in cache)
 CHUNK_BYTES = 4 * 2**20
-#: memory for per-measure reductions kept for quantiles ([rows, measures, pollutants, years] doubles)
-REDUCTION_BYTES = 32 * 2**20
+#: memory for per-measure reductions kept for quantiles ([rows, measures, pollutants, years], float32 in runs)
+REDUCTION_BYTES = 16 * 2**20
+#: rows per call of the per-measure attribution (its temporaries are [rows, measures, pollutants, years])
+REDUCTION_ROWS = 16
 #: fewest samples worth quantiles of per-measure reductions (fewer fit: none are computed)
 MIN_REDUCTION_SAMPLES = 100
 
@@ -127,13 +130,14 @@ class Evaluation:
 
 
 def evaluate(model: Model, rows: np.ndarray | RowSource, values: np.ndarray | None = None, *,
-             reductions: int = 0, chunk: int | None = None, progress: Callable[[int], Any] | None = None,
-             breaches: dict[str, int] | None = None) -> Evaluation:
+             reductions: int = 0, reduction_dtype: Any = np.float64, chunk: int | None = None,
+             progress: Callable[[int], Any] | None = None, breaches: dict[str, int] | None = None) -> Evaluation:
     """Evaluate parameter *rows* (a matrix [N, n_params], a :class:`Sampler` or other RowSource) -> Evaluation.
 
     *values* [N,T] replaces the targets' values row by row (sweeps of a target's value).
     *reductions* > 0 also attributes each measure's reduction (sequential, in listed order) on
-    the first min(N, reductions) rows. *progress* is called with the rows done per chunk.
+    the first min(N, reductions) rows, stored as *reduction_dtype* (float32 halves the memory of
+    quantiles, ~1e-7 relative). *progress* is called with the rows done per chunk.
     *breaches*, when given, counts the rows where a measure takes more than its pool holds
     (the consistency stage's limits, checked on every drawn row: nothing is clipped silently).
     """
@@ -156,7 +160,7 @@ def evaluate(model: Model, rows: np.ndarray | RowSource, values: np.ndarray | No
     out = Evaluation(np.empty((n, p, y)), np.empty((n, p, y)), np.empty((n, len(specs))), np.empty((n, len(specs))))
     keep = min(n, max(0, reductions))
     if keep:
-        out.reduction = np.empty((keep, len(model.measures), p, y))
+        out.reduction = np.empty((keep, len(model.measures), p, y), dtype=reduction_dtype)
     starts = list(range(0, n, step))
     plan = kernel.make_plan(model.kind, model.src, model.tgt, len(model.pools))
 
@@ -177,8 +181,9 @@ def evaluate(model: Model, rows: np.ndarray | RowSource, values: np.ndarray | No
             out.required[lo:hi], out.achieved[lo:hi] = r, a
         if lo < keep and out.reduction is not None:
             top = min(hi, keep)
-            sub = inp if top == hi else model.inputs_from_matrix(x[: top - lo])
-            out.reduction[lo:top] = sequential_reductions(sub)
+            for s0 in range(lo, top, REDUCTION_ROWS):  # a few rows at a time: the attribution's temporaries stay small
+                s1 = min(top, s0 + REDUCTION_ROWS)
+                out.reduction[s0:s1] = sequential_reductions(model.inputs_from_matrix(x[s0 - lo : s1 - lo]))
         return hi - lo
 
     threads = 1 if os.environ.get("ERSIM_THREADS") == "1" else min(2, os.cpu_count() or 1, len(starts))
@@ -258,20 +263,23 @@ def sequential_reductions(inp: engine.EngineInputs) -> np.ndarray:
     return out
 
 
-def quantiles(a: np.ndarray, q: tuple[float, ...] | np.ndarray) -> np.ndarray:
-    """``np.quantile(a, q, axis=0)`` (linear interpolation) by one sort: [len(q), *a.shape[1:]].
+def quantiles(a: np.ndarray, q: tuple[float, ...] | np.ndarray, block: int = 4096) -> np.ndarray:
+    """``np.quantile(a, q, axis=0)`` (linear interpolation) by sorting: [len(q), *a.shape[1:]] float64.
 
     numpy's own quantile over axis 0 of a [samples, measures, pollutants, years] array spends
-    most of its time on strided copies; this moves the sample axis last once and sorts rows.
+    most of its time on strided copies; this sorts *block* cells at a time with the sample axis
+    last, so the extra memory is one block.
     """
     q = np.asarray(q, dtype=float)
     n = a.shape[0]
-    flat = np.ascontiguousarray(a.reshape(n, -1).T)  # [cells, samples]
+    cells = a.reshape(n, -1)
     h = (n - 1) * q
     lo = np.floor(h).astype(np.int64)
     hi = np.minimum(lo + 1, n - 1)
-    flat.sort(axis=1)
-    a_lo, a_hi = flat[:, lo], flat[:, hi]  # [cells, len(q)]
     t = h - lo
-    out = np.where(t >= 0.5, a_hi - (a_hi - a_lo) * (1 - t), a_lo + (a_hi - a_lo) * t)
-    return np.ascontiguousarray(out.T).reshape(len(q), *a.shape[1:])
+    out = np.empty((len(q), cells.shape[1]))
+    for c0 in range(0, cells.shape[1], block):
+        part = np.sort(cells[:, c0 : c0 + block].T, axis=1)  # [cells, samples]
+        a_lo, a_hi = part[:, lo].astype(float), part[:, hi].astype(float)  # [cells, len(q)]
+        out[:, c0 : c0 + block] = np.where(t >= 0.5, a_hi - (a_hi - a_lo) * (1 - t), a_lo + (a_hi - a_lo) * t).T
+    return out.reshape(len(q), *a.shape[1:])
