@@ -423,7 +423,12 @@ def appendix_cmd(run: str, compare: tuple[str, ...], formats: str, lang: str, ou
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True, help="Language of the page.")
 @handled
 def explore_cmd(run: str, out: str | None, lang: str) -> None:
-    """Write a what-if explorer of RUN: one HTML file, no network, live margins as sliders move."""
+    """Write a what-if explorer of RUN: one HTML file, no network, live margins as sliders move.
+
+    \b
+    Example:
+      ersim explore ankang-2025 --out ankang-whatif.html
+    """
     from sim.api import explore
 
     click.echo(str(explore(run, out=out, lang=lang)))

@@ -69,7 +69,7 @@ _POLLUTANTS = ("PM", "PM25", "SO2", "NOx")
 
 
 # 京津冀及周边地区“2+26”城市: special limits (表3) for in-use coal boilers from 2018-10-01
-# (环境保护部公告2018年第9号, as ersim issue 17 states it; the 28 cities are those of the 2017 京津冀及周边地区
+# (环境保护部公告2018年第9号, a secondary citation; the 28 cities are those of the 2017 京津冀及周边地区
 # 大气污染防治工作方案, listed from memory: check the 公告 before relying on a city's membership).
 KEY_REGION_2_26 = frozenset(
     ["北京", "天津", "石家庄", "唐山", "廊坊", "保定", "沧州", "衡水", "邢台", "邯郸", "太原", "阳泉", "长治", "晋城", "济南", "淄博", "济宁", "德州", "聊城", "滨州", "菏泽", "郑州", "开封", "安阳", "鹤壁", "新乡", "焦作", "濮阳"]

@@ -398,7 +398,7 @@ class _Builder:
         """Period, verdict-deciding assumptions and out-of-scope items, from the run's manifest."""
         from sim.model.plan_scope import scope_lines
 
-        lines = scope_lines(self.run.manifest, self.lang)
+        lines = {k: [self.quote(x) for x in v] for k, v in scope_lines(self.run.manifest, self.lang).items()}
         blocks: list[Block] = []
         if lines["period"]:
             blocks.append(Paragraph(self.t(f"评估时段与计入范围（情景文件所述）：{lines['period'][0]}",
@@ -567,6 +567,7 @@ class _Builder:
             t = re.sub(r"在下方\s*coefficients\s*中", "在情景中", t)
             t = re.sub(r"见\s*\S+\.(?:csv|xlsx)\s*的\s*source\s*列", "见清单文件的来源列", t)
             t = re.sub(r"(?<=[\u4e00-\u9fff])\s*source(?![A-Za-z])", "依据", t)  # 见各措施 source -> 见各措施依据
+            t = re.sub(r"\s*out_of_scope\s*", "“未纳入评估的目标和措施”", t)
             t = re.sub(r"(?<=[\u4e00-\u9fff])\s*[（(][a-z][a-z \-]*[)）]", "", t)  # 示意目标(illustrative) -> 示意目标
         return t
 
@@ -1133,17 +1134,69 @@ class _Builder:
     def reviewer_paragraph(self, r: dict[str, Any]) -> str:
         """For an unmet or at-risk target: the gap, the measures that carry it, what would close it,
         the compared alternatives and the caveats that bear on it."""
-        parts = [self.t(f"{r['name']}：", f"{r['name']}: ") + self.gap_text(r)]
-        carried = self.carriers(r)
-        if carried:
-            parts.append(carried)
-        parts.append(self.closing_text(r))
+        if r["kind"] == "concentration":
+            parts = [self.t(f"{r['name']}：", f"{r['name']}: ") + self.concentration_gap(r), *self.concentration_closing(r)]
+        else:
+            parts = [self.t(f"{r['name']}：", f"{r['name']}: ") + self.gap_text(r)]
+            carried = self.carriers(r)
+            if carried:
+                parts.append(carried)
+            parts.append(self.closing_text(r))
         parts.extend(self.compare_effect(r))
         parts.extend(self.caveats(r))
         if not self.zh:  # each part a sentence
             parts = [p[:1].upper() + p[1:] for p in parts]
         sep = "" if self.zh else " "
         return sep.join(p if p.endswith(("。", ".")) else p + self.t("。", ".") for p in parts)
+
+    def concentration_gap(self, r: dict[str, Any]) -> str:
+        """A concentration target's gap in µg/m³, with base, projected and target concentration."""
+        p = r.get("probability")
+        ptxt = self.t(f"，达标概率{fmt_probability(p)}", f", P(met) {fmt_probability(p)}") if p is not None else ""
+        c0, cp, ct = (r.get(k, math.nan) for k in ("concentration_base", "concentration_projected", "concentration_target"))
+        m = r["margin"]
+        what = self.t(f"缺口{-m:.1f} µg/m³" if m < 0 else f"余量{m:.1f} µg/m³", f"shortfall {-m:.1f} µg/m³" if m < 0 else f"margin {m:.1f} µg/m³")
+        return what + self.t(f"（基准年{c0:.1f}、预计{cp:.1f}、目标{ct:.1f} µg/m³）{ptxt}",
+                             f" (base {c0:.1f}, projected {cp:.1f}, target {ct:.1f} µg/m³){ptxt}")
+
+    def concentration_closing(self, r: dict[str, Any]) -> list[str]:
+        """Which precursors move the concentration, and how much more of the most effective one
+        (by the stated linear response) would close the gap."""
+        ds, tid, year = self.ds, r["id"], int(r["year"])
+        if "concentration_change" not in ds:
+            return []
+        change = ds["concentration_change"].sel(target=tid)
+        moves, alphas = [], []
+        for pol, dc in zip((str(x) for x in change["precursor"].values), (float(v) for v in change.values), strict=True):
+            if not math.isfinite(dc) or pol not in self.pollutants:
+                continue
+            de = _f(self.ds["emissions_total"].sel(pollutant=pol, year=self.run.base_year)) - _f(self.ds["emissions_total"].sel(pollutant=pol, year=year))
+            if abs(dc) > 1e-12:
+                moves.append(self.t(f"{self.pol(pol)}{dc:+.2f} µg/m³", f"{self.pol(pol)} {dc:+.2f} µg/m³"))
+            if de > 0 and dc < 0:
+                alphas.append((-dc / de, pol, de))
+        out = []
+        if moves:
+            out.append(self.t(f"按线性响应，浓度变化来自{self.join(moves)}", f"by the linear response the change comes from {self.join(moves)}"))
+        level, meaning = self._need(r)
+        need_c = level - r["margin"]  # µg/m³ of further fall needed
+        head = self.t(f"弥补途径（使{meaning}）：", f"What would close it ({meaning}): ")
+        if need_c <= 0:
+            return out
+        if alphas:
+            alpha, pol, de = max(alphas)
+            extra = need_c / alpha
+            out.append(head + self.t(
+                f"按同一线性响应，需在现有措施之外再削减{self.pol(pol)}约{_grouped(fmt_sig(extra, 3))}吨/年"
+                f"（为现有{self.pol(pol)}减排量{_grouped(fmt_sig(de, 3))}吨/年的{extra / de:.1f}倍），或等效削减其他前体物；"
+                "本地减排不足部分需区域联防联控，超出线性响应的适用范围时应以空气质量模型复核",
+                f"by the same linear response, about {fmt_sig(extra, 3)} t/a more {self.pol(pol)} reduction beyond the measures "
+                f"({extra / de:.1f} times the present {fmt_sig(de, 3)} t/a), or the equivalent from other precursors; beyond local cuts, "
+                "regional joint control, and an air-quality model where the change exceeds the linear response's range"))
+        else:
+            out.append(head + self.t("情景中的措施不削减任何已计入的前体物，需增加削减二氧化硫、氮氧化物、氨、挥发性有机物或一次PM2.5的措施",
+                                     "no measure reduces a precursor that is counted; measures on SO2, NOx, NH3, VOCs or primary PM2.5 are needed"))
+        return out
 
     def gap_text(self, r: dict[str, Any]) -> str:
         p = r.get("probability")
