@@ -69,7 +69,8 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 _WEB = re.compile(r",?\s*(?:(?:the )?texts? (?:and worked example )?reproduced on|as quoted (?:by|on)|abstract at|retrieved from|full text)\b[^;；]*?(?=[;；)]|$)")
-_MAX_SOURCE = 90  # characters of a source in a table cell
+_MAX_SOURCE = 48  # characters of a source in a table cell (the full citation is in the run record)
+_MAX_MEASURE_SOURCE = 36  # the measures table cites the plan's clause only; the full text is in the run record
 
 
 def _drop_english_asides(t: str) -> str:
@@ -361,7 +362,7 @@ class _Builder:
         if basis:
             blocks.append(Paragraph(self.t(f"清单来源（情景文件原文）：{self.quote(str(basis))}", f"Inventory basis (scenario text): {self.quote(str(basis))}")))
         if scen.description:
-            blocks.append(Paragraph(self.t(f"情景说明（情景文件原文）：{self.quote(scen.description)}", f"Scenario description (scenario text): {self.quote(scen.description)}")))
+            blocks.append(Paragraph(self.t(f"情景说明（情景文件原文）：{self.quote(scen.description, 240)}", f"Scenario description (scenario text): {self.quote(scen.description, 240)}")))
         # inventory by sector, base year
         base = ds["baseline"].sel(year=run.base_year)
         sectors: list[str] = []
@@ -398,7 +399,7 @@ class _Builder:
         """Period, verdict-deciding assumptions and out-of-scope items, from the run's manifest."""
         from sim.model.plan_scope import scope_lines
 
-        lines = {k: [self.quote(x) for x in v] for k, v in scope_lines(self.run.manifest, self.lang).items()}
+        lines = {k: [self.quote(x, None if k == "period" else 160) for x in v] for k, v in scope_lines(self.run.manifest, self.lang).items()}
         blocks: list[Block] = []
         if lines["period"]:
             blocks.append(Paragraph(self.t(f"评估时段与计入范围（情景文件所述）：{lines['period'][0]}",
@@ -406,10 +407,14 @@ class _Builder:
         if lines["assumptions"]:
             blocks.append(Paragraph(self.t("决定结论的主要假设：", "Assumptions that decide a verdict:")))
             blocks.append(Bullets(lines["assumptions"]))
-        if lines["out_of_scope"]:
-            blocks.append(Paragraph(self.t("规划中未纳入本评估的目标和措施及原因：",
-                                           "Targets and measures of the plan not evaluated here, and why:")))
-            blocks.append(Bullets(lines["out_of_scope"]))
+        items = self.run.manifest.get("out_of_scope") or []
+        if items:  # a compact table: what the plan says, and why it is not evaluated (sources stay in the run's manifest)
+            rows = [[Cell(self.t("目标", "target") if o.get("kind", "target") == "target" else self.t("措施", "measure")),
+                     Cell(self.quote(str(o.get("item", "")))), Cell(self.quote(str(o.get("reason", ""))))] for o in items]
+            blocks.append(self.table("out_of_scope", self.t("规划中未纳入本评估的目标和措施", "Targets and measures of the plan not evaluated here"),
+                                     [Column(self.t("类别", "Kind")), Column(self.t("规划内容", "In the plan")),
+                                      Column(self.t("未纳入原因", "Why not evaluated"))], rows,
+                                     [self.t("各项在规划中的出处见运行清单（manifest.json）。", "Where each item stands in the plan: the run's manifest.")]))
         return blocks
 
     def growth(self) -> list[Block]:
@@ -594,7 +599,7 @@ class _Builder:
                 Cell(type_label(mtype, self.lang)), Cell(where),
                 Cell(self._quantity_text(m) if m is not None else DASH),
                 Cell(self._schedule_text(m) if m is not None else DASH),
-                Cell((self.quote(m.source or "", _MAX_SOURCE) or DASH) if m is not None else DASH),
+                Cell((self.quote(m.source or "", _MAX_MEASURE_SOURCE) or DASH) if m is not None else DASH),
             ])
         notes = [self.t("各措施所用系数的取值与来源见附表，附表“用于”一栏列出使用该系数的措施。",
                         "The coefficients each measure uses, with values and sources, are in the annex (column “Used by”).")]

@@ -180,7 +180,7 @@ def make_template(path: str | Path = TEMPLATE) -> Path:
     _para(caption, before=6, after=6, line=None, align=WD_ALIGN_PARAGRAPH.CENTER)
 
     table_text = _style(doc, "Appendix Table Text")
-    _font(table_text, BODY_FONT, 10.5)
+    _font(table_text, BODY_FONT, 9)  # 小五: tables dense enough that the appendix stays within about 25 pages
     _para(table_text, line=None, align=WD_ALIGN_PARAGRAPH.LEFT)
 
     formula = _style(doc, "Appendix Formula")
