@@ -20,7 +20,8 @@ def check_scope(scen: Any) -> list[str]:
     for a in getattr(scen, "assumptions", []) or []:
         for tid in a.decides:
             if tid not in ids:
-                out.append(f"assumption “{a.text[:40]}…” says it decides target {tid!r}, which the scenario does not have")
+                out.append(f"假设“{a.text[:40]}…”所称决定的目标 {tid!r} 不在本情景中 "
+                           f"(an assumption says it decides target {tid!r}, which the scenario does not have)")
     return out
 
 
