@@ -546,11 +546,12 @@
     tb.textContent = "";
     r.targets.forEach(function (t, i) {
       var run = D.targets[i].run, dm = t.margin - run.margin;
-      var tr = el("tr", { cls: Math.abs(dm) > 1e-9 * Math.max(1, Math.abs(run.margin)) || t.status !== run.status ? "changed" : "" }, [
+      var moved = Math.abs(dm) > 1e-9 * Math.max(1, Math.abs(run.margin));  // below that: the run's own number, up to rounding
+      var tr = el("tr", { cls: moved || t.status !== run.status ? "changed" : "" }, [
         el("td", { text: t.name }), el("td", { cls: "r", text: num(t.required) + " " + t.unit }),
         el("td", { cls: "r", text: num(t.achieved) + " " + t.unit }), el("td", { cls: "r b", text: signed(t.margin) + " " + t.unit }),
         el("td", {}, [statusCell(t.status)]), el("td", { cls: "r muted", text: signed(run.margin) + " " + t.unit }),
-        el("td", { cls: "r", text: Math.abs(dm) > 0 ? signed(dm) + " " + t.unit : "" })]);
+        el("td", { cls: "r", text: moved ? signed(dm) + " " + t.unit : "" })]);
       tb.appendChild(tr);
     });
   }
