@@ -78,10 +78,7 @@ def run_cmd(scenario: str, out: str | None, attribution: str | None, as_json: bo
     for w in result.warnings:
         click.echo(f"warning: {safe.console(w)}", err=True)
     from sim.api import save_run
-    from sim.store.damage import check_writable
-    from sim.store.folders import default_outputs
 
-    check_writable(Path(out) if out else default_outputs(), int(1.5 * result.dataset.nbytes) + 16 * 2**20)
     path = save_run(result, out)
     if as_json:
         payload = {

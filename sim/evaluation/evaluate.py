@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from sim.core import engine, safe
+from sim.core import engine
 from sim.core.pollutants import NAMES_ZH
 from sim.core.version import __version__
 from sim.evaluation.targets import air_values, target_specs
@@ -78,7 +78,7 @@ class Result:
             if c in ds:
                 cols[c] = ds[c].values
         cols["status"] = ds["status"].values
-        return safe.frame(pd.DataFrame(cols))
+        return pd.DataFrame(cols)
 
     def summary_frame(self) -> pd.DataFrame:
         """One row per pollutant and year: baseline, reduction, emissions (column ``emission_unit``: t/a);
@@ -115,7 +115,7 @@ class Result:
             for _, t in tf[~tf["pollutant"].isin(pols)].iterrows():
                 rows.append(joined({"pollutant": str(t["pollutant"]), "year": int(t["year"]), "baseline": np.nan,
                                     "reduction": np.nan, "emissions": np.nan, "emission_unit": "t/a"}, t))
-        return safe.frame(pd.DataFrame(rows))
+        return pd.DataFrame(rows)
 
     def measures_frame(self) -> pd.DataFrame:
         """One row per measure, pollutant and year: attributed reduction (t/a); with samples its p5, p50 and p95."""
@@ -130,7 +130,7 @@ class Result:
             if q in ds:
                 df[q] = ds[q].transpose("measure", "pollutant", "year").values.reshape(-1)
                 keep.append(q)
-        return safe.frame(df[keep])
+        return df[keep]
 
 
 def run(scenario: Scenario, library: Library | None = None, *, attribution: str | None = None) -> Result:

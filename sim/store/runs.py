@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from sim.core import safe
 from sim.core.errors import InputError, Problem, did_you_mean
 from sim.evaluation.evaluate import Result
 from sim.model.plan_scope import scope_manifest
@@ -105,9 +106,8 @@ def manifest(result: Result, run_id: str = "") -> dict[str, Any]:
 def write_files(result: Result, folder: OutputFolder) -> None:
     """results.nc, the CSV tables, the input record and any extra writers (charts)."""
     write_netcdf(result.dataset, folder / "results.nc")
-    result.summary_frame().to_csv(folder / "summary.csv", index=False, encoding="utf-8-sig")
-    result.targets_frame().to_csv(folder / "targets.csv", index=False, encoding="utf-8-sig")
-    result.measures_frame().to_csv(folder / "measures.csv", index=False, encoding="utf-8-sig")
+    for name, frame in (("summary", result.summary_frame()), ("targets", result.targets_frame()), ("measures", result.measures_frame())):
+        safe.frame(frame).to_csv(folder / f"{name}.csv", index=False, encoding="utf-8-sig")  # no live formulas from names
     write_record(result, folder.path)
     for name, writer in result.extra_writers.items():
         writer(folder / name)
@@ -119,6 +119,10 @@ def save_run(result: Result, out: str | Path | None = None) -> Path:
     Without *out*: ``outputs/<scenario-id>/<run-id>/``. With *out*: that folder, which must not
     exist, be empty, or hold an earlier ersim output (replaced only once the new run is complete).
     """
+    from sim.store.damage import check_writable
+
+    # a full disk would otherwise fail mid-write: refuse before anything is written
+    check_writable(Path(out) if out else default_outputs(), int(1.5 * result.dataset.nbytes) + 16 * 2**20)
     man = manifest(result)
 
     def write(folder: OutputFolder) -> None:
@@ -229,13 +233,12 @@ def open_run(name: str | Path, root: str | Path | None = None) -> Run:
     from sim.store.damage import check_run_folder
 
     folder = resolve_run(name, root)
-    damaged = check_run_folder(folder)
+    damaged = check_run_folder(folder)  # names the damaged file
     if damaged is not None:
         raise InputError(damaged)
     man = read_manifest(folder)
-    why = _damage(folder, man)
-    if why or man is None:
-        raise InputError(Problem(f"the run cannot be opened: {why}", str(folder)))
+    if man is None:
+        raise InputError(Problem(f"the run cannot be opened: {MANIFEST} cannot be read", str(folder)))
     ds = decode_legacy(read_netcdf(folder / "results.nc"))
     scen, lib = read_record(folder)
     model = compile_model(scen, lib)
