@@ -79,3 +79,24 @@ def test_clipped_treatment_falls_back_to_the_engine():
     assert e[0, 0, -1] == pytest.approx(0.0, abs=1e-12)
     same(big)
     same(inp)
+
+
+@pytest.mark.parametrize("name", ["ankang-2025.yaml", "hengyang-2019.yaml", "jiaozuo-2022.yaml", "jincheng-2020.yaml",
+                                  "ningbo-2022.yaml", "synthetic"])
+def test_kernel_takes_its_own_path(name, monkeypatch):
+    # the kernel must not quietly hand every call to the engine (a field added to EngineInputs once did)
+    scen = (scenario_from_dict(synthetic_scenario(40, 6)) if name == "synthetic"
+            else load_scenario(ROOT / "scenarios" / name))
+    model = compile_model(scen, load_library())
+    inp = model.inputs_from_matrix(Sampler(model, 16, 1).rows(0))
+    plan = kernel.make_plan(model.kind, model.src, model.tgt, len(model.pools), group=model.group)
+    expected = engine.totals(inp)
+
+    def refuse(*a, **k):
+        raise AssertionError("fell back to the engine")
+
+    monkeypatch.setattr(engine, "totals", refuse)
+    monkeypatch.setattr(engine, "emission_totals", refuse)
+    b, e = kernel.totals(inp, plan)
+    np.testing.assert_allclose(e, expected[1], rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(b, expected[0], rtol=1e-12, atol=1e-9)

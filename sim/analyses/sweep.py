@@ -28,7 +28,7 @@ from sim.evaluation.evaluate import (
     target_specs,
     target_unit,
 )
-from sim.evaluation.evaluator import GridRows, evaluate, working_chunk
+from sim.evaluation.evaluator import GridRows, evaluate, working_chunk, working_memory
 from sim.model import consistency
 from sim.model.compile import Model
 
@@ -214,7 +214,7 @@ def sweep(model: Model, axes: list[SweepAxis], samples: int = 0, seed: int | Non
     names = model.param_names
     rows = g * max(samples, 1)
     held = 8 * rows * (len(names) + 2 * len(model.pollutants) * len(model.years) + 3 * len(model.scenario.targets) + len(axes))
-    consistency.check_memory(held + consistency.estimate_memory(model, min(rows, 4096)),
+    consistency.check_memory(held + working_memory(model, rows),
                              f"a sweep of {rows:,} rows of {len(names):,} inputs", "use fewer points or samples")
     check_extremes(model, axes)
     col = {k: i for i, k in enumerate(names)}

@@ -33,7 +33,7 @@ from sim.core import engine
 __all__ = ["Plan", "make_plan", "totals"]
 
 _KNOWN_FIELDS = ("activity0", "growth", "ef", "offset", "kind", "src", "tgt", "qty", "share", "conv", "cut",
-                 "removal", "implemented")
+                 "removal", "implemented", "group")
 
 
 @dataclass(frozen=True)
@@ -55,10 +55,11 @@ class Plan:
 
 
 def make_plan(kind: np.ndarray, src: np.ndarray, tgt: np.ndarray, n_pools: int, max_expand: int = 4,
-              dense: np.ndarray | None = None) -> Plan:
+              dense: np.ndarray | None = None, group: np.ndarray | None = None) -> Plan:
     """The rows of the stacked matmul for measures (kind, src, tgt) on *n_pools* pools.
 
-    *dense* (bool [K]) sends pools to the engine's dense path whatever their controls.
+    *dense* (bool [K]) sends pools to the engine's dense path whatever their controls; so does
+    *group* [M] (disjoint groups, -1 for none) for every pool holding a grouped measure.
     """
     del tgt  # activity moves are evaluated per chunk; the rows depend on controls and treatments only
     k = n_pools
@@ -68,6 +69,9 @@ def make_plan(kind: np.ndarray, src: np.ndarray, tgt: np.ndarray, n_pools: int, 
     to_dense = n_ctl > max_expand
     if dense is not None:
         to_dense = to_dense | dense
+    if group is not None and (group >= 0).any():
+        to_dense = to_dense.copy()
+        to_dense[src[group >= 0]] = True
     dense_pools = np.nonzero(to_dense)[0]
     on_dense = to_dense[src] & (is_ctl | is_treat)
     ctl = np.nonzero(is_ctl & ~to_dense[src])[0]
@@ -112,7 +116,9 @@ def totals(inp: engine.EngineInputs, plan: Plan | None = None) -> tuple[np.ndarr
     if tuple(f.name for f in dataclasses.fields(inp)) != _KNOWN_FIELDS:
         return engine.totals(inp)
     if plan is None:
-        plan = make_plan(inp.kind, inp.src, inp.tgt, inp.n_pools)
+        plan = make_plan(inp.kind, inp.src, inp.tgt, inp.n_pools, group=inp.group)
+    elif inp.group is not None and not np.isin(inp.src[inp.group >= 0], plan.dense_pools).all():
+        return engine.totals(inp)  # a plan made without these groups: the engine knows them
     f = inp.implemented
     a = engine.grown_activity(inp)  # [N,K,Y]
     a_eff = _moved(inp, plan, f, a)

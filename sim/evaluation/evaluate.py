@@ -329,14 +329,14 @@ def run_uncertain(scenario: Scenario, library: Library | None = None, *, samples
     seed = s.seed if seed is None else seed
     # decided before drawing: the per-sample arrays kept (totals, targets; twice over when samples are kept)
     p_y, t = len(model.pollutants) * len(model.years), len(scenario.targets)
-    need = 8 * samples * (2 * p_y + 2 * t) * (2 if keep == "samples" else 1) + consistency.estimate_memory(model, 4096)
-    consistency.check_memory(need, f"{samples:,} samples", "use fewer samples (or keep quantiles only)", at="--samples")
-    from sim.evaluation.evaluator import MIN_REDUCTION_SAMPLES, REDUCTION_BYTES
+    from sim.evaluation.evaluator import MIN_REDUCTION_SAMPLES, REDUCTION_BYTES, working_memory
 
     per_sample = 4 * max(1, len(model.measures) * len(model.pollutants) * len(model.years))  # float32
     kept = min(samples, REDUCTION_BYTES // per_sample)
     if kept < min(samples, MIN_REDUCTION_SAMPLES):
         kept = 0  # too few samples fit the memory bound for meaningful quantiles: none, and the dataset says so
+    need = 8 * samples * (2 * p_y + 2 * t) * (2 if keep == "samples" else 1) + working_memory(model, samples, kept)
+    consistency.check_memory(need, f"{samples:,} samples", "use fewer samples (or keep quantiles only)", at="--samples")
     mc = monte_carlo(model, samples, seed, progress=progress, reductions=kept, reduction_dtype=np.float32)
     result.warnings.extend(w for w in model.warnings if w not in result.warnings)
     ds = result.dataset

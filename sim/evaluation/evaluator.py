@@ -24,7 +24,8 @@ from sim.core import engine, kernel
 from sim.model.compile import Model
 from sim.model.feasibility import evaluate_targets
 
-__all__ = ["Evaluation", "GridRows", "RowSource", "Sampler", "evaluate", "quantiles", "sequential_reductions", "working_chunk"]
+__all__ = ["Evaluation", "GridRows", "RowSource", "Sampler", "evaluate", "quantiles", "sequential_reductions", "working_chunk",
+           "working_memory"]
 
 #: bytes of working memory per chunk of rows (a few MiB: the arrays of one chunk stay in cache)
 CHUNK_BYTES = 4 * 2**20
@@ -48,6 +49,18 @@ def working_chunk(model: Model, n: int) -> int:
     dense = len(set(model.src[model.kind == engine.TREAT].tolist()))  # pools that may take the dense path
     per_row = max(dense * 4 * pn * yn, m * pn, m * yn, k * pn * 2, k * yn * 2)
     return int(max(16, min(n, CHUNK_BYTES // (8 * per_row))))
+
+
+def working_memory(model: Model, n: int, reductions: int = 0) -> int:
+    """Estimated peak working memory (bytes) of :func:`evaluate` on *n* rows, outputs aside.
+
+    The chunk loop holds one chunk of rows per thread; the per-measure reductions kept for
+    quantiles are float32 [reductions, measures, pollutants, years].
+    """
+    from sim.model import consistency
+
+    cells = len(model.measures) * len(model.pollutants) * len(model.years)
+    return 2 * consistency.estimate_memory(model, working_chunk(model, max(1, n))) + 4 * reductions * cells
 
 
 class RowSource(Protocol):
@@ -162,7 +175,7 @@ def evaluate(model: Model, rows: np.ndarray | RowSource, values: np.ndarray | No
     if keep:
         out.reduction = np.empty((keep, len(model.measures), p, y), dtype=reduction_dtype)
     starts = list(range(0, n, step))
-    plan = kernel.make_plan(model.kind, model.src, model.tgt, len(model.pools))
+    plan = kernel.make_plan(model.kind, model.src, model.tgt, len(model.pools), group=model.group)
 
     def one(c: int) -> int:
         lo, hi = starts[c], min(n, starts[c] + step)
