@@ -127,7 +127,7 @@ def baseline(inp: EngineInputs) -> np.ndarray:
     return a[:, :, None, :] * inp.ef[:, :, :, None]
 
 
-def _by_pool(values: np.ndarray, index: np.ndarray, k: int, op: np.ufunc = np.add) -> np.ndarray:
+def by_pool(values: np.ndarray, index: np.ndarray, k: int, op: np.ufunc = np.add) -> np.ndarray:
     """Combine measure values [N,M,...] into pools [N,K,...] by *op* (add or multiply).
 
     Measures are grouped by pool with one sort and one ``reduceat``: O(N*M) work, no
@@ -164,7 +164,7 @@ def _activities(inp: EngineInputs, f: np.ndarray) -> tuple[np.ndarray, np.ndarra
     moved = qty[:, :, None] * f[:, moves]  # [N,Mm,Y]
     gained = moved * inp.conv[:, moves, None]
     k = inp.n_pools
-    delta = _by_pool(gained, inp.tgt[moves], k) - _by_pool(moved, inp.src[moves], k)
+    delta = by_pool(gained, inp.tgt[moves], k) - by_pool(moved, inp.src[moves], k)
     return a, np.maximum(a + delta, 0.0)
 
 
@@ -193,7 +193,7 @@ def _pool_emissions(inp: EngineInputs, f: np.ndarray, a: np.ndarray, a_eff: np.n
     treats = measures[kind == TREAT]
     if len(treats):
         rem = inp.removal[:, treats, :, None] * f[:, treats, None, :]
-        e = np.maximum(e - _by_pool(rem, local[inp.src[treats]], k), 0.0)
+        e = np.maximum(e - by_pool(rem, local[inp.src[treats]], k), 0.0)
     ctl = measures[np.isin(kind, (CONTROL, STANDARD))]
     if inp.group is not None and (inp.group[measures] >= 0).any():
         e = e * _disjoint_factor(inp, f, a, ctl[inp.group[ctl] >= 0], pools)
@@ -202,7 +202,7 @@ def _pool_emissions(inp: EngineInputs, f: np.ndarray, a: np.ndarray, a_eff: np.n
         cover = _cover(inp, f, a, ctl)
         cut = np.minimum(inp.cut[:, ctl, :], 1.0)
         factor = 1.0 - cover[:, :, None, :] * cut[:, :, :, None]  # [N,Mc,P,Y]
-        e = e * _by_pool(np.maximum(factor, 0.0), local[inp.src[ctl]], k, np.multiply)
+        e = e * by_pool(np.maximum(factor, 0.0), local[inp.src[ctl]], k, np.multiply)
     return e
 
 
@@ -227,19 +227,19 @@ def _disjoint_factor(inp: EngineInputs, f: np.ndarray, a: np.ndarray, ctl: np.nd
     pool_of = np.zeros(n_g, dtype=np.int64)
     pool_of[g_of] = inp.src[ctl]
     cd = _cover(inp, f, a, ctl)[:, :, None, :] * np.minimum(inp.cut[:, ctl, :], 1.0)[:, :, :, None]
-    d_sum = _by_pool(cd, g_of, n_g)  # [N,G,P,Y]
+    d_sum = by_pool(cd, g_of, n_g)  # [N,G,P,Y]
     moves = np.nonzero(np.isin(inp.kind, (RETIRE, SWITCH)))[0]
     moved = np.nan_to_num(inp.qty[:, moves])[:, :, None] * f[:, moves]  # [N,Mm,Y]
-    gained = _by_pool(moved * inp.conv[:, moves, None], inp.tgt[moves], inp.n_pools)  # [N,K,Y]
+    gained = by_pool(moved * inp.conv[:, moves, None], inp.tgt[moves], inp.n_pools)  # [N,K,Y]
     pos = np.searchsorted(gid, inp.group[moves])
     own = (pos < n_g) & (gid[np.minimum(pos, n_g - 1)] == inp.group[moves])
-    taken = _by_pool(moved, np.where(own, pos, -1), n_g)  # [N,G,Y]
+    taken = by_pool(moved, np.where(own, pos, -1), n_g)  # [N,G,Y]
     a_g = a[:, pool_of]  # [N,G,Y]
     room = a_g - taken + gained[:, pool_of]
     with np.errstate(divide="ignore", invalid="ignore"):
         frac = np.where(room[:, :, None, :] > 0, a_g[:, :, None, :] * d_sum / room[:, :, None, :], 1.0)
     factor = np.clip(1.0 - np.where(d_sum > 0, frac, 0.0), 0.0, 1.0)
-    return _by_pool(factor, local[pool_of], len(pools), np.multiply)
+    return by_pool(factor, local[pool_of], len(pools), np.multiply)
 
 
 def grouped_pools(inp: EngineInputs) -> np.ndarray:
@@ -400,7 +400,7 @@ def emission_totals(inp: EngineInputs, max_expand: int = 4, activities: tuple[np
         tp = np.unique(inp.src[treats])
         local = -np.ones(k, dtype=np.int64)
         local[tp] = np.arange(len(tp))
-        rem = _by_pool(inp.removal[:, treats][:, :, rp, None] * f[:, treats, None, :], local[inp.src[treats]], len(tp))
+        rem = by_pool(inp.removal[:, treats][:, :, rp, None] * f[:, treats, None, :], local[inp.src[treats]], len(tp))
         before = a_eff[:, tp, None, :] * inp.ef[:, tp][:, :, rp, None]
         dense[tp[(rem > before * (1 + 1e-12)).any(axis=(0, 2, 3))]] = True
     p, y = inp.ef.shape[2], inp.offset.shape[0]

@@ -159,12 +159,7 @@ def _moved(inp: engine.EngineInputs, plan: Plan, f: np.ndarray, a: np.ndarray) -
         return a
     moved = np.nan_to_num(inp.qty[:, mv])[:, :, None] * f[:, mv]  # [N,Mm,Y]
     gained = moved * inp.conv[:, mv, None]
-    delta = np.zeros_like(a)
-    _add_into(delta, inp.src[mv], -moved)
-    tg = inp.tgt[mv]
-    ok = tg >= 0
-    if ok.any():
-        _add_into(delta, tg[ok], gained[:, ok])
+    delta = engine.by_pool(gained, inp.tgt[mv], plan.n_pools) - engine.by_pool(moved, inp.src[mv], plan.n_pools)
     return np.maximum(a + delta, 0.0)
 
 
@@ -196,12 +191,6 @@ def _clip_bites(inp: engine.EngineInputs, plan: Plan, f: np.ndarray, a_eff: np.n
     if not len(rp):
         return False
     tp = plan.treat_pools
-    rem = np.zeros((a_eff.shape[0], len(tp), len(rp), a_eff.shape[2]))
-    _add_into(rem, np.searchsorted(tp, inp.src[t]), inp.removal[:, t][:, :, rp, None] * f[:, t, None, :])
+    rem = engine.by_pool(inp.removal[:, t][:, :, rp, None] * f[:, t, None, :], np.searchsorted(tp, inp.src[t]), len(tp))
     before = a_eff[:, tp, None, :] * inp.ef[:, tp][:, :, rp, None]
     return bool((rem > before * (1 + 1e-12)).any())
-
-
-def _add_into(out: np.ndarray, index: np.ndarray, values: np.ndarray) -> None:
-    """out[:, index[i]] += values[:, i] for every i (repeated indices add up)."""
-    np.add.at(np.moveaxis(out, 1, 0), index, np.moveaxis(values, 1, 0))

@@ -16,7 +16,7 @@ permutations and the estimated working memory, each refused with the number and 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -26,6 +26,7 @@ from sim.core import engine
 from sim.core.errors import InputError, Problem
 from sim.core.units import parse_quantity
 from sim.model.compiled import Model
+from sim.model.compiled import completion_high as _completion_high
 from sim.model.compiled import group_shares as _group_shares
 from sim.model.yamlio import LineMap
 
@@ -348,94 +349,110 @@ class _Breach:
     rule: str
     path: tuple[Any, ...]
     mask: np.ndarray  # [N] bool: the rows where the limit is broken
-    values: list[dict[str, Any]]  # per row: the message's values (filled where mask is True)
+    detail: Callable[[int], dict[str, Any]]  # row -> the message's values (for a row where mask is True)
     what: str  # a short description for sampled warnings
 
 
 def _limits(model: Model, x: np.ndarray, completion_high: bool = False, inp: engine.EngineInputs | None = None) -> list[_Breach]:
-    """Every limit of a measure against its pool, over parameter rows *x* [N, n_params]."""
+    """Every limit of a measure against its pool, over parameter rows *x* [N, n_params].
+
+    Vectorised over rows and restricted to the measures and pools a limit concerns (it runs on
+    every chunk of Monte Carlo draws); a breach's message values are made only when asked for.
+    """
     n = x.shape[0]
-    col = _col(model)
     out: list[_Breach] = []
     if not model.measures:
         return out
     with np.errstate(all="ignore"):
         if inp is None:
             inp = model.inputs_from_matrix(x)
-        comp = x[:, [col[f"completion:{m}"] for m in model.measures]]  # [N,M]
         if completion_high:
-            hi = np.array([model.params[f"completion:{m}"].high if model.params[f"completion:{m}"].high is not None
-                           else model.params[f"completion:{m}"].value for m in model.measures])
-            comp = np.broadcast_to(hi, comp.shape)
+            comp = np.broadcast_to(_completion_high(model), (n, len(model.measures)))
+        else:
+            comp = x[:, _completion_cols(model)]  # [N,M]
         qty = inp.qty  # [N,M]
         a = engine.grown_activity(inp)  # [N,K,Y]
-        k_n, y_n = a.shape[1], a.shape[2]
-        moves = np.isin(model.kind, (engine.RETIRE, engine.SWITCH))
-        moved = np.where(moves[None, :], np.nan_to_num(qty), 0.0)[:, :, None] * comp[:, :, None] * model.credit[None]  # [N,M,Y]
-        taken = np.zeros((k_n, n, y_n))
-        gain = np.zeros((k_n, n, y_n))
-        mv = np.nonzero(moves)[0]
-        np.add.at(taken, model.src[mv], moved[:, mv].transpose(1, 0, 2))
-        tg = mv[model.tgt[mv] >= 0]
-        np.add.at(gain, model.tgt[tg], (moved[:, tg] * inp.conv[:, tg, None]).transpose(1, 0, 2))
-        taken, gain = taken.transpose(1, 0, 2), gain.transpose(1, 0, 2)  # [N,K,Y]
-        over = taken > (a + gain) * (1 + 1e-9)
-        for k in (int(v) for v in np.nonzero(over.any(axis=(0, 2)))[0]):
-            ms = [int(j) for j in mv if model.src[j] == k]
-            mask = np.asarray(over[:, k].any(axis=1))
-            vals: list[dict[str, Any]] = []
-            for r in range(n):
-                if not mask[r]:
-                    vals.append({})
-                    continue
-                y = int(np.nonzero(over[r, k])[0][0])
-                held = a[r, k, y]
-                vals.append({"measures": ", ".join(model.measures[j] for j in ms), "taken": taken[r, k, y], "unit": model.pool_units[k],
-                             "pool": model.pools[k], "year": model.years[y], "held": held,
-                             "pct": taken[r, k, y] / held * 100 if held > 0 else float("inf")})
-            out.append(_Breach("move-over-pool", ("measures", ms[0], "quantity"), mask, vals,
-                               f"measures {', '.join(model.measures[j] for j in ms)} retire or switch more than pool {model.pools[k]!r} holds"))
+        mv = np.nonzero(np.isin(model.kind, (engine.RETIRE, engine.SWITCH)))[0]
+        if len(mv):
+            moved = np.nan_to_num(qty[:, mv])[:, :, None] * comp[:, mv, None] * model.credit[None, mv]  # [N,Mm,Y]
+            pools = np.unique(np.concatenate([model.src[mv], model.tgt[mv][model.tgt[mv] >= 0]]))
+            taken = engine.by_pool(moved, np.searchsorted(pools, model.src[mv]), len(pools))  # [N,K',Y]
+            gain = engine.by_pool(moved * inp.conv[:, mv, None], np.where(model.tgt[mv] >= 0, np.searchsorted(pools, model.tgt[mv]), -1),
+                                  len(pools))
+            a_p = a[:, pools]
+            over = taken > (a_p + gain) * (1 + 1e-9)
+            for i in np.nonzero(over.any(axis=(0, 2)))[0].tolist():
+                k = int(pools[i])
+                ms = [int(j) for j in mv if model.src[j] == k]
+
+                def move_detail(r: int, i: int = i, k: int = k, ms: list[int] = ms,
+                                over: np.ndarray = over, taken: np.ndarray = taken, a_p: np.ndarray = a_p) -> dict[str, Any]:
+                    y = int(np.nonzero(over[r, i])[0][0])
+                    held = a_p[r, i, y]
+                    return {"measures": ", ".join(model.measures[j] for j in ms), "taken": taken[r, i, y],
+                            "unit": model.pool_units[k], "pool": model.pools[k], "year": model.years[y], "held": held,
+                            "pct": taken[r, i, y] / held * 100 if held > 0 else float("inf")}
+
+                out.append(_Breach("move-over-pool", ("measures", ms[0], "quantity"), np.asarray(over[:, i].any(axis=1)),
+                                   move_detail,
+                                   f"measures {', '.join(model.measures[j] for j in ms)} retire or switch more than pool {model.pools[k]!r} holds"))
         ctl = np.isin(model.kind, (engine.CONTROL, engine.STANDARD))
-        for j in np.nonzero(ctl & ~np.isnan(qty[0]))[0]:
+        for j in np.nonzero(ctl & ~np.isnan(qty[0]))[0].tolist():
             k = int(model.src[j])
             on = model.credit[j] > 0
             if not on.any():
                 continue
             held = a[:, k][:, on]  # [N,Yon]: covered shares are of the pool's baseline activity
-            if np.all(a[:, k][:, on] <= 0) and qty[0, j] > 0:
+            if np.all(held <= 0) and qty[0, j] > 0:
                 first = model.years[int(np.nonzero(on)[0][0])]
-                out.append(_Breach("cover-empty-pool", ("measures", int(j), "quantity"), np.ones(n, bool),
-                                   [{"measure": model.measures[j], "qty": qty[r, j], "unit": model.pool_units[k], "pool": model.pools[k], "year": first}
-                                    for r in range(n)], f"measure {model.measures[j]!r} covers an empty pool"))
+
+                def empty_detail(r: int, j: int = j, k: int = k, first: int = first) -> dict[str, Any]:
+                    return {"measure": model.measures[j], "qty": qty[r, j], "unit": model.pool_units[k],
+                            "pool": model.pools[k], "year": first}
+
+                out.append(_Breach("cover-empty-pool", ("measures", j, "quantity"), np.ones(n, bool), empty_detail,
+                                   f"measure {model.measures[j]!r} covers an empty pool"))
                 continue
             mask = np.asarray((qty[:, j][:, None] > held * (1 + 1e-9)).any(axis=1))
             if mask.any():
-                out.append(_Breach("cover-over-pool", ("measures", int(j), "quantity"), mask,
-                                   [{"measure": model.measures[j], "qty": qty[r, j], "unit": model.pool_units[k], "pool": model.pools[k],
-                                     "held": float(held[r].min())} for r in range(n)],
+                def cover_detail(r: int, j: int = j, k: int = k, held: np.ndarray = held) -> dict[str, Any]:
+                    return {"measure": model.measures[j], "qty": qty[r, j], "unit": model.pool_units[k],
+                            "pool": model.pools[k], "held": float(held[r].min())}
+
+                out.append(_Breach("cover-over-pool", ("measures", j, "quantity"), mask, cover_detail,
                                    f"measure {model.measures[j]!r} covers more than pool {model.pools[k]!r} holds"))
         treats = np.nonzero(model.kind == engine.TREAT)[0]
         if len(treats):
-            base = engine.baseline(inp)  # [N,K,P,Y]
-            full = inp.removal[:, :, :, None] * (comp[:, :, None, None] * model.credit[None, :, None, :])  # [N,M,P,Y]
-            for kt in sorted({int(model.src[j]) for j in treats}):
+            tpools = np.unique(model.src[treats])
+            base = a[:, tpools, None, :] * inp.ef[:, tpools, :, None]  # [N,Kt,P,Y]: the baseline of the treated pools
+            full = inp.removal[:, treats, :, None] * (comp[:, treats, None, None] * model.credit[None, treats, None, :])
+            tot = engine.by_pool(full, np.searchsorted(tpools, model.src[treats]), len(tpools))
+            hit = tot > base * (1 + 1e-9) + 1e-12  # [N,Kt,P,Y]
+            for i in np.nonzero(hit.any(axis=(0, 2, 3)))[0].tolist():
+                kt = int(tpools[i])
                 tms = [int(j) for j in treats if model.src[j] == kt]
-                tot = full[:, tms].sum(axis=1)  # [N,P,Y]
-                hit = tot > base[:, kt] * (1 + 1e-9) + 1e-12
-                mask = np.asarray(hit.any(axis=(1, 2)))
-                if not mask.any():
-                    continue
-                vals = []
-                for r in range(n):
-                    if not mask[r]:
-                        vals.append({})
-                        continue
-                    p, y = (int(v) for v in np.argwhere(hit[r])[0])
-                    vals.append({"measures": ", ".join(model.measures[j] for j in tms), "removed": tot[r, p, y], "pollutant": model.pollutants[p],
-                                 "pool": model.pools[kt], "year": model.years[y], "held": base[r, kt, p, y]})
-                out.append(_Breach("treat-over-load", ("measures", tms[0], "quantity"), mask, vals,
+
+                def treat_detail(r: int, i: int = i, kt: int = kt, tms: list[int] = tms, hit: np.ndarray = hit,
+                                 tot: np.ndarray = tot, base: np.ndarray = base) -> dict[str, Any]:
+                    p, y = (int(v) for v in np.argwhere(hit[r, i])[0])
+                    return {"measures": ", ".join(model.measures[j] for j in tms), "removed": tot[r, i, p, y],
+                            "pollutant": model.pollutants[p], "pool": model.pools[kt], "year": model.years[y],
+                            "held": base[r, i, p, y]}
+
+                out.append(_Breach("treat-over-load", ("measures", tms[0], "quantity"), np.asarray(hit[:, i].any(axis=(1, 2))),
+                                   treat_detail,
                                    f"treatment measures {', '.join(model.measures[j] for j in tms)} remove more than pool {model.pools[kt]!r} emits"))
     return out
+
+
+def _completion_cols(model: Model) -> np.ndarray:
+    """Columns of the measures' completion parameters in a parameter row (cached)."""
+    cached = model.__dict__.get("_completion_cols")
+    if cached is None or len(cached) != len(model.measures):
+        col = _col(model)
+        cached = np.array([col[f"completion:{m}"] for m in model.measures], dtype=np.int64)
+        model.__dict__["_completion_cols"] = cached
+    return cached  # type: ignore[no-any-return]
 
 
 def _values(model: Model, f: Findings, x: np.ndarray | None = None) -> None:
@@ -505,7 +522,7 @@ def check(model: Model, x: np.ndarray | None = None) -> Findings:
             return f
         central = _limits(model, model.param_matrix(n=1), completion_high=True)
         for b in central:
-            f.add(b.rule, lines, b.path, **b.values[0])
+            f.add(b.rule, lines, b.path, **b.detail(0))
         if f.problems:
             return f
         row, corner = extreme_rows(model)
@@ -519,7 +536,7 @@ def check(model: Model, x: np.ndarray | None = None) -> Findings:
         return f
     for b in _limits(model, x):
         r = int(np.nonzero(b.mask)[0][0])
-        f.add(b.rule, lines, b.path, **b.values[r])
+        f.add(b.rule, lines, b.path, **b.detail(r))
     return f
 
 
