@@ -127,11 +127,15 @@ def baseline(inp: EngineInputs) -> np.ndarray:
     return a[:, :, None, :] * inp.ef[:, :, :, None]
 
 
+#: largest [pools x measures] 0/1 matrix by_pool sums with (entries; 8 MiB of float64)
+ONE_HOT_MAX = 2**20
+
+
 def by_pool(values: np.ndarray, index: np.ndarray, k: int, op: np.ufunc = np.add) -> np.ndarray:
     """Combine measure values [N,M,...] into pools [N,K,...] by *op* (add or multiply).
 
     Measures are grouped by pool with one sort and one ``reduceat``: O(N*M) work, no
-    dense measure x pool matrix.
+    dense measure x pool matrix. Where every pool has at most one measure it is a scatter.
     """
     n = values.shape[0]
     out = np.full((n, k, *values.shape[2:]), op.identity, dtype=float)
@@ -141,6 +145,18 @@ def by_pool(values: np.ndarray, index: np.ndarray, k: int, op: np.ufunc = np.add
     sel = np.nonzero(ok)[0]
     order = sel[np.argsort(index[sel], kind="stable")]
     pools, starts = np.unique(index[order], return_index=True)
+    if len(pools) == len(order):  # one measure per pool: op with the identity is the value itself
+        out[:, pools] = values[:, order]
+        return out
+    if op is np.add and len(pools) * len(order) <= ONE_HOT_MAX:
+        # a sum by pool as one matmul with a [pools, measures] 0/1 matrix: 5x faster than reduceat
+        # over an inner axis; a non-finite value would spread through 0 * inf, so those use reduceat
+        one_hot = np.zeros((len(pools), len(order)))
+        one_hot[np.repeat(np.arange(len(pools)), np.diff(np.append(starts, len(order)))), np.arange(len(order))] = 1.0
+        summed = np.matmul(one_hot, values[:, order].reshape(n, len(order), -1))
+        if np.isfinite(summed).all():
+            out[:, pools] = summed.reshape(n, len(pools), *values.shape[2:])
+            return out
     out[:, pools] = op.reduceat(values[:, order], starts, axis=1)
     return out
 
