@@ -138,3 +138,19 @@ def test_quantiles_equal_numpys(n, cells, block, seed):
     a = np.random.default_rng(seed).normal(size=(n, cells, 2))
     q = (0.05, 0.5, 0.95)
     np.testing.assert_allclose(quantiles(a, q, block=block), np.quantile(a, q, axis=0), rtol=1e-14, atol=1e-14)
+
+
+@pytest.mark.parametrize("every", [1, 7, 50])
+def test_means_over_blocks_equal_the_means_of_the_rows(every):
+    # a sweep keeps each grid point's totals as a mean over its samples; blocks straddle chunks
+    model = compile_model(scenario_from_dict(synthetic_scenario(12, 4, seed=5)), EMPTY)
+    rows = np.concatenate([Sampler(model, 350, 2, block=64).rows(b) for b in range(6)])[:350]
+    full = evaluate(model, rows, chunk=33)
+    means = evaluate(model, rows, chunk=33, mean_every=every)
+    want_b = full.baseline_total.reshape(-1, every, *full.baseline_total.shape[1:]).mean(axis=1)
+    want_e = full.emissions_total.reshape(-1, every, *full.emissions_total.shape[1:]).mean(axis=1)
+    np.testing.assert_allclose(means.baseline_total, want_b, rtol=1e-12)
+    np.testing.assert_allclose(means.emissions_total, want_e, rtol=1e-12)
+    np.testing.assert_array_equal(means.achieved, full.achieved)
+    with pytest.raises(ValueError, match="does not divide"):
+        evaluate(model, rows[:349], mean_every=every if every > 1 else 2)

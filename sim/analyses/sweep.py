@@ -213,7 +213,9 @@ def sweep(model: Model, axes: list[SweepAxis], samples: int = 0, seed: int | Non
     g = int(np.prod(shape))
     names = model.param_names
     rows = g * max(samples, 1)
-    held = 8 * rows * (len(names) + 2 * len(model.pollutants) * len(model.years) + 3 * len(model.scenario.targets) + len(axes))
+    # held: the drawn samples, per row the targets (values, required, achieved), per point the mean totals
+    held = 8 * (max(samples, 1) * len(names) + rows * (3 * len(model.scenario.targets) + len(axes))
+                + g * 2 * len(model.pollutants) * len(model.years))
     consistency.check_memory(held + working_memory(model, rows),
                              f"a sweep of {rows:,} rows of {len(names):,} inputs", "use fewer points or samples")
     check_extremes(model, axes)
@@ -245,7 +247,8 @@ def sweep(model: Model, axes: list[SweepAxis], samples: int = 0, seed: int | Non
     # rows are built chunk by chunk inside the evaluation loop, never as one [points x samples, params] matrix
     source = GridRows(draws, cols, np.column_stack(scaled) if scaled else np.zeros((g, 0)), working_chunk(model, g * s))
     counts: dict[str, int] = {}
-    ev = evaluate(model, source, values, progress=progress, breaches=counts if samples else None)
+    # totals are kept as means over each grid point's samples (not [points x samples] rows)
+    ev = evaluate(model, source, values, progress=progress, breaches=counts if samples else None, mean_every=s)
     for w in consistency.breach_warnings(counts, g * s):
         if w not in model.warnings:
             model.warnings.append(w)
@@ -255,8 +258,8 @@ def sweep(model: Model, axes: list[SweepAxis], samples: int = 0, seed: int | Non
     margin = (ach - req).reshape(*shape, s, -1)
     ds = xr.Dataset(coords=coords)
     ds = ds.assign_coords(target=[t.id for t in specs], pollutant=model.pollutants, year=model.years)
-    emis_g = emis.reshape(*shape, s, len(model.pollutants), len(model.years))
-    base_g = base.reshape(*shape, s, len(model.pollutants), len(model.years))
+    emis_g = emis.reshape(*shape, len(model.pollutants), len(model.years))  # means over the samples
+    base_g = base.reshape(*shape, len(model.pollutants), len(model.years))
     units = [target_unit(t.kind) for t in model.scenario.targets]
     t_a = {"units": T_PER_YEAR}
     if samples:
@@ -264,12 +267,12 @@ def sweep(model: Model, axes: list[SweepAxis], samples: int = 0, seed: int | Non
         ds["margin_p5"] = ((*dims, "target"), np.quantile(margin, 0.05, axis=-2), target_attrs(units, "5th percentile of the margin"))
         ds["margin_p95"] = ((*dims, "target"), np.quantile(margin, 0.95, axis=-2), target_attrs(units, "95th percentile of the margin"))
         ds["probability"] = ((*dims, "target"), (margin >= 0).mean(axis=-2), {"units": "1", "long_name": "P(margin >= 0)"})
-        ds["emissions_total"] = ((*dims, "pollutant", "year"), emis_g.mean(axis=-3), {**t_a, "long_name": "total emissions with measures, mean over samples"})
-        ds["reduction_total"] = ((*dims, "pollutant", "year"), (base_g - emis_g).mean(axis=-3), {**t_a, "long_name": "total reduction, mean over samples"})
+        ds["emissions_total"] = ((*dims, "pollutant", "year"), emis_g, {**t_a, "long_name": "total emissions with measures, mean over samples"})
+        ds["reduction_total"] = ((*dims, "pollutant", "year"), base_g - emis_g, {**t_a, "long_name": "total reduction, mean over samples"})
     else:
         ds["margin"] = ((*dims, "target"), margin[..., 0, :], target_attrs(units, "margin: achieved - required (>= 0 met)"))
-        ds["emissions_total"] = ((*dims, "pollutant", "year"), emis_g[..., 0, :, :], {**t_a, "long_name": "total emissions with measures"})
-        ds["reduction_total"] = ((*dims, "pollutant", "year"), (base_g - emis_g)[..., 0, :, :], {**t_a, "long_name": "total reduction by the measures"})
+        ds["emissions_total"] = ((*dims, "pollutant", "year"), emis_g, {**t_a, "long_name": "total emissions with measures"})
+        ds["reduction_total"] = ((*dims, "pollutant", "year"), base_g - emis_g, {**t_a, "long_name": "total reduction by the measures"})
     ds.attrs = {"Conventions": CONVENTIONS, "scenario": model.scenario.name, "scenario_id": model.scenario.slug, "samples": samples,
                 "seed": model.scenario.settings.seed if seed is None else seed, "swept": ", ".join(paths),
                 "sampling": "common random numbers: one Latin hypercube reused at every grid point" if samples else "deterministic",

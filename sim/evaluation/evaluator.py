@@ -144,7 +144,8 @@ class Evaluation:
 
 def evaluate(model: Model, rows: np.ndarray | RowSource, values: np.ndarray | None = None, *,
              reductions: int = 0, reduction_dtype: Any = np.float64, chunk: int | None = None,
-             progress: Callable[[int], Any] | None = None, breaches: dict[str, int] | None = None) -> Evaluation:
+             progress: Callable[[int], Any] | None = None, breaches: dict[str, int] | None = None,
+             mean_every: int = 1) -> Evaluation:
     """Evaluate parameter *rows* (a matrix [N, n_params], a :class:`Sampler` or other RowSource) -> Evaluation.
 
     *values* [N,T] replaces the targets' values row by row (sweeps of a target's value).
@@ -153,6 +154,8 @@ def evaluate(model: Model, rows: np.ndarray | RowSource, values: np.ndarray | No
     quantiles, ~1e-7 relative). *progress* is called with the rows done per chunk.
     *breaches*, when given, counts the rows where a measure takes more than its pool holds
     (the consistency stage's limits, checked on every drawn row: nothing is clipped silently).
+    *mean_every* > 1 keeps the totals only as means over each block of that many consecutive
+    rows ([N / mean_every, P, Y]; a sweep's samples at one grid point), never all rows.
     """
     import threading
 
@@ -170,7 +173,13 @@ def evaluate(model: Model, rows: np.ndarray | RowSource, values: np.ndarray | No
         step = chunk or working_chunk(model, n)
     specs = target_specs(model)
     p, y = len(model.pollutants), len(model.years)
-    out = Evaluation(np.empty((n, p, y)), np.empty((n, p, y)), np.empty((n, len(specs))), np.empty((n, len(specs))))
+    every = max(1, int(mean_every))
+    if n % every:
+        raise ValueError(f"mean_every={every} does not divide {n} rows")
+    kept_rows = n // every
+    totals_init = np.zeros if every > 1 else np.empty
+    out = Evaluation(totals_init((kept_rows, p, y)), totals_init((kept_rows, p, y)), np.empty((n, len(specs))),
+                     np.empty((n, len(specs))))
     keep = min(n, max(0, reductions))
     if keep:
         out.reduction = np.empty((keep, len(model.measures), p, y), dtype=reduction_dtype)
@@ -187,7 +196,15 @@ def evaluate(model: Model, rows: np.ndarray | RowSource, values: np.ndarray | No
                 for what, count in found.items():
                     breaches[what] = breaches.get(what, 0) + count
         b, e = kernel.totals(inp, plan)
-        out.baseline_total[lo:hi], out.emissions_total[lo:hi] = b, e
+        if every == 1:
+            out.baseline_total[lo:hi], out.emissions_total[lo:hi] = b, e
+        else:  # sums per block of rows (a block may span chunks: added under the lock), divided at the end
+            block = np.arange(lo, hi) // every
+            firsts = np.concatenate([[0], np.nonzero(np.diff(block))[0] + 1])
+            sb, se = np.add.reduceat(b, firsts, axis=0), np.add.reduceat(e, firsts, axis=0)
+            with lock:
+                out.baseline_total[block[firsts]] += sb
+                out.emissions_total[block[firsts]] += se
         if specs:
             air = air_values(model, x)
             r, a = evaluate_targets(specs, b, e, air, None if values is None else values[lo:hi])
@@ -212,6 +229,9 @@ def evaluate(model: Model, rows: np.ndarray | RowSource, values: np.ndarray | No
             done = one(c)
             if progress is not None:
                 progress(done)
+    if every > 1:
+        out.baseline_total /= every
+        out.emissions_total /= every
     return out
 
 

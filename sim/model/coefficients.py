@@ -17,6 +17,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -230,7 +231,9 @@ def formula_names(formula: str) -> list[str]:
     return names
 
 
+@lru_cache(maxsize=1024)
 def _parse_formula(formula: str) -> ast.Expression:
+    """The checked syntax tree of *formula* (cached: formulas are evaluated once per chunk of rows)."""
     try:
         tree = ast.parse(formula, mode="eval")
     except SyntaxError:
