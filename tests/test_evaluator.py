@@ -154,3 +154,25 @@ def test_means_over_blocks_equal_the_means_of_the_rows(every):
     np.testing.assert_array_equal(means.achieved, full.achieved)
     with pytest.raises(ValueError, match="does not divide"):
         evaluate(model, rows[:349], mean_every=every if every > 1 else 2)
+
+
+def test_allocator_tuned_once_and_numbers_unchanged(monkeypatch):
+    import platform
+
+    from sim.core import allocator
+
+    monkeypatch.setattr(allocator, "_done", False)
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    model = compile_model(scenario_from_dict(synthetic_scenario(8, 3, seed=1)), EMPTY)
+    before = monte_carlo(model, 64, 3)
+    took = allocator.tune()
+    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+        assert took
+    assert allocator.tune()  # once per process
+    after = monte_carlo(model, 64, 3)
+    for k in before:
+        np.testing.assert_array_equal(before[k], after[k])
+    monkeypatch.setattr(allocator, "_done", False)
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "1000000")
+    assert not allocator.tune()  # the environment's own settings stand

@@ -159,7 +159,10 @@ def evaluate(model: Model, rows: np.ndarray | RowSource, values: np.ndarray | No
     """
     import threading
 
+    from sim.core import allocator
     from sim.model import consistency
+
+    allocator.tune()
 
     lock = threading.Lock()
     from sim.evaluation.targets import air_values, target_specs
