@@ -115,10 +115,18 @@ class EngineInputs:
 
 
 def grown_activity(inp: EngineInputs) -> np.ndarray:
-    """Baseline activity [N,K,Y] = A0 * (1 + g) ** (y - base_year)."""
+    """Baseline activity [N,K,Y] = A0 * (1 + g) ** (y - base_year) (read-only; computed once per
+    EngineInputs: the kernel and the consistency stage both ask for it on every chunk)."""
+    cached = inp.__dict__.get("_grown")
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
     if not inp.growth.any():
-        return np.repeat(inp.activity0[:, :, None], inp.offset.shape[0], axis=2)
-    return inp.activity0[:, :, None] * np.power(1.0 + inp.growth[:, :, None], inp.offset[None, None, :])
+        a = np.repeat(inp.activity0[:, :, None], inp.offset.shape[0], axis=2)
+    else:
+        a = inp.activity0[:, :, None] * np.power(1.0 + inp.growth[:, :, None], inp.offset[None, None, :])
+    a.flags.writeable = False
+    object.__setattr__(inp, "_grown", a)  # a memo on a frozen dataclass: its arrays are not edited in place
+    return a
 
 
 def baseline(inp: EngineInputs) -> np.ndarray:
