@@ -186,3 +186,77 @@ def test_tables_copy_is_independent(tmp_path):
     d = tmp_path / "copy"
     shutil.copytree(ROOT / "coefficients", d)
     assert check_directory(d) == []
+
+
+# Rows added for livestock NH3-N generation and dust controls: each resolves with its unit and cites its source.
+NEW_ROWS = {
+    # key: (unit the quantity must convert to, words the source must contain, allowed basis)
+    "livestock_tan_share_pig": ("%", ["廖仁郡", "表2", "大气氨源排放清单编制技术指南"], "V"),
+    "livestock_tan_share_cattle": ("%", ["廖仁郡", "表2"], "V"),
+    "livestock_tan_share_poultry": ("%", ["廖仁郡", "表2"], "V"),
+    "pig_nh3n_gen": ("g/(头·d)", ["engineering estimate", "pig_tn_gen", "livestock_tan_share_pig"], "E"),
+    "dairy_nh3n_gen": ("g/(头·d)", ["engineering estimate", "dairy_tn_gen", "livestock_tan_share_cattle"], "E"),
+    "beef_nh3n_gen": ("g/(头·d)", ["engineering estimate", "beef_tn_gen", "livestock_tan_share_cattle"], "E"),
+    "layer_nh3n_gen": ("g/(头·d)", ["engineering estimate", "layer_tn_gen", "livestock_tan_share_poultry"], "E"),
+    "broiler_nh3n_gen": ("g/(头·d)", ["engineering estimate", "broiler_tn_gen", "livestock_tan_share_poultry"], "E"),
+    "pig_nh3n_removable_per_head": ("kg/头", ["pig_nh3n_gen", "pig_feeding_period_adj"], "E"),
+    "dust_paved_road_broom_sweeping_eff": ("%", ["Mojave Desert AQMD", "p. 24", "AP-42"], "V"),
+    "dust_paved_road_vacuum_sweeping_eff": ("%", ["Mojave Desert AQMD", "p. 24"], "V"),
+    "dust_paved_road_vacuum_sweeping_eff_pm10": ("%", ["Mojave Desert AQMD", "p. 24"], "V"),
+    "dust_paved_road_flushing_eff_max": ("%", ["Mojave Desert AQMD", "Paved Road Table 6"], "V"),
+    "dust_paved_road_flushing_sweeping_eff_max": ("%", ["Mojave Desert AQMD", "Paved Road Table 6"], "V"),
+    "dust_stockpile_watering_eff": ("%", ["Mojave Desert AQMD", "Stockpiles Table 6"], "V"),
+    "dust_stockpile_windscreen_eff": ("%", ["Mojave Desert AQMD", "p. 19"], "V"),
+}
+
+
+@pytest.mark.parametrize("key", sorted(NEW_ROWS))
+def test_new_rows_resolve_with_unit_and_cite_source(key):
+    unit, words, basis = NEW_ROWS[key]
+    lib = load_library()
+    c = lib[key]
+    assert c.unit == unit
+    assert lib.quantity(key).to(unit).magnitude == pytest.approx(c.value)  # parses and converts through pint
+    assert c.basis == basis
+    for w in words:
+        assert w in c.source, f"{key}: source does not cite {w!r}"
+    if basis == "E":
+        assert c.note.strip(), f"{key}: estimate without arithmetic"
+    res = CliRunner().invoke(main, ["coefficients", "show", key])
+    assert res.exit_code == 0 and key in res.output
+
+
+@pytest.mark.parametrize(("animal", "share"), [("pig", "pig"), ("dairy", "cattle"), ("beef", "cattle"),
+                                                ("layer", "poultry"), ("broiler", "poultry")])
+def test_livestock_nh3n_generation_is_tn_times_tan_share(animal, share):
+    lib = load_library()
+    nh3n = lib.quantity(f"{animal}_nh3n_gen").to("g/(头·d)").magnitude
+    tn = lib.quantity(f"{animal}_tn_gen").to("g/(头·d)").magnitude
+    tan = lib.quantity(f"livestock_tan_share_{share}").to("dimensionless").magnitude
+    # the value is the arithmetic its note shows, to the rounding of the table (0.1 g)
+    assert nh3n == pytest.approx(tn * tan, abs=0.05)
+    # ammoniacal N is part of total N: the range never goes above TN x TAN share (for broilers, whose TN is
+    # rounded to 1 g in its source, above (TN + 0.5 g) x TAN share)
+    c = lib[f"{animal}_nh3n_gen"]
+    assert c.low is not None and c.high is not None
+    assert c.low <= c.value <= c.high
+    ceiling = (tn + 0.5) * tan if animal == "broiler" else tn * tan
+    assert c.high <= ceiling + 0.05
+
+
+def test_pig_nh3n_removable_per_head_follows_its_inputs():
+    lib = load_library()
+    expected = (lib.quantity("pig_nh3n_gen") * lib.quantity("pig_feeding_period_adj")
+                * lib.quantity("pig_removal_litter_fertiliser_nh3n")).to("kg/头").magnitude
+    assert lib["pig_nh3n_removable_per_head"].value == pytest.approx(expected)
+    # 29.4 g x 122 d x 0.85 = 3.05 kg per head
+    assert expected == pytest.approx(3.04878, rel=1e-4)
+
+
+def test_dust_control_efficiencies_are_fractions():
+    lib = load_library()
+    for key in (k for k in NEW_ROWS if k.startswith("dust_")):
+        eta = lib.quantity(key).to("dimensionless").magnitude
+        assert 0 < eta < 1, key
+    # vacuum sweeping removes less of the fine fraction than of TSP, as the source states
+    assert lib["dust_paved_road_vacuum_sweeping_eff_pm10"].value < lib["dust_paved_road_vacuum_sweeping_eff"].value
