@@ -135,59 +135,55 @@ def baseline(inp: EngineInputs) -> np.ndarray:
     return a[:, :, None, :] * inp.ef[:, :, :, None]
 
 
-#: largest [pools x measures] 0/1 matrix by_pool sums with (entries; 8 MiB of float64)
-ONE_HOT_MAX = 2**20
+#: longest run of measures on one pool that by_pool sums with whole-array adds (longer: reduceat)
+SHORT_GROUP = 8
 
 
 def by_pool(values: np.ndarray, index: np.ndarray, k: int, op: np.ufunc = np.add) -> np.ndarray:
     """Combine measure values [N,M,...] into pools [N,K,...] by *op* (add or multiply).
 
-    Measures are grouped by pool with one sort and one ``reduceat``: O(N*M) work, no
-    dense measure x pool matrix. Where every pool has at most one measure it is a scatter;
-    sums over few pools x measures are one matmul with a 0/1 matrix.
+    Measures are grouped by pool once per index array (a sort); O(N*M) work, no dense
+    measure x pool matrix. Pools with at most :data:`SHORT_GROUP` measures are combined
+    by whole-array ops over their r-th members (r = 0, 1, ...), left to right as ``reduceat``
+    does (the same numbers), several times faster than ``reduceat`` over an inner axis.
     """
     n = values.shape[0]
     out = np.full((n, k, *values.shape[2:]), op.identity, dtype=float)
-    order, pools, starts, one_hot = _grouping(index)
+    order, pools, starts, length = _grouping(index)
     if not len(order):
         return out
-    if len(pools) == len(order):  # one measure per pool: op with the identity is the value itself
+    longest = int(length.max())
+    if longest == 1:  # one measure per pool: op with the identity is the value itself
         out[:, pools] = values[:, order]
-        return out
-    if op is np.add and one_hot is not None:
-        # 5x faster than reduceat over an inner axis; a non-finite value would spread through
-        # 0 * inf, so those take reduceat
-        summed = np.matmul(one_hot, values[:, order].reshape(n, len(order), -1))
-        if np.isfinite(summed).all():
-            out[:, pools] = summed.reshape(n, len(pools), *values.shape[2:])
-            return out
-    out[:, pools] = op.reduceat(values[:, order], starts, axis=1)
+    elif longest <= SHORT_GROUP:
+        acc = values[:, order[starts]].astype(float, copy=True)
+        for r in range(1, longest):
+            more = np.nonzero(length > r)[0]
+            acc[:, more] = op(acc[:, more], values[:, order[starts[more] + r]])
+        out[:, pools] = acc
+    else:
+        out[:, pools] = op.reduceat(values[:, order], starts, axis=1)
     return out
 
 
-_GROUPINGS: dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]] = {}
+_GROUPINGS: dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
 
 
-def _grouping(index: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
-    """(measures in pool order, pools, segment starts, [pools, measures] 0/1 matrix or None) of
-    *index* (pool of each measure, -1 for none); cached: the same few index arrays recur per chunk."""
+def _grouping(index: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(measures in pool order, pools, segment starts, segment lengths) of *index* (pool of
+    each measure, -1 for none); cached: the same few index arrays recur on every chunk."""
     key = index.astype(np.int64, copy=False).tobytes()
     hit = _GROUPINGS.get(key)
     if hit is not None:
         return hit
     sel = np.nonzero(index >= 0)[0]
     order = sel[np.argsort(index[sel], kind="stable")]
-    pools, starts = np.unique(index[order], return_index=True)
-    one_hot = None
-    if 0 < len(pools) < len(order) and len(pools) * len(order) <= ONE_HOT_MAX:
-        one_hot = np.zeros((len(pools), len(order)))
-        one_hot[np.repeat(np.arange(len(pools)), np.diff(np.append(starts, len(order)))), np.arange(len(order))] = 1.0
-    for a in (order, pools, starts, one_hot):
-        if a is not None:
-            a.flags.writeable = False
+    pools, starts, length = np.unique(index[order], return_index=True, return_counts=True)
+    for arr in (order, pools, starts, length):
+        arr.flags.writeable = False
     if len(_GROUPINGS) > 512:
         _GROUPINGS.clear()
-    _GROUPINGS[key] = (order, pools, starts, one_hot)
+    _GROUPINGS[key] = (order, pools, starts, length)
     return _GROUPINGS[key]
 
 
