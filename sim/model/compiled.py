@@ -135,12 +135,13 @@ class Model:
     def slot_values(self, x: np.ndarray) -> np.ndarray:
         """Evaluate every slot for N parameter rows *x* [N, n_params] -> [N, n_slots]."""
         n = x.shape[0]
-        col = {k: i for i, k in enumerate(self.param_names)}
+        direct, direct_cols, derived, coef_cols = self._key_columns()
         keyvals = np.empty((n, len(self.keys_used)))
-        base = {k[5:]: x[:, i] for k, i in col.items() if k.startswith("coef:")}
-        for j, key in enumerate(self.keys_used):
-            v = self._formula(key)(base) if self.library[key].formula else base[key]
-            keyvals[:, j] = v
+        keyvals[:, direct] = x[:, direct_cols]
+        if len(derived):
+            base = {key: x[:, i] for key, i in coef_cols.items()}
+            for j in derived.tolist():
+                keyvals[:, j] = self._formula(self.keys_used[j])(base)
         expo, coef, onehot = self._term_matrices()
         kinds = self.__dict__["_term_kinds"]
         tv = np.empty((n, len(self.terms)))
@@ -163,6 +164,19 @@ class Model:
             out[:, slots] = tv[:, order]
         elif len(order):
             out[:, slots] = np.add.reduceat(tv[:, order], starts, axis=1)
+        return out
+
+    def _key_columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, int]]:
+        """(keys read directly, their parameter columns, derived keys, {coefficient key: column}), cached."""
+        cached = self.__dict__.get("_key_cols")
+        if cached is not None and cached[0] == (len(self.keys_used), len(self.params)):
+            return cached[1]  # type: ignore[no-any-return]
+        coef_cols = {k[5:]: i for i, k in enumerate(self.param_names) if k.startswith("coef:")}
+        is_derived = np.array([bool(self.library[k].formula) for k in self.keys_used], dtype=bool)
+        direct = np.nonzero(~is_derived)[0]
+        cols = np.array([coef_cols[self.keys_used[j]] for j in direct.tolist()], dtype=np.int64)
+        out = (direct, cols, np.nonzero(is_derived)[0], coef_cols)
+        self.__dict__["_key_cols"] = ((len(self.keys_used), len(self.params)), out)
         return out
 
     def _formula(self, key: str) -> Any:
@@ -249,7 +263,6 @@ class Model:
         n = x.shape[0]
         sv = self.slot_values(x)
         k, m, p = len(self.pools), len(self.measures), len(self.pollutants)
-        col = {name: i for i, name in enumerate(self.param_names)}
 
         def grid(prefix: str, rows: int, cols: int, default: float = 0.0) -> np.ndarray:
             out = np.full((n, rows, cols), default)
@@ -272,17 +285,17 @@ class Model:
                 ratio = np.where(np.isnan(newef[:, std, :]), 1.0, newef[:, std, :] / pool_ef)
             # a standard binds only where it is stricter than the pool's current factor
             cut[:, std, :] = np.where(pool_ef > 0, np.clip(1.0 - np.nan_to_num(ratio, nan=1.0, posinf=1.0), 0.0, 1.0), 0.0)
-        growth = x[:, [col[f"growth:{pid}"] for pid in self.pools]]
-        completion = x[:, [col[f"completion:{mid}"] for mid in self.measures]]
+        cols = self._input_columns()
+        growth = x[:, cols["growth"]]
+        completion = x[:, cols["completion"]]
         share = np.full((n, m), np.nan)
-        sj = [j for j, name in enumerate(self.share_param) if name is not None]
-        if sj:
-            share[:, sj] = x[:, [col[self.share_param[j]] for j in sj]]  # type: ignore[index]
+        sj = cols["share_measures"]
+        if len(sj):
+            share[:, sj] = x[:, cols["share"]]
         implemented = completion[:, :, None] * self.credit[None, :, :]
         qty = np.broadcast_to(self.qty, (n, m))
-        qcols = [(j, col[f"qty:{mid}"]) for j, mid in enumerate(self.measures) if f"qty:{mid}" in col]
-        if qcols:
-            js, cs = [q[0] for q in qcols], [q[1] for q in qcols]
+        if len(cols["qty"]):
+            js, cs = cols["qty_measures"], cols["qty"]
             scale = x[:, cs]
             if not np.all(scale == 1.0):
                 qty = qty.copy()
@@ -295,6 +308,22 @@ class Model:
             share=share, conv=conv, cut=cut, removal=removal, implemented=implemented,
             group=self.group if len(self.group) and (self.group >= 0).any() else None,
         )
+
+    def _input_columns(self) -> dict[str, np.ndarray]:
+        """Parameter columns of growth [K], completion [M], shares and quantity scales, cached."""
+        cached = self.__dict__.get("_input_cols")
+        if cached is not None and cached[0] == (len(self.params), len(self.measures), len(self.pools)):
+            return cached[1]  # type: ignore[no-any-return]
+        col = {name: i for i, name in enumerate(self.param_names)}
+        sj = [j for j, name in enumerate(self.share_param) if name is not None]
+        qj = [j for j, mid in enumerate(self.measures) if f"qty:{mid}" in col]
+        idx = lambda v: np.array(v, dtype=np.int64)  # noqa: E731
+        out = {"growth": idx([col[f"growth:{pid}"] for pid in self.pools]),
+               "completion": idx([col[f"completion:{mid}"] for mid in self.measures]),
+               "share_measures": idx(sj), "share": idx([col[self.share_param[j]] for j in sj]),  # type: ignore[index]
+               "qty_measures": idx(qj), "qty": idx([col[f"qty:{self.measures[j]}"] for j in qj])}
+        self.__dict__["_input_cols"] = ((len(self.params), len(self.measures), len(self.pools)), out)
+        return out
 
     def with_groups(self, group: np.ndarray, names: list[str]) -> Model:
         """A copy whose measures sit in the disjoint groups *group* (indices into *names*)."""
