@@ -349,3 +349,19 @@ def test_ten_thousand_samples_of_two_hundred_measures_fit_the_memory_cap(tmp_pat
     model = compile_model(sim.load_scenario(path), load_library())
     need = working_memory(model, 10_000)
     assert 0 < need < consistency.MAX_MEMORY_BYTES / 4
+
+
+def test_treatment_over_load_names_the_pollutant_and_amounts() -> None:
+    # pool: 1000 t/a x (NOx 2 kg/t, COD 4 kg/t) = 2 t NOx, 4 t COD; a plant removing 3 t/(座·a) COD x 2 座
+    # = 6 t COD > 4 t: refused, naming COD (not NOx, the pool's first pollutant) and both amounts
+    from sim.model.coefficients import Library
+    from sim.model.load import scenario_from_dict
+
+    scen = scenario_from_dict({"name": "例", "region": "r", "base_year": 2024, "years": [2025],
+                               "inventory": [{"id": "w", "activity": "1000 t/a", "ef": {"NOx": "2 kg/t", "COD": "4 kg/t"}}],
+                               "measures": [{"id": "t", "type": "treat", "pool": "w", "quantity": "2 座",
+                                             "removal": {"COD": "3 t/(座*a)"}}]})
+    with pytest.raises(InputError) as err:
+        compile_model(scen, Library())
+    text = str(err.value)
+    assert "remove 6 t of COD from pool 'w' in 2025, more than its 4 t" in text

@@ -424,8 +424,9 @@ def _limits(model: Model, x: np.ndarray, completion_high: bool = False, inp: eng
         treats = np.nonzero(model.kind == engine.TREAT)[0]
         if len(treats):
             tpools = np.unique(model.src[treats])
-            base = a[:, tpools, None, :] * inp.ef[:, tpools, :, None]  # [N,Kt,P,Y]: the baseline of the treated pools
-            full = inp.removal[:, treats, :, None] * (comp[:, treats, None, None] * model.credit[None, treats, None, :])
+            rp = np.nonzero((inp.removal[:, treats] != 0).any(axis=(0, 1)))[0]  # pollutants a treatment removes
+            base = a[:, tpools, None, :] * inp.ef[:, tpools][:, :, rp, None]  # [N,Kt,P',Y]: the baseline of the treated pools
+            full = inp.removal[:, treats][:, :, rp, None] * (comp[:, treats, None, None] * model.credit[None, treats, None, :])
             tot = engine.by_pool(full, np.searchsorted(tpools, model.src[treats]), len(tpools))
             hit = tot > base * (1 + 1e-9) + 1e-12  # [N,Kt,P,Y]
             for i in np.nonzero(hit.any(axis=(0, 2, 3)))[0].tolist():
@@ -433,10 +434,10 @@ def _limits(model: Model, x: np.ndarray, completion_high: bool = False, inp: eng
                 tms = [int(j) for j in treats if model.src[j] == kt]
 
                 def treat_detail(r: int, i: int = i, kt: int = kt, tms: list[int] = tms, hit: np.ndarray = hit,
-                                 tot: np.ndarray = tot, base: np.ndarray = base) -> dict[str, Any]:
+                                 tot: np.ndarray = tot, base: np.ndarray = base, rp: np.ndarray = rp) -> dict[str, Any]:
                     p, y = (int(v) for v in np.argwhere(hit[r, i])[0])
                     return {"measures": ", ".join(model.measures[j] for j in tms), "removed": tot[r, i, p, y],
-                            "pollutant": model.pollutants[p], "pool": model.pools[kt], "year": model.years[y],
+                            "pollutant": model.pollutants[rp[p]], "pool": model.pools[kt], "year": model.years[y],
                             "held": base[r, i, p, y]}
 
                 out.append(_Breach("treat-over-load", ("measures", tms[0], "quantity"), np.asarray(hit[:, i].any(axis=(1, 2))),
