@@ -249,30 +249,38 @@ def _parse_formula(formula: str) -> ast.Expression:
 
 
 def eval_formula(formula: str, lookup: Callable[[str], Any]) -> Any:
-    tree = _parse_formula(formula)
+    """*formula* (keys, numbers, + - * / and parentheses) with each key's value from *lookup*."""
+    return _compiled_formula(formula)(lookup)
 
-    def ev(node: ast.AST) -> Any:
+
+@lru_cache(maxsize=1024)
+def _compiled_formula(formula: str) -> Callable[[Callable[[str], Any]], Any]:
+    """*formula* as nested closures, built once (it is evaluated once per chunk of rows)."""
+
+    def build(node: ast.AST) -> Callable[[Callable[[str], Any]], Any]:
         if isinstance(node, ast.Expression):
-            return ev(node.body)
+            return build(node.body)
         if isinstance(node, ast.Constant):
-            return node.value
+            value = node.value
+            return lambda look: value
         if isinstance(node, ast.Name):
-            return lookup(node.id)
+            name = node.id
+            return lambda look: look(name)
         if isinstance(node, ast.UnaryOp):
-            v = ev(node.operand)
-            return -v if isinstance(node.op, ast.USub) else v
+            inner = build(node.operand)
+            return (lambda look: -inner(look)) if isinstance(node.op, ast.USub) else inner
         if isinstance(node, ast.BinOp):
-            a, b = ev(node.left), ev(node.right)
+            a, b = build(node.left), build(node.right)
             if isinstance(node.op, ast.Add):
-                return a + b
+                return lambda look: a(look) + b(look)
             if isinstance(node.op, ast.Sub):
-                return a - b
+                return lambda look: a(look) - b(look)
             if isinstance(node.op, ast.Mult):
-                return a * b
-            return a / b
+                return lambda look: a(look) * b(look)
+            return lambda look: a(look) / b(look)
         raise ValueError(f"unsupported formula element in {formula!r}")
 
-    return ev(tree)
+    return build(_parse_formula(formula))
 
 
 def _magnitude_in(q: Any, unit: str) -> Any:
