@@ -46,13 +46,20 @@ def test_hide_and_undo():
 # ---- writing beside: the charts (or the record) in a forked child ---------------------------------
 
 def test_ersim_run_draws_its_charts_beside_and_not_in_the_parent(tmp_path):
-    """With figures, the charts come from a child: the parent never imports matplotlib."""
+    """With figures, a worker forked before the slow imports draws the charts: the parent never
+    imports matplotlib and never runs a chart writer (its fallback would)."""
     from sim.store.beside import FORK
 
     if not FORK:
         pytest.skip("no fork here: the charts are drawn in the process")
     code = (
-        "import sys, json\n"
+        "import os, sys, json\n"
+        "import sim.store.beside as b\n"
+        "parent, real = os.getpid(), b._run\n"
+        "def guarded(jobs):\n"
+        "    assert os.getpid() != parent, 'a chart was drawn in the parent'\n"
+        "    real(jobs)\n"
+        "b._run = guarded\n"
         "from sim.cli.main import main\n"
         f"try: main(['run', {str(ROOT / 'scenarios' / 'ankang-2025.yaml')!r}, '--out', {str(tmp_path / 'run')!r}, '--quiet'])\n"
         "except SystemExit as e: assert not e.code, e.code\n"
@@ -136,3 +143,40 @@ def test_save_png_keeps_the_pixels_of_savefig(tmp_path):
     a, b = Image.open(tmp_path / "a.png"), Image.open(tmp_path / "b.png")
     assert b.mode == "RGB" and round(b.info["dpi"][0]) == charts.DPI
     assert np.array_equal(np.asarray(a.convert("RGB")), np.asarray(b))
+
+
+def test_worker_prepares_early_then_runs_what_beside_hands_it(tmp_path):
+    import os
+    from functools import partial
+
+    from sim.store.beside import FORK, Worker, beside, hand_over
+
+    if not FORK:
+        pytest.skip("no fork here")
+    worker = Worker(partial(_write_pid, tmp_path / "prepared"))
+    hand_over(worker)
+    with beside([partial(_write_pid, tmp_path / "job")]):
+        pass
+    assert (tmp_path / "prepared").read_text() == (tmp_path / "job").read_text() != str(os.getpid())
+    assert worker.pid == 0  # waited for
+
+
+def test_worker_not_used_leaves_and_unpicklable_jobs_are_written_anyway(tmp_path):
+    import os
+
+    from sim.store.beside import FORK, Worker, beside, hand_over
+
+    if not FORK:
+        pytest.skip("no fork here")
+    idle = Worker(lambda: None)
+    pid = idle.pid
+    idle.close()  # nothing handed over: the child reads no path and leaves, and is reaped
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, 0)
+    worker = Worker(lambda: None)
+    hand_over(worker)
+    unpicklable = lambda: _write_pid(tmp_path / "local")  # noqa: E731
+    with beside([unpicklable]):
+        pass
+    assert (tmp_path / "local").is_file()  # a forked child (or this process) wrote it
+    assert worker.pid == 0

@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import lru_cache, partial
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from sim.core import safe
 from sim.core.pollutants import display
-from sim.evaluation.evaluate import Result
 
-__all__ = ["CJK_FONT", "DPI", "concentration_chart", "figure_writers", "margin_distribution", "save_png", "setup_fonts", "waterfall",
+if TYPE_CHECKING:  # a chart reads only a run's Dataset: a chart worker imports no more than this module
+    from sim.evaluation.evaluate import Result
+
+__all__ = ["CJK_FONT", "DPI", "Drawn", "concentration_chart", "figure_writers", "margin_distribution", "save_png", "setup_fonts", "waterfall",
            "wrap_label"]
 
 CJK_FONT = "Noto Sans CJK SC"
@@ -101,7 +104,7 @@ def wrap_label(text: str, width: int = 16, max_lines: int = 3) -> str:
     return "\n".join(lines)
 
 
-def _target_levels(result: Result, pollutant: str, year: int) -> list[tuple[str, float]]:
+def _target_levels(result: Result | Drawn, pollutant: str, year: int) -> list[tuple[str, float]]:
     """Emission levels (t/a) at which each target on (pollutant, year) is exactly met."""
     ds = result.dataset
     out: list[tuple[str, float]] = []
@@ -132,7 +135,7 @@ def zoomed_limits(levels: list[float], pad: float = 0.18) -> tuple[float, float,
     return (0.0 if lo >= 0 else lo - pad * max(span, 1e-9)), max(hi, 0.0) + pad * max(span, 1e-9), False
 
 
-def waterfall(result: Result, pollutant: str, year: int, lang: str = "zh", top: int = 8) -> Any:
+def waterfall(result: Result | Drawn, pollutant: str, year: int, lang: str = "zh", top: int = 8) -> Any:
     """Base-year emissions -> growth -> each measure -> target-year emissions, with target lines.
 
     The y axis starts near the lowest level when the bars are large against the changes (it says
@@ -205,7 +208,7 @@ def waterfall(result: Result, pollutant: str, year: int, lang: str = "zh", top: 
     return fig
 
 
-def concentration_chart(result: Result, target: str, lang: str = "zh") -> Any:
+def concentration_chart(result: Result | Drawn, target: str, lang: str = "zh") -> Any:
     """A concentration target: base-year PM2.5 -> each precursor's response -> projected, target line (µg/m³)."""
     setup_fonts()
     import matplotlib.pyplot as plt
@@ -257,7 +260,7 @@ def _thousands() -> Any:
     return FuncFormatter(lambda v, _pos: f"{v:,.0f}" if abs(v) >= 10 else f"{v:,.2g}")
 
 
-def margin_distribution(result: Result, target: str, lang: str = "zh") -> Any:
+def margin_distribution(result: Result | Drawn, target: str, lang: str = "zh") -> Any:
     """Histogram of a target's margin over the Monte Carlo samples, with P(met)."""
     setup_fonts()
     import matplotlib.pyplot as plt
@@ -283,19 +286,26 @@ def margin_distribution(result: Result, target: str, lang: str = "zh") -> Any:
     return fig
 
 
-def _saver(make: Callable[[], Any]) -> Callable[[Path], None]:
-    def write(path: Path) -> None:
-        import matplotlib.pyplot as plt
+@dataclass(frozen=True)
+class Drawn:
+    """What a run's charts read: its Dataset (small to pickle to a chart worker, unlike the Result)."""
 
-        fig = make()
-        save_png(fig, path)
-        plt.close(fig)
+    dataset: Any
 
-    return write
+
+def _write_chart(make: Callable[..., Any], args: tuple[Any, ...], path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig = make(*args)
+    save_png(fig, path)
+    plt.close(fig)
 
 
 def figure_writers(result: Result, lang: str = "zh") -> dict[str, Callable[[Path], None]]:
-    """Writers for the run's figures/: one waterfall per targeted (pollutant, year), margins."""
+    """Writers for the run's figures/: one waterfall per targeted (pollutant, year), margins.
+
+    Each writer is a picklable ``partial`` over the run's Dataset alone, so a worker process
+    that has imported only this module and matplotlib can draw it."""
     ds = result.dataset
     pairs: list[tuple[str, int]] = []
     conc: list[str] = []
@@ -309,14 +319,15 @@ def figure_writers(result: Result, lang: str = "zh") -> dict[str, Callable[[Path
     if not pairs and not conc:
         last = int(max(result.scenario.years))
         pairs = [(str(p), last) for p in ds["pollutant"].values]
+    drawn = Drawn(ds)
     out: dict[str, Callable[[Path], None]] = {}
     for p, y in pairs:
-        out[f"figures/waterfall_{p}_{y}.png"] = _saver(partial(waterfall, result, p, y, lang))
+        out[f"figures/waterfall_{p}_{y}.png"] = partial(_write_chart, waterfall, (drawn, p, y, lang))
     for t in conc:
-        out[f"figures/concentration_{t}.png"] = _saver(partial(concentration_chart, result, t, lang))
+        out[f"figures/concentration_{t}.png"] = partial(_write_chart, concentration_chart, (drawn, t, lang))
     if "margin_sample" in ds:
         for t in ds["target"].values:
-            out[f"figures/margin_{t}.png"] = _saver(partial(margin_distribution, result, str(t), lang))
+            out[f"figures/margin_{t}.png"] = partial(_write_chart, margin_distribution, (drawn, str(t), lang))
     return out
 
 

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pickle
 import signal
 import sys
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 
-__all__ = ["FORK", "beside"]
+__all__ = ["FORK", "Worker", "beside", "hand_over"]
 
 #: whether the jobs run in a forked child (Linux); elsewhere they run after the block
 FORK = sys.platform.startswith("linux") and hasattr(os, "fork")
@@ -48,8 +50,12 @@ def beside(jobs: Sequence[Callable[[], object]]) -> Iterator[None]:
     On leaving the block normally, wait for them (or run them here when no child could, or it
     failed); when the block raises, the child is stopped and the error goes on.
     """
+    worker = _handed.pop() if _handed else None
+    if worker is not None and not (jobs and worker.submit(jobs)):
+        worker.close()
+        worker = None
     pid = 0
-    if FORK and jobs:
+    if worker is None and FORK and jobs:
         sys.stdout.flush()
         sys.stderr.flush()
         try:
@@ -62,13 +68,117 @@ def beside(jobs: Sequence[Callable[[], object]]) -> Iterator[None]:
     try:
         yield
     except BaseException:
+        if worker is not None:
+            worker.close()
         if pid:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGTERM)
                 os.waitpid(pid, 0)
         raise
+    if worker is not None and worker.wait():
+        return
     if pid:
         _, status = os.waitpid(pid, 0)
         if os.waitstatus_to_exitcode(status) == 0:
             return
     _run(jobs)
+
+
+class Worker:
+    """A child forked early, before the parent's slow imports, that prepares (imports what its job
+    needs, e.g. matplotlib) while the parent imports and computes, then runs the one list of jobs
+    :func:`beside` hands it (pickled, through a temporary file).
+
+    :func:`beside` uses the worker handed to it with :func:`hand_over` instead of forking then.
+    """
+
+    def __init__(self, prepare: Callable[[], object]):
+        self.pid = 0
+        self._fd = -1
+        if not FORK:
+            return
+        sys.stdout.flush()
+        sys.stderr.flush()
+        r, w = os.pipe()
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(r)
+            os.close(w)
+            return
+        if pid == 0:
+            os.close(w)
+            _worker(r, prepare)
+        os.close(r)
+        self.pid, self._fd = pid, w
+
+    def submit(self, jobs: Sequence[Callable[[], object]]) -> bool:
+        """Hand *jobs* to the child; False (nothing handed) when they cannot be pickled or it is gone."""
+        if not self.pid or self._fd < 0:
+            return False
+        try:
+            with tempfile.NamedTemporaryFile("wb", prefix="ersim-jobs-", suffix=".pickle", delete=False) as fh:
+                pickle.dump(list(jobs), fh, protocol=pickle.HIGHEST_PROTOCOL)
+            os.write(self._fd, os.fsencode(fh.name))
+            os.close(self._fd)
+            self._fd = -1
+            return True
+        except Exception:  # an unpicklable job, or no room for the file: the caller writes the jobs itself
+            with contextlib.suppress(Exception):
+                os.unlink(fh.name)
+            self.close()
+            return False
+
+    def wait(self) -> bool:
+        """Wait for the child; True when it ran every job."""
+        if not self.pid:
+            return False
+        pid, self.pid = self.pid, 0
+        _, status = os.waitpid(pid, 0)
+        return os.waitstatus_to_exitcode(status) == 0
+
+    def close(self) -> None:
+        """Stop the child if it is still waiting or working; safe to call twice."""
+        if self._fd >= 0:
+            os.close(self._fd)  # a child still waiting reads no path and leaves
+            self._fd = -1
+        if self.pid:
+            with contextlib.suppress(OSError):
+                os.kill(self.pid, signal.SIGTERM)
+                os.waitpid(self.pid, 0)
+            self.pid = 0
+
+
+def _worker(fd: int, prepare: Callable[[], object]) -> None:
+    """In the early child: prepare, wait for the path of the pickled jobs, run them, leave."""
+    code = 1
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        prepare()
+        chunks = []
+        while chunk := os.read(fd, 4096):
+            chunks.append(chunk)
+        if not chunks:  # the parent handed nothing over (it failed before writing, or wrote itself)
+            code = 0
+        else:
+            path = os.fsdecode(b"".join(chunks))
+            try:
+                with open(path, "rb") as fh:
+                    jobs = pickle.load(fh)
+            finally:
+                os.unlink(path)
+            _run(jobs)
+            code = 0
+    except BaseException:  # the parent runs the jobs again and raises the error itself
+        code = 1
+    finally:
+        os._exit(code)
+
+
+_handed: list[Worker] = []
+
+
+def hand_over(worker: Worker | None) -> None:
+    """Let the next :func:`beside` give its jobs to *worker* (forked earlier) instead of forking
+    (None: take back a worker that no :func:`beside` used)."""
+    _handed[:] = [worker] if worker is not None else []
