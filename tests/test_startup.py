@@ -48,9 +48,9 @@ def test_hide_and_undo():
 def test_ersim_run_draws_its_charts_beside_and_not_in_the_parent(tmp_path):
     """With figures, a worker forked before the slow imports draws the charts: the parent never
     imports matplotlib and never runs a chart writer (its fallback would)."""
-    from sim.store.beside import FORK
+    from sim.store.beside import _can_fork
 
-    if not FORK:
+    if not _can_fork():
         pytest.skip("no fork here: the charts are drawn in the process")
     code = (
         "import os, sys, json\n"
@@ -82,13 +82,34 @@ def test_beside_runs_the_jobs_in_a_child_while_the_block_runs(tmp_path):
     import os
     from functools import partial
 
-    from sim.store.beside import FORK, beside
+    from sim.store.beside import _can_fork, beside
 
+    forks = _can_fork()
     with beside([partial(_write_pid, tmp_path / "a"), partial(_write_pid, tmp_path / "b")]):
         (tmp_path / "main").write_text(str(os.getpid()))
     pids = {(tmp_path / n).read_text() for n in ("a", "b")}
     assert len(pids) == 1
-    assert (pids != {str(os.getpid())}) == FORK  # a child wrote them, where the platform forks
+    assert (pids != {str(os.getpid())}) == forks  # a child wrote them, where the process may fork
+
+
+def test_beside_does_not_fork_a_process_with_threads(tmp_path):
+    """A caller's thread (a notebook kernel's) may hold a lock the child would wait for: no fork then."""
+    import os
+    import threading
+    from functools import partial
+
+    from sim.store.beside import beside
+
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait)
+    t.start()
+    try:
+        with beside([partial(_write_pid, tmp_path / "a")]):
+            pass
+    finally:
+        stop.set()
+        t.join()
+    assert (tmp_path / "a").read_text() == str(os.getpid())
 
 
 def test_beside_a_failing_job_raises_in_the_parent(tmp_path):
@@ -145,28 +166,32 @@ def test_save_png_keeps_the_pixels_of_savefig(tmp_path):
     assert np.array_equal(np.asarray(a.convert("RGB")), np.asarray(b))
 
 
-def test_worker_prepares_early_then_runs_what_beside_hands_it(tmp_path):
+def test_worker_prepares_early_then_runs_what_beside_hands_it(tmp_path, monkeypatch):
     import os
+    import tempfile
     from functools import partial
 
-    from sim.store.beside import FORK, Worker, beside, hand_over
+    from sim.store.beside import Worker, _can_fork, beside, hand_over
 
-    if not FORK:
+    if not _can_fork():
         pytest.skip("no fork here")
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     worker = Worker(partial(_write_pid, tmp_path / "prepared"))
     hand_over(worker)
     with beside([partial(_write_pid, tmp_path / "job")]):
         pass
     assert (tmp_path / "prepared").read_text() == (tmp_path / "job").read_text() != str(os.getpid())
     assert worker.pid == 0  # waited for
+    assert not list((tmp_path / "tmp").iterdir())  # the pickled jobs are gone
 
 
 def test_worker_not_used_leaves_and_unpicklable_jobs_are_written_anyway(tmp_path):
     import os
 
-    from sim.store.beside import FORK, Worker, beside, hand_over
+    from sim.store.beside import Worker, _can_fork, beside, hand_over
 
-    if not FORK:
+    if not _can_fork():
         pytest.skip("no fork here")
     idle = Worker(lambda: None)
     pid = idle.pid

@@ -1,12 +1,15 @@
 """Writing beside the main writer: a forked child writes part of an output (a run's charts, or its
 input record when it has no charts) while the parent writes the rest, so that on two cores a run
-takes the longer of the two, not their sum.
+takes about the longer of the two, not their sum.
 
-The child starts from the parent's memory (the evaluated result is already there: nothing is
-pickled), writes its files into the same temporary output folder and leaves with ``os._exit``;
-the parent waits for it before the folder is closed. Should the child fail, or the platform not
-fork safely (only Linux forks here), the parent runs the same jobs itself, so that an error
-surfaces exactly as it would without the child. Imports nothing of the project.
+:func:`beside` forks when the block starts: the child starts from the parent's memory (nothing is
+pickled), writes into the same temporary output folder and leaves with ``os._exit``; the parent
+waits for it before the folder is closed. ``ersim run`` goes further with a :class:`Worker`
+forked before its slow imports, which imports matplotlib while the parent imports and evaluates,
+and then draws the charts that :func:`beside` hands it (pickled partials over the run's Dataset).
+Should a child fail, or the process not fork safely (only Linux forks here, and only a process
+with one thread), the parent runs the same jobs itself, so an error surfaces exactly as it would
+without a child. Imports nothing of the project.
 """
 
 from __future__ import annotations
@@ -17,12 +20,19 @@ import pickle
 import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Sequence
 
 __all__ = ["FORK", "Worker", "beside", "hand_over"]
 
 #: whether the jobs run in a forked child (Linux); elsewhere they run after the block
 FORK = sys.platform.startswith("linux") and hasattr(os, "fork")
+
+
+def _can_fork() -> bool:
+    """Fork only a process with one thread (the CLI's): a thread of a notebook kernel or of a
+    caller may hold a lock that the child would wait for forever."""
+    return FORK and threading.active_count() == 1
 
 
 def _run(jobs: Sequence[Callable[[], object]]) -> None:
@@ -55,7 +65,7 @@ def beside(jobs: Sequence[Callable[[], object]]) -> Iterator[None]:
         worker.close()
         worker = None
     pid = 0
-    if worker is None and FORK and jobs:
+    if worker is None and jobs and _can_fork():
         sys.stdout.flush()
         sys.stderr.flush()
         try:
@@ -73,6 +83,7 @@ def beside(jobs: Sequence[Callable[[], object]]) -> Iterator[None]:
         if pid:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGTERM)
+            with contextlib.suppress(OSError):
                 os.waitpid(pid, 0)
         raise
     if worker is not None and worker.wait():
@@ -95,7 +106,8 @@ class Worker:
     def __init__(self, prepare: Callable[[], object]):
         self.pid = 0
         self._fd = -1
-        if not FORK:
+        self._path = ""  # the pickled jobs, removed by the child once read (or here, if it never read them)
+        if not _can_fork():
             return
         sys.stdout.flush()
         sys.stderr.flush()
@@ -118,14 +130,13 @@ class Worker:
             return False
         try:
             with tempfile.NamedTemporaryFile("wb", prefix="ersim-jobs-", suffix=".pickle", delete=False) as fh:
+                self._path = fh.name
                 pickle.dump(list(jobs), fh, protocol=pickle.HIGHEST_PROTOCOL)
             os.write(self._fd, os.fsencode(fh.name))
             os.close(self._fd)
             self._fd = -1
             return True
         except Exception:  # an unpicklable job, or no room for the file: the caller writes the jobs itself
-            with contextlib.suppress(Exception):
-                os.unlink(fh.name)
             self.close()
             return False
 
@@ -135,6 +146,7 @@ class Worker:
             return False
         pid, self.pid = self.pid, 0
         _, status = os.waitpid(pid, 0)
+        self._forget()
         return os.waitstatus_to_exitcode(status) == 0
 
     def close(self) -> None:
@@ -145,8 +157,16 @@ class Worker:
         if self.pid:
             with contextlib.suppress(OSError):
                 os.kill(self.pid, signal.SIGTERM)
+            with contextlib.suppress(OSError):
                 os.waitpid(self.pid, 0)
             self.pid = 0
+        self._forget()
+
+    def _forget(self) -> None:
+        if self._path:
+            with contextlib.suppress(OSError):
+                os.unlink(self._path)
+            self._path = ""
 
 
 def _worker(fd: int, prepare: Callable[[], object]) -> None:
