@@ -48,9 +48,9 @@ def test_hide_and_undo():
 def test_ersim_run_draws_its_charts_beside_and_not_in_the_parent(tmp_path):
     """With figures, a worker forked before the slow imports draws the charts: the parent never
     imports matplotlib and never runs a chart writer (its fallback would)."""
-    from sim.store.beside import _can_fork
+    from sim.store.beside import FORK
 
-    if not _can_fork():
+    if not FORK:  # the child process below has one thread: it forks wherever the platform does
         pytest.skip("no fork here: the charts are drawn in the process")
     code = (
         "import os, sys, json\n"
@@ -72,19 +72,29 @@ def test_ersim_run_draws_its_charts_beside_and_not_in_the_parent(tmp_path):
     assert (tmp_path / "run" / "inputs" / "inputs.nc").is_file() and (tmp_path / "run" / "manifest.json").is_file()
 
 
+@pytest.fixture
+def forking(monkeypatch):
+    """Whether this platform forks; where it does, fork even if an earlier test left an idle thread
+    in this process (the children here only write small files)."""
+    from sim.store import beside
+
+    monkeypatch.setattr(beside, "_can_fork", lambda: beside.FORK)
+    return beside.FORK
+
+
 def _write_pid(path):
     import os
 
     path.write_text(str(os.getpid()))
 
 
-def test_beside_runs_the_jobs_in_a_child_while_the_block_runs(tmp_path):
+def test_beside_runs_the_jobs_in_a_child_while_the_block_runs(tmp_path, forking):
     import os
     from functools import partial
 
-    from sim.store.beside import _can_fork, beside
+    from sim.store.beside import beside
 
-    forks = _can_fork()
+    forks = forking
     with beside([partial(_write_pid, tmp_path / "a"), partial(_write_pid, tmp_path / "b")]):
         (tmp_path / "main").write_text(str(os.getpid()))
     pids = {(tmp_path / n).read_text() for n in ("a", "b")}
@@ -112,7 +122,7 @@ def test_beside_does_not_fork_a_process_with_threads(tmp_path):
     assert (tmp_path / "a").read_text() == str(os.getpid())
 
 
-def test_beside_a_failing_job_raises_in_the_parent(tmp_path):
+def test_beside_a_failing_job_raises_in_the_parent(tmp_path, forking):
     """The child's failure is not lost: the parent runs the jobs again and the error surfaces there."""
     from sim.store.beside import beside
 
@@ -128,7 +138,7 @@ def test_beside_a_failing_job_raises_in_the_parent(tmp_path):
     assert len(calls.read_text()) in (1, 2)  # the child's attempt (where it forks) and the parent's
 
 
-def test_beside_stops_the_child_when_the_block_fails(tmp_path):
+def test_beside_stops_the_child_when_the_block_fails(tmp_path, forking):
     import time
 
     from sim.store.beside import beside
@@ -166,14 +176,14 @@ def test_save_png_keeps_the_pixels_of_savefig(tmp_path):
     assert np.array_equal(np.asarray(a.convert("RGB")), np.asarray(b))
 
 
-def test_worker_prepares_early_then_runs_what_beside_hands_it(tmp_path, monkeypatch):
+def test_worker_prepares_early_then_runs_what_beside_hands_it(tmp_path, monkeypatch, forking):
     import os
     import tempfile
     from functools import partial
 
-    from sim.store.beside import Worker, _can_fork, beside, hand_over
+    from sim.store.beside import Worker, beside, hand_over
 
-    if not _can_fork():
+    if not forking:
         pytest.skip("no fork here")
     (tmp_path / "tmp").mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
@@ -186,12 +196,12 @@ def test_worker_prepares_early_then_runs_what_beside_hands_it(tmp_path, monkeypa
     assert not list((tmp_path / "tmp").iterdir())  # the pickled jobs are gone
 
 
-def test_worker_not_used_leaves_and_unpicklable_jobs_are_written_anyway(tmp_path):
+def test_worker_not_used_leaves_and_unpicklable_jobs_are_written_anyway(tmp_path, forking):
     import os
 
-    from sim.store.beside import Worker, _can_fork, beside, hand_over
+    from sim.store.beside import Worker, beside, hand_over
 
-    if not _can_fork():
+    if not forking:
         pytest.skip("no fork here")
     idle = Worker(lambda: None)
     pid = idle.pid
