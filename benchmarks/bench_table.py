@@ -99,6 +99,10 @@ def main() -> None:
         ankang = ROOT / "scenarios" / "ankang-2025.yaml"
         w, r, fw, fr = against_floor(lambda i: [*ERSIM, "run", str(ankang), "--quiet", "--out", str(tmp / f"ak{i}")], args.reps, tmp)
         row("`ersim run scenarios/ankang-2025.yaml` (figures)", f"{w:.2f} s, {r:.0f} MiB", f"import floor {fw:.2f} s", w / fw, 2)
+        w, r, fw, fr = against_floor(lambda i: [*ERSIM, "run", str(ankang), "--no-figures", "--quiet", "--out", str(tmp / f"akn{i}")],
+                                     args.reps, tmp)
+        row("`ersim run scenarios/ankang-2025.yaml --no-figures` (start-up, evaluation, writing)", f"{w:.2f} s, {r:.0f} MiB",
+            f"import floor {fw:.2f} s", w / fw, 2)
 
     if "batch" not in skip:
         from bench_batch import province

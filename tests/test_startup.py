@@ -41,3 +41,177 @@ def test_hide_and_undo():
     finally:
         undo()
     assert (importlib.util.find_spec("dask") is not None) == installed
+
+
+# ---- writing beside: the charts (or the record) in a forked child ---------------------------------
+
+def test_ersim_run_draws_its_charts_beside_and_not_in_the_parent(tmp_path):
+    """With figures, a worker forked before the slow imports draws the charts: the parent never
+    imports matplotlib and never runs a chart writer (its fallback would)."""
+    from sim.store.beside import FORK
+
+    if not FORK:  # the child process below has one thread: it forks wherever the platform does
+        pytest.skip("no fork here: the charts are drawn in the process")
+    code = (
+        "import os, sys, json\n"
+        "import sim.store.beside as b\n"
+        "parent, real = os.getpid(), b._run\n"
+        "def guarded(jobs):\n"
+        "    assert os.getpid() != parent, 'a chart was drawn in the parent'\n"
+        "    real(jobs)\n"
+        "b._run = guarded\n"
+        "from sim.cli.main import main\n"
+        f"try: main(['run', {str(ROOT / 'scenarios' / 'ankang-2025.yaml')!r}, '--out', {str(tmp_path / 'run')!r}, '--quiet'])\n"
+        "except SystemExit as e: assert not e.code, e.code\n"
+        "print(json.dumps('matplotlib' in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) is False
+    pngs = sorted(p.name for p in (tmp_path / "run" / "figures").glob("*.png"))
+    assert pngs and all(p.startswith(("waterfall_", "concentration_")) for p in pngs)
+    assert (tmp_path / "run" / "inputs" / "inputs.nc").is_file() and (tmp_path / "run" / "manifest.json").is_file()
+
+
+@pytest.fixture
+def forking(monkeypatch):
+    """Whether this platform forks; where it does, fork even if an earlier test left an idle thread
+    in this process (the children here only write small files)."""
+    from sim.store import beside
+
+    monkeypatch.setattr(beside, "_can_fork", lambda: beside.FORK)
+    return beside.FORK
+
+
+def _write_pid(path):
+    import os
+
+    path.write_text(str(os.getpid()))
+
+
+def test_beside_runs_the_jobs_in_a_child_while_the_block_runs(tmp_path, forking):
+    import os
+    from functools import partial
+
+    from sim.store.beside import beside
+
+    forks = forking
+    with beside([partial(_write_pid, tmp_path / "a"), partial(_write_pid, tmp_path / "b")]):
+        (tmp_path / "main").write_text(str(os.getpid()))
+    pids = {(tmp_path / n).read_text() for n in ("a", "b")}
+    assert len(pids) == 1
+    assert (pids != {str(os.getpid())}) == forks  # a child wrote them, where the process may fork
+
+
+def test_beside_does_not_fork_a_process_with_threads(tmp_path):
+    """A caller's thread (a notebook kernel's) may hold a lock the child would wait for: no fork then."""
+    import os
+    import threading
+    from functools import partial
+
+    from sim.store.beside import beside
+
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait)
+    t.start()
+    try:
+        with beside([partial(_write_pid, tmp_path / "a")]):
+            pass
+    finally:
+        stop.set()
+        t.join()
+    assert (tmp_path / "a").read_text() == str(os.getpid())
+
+
+def test_beside_a_failing_job_raises_in_the_parent(tmp_path, forking):
+    """The child's failure is not lost: the parent runs the jobs again and the error surfaces there."""
+    from sim.store.beside import beside
+
+    calls = tmp_path / "calls"
+
+    def fail():
+        with calls.open("a") as fh:
+            fh.write("x")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space"), beside([fail]):
+        pass
+    assert len(calls.read_text()) in (1, 2)  # the child's attempt (where it forks) and the parent's
+
+
+def test_beside_stops_the_child_when_the_block_fails(tmp_path, forking):
+    import time
+
+    from sim.store.beside import beside
+
+    def slow():
+        time.sleep(30)
+        (tmp_path / "late").write_text("written")
+
+    t = time.perf_counter()
+    with pytest.raises(RuntimeError, match="block"), beside([slow]):
+        raise RuntimeError("block failed")
+    assert time.perf_counter() - t < 10
+    assert not (tmp_path / "late").exists()
+
+
+def test_save_png_keeps_the_pixels_of_savefig(tmp_path):
+    """Charts are written as RGB PNG at 200 dpi: the same pixels as matplotlib's savefig, fewer bytes to encode."""
+    import numpy as np
+    from PIL import Image
+
+    from sim.reports import charts
+
+    charts.setup_fonts()
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4, 3), dpi=charts.DPI)
+    ax.bar([0, 1, 2], [3.0, -1.0, 2.0], color=["#7f7f7f", "#2ca02c", "#1f77b4"])
+    ax.set_title("化学需氧量：2020—2025年排放变化")
+    fig.tight_layout()
+    fig.savefig(tmp_path / "a.png", dpi=charts.DPI)
+    charts.save_png(fig, tmp_path / "b.png")
+    plt.close(fig)
+    a, b = Image.open(tmp_path / "a.png"), Image.open(tmp_path / "b.png")
+    assert b.mode == "RGB" and round(b.info["dpi"][0]) == charts.DPI
+    assert np.array_equal(np.asarray(a.convert("RGB")), np.asarray(b))
+
+
+def test_worker_prepares_early_then_runs_what_beside_hands_it(tmp_path, monkeypatch, forking):
+    import os
+    import tempfile
+    from functools import partial
+
+    from sim.store.beside import Worker, beside, hand_over
+
+    if not forking:
+        pytest.skip("no fork here")
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    worker = Worker(partial(_write_pid, tmp_path / "prepared"))
+    hand_over(worker)
+    with beside([partial(_write_pid, tmp_path / "job")]):
+        pass
+    assert (tmp_path / "prepared").read_text() == (tmp_path / "job").read_text() != str(os.getpid())
+    assert worker.pid == 0  # waited for
+    assert not list((tmp_path / "tmp").iterdir())  # the pickled jobs are gone
+
+
+def test_worker_not_used_leaves_and_unpicklable_jobs_are_written_anyway(tmp_path, forking):
+    import os
+
+    from sim.store.beside import Worker, beside, hand_over
+
+    if not forking:
+        pytest.skip("no fork here")
+    idle = Worker(lambda: None)
+    pid = idle.pid
+    idle.close()  # nothing handed over: the child reads no path and leaves, and is reaped
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, 0)
+    worker = Worker(lambda: None)
+    hand_over(worker)
+    unpicklable = lambda: _write_pid(tmp_path / "local")  # noqa: E731
+    with beside([unpicklable]):
+        pass
+    assert (tmp_path / "local").is_file()  # a forked child (or this process) wrote it
+    assert worker.pid == 0

@@ -64,22 +64,32 @@ def run_cmd(scenario: str, out: str | None, attribution: str | None, as_json: bo
     Example:
       ersim run scenarios/ankang-2025.yaml --samples 10000 --seed 1
     """
-    from sim.api import run
-    from sim.cli.progress import progress
-    from sim.reports.terminal import print_run
+    worker = _chart_worker() if figures else None
+    try:
+        from sim.api import run
+        from sim.cli.progress import progress
+        from sim.reports.terminal import print_run
 
-    with progress(samples, "Monte Carlo", quiet) as advance:
-        result = run(scenario, samples=samples, seed=seed, keep=keep, attribution=attribution, progress=advance)
-    scen = result.scenario
-    if figures:
-        from sim.reports.charts import figure_writers
+        with progress(samples, "Monte Carlo", quiet) as advance:
+            result = run(scenario, samples=samples, seed=seed, keep=keep, attribution=attribution, progress=advance)
+        scen = result.scenario
+        if figures:
+            from sim.reports.charts import figure_writers
 
-        result.extra_writers.update(figure_writers(result))
-    for w in result.warnings:
-        click.echo(f"warning: {safe.console(w)}", err=True)
-    from sim.api import save_run
+            result.extra_writers.update(figure_writers(result))
+        for w in result.warnings:
+            click.echo(f"warning: {safe.console(w)}", err=True)
+        from sim.api import save_run
+        from sim.store.beside import hand_over
 
-    path = save_run(result, out)
+        hand_over(worker)
+        path = save_run(result, out)
+    finally:
+        if worker is not None:
+            from sim.store.beside import hand_over
+
+            hand_over(None)
+            worker.close()
     if as_json:
         payload = {
             "run": str(path),
@@ -91,6 +101,25 @@ def run_cmd(scenario: str, out: str | None, attribution: str | None, as_json: bo
     else:
         print_run(result)
     click.echo(f"run written to {path}", err=True)
+
+
+def _prepare_charts() -> None:
+    from sim.reports.charts import setup_fonts
+
+    setup_fonts()
+    import matplotlib.pyplot  # noqa: F401
+
+
+def _chart_worker() -> Any:
+    """A child that imports matplotlib while this process imports the rest and evaluates, then
+    draws the run's charts beside its other files (sim/store/beside.py); None where it cannot fork."""
+    from sim.store.beside import FORK, Worker
+
+    if not FORK:
+        return None
+    import xarray  # noqa: F401  imported once, before the fork, for both processes
+
+    return Worker(_prepare_charts)
 
 
 @main.command("compare")

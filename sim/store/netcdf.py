@@ -18,10 +18,8 @@ _JSON_ATTRS = "ersim_json_attrs"
 
 def write_netcdf(ds: xr.Dataset, path: Path) -> None:
     """Write *ds* with h5netcdf: object arrays as strings, list/dict attrs JSON-encoded (and named)."""
-    enc = ds.copy()
-    for name in list(enc.variables):
-        if enc[name].dtype == object:
-            enc[name] = enc[name].astype(str)
+    # one assign: a per-variable update re-aligns the whole Dataset each time (0.1 s for a run's 90 variables)
+    enc = ds.assign({name: var.astype(str) for name, var in ds.variables.items() if var.dtype == object})
     encoded = [k for k, v in enc.attrs.items() if isinstance(v, (list, tuple, dict, bool)) or v is None]
     enc.attrs = {k: (json.dumps(v, ensure_ascii=False) if k in encoded else v) for k, v in enc.attrs.items()}
     if encoded:

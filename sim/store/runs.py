@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from sim.core import safe
 from sim.core.errors import InputError, Problem, did_you_mean
 from sim.evaluation.evaluate import Result
 from sim.model.plan_scope import scope_manifest
+from sim.store.beside import beside
 from sim.store.folders import (
     KINDS,
     MANIFEST,
@@ -104,13 +106,20 @@ def manifest(result: Result, run_id: str = "") -> dict[str, Any]:
 
 
 def write_files(result: Result, folder: OutputFolder) -> None:
-    """results.nc, the CSV tables, the input record and any extra writers (charts)."""
-    write_netcdf(result.dataset, folder / "results.nc")
-    for name, frame in (("summary", result.summary_frame()), ("targets", result.targets_frame()), ("measures", result.measures_frame())):
-        safe.frame(frame).to_csv(folder / f"{name}.csv", index=False, encoding="utf-8-sig")  # no live formulas from names
-    write_record(result, folder.path)
-    for name, writer in result.extra_writers.items():
-        writer(folder / name)
+    """results.nc, the CSV tables, the input record and any extra writers (charts).
+
+    The charts (or, without charts, the record) are written beside the rest by a child process
+    (:mod:`sim.store.beside`): the two halves take about as long as each other.
+    """
+    charts = [partial(writer, folder / name) for name, writer in result.extra_writers.items()]
+    record = partial(write_record, result, folder.path)
+    aside, here = (charts, [record]) if charts else ([record], [])
+    with beside(aside):
+        write_netcdf(result.dataset, folder / "results.nc")
+        for name, frame in (("summary", result.summary_frame()), ("targets", result.targets_frame()), ("measures", result.measures_frame())):
+            safe.frame(frame).to_csv(folder / f"{name}.csv", index=False, encoding="utf-8-sig")  # no live formulas from names
+        for job in here:
+            job()
 
 
 def save_run(result: Result, out: str | Path | None = None) -> Path:
