@@ -16,7 +16,7 @@ import pint
 
 from sim.core.errors import UnitError
 
-__all__ = ["Q_", "halfwidth", "normalise_unit_text", "parse_quantity", "parse_unit", "to_magnitude", "ureg"]
+__all__ = ["Q_", "halfwidth", "normalise_unit_text", "parse_quantity", "parse_unit", "quantity_parts", "to_magnitude", "ureg"]
 
 
 def _make_registry() -> Any:
@@ -143,3 +143,9 @@ def to_magnitude(q: Any, unit: Any) -> float:
         return float(q.to(unit).magnitude)
     except pint.DimensionalityError:
         raise UnitError(f"'{q.units:~}' does not convert to '{unit}'") from None
+
+
+def quantity_parts(text: str) -> tuple[float, Any]:
+    """(magnitude, unit) of a quantity string, as :func:`parse_quantity` reads it, without building
+    a Quantity (cached by the string: compiling many scenarios reads the same texts again)."""
+    return _parse_text(text, None)
