@@ -246,7 +246,6 @@ def _run_city(item: BatchInput, samples: int, seed: int | None, check_only: bool
     rec.library = tuple(sorted(lib.hashes.items()))
     rec.base_year = scen.base_year
     rec.pollutants, rec.years = list(model.pollutants), list(model.years)
-    rec.warnings = list(model.warnings)
     # central values: the same arithmetic as sim.run.run (without attribution)
     inp = model.inputs()
     base = engine.baseline(inp)[0].sum(axis=0)
@@ -277,6 +276,7 @@ def _run_city(item: BatchInput, samples: int, seed: int | None, check_only: bool
             prob = np.zeros(0)
         rec.probability = prob
         rec.timing["monte_carlo"] = time.perf_counter() - t3
+    rec.warnings = list(model.warnings)  # after the Monte Carlo: draws that break a limit add theirs, as in a run
     s = settings
     margin_c = rec.achieved - rec.required
     rec.status = [status(float(margin_c[i]), float(rec.required[i]), None if prob is None else float(prob[i]),
