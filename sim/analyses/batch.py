@@ -14,6 +14,14 @@ sample arrays. Blocks run
   one task per block (a task costs about 2 ms of scheduler time). Workers must have ersim
   installed and see the scenario files at the same absolute paths (a shared file system).
 
+**Shared structure.** Cities written from one template (same pools, measures and units,
+other numbers) are still each loaded, checked and compiled on their own, so a bad number is
+reported with its own city's file:line. What they share is cached per worker process: the
+unit algebra of their expressions (sim/model/compile.py), quantity texts and units
+(sim/core/units.py), the tags of YAML scalars (sim/model/yamlio.py). Stacking several cities'
+rows into one kernel call was measured and not kept: a chunk's time is its arrays' size (chunks
+are sized to stay in cache), not a fixed cost per call, so bigger chunks were slower.
+
 **Seeds.** Each city's seed is derived from (base seed, region) with ``numpy.random.SeedSequence``
 (the region name hashed with SHA-256 into 32-bit words), so a city's numbers never depend on
 how the batch is split or run, nor on which other cities are in it: serial, process pool,
