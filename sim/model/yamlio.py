@@ -84,7 +84,7 @@ class _Loader(_BaseLoader):  # type: ignore[misc]
         tag = _TAGS.get(key)
         if tag is None:
             tag = super().resolve(kind, value, implicit)
-            if len(_TAGS) < 65536:
+            if len(_TAGS) < 65536 and len(value) <= 200:  # short texts only: a bounded cache
                 _TAGS[key] = tag
         return tag
 
