@@ -19,8 +19,10 @@ Run: python benchmarks/bench_batch.py [--cities 337] [--samples 1000] [--measure
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import pickle
+import re
 import sys
 import time
 from pathlib import Path
@@ -31,7 +33,11 @@ from synthetic import synthetic_scenario
 
 
 def province(n: int, measures: int, years: int) -> list[dict[str, Any]]:
-    """*n* synthetic cities, each its own seed and region.
+    """*n* synthetic cities, each its own seed and region, all of one structure.
+
+    Every city has the same pools, measures (types, order, pools acted on), pollutants, years,
+    targets, coefficient keys and units; the seed draws only the numbers (activities, factors,
+    shares, efficiencies, removals, coefficient values). See :func:`structure_key`.
 
     synthetic_scenario gives each treatment measure a removal of 1-5 t/a on a pool whose COD
     may be smaller (about 30% of seeds then fail validation: removing more than a pool emits);
@@ -51,6 +57,26 @@ def province(n: int, measures: int, years: int) -> list[dict[str, Any]]:
                 m["removal"] = {"COD": f"{0.2 * cod[m['pool']]:.6g} t/(座*a)"}
         out.append(d)
     return out
+
+
+_NUMBER = re.compile(r"^[-+]?(?:\d[\d,]*\.?\d*|\.\d+)(?:[eE][-+]?\d+)?%?(?=\s|$)")
+_LABELS = {"name", "source", "note"}  # labels, not structure (and the scenario's own id and region)
+
+
+def structure_key(d: Any) -> str:
+    """A scenario mapping with its numbers blanked ('12.5 t/a' -> '# t/a') and labels dropped:
+    two cities with the same key differ only in numbers."""
+    def strip(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: strip(x) for k, x in v.items() if k not in _LABELS}
+        if isinstance(v, list):
+            return [strip(x) for x in v]
+        if isinstance(v, bool) or v is None:
+            return v
+        if isinstance(v, (int, float)):
+            return "#"
+        return _NUMBER.sub("#", str(v))
+    return json.dumps(strip({k: v for k, v in d.items() if k not in ("id", "region")}), sort_keys=True, ensure_ascii=False)
 
 
 def serial_loop(cities: list[dict[str, Any]], samples: int, seed: int) -> float:
@@ -90,6 +116,8 @@ def main() -> None:
     print(f"{n} cities x {s} samples x {args.measures} measures x {args.years} years; {os.cpu_count()} cores; "
           f"a city's scenario pickles to {len(pickle.dumps(cities[0])) / 1024:.0f} KiB; "
           f"load average {os.getloadavg()[0]:.1f} (other processes on this machine slow every figure alike)")
+    print(f"structures: {len({structure_key(d) for d in cities})} distinct among the {n} cities "
+          "(same pools, measures, units and targets; the numbers differ city by city)")
 
     # the figure under test: the process pool
     b = evaluate_batch(cities, samples=s, seed=args.seed)

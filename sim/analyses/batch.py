@@ -14,6 +14,14 @@ sample arrays. Blocks run
   one task per block (a task costs about 2 ms of scheduler time). Workers must have ersim
   installed and see the scenario files at the same absolute paths (a shared file system).
 
+**Shared structure.** Cities written from one template (same pools, measures and units,
+other numbers) are still each loaded, checked and compiled on their own, so a bad number is
+reported with its own city's file:line. What they share is cached per worker process: the
+unit algebra of their expressions (sim/model/compile.py), quantity texts and units
+(sim/core/units.py), the tags of YAML scalars (sim/model/yamlio.py). Stacking several cities'
+rows into one kernel call was measured and not kept: a chunk's time is its arrays' size (chunks
+are sized to stay in cache), not a fixed cost per call, so bigger chunks were slower.
+
 **Seeds.** Each city's seed is derived from (base seed, region) with ``numpy.random.SeedSequence``
 (the region name hashed with SHA-256 into 32-bit words), so a city's numbers never depend on
 how the batch is split or run, nor on which other cities are in it: serial, process pool,
@@ -41,12 +49,13 @@ For a cluster you did not start, set both in its workers' environment (dask conf
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -246,7 +255,6 @@ def _run_city(item: BatchInput, samples: int, seed: int | None, check_only: bool
     rec.library = tuple(sorted(lib.hashes.items()))
     rec.base_year = scen.base_year
     rec.pollutants, rec.years = list(model.pollutants), list(model.years)
-    rec.warnings = list(model.warnings)
     # central values: the same arithmetic as sim.run.run (without attribution)
     inp = model.inputs()
     base = engine.baseline(inp)[0].sum(axis=0)
@@ -277,6 +285,7 @@ def _run_city(item: BatchInput, samples: int, seed: int | None, check_only: bool
             prob = np.zeros(0)
         rec.probability = prob
         rec.timing["monte_carlo"] = time.perf_counter() - t3
+    rec.warnings = list(model.warnings)  # after the Monte Carlo: draws that break a limit add theirs, as in a run
     s = settings
     margin_c = rec.achieved - rec.required
     rec.status = [status(float(margin_c[i]), float(rec.required[i]), None if prob is None else float(prob[i]),
@@ -290,13 +299,34 @@ def _relabel(p: Problem, item: BatchInput) -> Problem:
     return p
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off while one city is evaluated; what the city left
+    behind is collected after it (young generations only).
+
+    Reading and compiling a 200-measure scenario allocates some 10^5 small objects (YAML nodes
+    and their marks, validated fields), which set off collections that find next to nothing: a
+    city's objects are freed by reference counting. Measured on this 2-core machine: a city's
+    load ~35% faster, the whole city ~15%. Nothing is kept longer than one city.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.collect(1)
+        if was:
+            gc.enable()
+
+
 def _run_block(items: Sequence[BatchInput], samples: int, seed: int | None, check_only: bool = False) -> tuple[list[_Record], float]:
     """Evaluate one block of cities (a task): records, and the seconds the block took here."""
     t = time.perf_counter()
     out = []
     for item in items:
         try:
-            out.append(_run_city(item, samples, seed, check_only))
+            with _gc_paused():
+                out.append(_run_city(item, samples, seed, check_only))
         except Exception as exc:  # a bug, not bad input: say which city
             raise RuntimeError(f"{item.label}: {type(exc).__name__}: {exc}") from exc
     return out, time.perf_counter() - t

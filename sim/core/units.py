@@ -16,7 +16,7 @@ import pint
 
 from sim.core.errors import UnitError
 
-__all__ = ["Q_", "halfwidth", "normalise_unit_text", "parse_quantity", "parse_unit", "to_magnitude", "ureg"]
+__all__ = ["Q_", "halfwidth", "normalise_unit_text", "parse_quantity", "parse_unit", "quantity_parts", "to_magnitude", "ureg"]
 
 
 def _make_registry() -> Any:
@@ -112,8 +112,21 @@ def parse_quantity(value: Any, default_unit: str | None = None) -> pint.Quantity
 @lru_cache(maxsize=65536)
 def _parse_text(value: str, default_unit: str | None) -> tuple[float, Any]:
     """Cached (magnitude, unit) of a quantity string; a fresh Quantity is built per call."""
-    q = _parse_quantity(value, default_unit)
-    return q.magnitude, q.units
+    number, unit_text = _split_text(value)
+    if not unit_text:
+        return number, parse_unit(default_unit) if default_unit else ureg.dimensionless
+    return number, parse_unit(unit_text)
+
+
+def _split_text(value: str) -> tuple[float, str]:
+    """'4918.3 蒸吨' -> (4918.3, '蒸吨'); UnitError when it does not start with a number."""
+    text = halfwidth(str(value)).strip()
+    if not text:
+        raise UnitError("empty quantity")
+    m = re.match(r"^\s*([-+]?(?:\d[\d,]*\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*)$", text)
+    if not m:
+        raise UnitError(f"cannot read {text!r} as a number with a unit (e.g. '4918.3 蒸吨')")
+    return float(m.group(1).replace(",", "")), m.group(2).strip()
 
 
 def _parse_quantity(value: Any, default_unit: str | None = None) -> pint.Quantity:
@@ -123,14 +136,7 @@ def _parse_quantity(value: Any, default_unit: str | None = None) -> pint.Quantit
         raise UnitError(f"expected a quantity, got {value!r}")
     if isinstance(value, (int, float)):
         return Q_(float(value), parse_unit(default_unit) if default_unit else ureg.dimensionless)
-    text = halfwidth(str(value)).strip()
-    if not text:
-        raise UnitError("empty quantity")
-    m = re.match(r"^\s*([-+]?(?:\d[\d,]*\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*)$", text)
-    if not m:
-        raise UnitError(f"cannot read {text!r} as a number with a unit (e.g. '4918.3 蒸吨')")
-    number = float(m.group(1).replace(",", ""))
-    unit_text = m.group(2).strip()
+    number, unit_text = _split_text(str(value))
     if not unit_text:
         unit = parse_unit(default_unit) if default_unit else ureg.dimensionless
         return Q_(number, unit)
@@ -143,3 +149,9 @@ def to_magnitude(q: Any, unit: Any) -> float:
         return float(q.to(unit).magnitude)
     except pint.DimensionalityError:
         raise UnitError(f"'{q.units:~}' does not convert to '{unit}'") from None
+
+
+def quantity_parts(text: str) -> tuple[float, Any]:
+    """(magnitude, unit) of a quantity string, as :func:`parse_quantity` reads it, without building
+    a Quantity (cached by the string: compiling many scenarios reads the same texts again)."""
+    return _parse_text(text, None)

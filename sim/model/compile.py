@@ -17,7 +17,7 @@ import pint
 
 from sim.core.errors import InputError, Problem, UnitError, did_you_mean
 from sim.core.pollutants import POLLUTANTS, display
-from sim.core.units import Q_, parse_quantity, parse_unit, ureg
+from sim.core.units import Q_, parse_quantity, parse_unit, quantity_parts, ureg
 from sim.model import consistency
 from sim.model.coefficients import Coefficient, Library
 from sim.model.compiled import (
@@ -37,6 +37,7 @@ __all__ = ["KIND_CODES", "Model", "Param", "compile_model", "completion_high", "
 
 Unit = Any  # pint's unit classes (PlainUnit/Unit) differ between versions
 
+_DIMENSIONLESS = ureg.dimensionless  # the registry parses the name again on every attribute access
 _T_PER_A = ureg.Unit("t/a")
 _T = ureg.Unit("t")
 
@@ -62,7 +63,7 @@ class _Compiler:
         items = spec if isinstance(spec, list) else [spec]
         const = 1.0
         keys: dict[str, int] = {}
-        unit = ureg.dimensionless
+        units: list[Any] = []  # unit texts of keys, units of quantities: multiplied once, cached
         for item in items:
             if isinstance(item, (int, float)) and not isinstance(item, bool):
                 if not np.isfinite(item):
@@ -74,7 +75,7 @@ class _Compiler:
             if text in self.lib:
                 c: Coefficient = self.lib[text]
                 keys[text] = keys.get(text, 0) + 1
-                unit = unit * parse_unit(c.unit)
+                units.append(c.unit)
                 if text not in self.keys_used:
                     self.keys_used.append(text)
                 self.uses.setdefault(text, []).append(user)
@@ -85,18 +86,18 @@ class _Compiler:
                             self.warnings.append(msg)
                 continue
             try:
-                q = parse_quantity(text)
+                magnitude, q_unit = quantity_parts(text)
             except UnitError:
                 looks_like_key = text.replace("_", "").replace(".", "").isalnum() and not text[:1].isdigit()
                 hint = did_you_mean(text, self.lib.keys()) if looks_like_key else ""
                 self.err(where, path, f"{text!r} is neither a coefficient key{hint} nor a number with a unit ('3 kg/t')")
                 return None
-            if not np.isfinite(q.magnitude):
+            if not np.isfinite(magnitude):
                 self.err(where, path, f"{text!r} must be a finite number")
                 return None
-            const *= float(q.magnitude)
-            unit = unit * q.units
-        return const, keys, unit
+            const *= float(magnitude)
+            units.append(q_unit)
+        return const, keys, _unit_product(tuple(units))
 
     def scale(self, unit: Unit, target: Unit, where: LineMap, path: tuple[Any, ...], what: str) -> float | None:
         s = _conversion(unit, target)
@@ -194,17 +195,17 @@ def compile_model(scen: Scenario, library: Library) -> Model:
             unit = q.units
             model.activity0[i] = float(q.magnitude)
         else:
-            unit = ureg.dimensionless
+            unit = _DIMENSIONLESS
             model.activity0[i] = 1.0
         units.append(unit)
-        model.pool_units.append(f"{unit:~}" if unit != ureg.dimensionless else "")
+        model.pool_units.append(_unit_text(unit) if unit != _DIMENSIONLESS else "")
         model.params[f"growth:{pool.id}"] = _param_from(f"growth:{pool.id}", pool.growth, f"{pool.name or pool.id} 增长率")
         for pol, spec in pool.ef.items():
             r = cc.factor(spec, inv_lines, (i, "ef", pol), f"pool {pool.id}")
             if r is None:
                 continue
             const, keys, ef_unit = r
-            per = ef_unit * unit
+            per = _unit_product((ef_unit, unit))
             s = _scale_emission(per)
             if s is None and _conversion(unit, _T_PER_D) is not None and _scale_emission(ef_unit * _M3_PER_D) is not None:
                 # a sewage flow written as plans write it (40万吨/日): water, 1 t = 1 m³
@@ -212,7 +213,7 @@ def compile_model(scen: Scenario, library: Library) -> Model:
                 unit, units[i] = flow.units, flow.units
                 model.activity0[i] = float(flow.magnitude)
                 model.pool_units[i] = f"{unit:~}"
-                per = ef_unit * unit
+                per = _unit_product((ef_unit, unit))
                 s = _scale_emission(per)
             if s is None:
                 cc.err(inv_lines, (i, "ef", pol), f"emission factor in '{ef_unit:~}' times activity in '{unit:~}' gives '{per:~}', not tonnes per year")
@@ -274,7 +275,7 @@ def compile_model(scen: Scenario, library: Library) -> Model:
                         if s is not None:
                             add(f"conv[{j}]", r[0] * s, r[1])
                 else:
-                    s = cc.scale(ureg.dimensionless, want, lines, (*path, "to"), f"moving '{unit:~}' into a pool counted in '{units[t]:~}' needs a 'conversion'; default 1")
+                    s = cc.scale(_DIMENSIONLESS, want, lines, (*path, "to"), f"moving '{unit:~}' into a pool counted in '{units[t]:~}' needs a 'conversion'; default 1")
                     if s is not None:
                         add(f"conv[{j}]", s, {})
         elif m.type in ("retire", "switch"):
@@ -287,7 +288,7 @@ def compile_model(scen: Scenario, library: Library) -> Model:
                 r = cc.factor(spec, lines, (*path, "efficiency", pol), user)
                 if r is None:
                     continue
-                s = cc.scale(r[2], ureg.dimensionless, lines, (*path, "efficiency", pol), "efficiency")
+                s = cc.scale(r[2], _DIMENSIONLESS, lines, (*path, "efficiency", pol), "efficiency")
                 if s is not None:
                     if not r[1] and not 0 <= r[0] * s <= 1:
                         cc.problems.append(consistency.problem("efficiency-range", lines, (*path, "efficiency", pol), got=f"{r[0] * s:.0%}"))
@@ -300,14 +301,14 @@ def compile_model(scen: Scenario, library: Library) -> Model:
                 r = cc.factor(spec, lines, (*path, "ef", pol), user)
                 if r is None:
                     continue
-                s = _scale_emission(r[2] * unit)
+                s = _scale_emission(_unit_product((r[2], unit)))
                 if s is None:
                     cc.err(lines, (*path, "ef", pol), f"new emission factor in '{r[2]:~}' does not fit the pool's activity in '{unit:~}'")
                     continue
                 add(f"newef[{j},{pol_idx[pol]}]", r[0] * s, r[1])
         if m.type == "treat" and m.quantity is not None:
             q = _water_flow(parse_quantity(m.quantity), cc, lines, (*path, "quantity"))
-            lf: tuple[float, dict[str, int], Unit] | None = (1.0, {}, ureg.dimensionless)
+            lf: tuple[float, dict[str, int], Unit] | None = (1.0, {}, _DIMENSIONLESS)
             if m.load_factor is not None:
                 lf = cc.factor(m.load_factor, lines, (*path, "load_factor"), user)
             if lf is None:
@@ -323,7 +324,7 @@ def compile_model(scen: Scenario, library: Library) -> Model:
                 r = cc.factor(spec, lines, (*path, fieldname, pol), user)
                 if r is None:
                     continue
-                u = q.units * lf[2] * r[2]
+                u = _unit_product((q.units, lf[2], r[2]))
                 s = _scale_emission(u)
                 if s is None:
                     cc.err(lines, (*path, fieldname, pol), f"quantity '{q.units:~}' x '{r[2]:~}' gives '{u:~}', not tonnes per year")
@@ -343,7 +344,7 @@ def compile_model(scen: Scenario, library: Library) -> Model:
 
     for j, m in enumerate(scen.measures):
         if m.cost is not None:
-            _measure_cost(cc, model, j, m, units[model.src[j]] if m.pool in pidx else ureg.dimensionless)
+            _measure_cost(cc, model, j, m, units[model.src[j]] if m.pool in pidx else _DIMENSIONLESS)
 
     # targets reference known pollutants and years
     for i, tg in enumerate(scen.targets):
@@ -386,7 +387,7 @@ def _measure_cost(cc: _Compiler, model: Model, j: int, m: Measure, pool_unit: An
     path = ("measures", j, "cost")
     lines = cc.lines
     if m.share is not None and m.quantity is None:
-        unit, level = ureg.dimensionless, m.share.value
+        unit, level = _DIMENSIONLESS, m.share.value
     elif m.quantity is not None:
         q = parse_quantity(m.quantity)
         unit, level = q.units, float(q.magnitude)
@@ -395,7 +396,7 @@ def _measure_cost(cc: _Compiler, model: Model, j: int, m: Measure, pool_unit: An
     yuan = ureg.Unit("元")
     per_year = ureg.Unit("元/a")
 
-    by_share = unit == ureg.dimensionless and m.share is not None
+    by_share = unit == _DIMENSIONLESS and m.share is not None
     pool_act = float(model.activity0[model.src[j]])
 
     def per_unit(spec: Any, field: str, annual: bool) -> float | None:
@@ -412,7 +413,7 @@ def _measure_cost(cc: _Compiler, model: Model, j: int, m: Measure, pool_unit: An
         want = per_year if annual else yuan
         total = (want, 1.0 / level if level else 0.0)
         forms = [total] if by_share else [(want / unit, 1.0), total]
-        if by_share and pool_unit != ureg.dimensionless:
+        if by_share and pool_unit != _DIMENSIONLESS:
             forms.append((want / pool_unit, pool_act))  # per unit of activity x the pool's base-year activity
         for target, scale in forms:
             try:
@@ -456,7 +457,7 @@ def _measure_cost(cc: _Compiler, model: Model, j: int, m: Measure, pool_unit: An
         except pint.DimensionalityError:
             cc.err(lines, (*path, "per_tonne", pol), f"per_tonne in '{r[2]:~}' is not 元 per tonne")
     model.unit_cost[j] = total
-    model.decision_unit[j] = f"{unit:~}" if unit != ureg.dimensionless else ""
+    model.decision_unit[j] = f"{unit:~}" if unit != _DIMENSIONLESS else ""
     model.decision_level[j] = level
     pot = level
     if m.potential is not None:
@@ -510,6 +511,21 @@ def _water_flow(q: Any, cc: _Compiler, where: LineMap, path: tuple[Any, ...]) ->
     if str(p) not in cc.warnings:
         cc.warnings.append(str(p))
     return out
+
+
+@lru_cache(maxsize=4096)
+def _unit_product(parts: tuple[Any, ...]) -> Unit:
+    """dimensionless x each part in turn (a unit text, parsed, or a unit), cached: pint is slow."""
+    unit = _DIMENSIONLESS
+    for part in parts:
+        unit = unit * (parse_unit(part) if isinstance(part, str) else part)
+    return unit
+
+
+@lru_cache(maxsize=4096)
+def _unit_text(unit: Unit) -> str:
+    """A unit in pint's short form ('t/a'), cached."""
+    return f"{unit:~}"
 
 
 @lru_cache(maxsize=4096)

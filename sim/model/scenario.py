@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 from sim.core.errors import UnitError
 from sim.core.pollutants import POLLUTANTS, canonical_pollutant
 from sim.core.uncertainty import lognormal_problem
-from sim.core.units import parse_quantity
+from sim.core.units import parse_quantity, quantity_parts
 from sim.model.measure_types import MEASURE_TYPES
 
 __all__ = [
@@ -153,10 +153,10 @@ def _quantity_text(v: Any) -> str:
         v = _finite(float(v), "quantity")
         return repr(float(v))
     try:
-        q = parse_quantity(str(v))
+        magnitude, _ = quantity_parts(str(v))
     except UnitError as exc:
         raise ValueError(str(exc)) from None
-    _finite(float(q.magnitude), "quantity")
+    _finite(float(magnitude), "quantity")
     return str(v).strip()
 
 
@@ -330,7 +330,7 @@ class Measure(_Strict):
                 raise ValueError(f"a {t} measure needs {' or '.join(repr(n) for n in names)}: {_FIELD_HINT[names[0]]}")
         if t == "treat" and set(self.c_in) != set(self.c_out):
             raise ValueError("c_in and c_out must name the same pollutants")
-        if self.quantity is not None and parse_quantity(self.quantity).magnitude < 0:
+        if self.quantity is not None and quantity_parts(self.quantity)[0] < 0:
             raise ValueError("quantity must not be negative")
         if self.completion.value < 0 or (self.completion.high or self.completion.value) > 1:
             raise ValueError("completion must lie between 0 and 1 (0% to 100%)")

@@ -69,10 +69,28 @@ MAX_DEPTH = 64  # nesting levels (a scenario needs about six)
 _BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+_STR = "tag:yaml.org,2002:str"
+#: the tag a scalar's text resolves to (keys, units and words repeat across a scenario and across files)
+_TAGS: dict[tuple[str, Any], str] = {}
+
+
 class _Loader(_BaseLoader):  # type: ignore[misc]
     """SafeLoader whose value errors (a date such as 2022-06-31, a 5000-digit integer) carry a line."""
 
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is not yaml.ScalarNode or self.yaml_path_resolvers:
+            return super().resolve(kind, value, implicit)
+        key = (value, implicit)
+        tag = _TAGS.get(key)
+        if tag is None:
+            tag = super().resolve(kind, value, implicit)
+            if len(_TAGS) < 65536 and len(value) <= 200:  # short texts only: a bounded cache
+                _TAGS[key] = tag
+        return tag
+
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        if node.__class__ is yaml.ScalarNode and node.tag == _STR:
+            return node.value  # what SafeConstructor makes of a string, without its bookkeeping
         try:
             return super().construct_object(node, deep)
         except (ValueError, OverflowError) as exc:
