@@ -270,3 +270,24 @@ def test_batch_equals_ersim_run_per_city(tmp_path: Path) -> None:
             np.testing.assert_array_equal(row["reduction_total_q"].sel(pollutant=run["pollutant"].values,
                                                                        year=run["year"].values).values, q, err_msg=path.name)
     assert one_block.sizes["region"] == 4
+
+
+def test_a_city_whose_draws_break_a_limit_says_so_in_the_batch(tmp_path: Path) -> None:
+    # 95 蒸吨 retired from a 100 蒸吨 pool whose growth ranges -10%..+2%/a: fits at central values, but
+    # draws with growth below about -1% leave less than 95 蒸吨 by 2025; the batch carries the run's warning
+    from sim.analyses.batch import evaluate_batch
+    from sim.evaluation.evaluate import run_uncertain
+    from sim.model.coefficients import load_library
+    from sim.model.load import scenario_from_dict
+
+    city = {"name": "一致性", "id": "tight", "region": "丙市", "base_year": 2020, "years": [2021, 2025],
+            "inventory": [{"id": "coal", "name": "燃煤锅炉", "activity": "100 蒸吨",
+                           "growth": {"value": "0%", "low": "-10%", "high": "2%"}, "ef": {"NOx": "2 t/(蒸吨*a)"}}],
+            "measures": [{"id": "r1", "type": "retire", "pool": "coal", "quantity": "95 蒸吨"}],
+            "targets": [{"id": "nox", "pollutant": "NOx", "kind": "reduction_percent", "value": "10%", "year": 2025}]}
+    b = evaluate_batch([city], samples=64, seed=2, workers=1)
+    said = [w for w in b.warnings if "samples" in w and "capped" in w]
+    assert len(said) == 1 and said[0].startswith("丙市: ") and "of 64 samples" in said[0]
+    alone = run_uncertain(scenario_from_dict(city), load_library(), samples=64,
+                          seed=int(b.dataset["region_seed"].values[0]), keep="quantiles")
+    assert said[0].removeprefix("丙市: ") in alone.warnings
