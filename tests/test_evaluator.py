@@ -176,3 +176,51 @@ def test_allocator_tuned_once_and_numbers_unchanged(monkeypatch):
     monkeypatch.setattr(allocator, "_done", False)
     monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "1000000")
     assert not allocator.tune()  # the environment's own settings stand
+
+
+@pytest.mark.parametrize("every", [1, 25])
+def test_forked_processes_give_the_numbers_of_one_thread(every, monkeypatch):
+    # large evaluations run their chunks in two forked processes: the same numbers, breaches,
+    # reductions and progress as the single-threaded loop, bit for bit
+    from sim.evaluation import evaluator
+
+    if not evaluator._can_fork():
+        pytest.skip("no fork start method on this platform")
+    model = compile_model(scenario_from_dict(synthetic_scenario(15, 4, seed=9)), EMPTY)
+    rows = np.concatenate([Sampler(model, 1000, 4, block=64).rows(b) for b in range(16)])[:1000]
+
+    def run(env: str, process_rows: int) -> tuple[evaluator.Evaluation, dict[str, int], list[int]]:
+        monkeypatch.setenv("ERSIM_THREADS", env)
+        monkeypatch.setattr(evaluator, "PROCESS_ROWS", process_rows)
+        counts: dict[str, int] = {}
+        done: list[int] = []
+        ev = evaluate(model, rows, chunk=37, reductions=90, breaches=counts, progress=done.append, mean_every=every)
+        return ev, counts, done
+
+    one, c1, d1 = run("1", 10**9)
+    used: list[int] = []
+    real = evaluator._in_processes
+    monkeypatch.setattr(evaluator, "_in_processes", lambda job, workers: (used.append(workers), real(job, workers))[1])
+    forked, c2, d2 = run("2", 1)
+    assert used == [2]  # the forked path ran
+    for name in ("baseline_total", "emissions_total", "required", "achieved", "reduction"):
+        np.testing.assert_array_equal(getattr(forked, name), getattr(one, name))
+    assert c1 == c2 and sum(d1) == sum(d2) == 1000
+
+
+def _sweep_in_a_pool_worker(_: int) -> float:
+    from sim.evaluation import evaluator
+
+    evaluator.PROCESS_ROWS = 1
+    model = compile_model(scenario_from_dict(synthetic_scenario(6, 3, seed=2)), EMPTY)
+    return float(evaluate(model, Sampler(model, 300, 1, block=50)).emissions_total.sum())
+
+
+def test_a_daemonic_worker_evaluates_with_threads():
+    # a multiprocessing pool's workers may not have children: evaluate keeps its threads there
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        got = pool.map(_sweep_in_a_pool_worker, [0])[0]
+    model = compile_model(scenario_from_dict(synthetic_scenario(6, 3, seed=2)), EMPTY)
+    assert got == float(evaluate(model, Sampler(model, 300, 1, block=50)).emissions_total.sum())

@@ -5,7 +5,9 @@ city of a batch (rows drawn inside the chunk loop by a :class:`Sampler`), sweeps
 common random numbers, built per chunk by :class:`GridRows`) and sensitivity (a parameter
 matrix, via ``sim.analyses.sweep.evaluate_rows``). A chunk is one vectorised kernel call
 (sim/core/kernel.py) on a few MiB of working memory; no loop over samples or measures. Chunks
-run on two threads (numpy releases the GIL in its kernels; ``ERSIM_THREADS=1`` keeps it to one).
+run on two threads (numpy releases the GIL in its kernels), or, from :data:`PROCESS_ROWS` rows
+on Linux, in two forked processes (same numbers; no interpreter lock to share);
+``ERSIM_THREADS=1`` keeps everything in one thread.
 
 Units: totals in t/a [N, pollutant, year]; required/achieved per target [N, target] in the
 target's unit (t, or µg/m³ for concentration targets); per-measure reductions in t/a.
@@ -157,15 +159,10 @@ def evaluate(model: Model, rows: np.ndarray | RowSource, values: np.ndarray | No
     *mean_every* > 1 keeps the totals only as means over each block of that many consecutive
     rows ([N / mean_every, P, Y]; a sweep's samples at one grid point), never all rows.
     """
-    import threading
-
     from sim.core import allocator
-    from sim.model import consistency
 
     allocator.tune()
-
-    lock = threading.Lock()
-    from sim.evaluation.targets import air_values, target_specs
+    from sim.evaluation.targets import target_specs
 
     sampler = None if isinstance(rows, np.ndarray) else rows
     if sampler is not None:
@@ -186,56 +183,156 @@ def evaluate(model: Model, rows: np.ndarray | RowSource, values: np.ndarray | No
     keep = min(n, max(0, reductions))
     if keep:
         out.reduction = np.empty((keep, len(model.measures), p, y), dtype=reduction_dtype)
-    starts = list(range(0, n, step))
-    plan = kernel.make_plan(model.kind, model.src, model.tgt, len(model.pools), group=model.group)
+    job = _Job(model, rows, sampler, values, n, step, every, keep, reduction_dtype, breaches is not None, specs,
+               kernel.make_plan(model.kind, model.src, model.tgt, len(model.pools), group=model.group))
+    count = len(job.starts)
 
-    def one(c: int) -> int:
-        lo, hi = starts[c], min(n, starts[c] + step)
-        x = sampler.rows(c) if sampler is not None else rows[lo:hi]  # type: ignore[index]
-        inp = model.inputs_from_matrix(x)
-        if breaches is not None:
-            found = consistency.sample_breaches(model, x, inp)
-            with lock:
-                for what, count in found.items():
-                    breaches[what] = breaches.get(what, 0) + count
-        b, e = kernel.totals(inp, plan)
+    def store(res: _Chunk) -> int:
+        """Put one chunk's results in place (in chunk order: sums over a block of rows are added
+        in the same order however the chunks were scheduled)."""
+        lo, hi = res.lo, res.hi
         if every == 1:
-            out.baseline_total[lo:hi], out.emissions_total[lo:hi] = b, e
-        else:  # sums per block of rows (a block may span chunks: added under the lock), divided at the end
-            block = np.arange(lo, hi) // every
-            firsts = np.concatenate([[0], np.nonzero(np.diff(block))[0] + 1])
-            sb, se = np.add.reduceat(b, firsts, axis=0), np.add.reduceat(e, firsts, axis=0)
-            with lock:
-                out.baseline_total[block[firsts]] += sb
-                out.emissions_total[block[firsts]] += se
+            out.baseline_total[lo:hi], out.emissions_total[lo:hi] = res.baseline, res.emissions
+        else:
+            out.baseline_total[res.blocks] += res.baseline
+            out.emissions_total[res.blocks] += res.emissions
         if specs:
-            air = air_values(model, x)
-            r, a = evaluate_targets(specs, b, e, air, None if values is None else values[lo:hi])
-            out.required[lo:hi], out.achieved[lo:hi] = r, a
-        if lo < keep and out.reduction is not None:
-            top = min(hi, keep)
-            for s0 in range(lo, top, REDUCTION_ROWS):  # a few rows at a time: the attribution's temporaries stay small
-                s1 = min(top, s0 + REDUCTION_ROWS)
-                out.reduction[s0:s1] = sequential_reductions(model.inputs_from_matrix(x[s0 - lo : s1 - lo]))
+            out.required[lo:hi], out.achieved[lo:hi] = res.required, res.achieved
+        if res.reduction is not None and out.reduction is not None:
+            out.reduction[lo : lo + len(res.reduction)] = res.reduction
+        if breaches is not None:
+            for what, k in res.breaches.items():
+                breaches[what] = breaches.get(what, 0) + k
+        if progress is not None:
+            progress(hi - lo)
         return hi - lo
 
-    threads = 1 if os.environ.get("ERSIM_THREADS") == "1" else min(2, os.cpu_count() or 1, len(starts))
-    if threads > 1:
+    workers = 1 if os.environ.get("ERSIM_THREADS") == "1" else min(2, os.cpu_count() or 1, count)
+    if workers > 1 and n >= PROCESS_ROWS and _can_fork():
+        for done in _in_processes(job, workers):
+            store(done)
+    elif workers > 1:
         from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(threads) as pool:
-            for done in pool.map(one, range(len(starts))):
-                if progress is not None:
-                    progress(done)
+        with ThreadPoolExecutor(workers) as pool:
+            for done in pool.map(job.chunk, range(count)):
+                store(done)
     else:
-        for c in range(len(starts)):
-            done = one(c)
-            if progress is not None:
-                progress(done)
+        for c in range(count):
+            store(job.chunk(c))
     if every > 1:
         out.baseline_total /= every
         out.emissions_total /= every
     return out
+
+
+#: rows from which :func:`evaluate` runs its chunks in two forked processes rather than two
+#: threads. The threads share the interpreter lock between numpy calls: on a small model
+#: (Ankang, 9 measures) two threads ran a sweep only 1.2x faster than one, with 15,000
+#: lock hand-overs per 300,000 rows; two processes have no lock to share.
+PROCESS_ROWS = 200_000
+
+
+@dataclass
+class _Chunk:
+    """What one chunk of rows gives back (see :func:`evaluate`)."""
+
+    lo: int
+    hi: int
+    blocks: np.ndarray | None  # block of each summed row group (mean_every > 1), else None
+    baseline: np.ndarray  # [rows or blocks, P, Y] t/a
+    emissions: np.ndarray
+    required: np.ndarray  # [rows, T]
+    achieved: np.ndarray
+    reduction: np.ndarray | None  # [rows kept, M, P, Y] t/a
+    breaches: dict[str, int]
+
+
+@dataclass
+class _Job:
+    """Everything a chunk needs: evaluated by threads here, or by forked processes (inherited)."""
+
+    model: Model
+    rows: Any
+    sampler: RowSource | None
+    values: np.ndarray | None
+    n: int
+    step: int
+    every: int
+    keep: int
+    reduction_dtype: Any
+    count_breaches: bool
+    specs: list[Any]
+    plan: kernel.Plan
+
+    @property
+    def starts(self) -> range:
+        return range(0, self.n, self.step)
+
+    def chunk(self, c: int) -> _Chunk:
+        """Evaluate chunk *c* (rows c*step .. (c+1)*step)."""
+        from sim.evaluation.targets import air_values
+        from sim.model import consistency
+
+        model = self.model
+        lo, hi = c * self.step, min(self.n, (c + 1) * self.step)
+        x = self.sampler.rows(c) if self.sampler is not None else self.rows[lo:hi]
+        inp = model.inputs_from_matrix(x)
+        found = consistency.sample_breaches(model, x, inp) if self.count_breaches else {}
+        b, e = kernel.totals(inp, self.plan)
+        if self.specs:
+            r, a = evaluate_targets(self.specs, b, e, air_values(model, x), None if self.values is None else self.values[lo:hi])
+        else:
+            r = a = np.empty((hi - lo, 0))
+        blocks = None
+        if self.every > 1:  # sums per block of rows (a block may span chunks)
+            block = np.arange(lo, hi) // self.every
+            firsts = np.concatenate([[0], np.nonzero(np.diff(block))[0] + 1])
+            b, e, blocks = np.add.reduceat(b, firsts, axis=0), np.add.reduceat(e, firsts, axis=0), block[firsts]
+        red = None
+        if lo < self.keep:
+            top = min(hi, self.keep)
+            red = np.empty((top - lo, len(model.measures), len(model.pollutants), len(model.years)), dtype=self.reduction_dtype)
+            for s0 in range(lo, top, REDUCTION_ROWS):  # a few rows at a time: the attribution's temporaries stay small
+                s1 = min(top, s0 + REDUCTION_ROWS)
+                red[s0 - lo : s1 - lo] = sequential_reductions(model.inputs_from_matrix(x[s0 - lo : s1 - lo]))
+        return _Chunk(lo, hi, blocks, b, e, r, a, red, found)
+
+
+_FORKED_JOB: _Job | None = None  # the job a forked worker inherits (set just before the fork)
+
+
+def _can_fork() -> bool:
+    """Linux with the fork start method, outside a daemonic worker process (which may not have
+    children, e.g. a multiprocessing pool's); elsewhere the threads are kept."""
+    import multiprocessing
+    import sys
+
+    return (sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
+            and not multiprocessing.current_process().daemon)
+
+
+def _chunks_of_forked_job(cs: list[int]) -> list[_Chunk]:
+    assert _FORKED_JOB is not None
+    return [_FORKED_JOB.chunk(c) for c in cs]
+
+
+def _in_processes(job: _Job, workers: int) -> Any:
+    """Chunks of *job* evaluated by *workers* forked processes, yielded in chunk order."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    global _FORKED_JOB
+    count = len(job.starts)
+    per = max(1, count // (8 * workers))  # a few chunks per task: progress, and little traffic
+    tasks = [list(range(c, min(count, c + per))) for c in range(0, count, per)]
+    _FORKED_JOB = job
+    try:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            for results in pool.map(_chunks_of_forked_job, tasks):
+                yield from results
+    finally:
+        _FORKED_JOB = None
 
 
 def _component_labels(inp: engine.EngineInputs) -> np.ndarray:
