@@ -191,7 +191,7 @@ def test_forked_processes_give_the_numbers_of_one_thread(every, monkeypatch):
 
     def run(env: str, process_rows: int) -> tuple[evaluator.Evaluation, dict[str, int], list[int]]:
         monkeypatch.setenv("ERSIM_THREADS", env)
-        monkeypatch.setattr(evaluator, "PROCESS_ROWS", process_rows)
+        monkeypatch.setattr(evaluator, "PROCESS_WORK", process_rows)
         counts: dict[str, int] = {}
         done: list[int] = []
         ev = evaluate(model, rows, chunk=37, reductions=90, breaches=counts, progress=done.append, mean_every=every)
@@ -211,7 +211,7 @@ def test_forked_processes_give_the_numbers_of_one_thread(every, monkeypatch):
 def _sweep_in_a_pool_worker(_: int) -> float:
     from sim.evaluation import evaluator
 
-    evaluator.PROCESS_ROWS = 1
+    evaluator.PROCESS_WORK = 1
     model = compile_model(scenario_from_dict(synthetic_scenario(6, 3, seed=2)), EMPTY)
     return float(evaluate(model, Sampler(model, 300, 1, block=50)).emissions_total.sum())
 

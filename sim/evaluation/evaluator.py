@@ -5,8 +5,8 @@ city of a batch (rows drawn inside the chunk loop by a :class:`Sampler`), sweeps
 common random numbers, built per chunk by :class:`GridRows`) and sensitivity (a parameter
 matrix, via ``sim.analyses.sweep.evaluate_rows``). A chunk is one vectorised kernel call
 (sim/core/kernel.py) on a few MiB of working memory; no loop over samples or measures. Chunks
-run on two threads (numpy releases the GIL in its kernels), or, from :data:`PROCESS_ROWS` rows
-on Linux, in two forked processes (same numbers; no interpreter lock to share);
+run on two threads (numpy releases the GIL in its kernels), or, from :data:`PROCESS_WORK` on
+Linux, in two forked processes (same numbers; no interpreter lock to share);
 ``ERSIM_THREADS=1`` keeps everything in one thread.
 
 Units: totals in t/a [N, pollutant, year]; required/achieved per target [N, target] in the
@@ -208,7 +208,7 @@ def evaluate(model: Model, rows: np.ndarray | RowSource, values: np.ndarray | No
         return hi - lo
 
     workers = 1 if os.environ.get("ERSIM_THREADS") == "1" else min(2, os.cpu_count() or 1, count)
-    if workers > 1 and n >= PROCESS_ROWS and _can_fork():
+    if workers > 1 and n * (len(model.measures) + len(model.pools)) >= PROCESS_WORK and _can_fork():
         for done in _in_processes(job, workers):
             store(done)
     elif workers > 1:
@@ -226,11 +226,13 @@ def evaluate(model: Model, rows: np.ndarray | RowSource, values: np.ndarray | No
     return out
 
 
-#: rows from which :func:`evaluate` runs its chunks in two forked processes rather than two
-#: threads. The threads share the interpreter lock between numpy calls: on a small model
-#: (Ankang, 9 measures) two threads ran a sweep only 1.2x faster than one, with 15,000
-#: lock hand-overs per 300,000 rows; two processes have no lock to share.
-PROCESS_ROWS = 200_000
+#: work (rows x (measures + pools)) from which :func:`evaluate` runs its chunks in two forked
+#: processes rather than two threads. The threads share the interpreter lock between numpy
+#: calls: on a small model (Ankang, 9 measures) two threads ran a sweep only 1.2x faster than
+#: one, with 15,000 lock hand-overs per 300,000 rows; two processes have no lock to share
+#: (10,000 draws of a 200-measure city: 1.23 s on one thread, 0.98 s on two, 0.84 s in two
+#: processes). Below it, forking and sending results back cost more than they save.
+PROCESS_WORK = 2_000_000
 
 
 @dataclass
