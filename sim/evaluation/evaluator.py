@@ -306,7 +306,9 @@ _FORKED_JOB: _Job | None = None  # the job a forked worker inherits (set just be
 
 def _can_fork() -> bool:
     """Linux with the fork start method, outside a daemonic worker process (which may not have
-    children, e.g. a multiprocessing pool's); elsewhere the threads are kept."""
+    children, e.g. a multiprocessing pool's); elsewhere the threads are kept. Other threads of
+    the parent (a progress display) do not matter here: the children only evaluate chunks of
+    the inherited job and send the results back, touching no lock those threads may hold."""
     import multiprocessing
     import sys
 

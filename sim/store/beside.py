@@ -40,17 +40,23 @@ def _run(jobs: Sequence[Callable[[], object]]) -> None:
         job()
 
 
-def _child(jobs: Sequence[Callable[[], object]]) -> None:
-    """In the forked child: run the jobs, then leave without running the parent's exit handlers."""
+def _leave_after(work: Callable[[], object]) -> None:
+    """In a forked child: run *work*, then leave without running the parent's exit handlers
+    (exit code 0 when it ran; on any error 1, and the parent runs the jobs again and raises it)."""
     code = 1
     try:
         signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends the child; the parent cleans up
-        _run(jobs)
+        work()
         code = 0
-    except BaseException:  # the parent runs the jobs again and raises the error itself
+    except BaseException:
         code = 1
     finally:
         os._exit(code)
+
+
+def _child(jobs: Sequence[Callable[[], object]]) -> None:
+    """In the forked child: run the jobs, then leave."""
+    _leave_after(lambda: _run(jobs))
 
 
 @contextlib.contextmanager
@@ -171,28 +177,23 @@ class Worker:
 
 def _worker(fd: int, prepare: Callable[[], object]) -> None:
     """In the early child: prepare, wait for the path of the pickled jobs, run them, leave."""
-    code = 1
-    try:
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    def work() -> None:
         prepare()
         chunks = []
         while chunk := os.read(fd, 4096):
             chunks.append(chunk)
         if not chunks:  # the parent handed nothing over (it failed before writing, or wrote itself)
-            code = 0
-        else:
-            path = os.fsdecode(b"".join(chunks))
-            try:
-                with open(path, "rb") as fh:
-                    jobs = pickle.load(fh)
-            finally:
-                os.unlink(path)
-            _run(jobs)
-            code = 0
-    except BaseException:  # the parent runs the jobs again and raises the error itself
-        code = 1
-    finally:
-        os._exit(code)
+            return
+        path = os.fsdecode(b"".join(chunks))
+        try:
+            with open(path, "rb") as fh:
+                jobs = pickle.load(fh)
+        finally:
+            os.unlink(path)
+        _run(jobs)
+
+    _leave_after(work)
 
 
 _handed: list[Worker] = []
