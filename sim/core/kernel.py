@@ -42,6 +42,7 @@ class Plan:
 
     n_pools: int
     moves: np.ndarray  # measures that move activity (retire, switch)
+    moves_in: bool  # whether some of them bring activity into a pool (switch, replacement)
     ctl: np.ndarray  # control/standard measures on pools of the expanded path
     treats: np.ndarray  # treatment measures on pools of the expanded path
     dense_pools: np.ndarray  # pools evaluated by the engine's dense path
@@ -49,7 +50,6 @@ class Plan:
     row_head: np.ndarray  # [R] index into [pools..., treats...] of each row's head
     row_ctl: np.ndarray  # [R,J] index into ctl (or len(ctl) = a column of ones), rows sorted by subset size
     row_depth: np.ndarray  # [J] number of rows with more than j subset members
-    row_sign: np.ndarray  # [R] (-1)^|S| (and -1 for a treatment head)
     treat_pools: np.ndarray  # pools holding a treatment (clip check)
     plain_pools: np.ndarray  # pools of the expanded path: their A_eff EF term is one direct product
 
@@ -61,8 +61,7 @@ def make_plan(kind: np.ndarray, src: np.ndarray, tgt: np.ndarray, n_pools: int, 
     *dense* (bool [K]) sends pools to the engine's dense path whatever their controls; so does
     *group* [M] (disjoint groups, -1 for none) for every pool holding a grouped measure.
     """
-    del tgt  # activity moves are evaluated per chunk; the rows depend on controls and treatments only
-    k = n_pools
+    k = n_pools  # activity moves are evaluated per chunk; the rows depend on controls and treatments only
     is_ctl = np.isin(kind, (engine.CONTROL, engine.STANDARD))
     is_treat = kind == engine.TREAT
     n_ctl = np.bincount(src[is_ctl], minlength=k) if is_ctl.any() else np.zeros(k, dtype=np.int64)
@@ -73,31 +72,33 @@ def make_plan(kind: np.ndarray, src: np.ndarray, tgt: np.ndarray, n_pools: int, 
         to_dense = to_dense.copy()
         to_dense[src[group >= 0]] = True
     dense_pools = np.nonzero(to_dense)[0]
+    moves = np.nonzero(np.isin(kind, (engine.RETIRE, engine.SWITCH)))[0]
     on_dense = to_dense[src] & (is_ctl | is_treat)
     ctl = np.nonzero(is_ctl & ~to_dense[src])[0]
     treats = np.nonzero(is_treat & ~to_dense[src])[0]
-    # (pool, head index, sign); the empty subset of each pool's own head is the plain product
-    # A_eff EF, contracted directly without a row of its own
-    heads: list[tuple[int, int, float]] = [(p, p, 1.0) for p in range(k) if not to_dense[p]]
-    heads += [(int(src[t]), k + i, -1.0) for i, t in enumerate(treats)]
+    # (pool, head index); the empty subset of each pool's own head is the plain product
+    # A_eff EF, contracted directly without a row of its own. Signs are not stored: a treatment
+    # head enters as -R and each subset member as -c (see totals)
+    heads: list[tuple[int, int]] = [(p, p) for p in range(k) if not to_dense[p]]
+    heads += [(int(src[t]), k + i) for i, t in enumerate(treats)]
     ctl_of: dict[int, list[int]] = {}
     for i, m in enumerate(ctl):
         ctl_of.setdefault(int(src[m]), []).append(i)
-    rows: list[tuple[int, float, tuple[int, ...]]] = []
-    for pool, head, sign in heads:
+    rows: list[tuple[int, tuple[int, ...]]] = []
+    for pool, head in heads:
         members = ctl_of.get(pool, [])
         for subset in range(1 if head < k else 0, 2 ** len(members)):
-            chosen = tuple(members[r] for r in range(len(members)) if subset >> r & 1)
-            rows.append((head, sign * (-1.0) ** len(chosen), chosen))
-    rows.sort(key=lambda r: -len(r[2]))
-    j = max((len(r[2]) for r in rows), default=0)
+            rows.append((head, tuple(members[r] for r in range(len(members)) if subset >> r & 1)))
+    rows.sort(key=lambda r: -len(r[1]))
+    j = max((len(r[1]) for r in rows), default=0)
     row_ctl = np.full((len(rows), j), len(ctl), dtype=np.int64)
-    for i, (_, _, chosen) in enumerate(rows):
+    for i, (_, chosen) in enumerate(rows):
         row_ctl[i, : len(chosen)] = chosen
-    depth = np.array([sum(1 for r in rows if len(r[2]) > d) for d in range(j)], dtype=np.int64)
+    depth = np.array([sum(1 for r in rows if len(r[1]) > d) for d in range(j)], dtype=np.int64)
     return Plan(
         n_pools=k,
-        moves=np.nonzero(np.isin(kind, (engine.RETIRE, engine.SWITCH)))[0],
+        moves=moves,
+        moves_in=bool((tgt[moves] >= 0).any()),
         ctl=ctl,
         treats=treats,
         dense_pools=dense_pools,
@@ -105,7 +106,6 @@ def make_plan(kind: np.ndarray, src: np.ndarray, tgt: np.ndarray, n_pools: int, 
         row_head=np.array([r[0] for r in rows], dtype=np.int64),
         row_ctl=row_ctl,
         row_depth=depth,
-        row_sign=np.array([r[1] for r in rows], dtype=float),
         treat_pools=np.unique(src[treats]),
         plain_pools=np.nonzero(~to_dense)[0],
     )
@@ -125,22 +125,31 @@ def totals(inp: engine.EngineInputs, plan: Plan | None = None) -> tuple[np.ndarr
     base = np.matmul(np.swapaxes(a, 1, 2), inp.ef).swapaxes(1, 2)  # [N,P,Y]
     if len(plan.treats) and _clip_bites(inp, plan, f, a_eff):
         return base, engine.emission_totals(inp, activities=(a, a_eff))
-    n = a.shape[0]
-    y = a.shape[2]
     ctl = plan.ctl
     # heads: pools (A_eff, EF) and treatments (f_t, -R_t) side by side
-    left_h = np.concatenate([a_eff, f[:, plan.treats]], axis=1) if len(plan.treats) else a_eff
-    right_h = np.concatenate([inp.ef, inp.removal[:, plan.treats]], axis=1) if len(plan.treats) else inp.ef
+    if len(plan.treats):
+        n, k, y = a_eff.shape
+        left_h = np.empty((n, k + len(plan.treats), y))
+        left_h[:, :k] = a_eff
+        np.take(f, plan.treats, axis=1, out=left_h[:, k:], mode="clip")
+        right_h = np.empty((n, k + len(plan.treats), inp.ef.shape[2]))
+        right_h[:, :k] = inp.ef
+        np.negative(np.take(inp.removal, plan.treats, axis=1), out=right_h[:, k:])
+    else:
+        left_h, right_h = a_eff, inp.ef
     left = np.take(left_h, plan.row_head, axis=1)  # [N,R,Y]
     right = np.take(right_h, plan.row_head, axis=1)  # [N,R,P]
     if len(ctl):
-        c_ext = np.concatenate([_cover(inp, f, a, ctl), np.ones((n, 1, y))], axis=1)  # [N,Mc+1,Y]
-        d_ext = np.concatenate([np.minimum(inp.cut[:, ctl], 1.0), np.ones((n, 1, inp.ef.shape[2]))], axis=1)
+        # rows are sorted by subset size, so the first row_depth[j] rows all have a j-th member:
+        # the padding index len(ctl) is never read. The shares come negated: a row of subset S
+        # gets (-1)^|S| from its |S| factors (exact in floating point, as is the treatment's -R)
+        c = _cover(inp, f, a, ctl, negate=True)  # [N,Mc,Y]
+        d = np.take(inp.cut, ctl, axis=1)  # [N,Mc,P]
+        np.minimum(d, 1.0, out=d)
         for j, rows in enumerate(plan.row_depth.tolist()):
             idx = plan.row_ctl[:rows, j]
-            left[:, :rows] *= np.take(c_ext, idx, axis=1)
-            right[:, :rows] *= np.take(d_ext, idx, axis=1)
-    right *= plan.row_sign[None, :, None]
+            left[:, :rows] *= np.take(c, idx, axis=1)
+            right[:, :rows] *= np.take(d, idx, axis=1)
     emis = np.matmul(np.swapaxes(left, 1, 2), right).swapaxes(1, 2)  # [N,P,Y]
     plain = plan.plain_pools
     if len(plain) == plan.n_pools:
@@ -158,17 +167,24 @@ def _moved(inp: engine.EngineInputs, plan: Plan, f: np.ndarray, a: np.ndarray) -
     if not len(mv):
         return a
     moved = np.nan_to_num(inp.qty[:, mv])[:, :, None] * f[:, mv]  # [N,Mm,Y]
-    gained = moved * inp.conv[:, mv, None]
-    delta = engine.by_pool(gained, inp.tgt[mv], plan.n_pools) - engine.by_pool(moved, inp.src[mv], plan.n_pools)
-    return np.maximum(a + delta, 0.0)
+    if plan.moves_in:
+        gained = moved * inp.conv[:, mv, None]
+        delta = engine.by_pool(gained, inp.tgt[mv], plan.n_pools) - engine.by_pool(moved, inp.src[mv], plan.n_pools)
+        return np.maximum(a + delta, 0.0)
+    out = engine.by_pool(moved, inp.src[mv], plan.n_pools)  # nothing comes in: a - out = a + (0 - out) exactly
+    np.subtract(a, out, out=out)
+    return np.maximum(out, 0.0, out=out)
 
 
-def _cover(inp: engine.EngineInputs, f: np.ndarray, a: np.ndarray, ctl: np.ndarray) -> np.ndarray:
-    """Covered share [N,Mc,Y] of controls *ctl*: quantity over grown activity, or the share; times f."""
+def _cover(inp: engine.EngineInputs, f: np.ndarray, a: np.ndarray, ctl: np.ndarray, negate: bool = False) -> np.ndarray:
+    """Covered share [N,Mc,Y] of controls *ctl*: quantity over grown activity, or the share; times f
+    (times -1 when *negate*)."""
     by_share = np.isnan(inp.qty[:, ctl]).all(axis=0)  # given by share in every row (quantity NaN)
     if by_share.all():  # the common case: one product, no masked assignment
-        share_all = np.clip(np.nan_to_num(inp.share[:, ctl]), 0.0, 1.0)[:, :, None]
-        return share_all * np.take(f, ctl, axis=1)
+        out = np.take(f, ctl, axis=1)
+        share = np.clip(np.nan_to_num(inp.share[:, ctl]), 0.0, 1.0)
+        out *= (np.negative(share, out=share) if negate else share)[:, :, None]
+        return out
     out = np.empty((f.shape[0], len(ctl), f.shape[2]))
     if by_share.any():
         cs = ctl[by_share]
@@ -181,7 +197,7 @@ def _cover(inp: engine.EngineInputs, f: np.ndarray, a: np.ndarray, ctl: np.ndarr
             by_qty = np.nan_to_num(qty_c)[:, :, None] / np.where(a_src > 0, a_src, np.inf)
         share = np.nan_to_num(inp.share[:, cq])[:, :, None]
         out[:, ~by_share] = np.clip(np.where(np.isnan(qty_c)[:, :, None], share, by_qty), 0.0, 1.0) * f[:, cq, :]
-    return out
+    return np.negative(out, out=out) if negate else out
 
 
 def _clip_bites(inp: engine.EngineInputs, plan: Plan, f: np.ndarray, a_eff: np.ndarray) -> bool:

@@ -286,8 +286,10 @@ class Model:
             # a standard binds only where it is stricter than the pool's current factor
             cut[:, std, :] = np.where(pool_ef > 0, np.clip(1.0 - np.nan_to_num(ratio, nan=1.0, posinf=1.0), 0.0, 1.0), 0.0)
         cols = self._input_columns()
-        growth = x[:, cols["growth"]]
-        completion = x[:, cols["completion"]]
+        # np.take keeps rows contiguous (x[:, cols] is column-major): every later pass over
+        # growth, completion and implemented [N,M,Y] runs along memory
+        growth = np.take(x, cols["growth"], axis=1)
+        completion = np.take(x, cols["completion"], axis=1)
         share = np.full((n, m), np.nan)
         sj = cols["share_measures"]
         if len(sj):
