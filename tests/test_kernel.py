@@ -100,3 +100,22 @@ def test_kernel_takes_its_own_path(name, monkeypatch):
     b, e = kernel.totals(inp, plan)
     np.testing.assert_allclose(e, expected[1], rtol=1e-12, atol=1e-9)
     np.testing.assert_allclose(b, expected[0], rtol=1e-12, atol=1e-9)
+
+
+@pytest.mark.parametrize("name", ["ankang-2025.yaml", "hengyang-2019.yaml", "jiaozuo-2022.yaml", "jincheng-2020.yaml",
+                                  "ningbo-2022.yaml"])
+def test_grids_read_as_the_slots_say(name):
+    # inputs_from_matrix reads one-term cells straight from the key values (Model.cells) and the
+    # rest from slot_values: every cell must equal the slot's value, bit for bit
+    model = compile_model(load_scenario(ROOT / "scenarios" / name), load_library())
+    x = Sampler(model, 40, 5).rows(0)
+    inp = model.inputs_from_matrix(x)
+    sv = model.slot_values(x)
+    for prefix, grid in (("ef", inp.ef), ("removal", inp.removal), ("conv", inp.conv[:, :, None])):
+        idx, i, j = model._layout(prefix)
+        np.testing.assert_array_equal(grid[:, i, j], sv[:, idx])
+    eff_idx, i, j = model._layout("eff")
+    ctl = model.kind[i] == engine.CONTROL  # a standard's cut is computed from its new factor
+    np.testing.assert_array_equal(inp.cut[:, i[ctl], j[ctl]], sv[:, eff_idx[ctl]])
+    assert sum(len(model.cells(p, len(model.measures), len(model.pollutants))[2]) for p in ("eff", "removal")) + \
+        len(model.cells("ef", len(model.pools), len(model.pollutants))[2]) > 0  # the examples use both paths

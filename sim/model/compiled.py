@@ -132,16 +132,26 @@ class Model:
                 x[:, col[k]] = v
         return x
 
-    def slot_values(self, x: np.ndarray) -> np.ndarray:
-        """Evaluate every slot for N parameter rows *x* [N, n_params] -> [N, n_slots]."""
+    def key_values(self, x: np.ndarray) -> np.ndarray:
+        """[N, n_keys + 3]: every coefficient key's value for parameter rows *x* (derived keys by
+        their formulas), then three constant columns 1, 0 and NaN (see :meth:`cells`)."""
         n = x.shape[0]
+        nk = len(self.keys_used)
         direct, direct_cols, derived, coef_cols = self._key_columns()
-        keyvals = np.empty((n, len(self.keys_used)))
-        keyvals[:, direct] = x[:, direct_cols]
+        kv = np.empty((n, nk + 3))
+        kv[:, direct] = x[:, direct_cols]
         if len(derived):
             base = {key: x[:, i] for key, i in coef_cols.items()}
             for j in derived.tolist():
-                keyvals[:, j] = self._formula(self.keys_used[j])(base)
+                kv[:, j] = self._formula(self.keys_used[j])(base)
+        kv[:, nk:] = (1.0, 0.0, np.nan)
+        return kv
+
+    def slot_values(self, x: np.ndarray, kv: np.ndarray | None = None) -> np.ndarray:
+        """Evaluate every slot for N parameter rows *x* [N, n_params] -> [N, n_slots] (*kv*: their
+        :meth:`key_values`, when already made)."""
+        n = x.shape[0]
+        keyvals = (self.key_values(x) if kv is None else kv)[:, : len(self.keys_used)]
         expo, coef, onehot = self._term_matrices()
         kinds = self.__dict__["_term_kinds"]
         tv = np.empty((n, len(self.terms)))
@@ -253,6 +263,48 @@ class Model:
         c = cache[prefix]
         return c[0], c[1], c[2]
 
+    def cells(self, prefix: str, rows: int, cols: int, default: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """How the grid *prefix* [rows, cols] is read from :meth:`key_values`, cached.
+
+        Returns (key column [rows*cols], factor [rows*cols], other cells, their slots): a cell whose
+        slot is one term ``coef * key`` (or a constant, or empty: *default*) is ``kv[:, key] * coef``,
+        the same product :meth:`slot_values` forms; the *other* cells (sums of terms, powers)
+        are taken from :meth:`slot_values`.
+        """
+        cache = self.__dict__.setdefault("_cells_cache", {})
+        stamp = (prefix, rows, cols, repr(default), len(self.slots), len(self.terms), len(self.keys_used))
+        if stamp in cache:
+            return cache[stamp]  # type: ignore[no-any-return]
+        nk = len(self.keys_used)
+        _, tcoef, _ = self._term_matrices()
+        const, single, single_col, _ = self.__dict__["_term_kinds"]
+        slot_of = np.array([sl for sl, _ in self.terms], dtype=np.int64)
+        n_terms = np.bincount(slot_of, minlength=len(self.slots))
+        term_of = np.full(len(self.slots), -1, dtype=np.int64)
+        term_of[slot_of] = np.arange(len(slot_of))
+        key_of_term = np.full(len(self.terms), -1, dtype=np.int64)
+        key_of_term[single] = single_col
+        key_of_term[const] = nk  # the column of ones
+        idx, i, j = self._layout(prefix)
+        pos = i * cols + j
+        default_col = nk + (0 if default == 1.0 else 1 if default == 0.0 else 2)
+        if not (default in (0.0, 1.0) or np.isnan(default)):
+            raise ValueError(f"default {default!r}: 0, 1 or NaN")
+        key = np.full(rows * cols, default_col, dtype=np.int64)
+        factor = np.ones(rows * cols)
+        t = term_of[idx]
+        simple = (n_terms[idx] == 1) & (key_of_term[np.maximum(t, 0)] >= 0)
+        key[pos[simple]] = key_of_term[t[simple]]
+        factor[pos[simple]] = tcoef[t[simple]]
+        empty = n_terms[idx] == 0
+        key[pos[empty]] = nk + 1  # a slot without terms is 0 (as slot_values)
+        other = ~(simple | empty)
+        out = (key, factor, pos[other], idx[other])
+        for arr in out:
+            arr.flags.writeable = False
+        cache[stamp] = out
+        return out
+
     # ---- engine inputs --------------------------------------------------------------------
     def inputs(self, values: Mapping[str, np.ndarray] | None = None) -> engine.EngineInputs:
         """EngineInputs for N samples (central values when *values* is None)."""
@@ -261,21 +313,24 @@ class Model:
     def inputs_from_matrix(self, x: np.ndarray) -> engine.EngineInputs:
         """EngineInputs from a parameter matrix [N, n_params] (see :attr:`param_names`)."""
         n = x.shape[0]
-        sv = self.slot_values(x)
+        kv = self.key_values(x)
+        sv: list[np.ndarray] = []
         k, m, p = len(self.pools), len(self.measures), len(self.pollutants)
 
         def grid(prefix: str, rows: int, cols: int, default: float = 0.0) -> np.ndarray:
-            out = np.full((n, rows, cols), default)
-            idx, i, j = self._layout(prefix)
-            out[:, i, j] = sv[:, idx]
-            return out
+            key, factor, other, slots = self.cells(prefix, rows, cols, default)
+            out = np.take(kv, key, axis=1)  # one gather and one product per cell
+            out *= factor
+            if len(other):
+                if not sv:
+                    sv.append(self.slot_values(x, kv))
+                out[:, other] = sv[0][:, slots]
+            return out.reshape(n, rows, cols)
 
         ef = grid("ef", k, p)
         eff = grid("eff", m, p)
         removal = grid("removal", m, p)
-        conv = np.ones((n, m))
-        idx, i, _ = self._layout("conv")
-        conv[:, i] = sv[:, idx]
+        conv = grid("conv", m, 1, 1.0).reshape(n, m)
         cut = eff
         std = self.kind == engine.STANDARD
         if std.any():
@@ -294,7 +349,10 @@ class Model:
         sj = cols["share_measures"]
         if len(sj):
             share[:, sj] = x[:, cols["share"]]
-        implemented = completion[:, :, None] * self.credit[None, :, :]
+        y = self.credit.shape[1]
+        implemented = np.repeat(completion, y, axis=1)  # completion x credit, the inner loop along M*Y
+        implemented *= self.credit.reshape(-1)
+        implemented = implemented.reshape(n, m, y)
         qty = np.broadcast_to(self.qty, (n, m))
         if len(cols["qty"]):
             js, cs = cols["qty_measures"], cols["qty"]
