@@ -102,7 +102,8 @@ def main() -> None:
         x = np.repeat(model.param_matrix(n=1), min(chunk, n - c), axis=0)
         x[:, unc] = draw_matrix(spec, x.shape[0], c)
         inputs.append(model.inputs_from_matrix(x))
-    plan = kernel_mod.make_plan(model.kind, model.src, model.tgt, len(model.pools), group=model.group)
+    plan = kernel_mod.make_plan(model.kind, model.src, model.tgt, len(model.pools), group=model.group,
+                                   removes=model.removed_pollutants())
     kernel = min(_timed(lambda: [kernel_mod.totals(i, plan) for i in inputs]) for _ in range(args.repeat))
     kernel_bytes = sum(sum(getattr(i, f).nbytes for f in ("activity0", "growth", "ef", "qty", "share", "conv", "cut", "removal", "implemented")) for i in inputs)
     kernel_bytes += 2 * n * len(model.pollutants) * len(model.years) * 8

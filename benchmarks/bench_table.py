@@ -151,7 +151,8 @@ def main() -> None:
         if "kernel" not in skip:
             s = Sampler(model, n, 1)
             inputs = [model.inputs_from_matrix(s.rows(b)) for b in range(len(s.seeds))]
-            plan = kernel.make_plan(model.kind, model.src, model.tgt, len(model.pools), group=model.group)
+            plan = kernel.make_plan(model.kind, model.src, model.tgt, len(model.pools), group=model.group,
+                                    removes=model.removed_pollutants())
             kt = timed(lambda: [kernel.totals(i, plan) for i in inputs], args.reps)
             nbytes = sum(sum(getattr(i, f).nbytes for f in ("activity0", "growth", "ef", "qty", "share", "conv", "cut",
                                                             "removal", "implemented")) for i in inputs)

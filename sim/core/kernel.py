@@ -51,15 +51,19 @@ class Plan:
     row_ctl: np.ndarray  # [R,J] index into ctl (or len(ctl) = a column of ones), rows sorted by subset size
     row_depth: np.ndarray  # [J] number of rows with more than j subset members
     treat_pools: np.ndarray  # pools holding a treatment (clip check)
+    treat_index: np.ndarray  # [len(treats)] position of each one's pool in treat_pools
+    removes: np.ndarray | None  # pollutants a treatment may remove (None: found per chunk)
     plain_pools: np.ndarray  # pools of the expanded path: their A_eff EF term is one direct product
 
 
 def make_plan(kind: np.ndarray, src: np.ndarray, tgt: np.ndarray, n_pools: int, max_expand: int = 4,
-              dense: np.ndarray | None = None, group: np.ndarray | None = None) -> Plan:
+              dense: np.ndarray | None = None, group: np.ndarray | None = None, removes: np.ndarray | None = None) -> Plan:
     """The rows of the stacked matmul for measures (kind, src, tgt) on *n_pools* pools.
 
     *dense* (bool [K]) sends pools to the engine's dense path whatever their controls; so does
     *group* [M] (disjoint groups, -1 for none) for every pool holding a grouped measure.
+    *removes*: the pollutants (indices) whose removal by a treatment can be non-zero, when
+    known from the model (the clip check then looks at those only).
     """
     k = n_pools  # activity moves are evaluated per chunk; the rows depend on controls and treatments only
     is_ctl = np.isin(kind, (engine.CONTROL, engine.STANDARD))
@@ -107,6 +111,8 @@ def make_plan(kind: np.ndarray, src: np.ndarray, tgt: np.ndarray, n_pools: int, 
         row_ctl=row_ctl,
         row_depth=depth,
         treat_pools=np.unique(src[treats]),
+        treat_index=np.searchsorted(np.unique(src[treats]), src[treats]),
+        removes=None if removes is None else np.asarray(removes, dtype=np.int64),
         plain_pools=np.nonzero(~to_dense)[0],
     )
 
@@ -202,11 +208,12 @@ def _cover(inp: engine.EngineInputs, f: np.ndarray, a: np.ndarray, ctl: np.ndarr
 
 def _clip_bites(inp: engine.EngineInputs, plan: Plan, f: np.ndarray, a_eff: np.ndarray) -> bool:
     """Whether any treatment in this chunk removes more than its pool emits before controls."""
-    t = plan.treats
-    rp = np.nonzero((inp.removal[:, t] != 0).any(axis=(0, 1)))[0]
+    t, tp = plan.treats, plan.treat_pools
+    removal = np.take(inp.removal, t, axis=1)  # [N,T,P]
+    rp = plan.removes if plan.removes is not None else np.nonzero((removal != 0).any(axis=(0, 1)))[0]
     if not len(rp):
         return False
-    tp = plan.treat_pools
-    rem = engine.by_pool(inp.removal[:, t][:, :, rp, None] * f[:, t, None, :], np.searchsorted(tp, inp.src[t]), len(tp))
-    before = a_eff[:, tp, None, :] * inp.ef[:, tp][:, :, rp, None]
+    removal = np.take(removal, rp, axis=2)
+    rem = engine.by_pool(removal[:, :, :, None] * np.take(f, t, axis=1)[:, :, None, :], plan.treat_index, len(tp))
+    before = a_eff[:, tp, None, :] * np.take(np.take(inp.ef, tp, axis=1), rp, axis=2)[:, :, :, None]
     return bool((rem > before * (1 + 1e-12)).any())

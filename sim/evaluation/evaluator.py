@@ -184,7 +184,8 @@ def evaluate(model: Model, rows: np.ndarray | RowSource, values: np.ndarray | No
     if keep:
         out.reduction = np.empty((keep, len(model.measures), p, y), dtype=reduction_dtype)
     job = _Job(model, rows, sampler, values, n, step, every, keep, reduction_dtype, breaches is not None, specs,
-               kernel.make_plan(model.kind, model.src, model.tgt, len(model.pools), group=model.group))
+               kernel.make_plan(model.kind, model.src, model.tgt, len(model.pools), group=model.group,
+                                removes=model.removed_pollutants()))
     count = len(job.starts)
 
     def store(res: _Chunk) -> int:

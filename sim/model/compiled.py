@@ -305,6 +305,11 @@ class Model:
         cache[stamp] = out
         return out
 
+    def removed_pollutants(self) -> np.ndarray:
+        """Pollutants (indices) for which some treatment measure has a removal: any other's is 0 in every row."""
+        _, rows, cols = self._layout("removal")
+        return np.unique(cols[np.isin(rows, np.nonzero(self.kind == engine.TREAT)[0])])
+
     # ---- engine inputs --------------------------------------------------------------------
     def inputs(self, values: Mapping[str, np.ndarray] | None = None) -> engine.EngineInputs:
         """EngineInputs for N samples (central values when *values* is None)."""

@@ -353,42 +353,78 @@ class _Breach:
     what: str  # a short description for sampled warnings
 
 
+@dataclass(frozen=True)
+class _LimitPlan:
+    """Which measures and pools each limit concerns (fixed per model; built once, see _limit_plan)."""
+
+    mv: np.ndarray  # retire/switch measures
+    mv_pools: np.ndarray  # the pools they take from or bring into
+    mv_src: np.ndarray  # [len(mv)] position of each one's source in mv_pools
+    mv_tgt: np.ndarray  # [len(mv)] position of its target (-1: none)
+    ctl_qty: list[int]  # controls and standards given by quantity
+    treats: np.ndarray  # treatment measures
+    tpools: np.ndarray  # the pools they treat
+    t_pool: np.ndarray  # [len(treats)] position of each one's pool in tpools
+    rp: np.ndarray  # pollutants some treatment may remove (a removal cell is defined for it)
+
+
+def _limit_plan(model: Model) -> _LimitPlan:
+    stamp = (len(model.measures), len(model.pools), len(model.slots))
+    cached = model.__dict__.get("_limit_plan")
+    if cached is not None and cached[0] == stamp:
+        return cached[1]  # type: ignore[no-any-return]
+    mv = np.nonzero(np.isin(model.kind, (engine.RETIRE, engine.SWITCH)))[0]
+    tgt = model.tgt[mv]
+    mv_pools = np.unique(np.concatenate([model.src[mv], tgt[tgt >= 0]]))
+    ctl = np.isin(model.kind, (engine.CONTROL, engine.STANDARD))
+    treats = np.nonzero(model.kind == engine.TREAT)[0]
+    tpools = np.unique(model.src[treats])
+    plan = _LimitPlan(mv=mv, mv_pools=mv_pools, mv_src=np.searchsorted(mv_pools, model.src[mv]),
+                      mv_tgt=np.where(tgt >= 0, np.searchsorted(mv_pools, tgt), -1),
+                      ctl_qty=np.nonzero(ctl & ~np.isnan(model.qty))[0].tolist(), treats=treats, tpools=tpools,
+                      t_pool=np.searchsorted(tpools, model.src[treats]), rp=model.removed_pollutants())
+    model.__dict__["_limit_plan"] = (stamp, plan)
+    return plan
+
+
 def _limits(model: Model, x: np.ndarray, completion_high: bool = False, inp: engine.EngineInputs | None = None) -> list[_Breach]:
     """Every limit of a measure against its pool, over parameter rows *x* [N, n_params].
 
     Vectorised over rows and restricted to the measures and pools a limit concerns (it runs on
-    every chunk of Monte Carlo draws); a breach's message values are made only when asked for.
+    every chunk of Monte Carlo draws; :func:`_limit_plan` finds them once per model); a
+    breach's message values are made only when asked for.
     """
     n = x.shape[0]
     out: list[_Breach] = []
     if not model.measures:
         return out
+    lp = _limit_plan(model)
     with np.errstate(all="ignore"):
         if inp is None:
             inp = model.inputs_from_matrix(x)
         if completion_high:
             comp = np.broadcast_to(_completion_high(model), (n, len(model.measures)))
         else:
-            comp = x[:, _completion_cols(model)]  # [N,M]
+            comp = np.take(x, _completion_cols(model), axis=1)  # [N,M]
         qty = inp.qty  # [N,M]
         a = engine.grown_activity(inp)  # [N,K,Y]
-        mv = np.nonzero(np.isin(model.kind, (engine.RETIRE, engine.SWITCH)))[0]
+        mv = lp.mv
         if len(mv):
             moved = np.nan_to_num(qty[:, mv])[:, :, None] * comp[:, mv, None] * model.credit[None, mv]  # [N,Mm,Y]
-            pools = np.unique(np.concatenate([model.src[mv], model.tgt[mv][model.tgt[mv] >= 0]]))
-            taken = engine.by_pool(moved, np.searchsorted(pools, model.src[mv]), len(pools))  # [N,K',Y]
-            gain = engine.by_pool(moved * inp.conv[:, mv, None], np.where(model.tgt[mv] >= 0, np.searchsorted(pools, model.tgt[mv]), -1),
-                                  len(pools))
+            pools = lp.mv_pools
+            taken = engine.by_pool(moved, lp.mv_src, len(pools))  # [N,K',Y]
             a_p = a[:, pools]
-            over = taken > (a_p + gain) * (1 + 1e-9)
+            if (lp.mv_tgt >= 0).any():
+                a_p = a_p + engine.by_pool(moved * inp.conv[:, mv, None], lp.mv_tgt, len(pools))
+            over = taken > a_p * (1 + 1e-9)
             for i in np.nonzero(over.any(axis=(0, 2)))[0].tolist():
                 k = int(pools[i])
                 ms = [int(j) for j in mv if model.src[j] == k]
 
                 def move_detail(r: int, i: int = i, k: int = k, ms: list[int] = ms,
-                                over: np.ndarray = over, taken: np.ndarray = taken, a_p: np.ndarray = a_p) -> dict[str, Any]:
+                                over: np.ndarray = over, taken: np.ndarray = taken) -> dict[str, Any]:
                     y = int(np.nonzero(over[r, i])[0][0])
-                    held = a_p[r, i, y]
+                    held = a[r, k, y]
                     return {"measures": ", ".join(model.measures[j] for j in ms), "taken": taken[r, i, y],
                             "unit": model.pool_units[k], "pool": model.pools[k], "year": model.years[y], "held": held,
                             "pct": taken[r, i, y] / held * 100 if held > 0 else float("inf")}
@@ -396,8 +432,7 @@ def _limits(model: Model, x: np.ndarray, completion_high: bool = False, inp: eng
                 out.append(_Breach("move-over-pool", ("measures", ms[0], "quantity"), np.asarray(over[:, i].any(axis=1)),
                                    move_detail,
                                    f"measures {', '.join(model.measures[j] for j in ms)} retire or switch more than pool {model.pools[k]!r} holds"))
-        ctl = np.isin(model.kind, (engine.CONTROL, engine.STANDARD))
-        for j in np.nonzero(ctl & ~np.isnan(qty[0]))[0].tolist():
+        for j in lp.ctl_qty:
             k = int(model.src[j])
             on = model.credit[j] > 0
             if not on.any():
@@ -421,14 +456,14 @@ def _limits(model: Model, x: np.ndarray, completion_high: bool = False, inp: eng
 
                 out.append(_Breach("cover-over-pool", ("measures", j, "quantity"), mask, cover_detail,
                                    f"measure {model.measures[j]!r} covers more than pool {model.pools[k]!r} holds"))
-        treats = np.nonzero(model.kind == engine.TREAT)[0]
-        if len(treats):
-            tpools = np.unique(model.src[treats])
-            rp = np.nonzero((inp.removal[:, treats] != 0).any(axis=(0, 1)))[0]  # pollutants a treatment removes
-            base = a[:, tpools, None, :] * inp.ef[:, tpools][:, :, rp, None]  # [N,Kt,P',Y]: the baseline of the treated pools
-            full = inp.removal[:, treats][:, :, rp, None] * (comp[:, treats, None, None] * model.credit[None, treats, None, :])
-            tot = engine.by_pool(full, np.searchsorted(tpools, model.src[treats]), len(tpools))
-            hit = tot > base * (1 + 1e-9) + 1e-12  # [N,Kt,P,Y]
+        treats = lp.treats
+        if len(treats) and len(lp.rp):
+            tpools, rp = lp.tpools, lp.rp
+            base = a[:, tpools, None, :] * np.take(np.take(inp.ef, tpools, axis=1), rp, axis=2)[:, :, :, None]  # [N,Kt,P',Y]
+            removal = np.take(np.take(inp.removal, treats, axis=1), rp, axis=2)  # [N,T,P']
+            full = removal[:, :, :, None] * (comp[:, treats, None, None] * model.credit[None, treats, None, :])
+            tot = engine.by_pool(full, lp.t_pool, len(tpools))
+            hit = tot > base * (1 + 1e-9) + 1e-12  # [N,Kt,P',Y] (a pollutant nothing removes never hits)
             for i in np.nonzero(hit.any(axis=(0, 2, 3)))[0].tolist():
                 kt = int(tpools[i])
                 tms = [int(j) for j in treats if model.src[j] == kt]
