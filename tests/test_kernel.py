@@ -117,5 +117,18 @@ def test_grids_read_as_the_slots_say(name):
     eff_idx, i, j = model._layout("eff")
     ctl = model.kind[i] == engine.CONTROL  # a standard's cut is computed from its new factor
     np.testing.assert_array_equal(inp.cut[:, i[ctl], j[ctl]], sv[:, eff_idx[ctl]])
-    assert sum(len(model.cells(p, len(model.measures), len(model.pollutants))[2]) for p in ("eff", "removal")) + \
-        len(model.cells("ef", len(model.pools), len(model.pollutants))[2]) > 0  # the examples use both paths
+    sums = sum(len(model.cells(p, len(model.measures), len(model.pollutants)).sum_cells) for p in ("eff", "removal"))
+    assert sums + len(model.cells("ef", len(model.pools), len(model.pollutants)).sum_cells) > 0  # the examples use both paths
+
+
+def test_products_of_keys_are_multiplied():
+    # a factor of two keys (e.g. g/m3 x m3/t) is coef * k1 * k2 left to right (the unit factor
+    # first), not exp(log k1 + log k2)
+    scen = scenario_from_dict({"name": "例", "region": "r", "base_year": 2024, "years": [2025],
+                               "coefficients": {"conc": {"value": 3.0, "unit": "g/m3", "source": "test"},
+                                                "vol": {"value": 7.0, "unit": "m3/t", "source": "test"}},
+                               "inventory": [{"id": "a", "activity": "1000 t/a", "ef": {"COD": ["conc", "vol"]}}],
+                               "measures": [], "targets": []})
+    model = compile_model(scen, Library())
+    assert model.inputs().ef[0, 0, 0] == 1e-6 * 3.0 * 7.0  # g/t -> t/t
+    assert model.slot_values(model.param_matrix(n=1))[0, model.slot("ef[0,0]")] == 1e-6 * 3.0 * 7.0

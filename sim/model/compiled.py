@@ -49,6 +49,34 @@ class Term:
     keys: dict[str, int]  # key -> exponent
 
 
+#: most keys in a product term evaluated by multiplication (more: exp of a sum of logs)
+PRODUCT_KEYS = 4
+
+
+@dataclass(frozen=True)
+class _Cells:
+    """How one grid's cells are read from the key values (see :meth:`Model.cells`)."""
+
+    key: np.ndarray  # [cells] key column of each cell (the constant columns for constants and empty cells)
+    factor: np.ndarray  # [cells] its factor
+    sum_cells: np.ndarray  # cells that are sums of products of keys
+    sum_keys: np.ndarray  # [len(sum_cells), terms, keys] their key columns (padded with the column of ones)
+    sum_coef: np.ndarray  # [len(sum_cells), terms] their factors (padded with 0)
+    other: np.ndarray  # cells read from slot_values
+    other_slots: np.ndarray  # their slots
+
+    def sums(self, kv: np.ndarray) -> np.ndarray:
+        """[N, len(sum_cells)]: sum over terms of coef * k1 * k2 ..., left to right (as slot_values)."""
+        acc = None
+        for q in range(self.sum_keys.shape[1]):
+            v = self.sum_coef[None, :, q] * np.take(kv, self.sum_keys[:, q, 0], axis=1)
+            for j in range(1, self.sum_keys.shape[2]):
+                v *= np.take(kv, self.sum_keys[:, q, j], axis=1)
+            acc = v if acc is None else acc + v
+        assert acc is not None
+        return acc
+
+
 @dataclass
 class Model:
     """A compiled scenario: labels, fixed arrays and the expressions behind the uncertain ones."""
@@ -151,13 +179,16 @@ class Model:
         """Evaluate every slot for N parameter rows *x* [N, n_params] -> [N, n_slots] (*kv*: their
         :meth:`key_values`, when already made)."""
         n = x.shape[0]
-        keyvals = (self.key_values(x) if kv is None else kv)[:, : len(self.keys_used)]
+        kv = self.key_values(x) if kv is None else kv
+        keyvals = kv[:, : len(self.keys_used)]
         expo, coef, onehot = self._term_matrices()
-        kinds = self.__dict__["_term_kinds"]
+        prod, prod_keys, general = self.__dict__["_term_kinds"]
         tv = np.empty((n, len(self.terms)))
-        const, single, single_col, general = kinds
-        tv[:, const] = coef[const][None, :]
-        tv[:, single] = coef[single][None, :] * keyvals[:, single_col]
+        if len(prod):  # coef * k1 * k2 ... left to right (a constant: coef * 1)
+            v = coef[prod][None, :] * kv[:, prod_keys[:, 0]]
+            for j in range(1, prod_keys.shape[1]):
+                v *= kv[:, prod_keys[:, j]]
+            tv[:, prod] = v
         if len(general):
             e = np.ascontiguousarray(expo[:, general])  # a strided exponent matrix makes the product 100x slower
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -237,13 +268,18 @@ class Model:
         order = np.argsort(slot_of, kind="stable")
         slots, starts = np.unique(slot_of[order], return_index=True)
         mats = (expo, coef, (order, starts, slots))
-        # term kinds: constants, one key to the first power (a gather), the rest (exp of logs)
-        nkeys = np.abs(expo).sum(axis=0)
-        const = np.nonzero(nkeys == 0)[0]
-        single = np.nonzero((nkeys == 1) & (expo.max(axis=0, initial=0) == 1))[0]
-        single_col = expo[:, single].argmax(axis=0) if len(single) else np.zeros(0, dtype=np.int64)
-        general = np.setdiff1d(np.arange(len(self.terms)), np.concatenate([const, single]))
-        self.__dict__["_term_kinds"] = (const, single, single_col, general)
+        # term kinds: products of up to PRODUCT_KEYS keys to the first power (a constant has none),
+        # multiplied left to right; the rest (other powers) as exp of a sum of logs
+        nk = len(self.keys_used)
+        is_prod = np.all((expo == 0) | (expo == 1), axis=0) & (expo.sum(axis=0) <= PRODUCT_KEYS)
+        prod = np.nonzero(is_prod)[0]
+        width = max(1, int(expo[:, prod].sum(axis=0).max(initial=0)))
+        prod_keys = np.full((len(prod), width), nk, dtype=np.int64)  # padded with the column of ones
+        for r, t in enumerate(prod.tolist()):
+            ks = np.nonzero(expo[:, t])[0]
+            prod_keys[r, : len(ks)] = ks
+        general = np.nonzero(~is_prod)[0]
+        self.__dict__["_term_kinds"] = (prod, prod_keys, general)
         self.__dict__["_term_cache"] = ((len(self.terms), len(self.keys_used), len(self.slots)), mats)
         return mats
 
@@ -263,45 +299,52 @@ class Model:
         c = cache[prefix]
         return c[0], c[1], c[2]
 
-    def cells(self, prefix: str, rows: int, cols: int, default: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def cells(self, prefix: str, rows: int, cols: int, default: float = 0.0) -> _Cells:
         """How the grid *prefix* [rows, cols] is read from :meth:`key_values`, cached.
 
-        Returns (key column [rows*cols], factor [rows*cols], other cells, their slots): a cell whose
-        slot is one term ``coef * key`` (or a constant, or empty: *default*) is ``kv[:, key] * coef``,
-        the same product :meth:`slot_values` forms; the *other* cells (sums of terms, powers)
-        are taken from :meth:`slot_values`.
+        A cell whose slot is one term ``coef * key`` (or a constant, or no slot: *default*) is
+        ``kv[:, key] * factor``; a cell of a few products of keys is summed term by term; the
+        rest (other powers) are taken from :meth:`slot_values`. Each is the same arithmetic, in
+        the same order, as :meth:`slot_values`.
         """
         cache = self.__dict__.setdefault("_cells_cache", {})
         stamp = (prefix, rows, cols, repr(default), len(self.slots), len(self.terms), len(self.keys_used))
         if stamp in cache:
             return cache[stamp]  # type: ignore[no-any-return]
-        nk = len(self.keys_used)
-        _, tcoef, _ = self._term_matrices()
-        const, single, single_col, _ = self.__dict__["_term_kinds"]
-        slot_of = np.array([sl for sl, _ in self.terms], dtype=np.int64)
-        n_terms = np.bincount(slot_of, minlength=len(self.slots))
-        term_of = np.full(len(self.slots), -1, dtype=np.int64)
-        term_of[slot_of] = np.arange(len(slot_of))
-        key_of_term = np.full(len(self.terms), -1, dtype=np.int64)
-        key_of_term[single] = single_col
-        key_of_term[const] = nk  # the column of ones
-        idx, i, j = self._layout(prefix)
-        pos = i * cols + j
-        default_col = nk + (0 if default == 1.0 else 1 if default == 0.0 else 2)
         if not (default in (0.0, 1.0) or np.isnan(default)):
             raise ValueError(f"default {default!r}: 0, 1 or NaN")
-        key = np.full(rows * cols, default_col, dtype=np.int64)
+        nk = len(self.keys_used)
+        _, tcoef, (order, starts, slot_ids) = self._term_matrices()
+        prod, prod_keys, _ = self.__dict__["_term_kinds"]
+        keys_of = {int(t): prod_keys[r] for r, t in enumerate(prod.tolist())}  # term -> its key columns
+        terms_of: dict[int, list[int]] = {int(sl): [] for sl in slot_ids.tolist()}
+        for t in order.tolist():
+            terms_of[self.terms[t][0]].append(int(t))
+        idx, i, j = self._layout(prefix)
+        pos = (i * cols + j).tolist()
+        key = np.full(rows * cols, nk + (0 if default == 1.0 else 1 if default == 0.0 else 2), dtype=np.int64)
         factor = np.ones(rows * cols)
-        t = term_of[idx]
-        simple = (n_terms[idx] == 1) & (key_of_term[np.maximum(t, 0)] >= 0)
-        key[pos[simple]] = key_of_term[t[simple]]
-        factor[pos[simple]] = tcoef[t[simple]]
-        empty = n_terms[idx] == 0
-        key[pos[empty]] = nk + 1  # a slot without terms is 0 (as slot_values)
-        other = ~(simple | empty)
-        out = (key, factor, pos[other], idx[other])
-        for arr in out:
-            arr.flags.writeable = False
+        sums: list[tuple[int, list[int]]] = []
+        other: list[tuple[int, int]] = []
+        for c, sl in zip(pos, idx.tolist(), strict=True):
+            ts = terms_of.get(sl, [])
+            if not ts:
+                key[c] = nk + 1  # a slot without terms is 0 (as slot_values)
+            elif not all(t in keys_of for t in ts):
+                other.append((c, sl))
+            elif len(ts) == 1 and (keys_of[ts[0]][1:] == nk).all():
+                key[c], factor[c] = keys_of[ts[0]][0], tcoef[ts[0]]
+            else:
+                sums.append((c, ts))
+        width = prod_keys.shape[1] if len(prod_keys) else 1
+        most = max((len(ts) for _, ts in sums), default=0)
+        sum_keys = np.full((len(sums), most, width), nk, dtype=np.int64)
+        sum_coef = np.zeros((len(sums), most))  # a missing term: 0 * 1, adds nothing
+        for r, (_, ts) in enumerate(sums):
+            for q, t in enumerate(ts):
+                sum_keys[r, q], sum_coef[r, q] = keys_of[t], tcoef[t]
+        out = _Cells(key, factor, np.array([c for c, _ in sums], dtype=np.int64), sum_keys, sum_coef,
+                     np.array([c for c, _ in other], dtype=np.int64), np.array([sl for _, sl in other], dtype=np.int64))
         cache[stamp] = out
         return out
 
@@ -323,13 +366,15 @@ class Model:
         k, m, p = len(self.pools), len(self.measures), len(self.pollutants)
 
         def grid(prefix: str, rows: int, cols: int, default: float = 0.0) -> np.ndarray:
-            key, factor, other, slots = self.cells(prefix, rows, cols, default)
-            out = np.take(kv, key, axis=1)  # one gather and one product per cell
-            out *= factor
-            if len(other):
+            c = self.cells(prefix, rows, cols, default)
+            out = np.take(kv, c.key, axis=1)  # one gather and one product per cell
+            out *= c.factor
+            if len(c.sum_cells):
+                out[:, c.sum_cells] = c.sums(kv)
+            if len(c.other):
                 if not sv:
                     sv.append(self.slot_values(x, kv))
-                out[:, other] = sv[0][:, slots]
+                out[:, c.other] = sv[0][:, c.other_slots]
             return out.reshape(n, rows, cols)
 
         ef = grid("ef", k, p)
