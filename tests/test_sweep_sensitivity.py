@@ -163,3 +163,27 @@ def test_cli_sensitivity_methods(tmp_path, monkeypatch):
         assert (tmp_path / method / f"{method}.png").is_file()
     res = CliRunner().invoke(main, ["sensitivity", "toy.yaml", "--method", "sobol", "-n", "1000"])
     assert res.exit_code == 2 and "power-of-two" in res.stderr
+
+
+@pytest.mark.parametrize("spec", ["measures.coal-to-gas.quantity=0:200:7", "measures.urban-sewage.quantity=0.5:1.5:5",
+                                  "measures.coal-to-gas.completion=0.5:1:4", "growth.boiler.coal.industrial=-0.05:0.05:3",
+                                  "coefficients.boiler_coal_so2_conc_inuse=100:400:3"])
+def test_sweep_points_share_their_draws_inputs_bit_for_bit(spec, monkeypatch):
+    # grid points reuse the draws' coefficient grids and grown activity (GridRows.shared) unless a
+    # coefficient (or a growth rate) is swept: the numbers are those of building every row anew
+    from sim.evaluation import evaluator
+    from sim.model.coefficients import load_library
+    from sim.model.load import load_scenario
+
+    model = compile_model(load_scenario(Path(__file__).resolve().parent.parent / "scenarios" / "ankang-2025.yaml"), load_library())
+    axis = parse_set(model, spec)
+    made = []
+    real = evaluator.GridRows.shared
+    monkeypatch.setattr(evaluator.GridRows, "shared", lambda self, model: made.append(real(self, model)) or made[-1])
+    shared = sweep(model, [axis], samples=40, seed=3)
+    assert (made[0] is None) == spec.startswith("coefficients.")  # the shared path was taken
+    assert (made[0] is not None and made[0].grown is None) == spec.startswith("growth.")
+    monkeypatch.setattr(evaluator.GridRows, "shared", lambda self, model: None)
+    anew = sweep(model, [axis], samples=40, seed=3)
+    for v in anew.data_vars:
+        np.testing.assert_array_equal(shared[v].values, anew[v].values, err_msg=v)

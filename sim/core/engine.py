@@ -129,6 +129,31 @@ def grown_activity(inp: EngineInputs) -> np.ndarray:
     return a
 
 
+def remember_grown(inp: EngineInputs, a: np.ndarray) -> None:
+    """Give *inp* its grown activity [N,K,Y] when it is already known (rows of a sweep share
+    their draws' growth rates): :func:`grown_activity` then returns it as it is."""
+    if a.shape != (*inp.activity0.shape, inp.offset.shape[0]):
+        raise ValueError(f"grown activity of shape {a.shape} for inputs of {inp.activity0.shape} and {inp.offset.shape[0]} years")
+    a.flags.writeable = False
+    object.__setattr__(inp, "_grown", a)
+
+
+def treated_load(inp: EngineInputs, treats: np.ndarray, pool_of: np.ndarray, n: int, pollutants: np.ndarray) -> np.ndarray:
+    """Load removed by treatment measures *treats* as implemented, summed into *n* pools
+    (*pool_of*: each one's pool position) [N,n,len(pollutants),Y] t/a; computed once per
+    EngineInputs and arguments (the consistency stage's limit and the kernel's clip check
+    both need it on every chunk)."""
+    memo = inp.__dict__.setdefault("_treated", {})
+    key = (treats.tobytes(), pool_of.tobytes(), n, pollutants.tobytes())
+    hit = memo.get(key)
+    if hit is None:
+        removal = np.take(np.take(inp.removal, treats, axis=1), pollutants, axis=2)  # [N,T,P']
+        hit = by_pool(removal[:, :, :, None] * np.take(inp.implemented, treats, axis=1)[:, :, None, :], pool_of, n)
+        hit.flags.writeable = False
+        memo[key] = hit
+    return hit  # type: ignore[no-any-return]
+
+
 def baseline(inp: EngineInputs) -> np.ndarray:
     """Baseline emissions [N,K,P,Y] in t/a: grown activity times EF, no measures."""
     a = grown_activity(inp)

@@ -129,7 +129,7 @@ def totals(inp: engine.EngineInputs, plan: Plan | None = None) -> tuple[np.ndarr
     a = engine.grown_activity(inp)  # [N,K,Y]
     a_eff = _moved(inp, plan, f, a)
     base = np.matmul(np.swapaxes(a, 1, 2), inp.ef).swapaxes(1, 2)  # [N,P,Y]
-    if len(plan.treats) and _clip_bites(inp, plan, f, a_eff):
+    if len(plan.treats) and _clip_bites(inp, plan, a_eff):
         return base, engine.emission_totals(inp, activities=(a, a_eff))
     ctl = plan.ctl
     # heads: pools (A_eff, EF) and treatments (f_t, -R_t) side by side
@@ -206,14 +206,14 @@ def _cover(inp: engine.EngineInputs, f: np.ndarray, a: np.ndarray, ctl: np.ndarr
     return np.negative(out, out=out) if negate else out
 
 
-def _clip_bites(inp: engine.EngineInputs, plan: Plan, f: np.ndarray, a_eff: np.ndarray) -> bool:
+def _clip_bites(inp: engine.EngineInputs, plan: Plan, a_eff: np.ndarray) -> bool:
     """Whether any treatment in this chunk removes more than its pool emits before controls."""
     t, tp = plan.treats, plan.treat_pools
-    removal = np.take(inp.removal, t, axis=1)  # [N,T,P]
-    rp = plan.removes if plan.removes is not None else np.nonzero((removal != 0).any(axis=(0, 1)))[0]
+    rp = plan.removes
+    if rp is None:
+        rp = np.nonzero((np.take(inp.removal, t, axis=1) != 0).any(axis=(0, 1)))[0]
     if not len(rp):
         return False
-    removal = np.take(removal, rp, axis=2)
-    rem = engine.by_pool(removal[:, :, :, None] * np.take(f, t, axis=1)[:, :, None, :], plan.treat_index, len(tp))
+    rem = engine.treated_load(inp, t, plan.treat_index, len(tp), rp)
     before = a_eff[:, tp, None, :] * np.take(np.take(inp.ef, tp, axis=1), rp, axis=2)[:, :, :, None]
     return bool((rem > before * (1 + 1e-12)).any())

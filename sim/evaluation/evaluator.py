@@ -120,6 +120,10 @@ class GridRows:
         self.n = grid.shape[0] * draws.shape[0]
         self.block = max(1, int(block))
 
+    def draw_of(self, b: int) -> np.ndarray:
+        """The draw (row of *draws*) behind each row of block *b*."""
+        return np.arange(b * self.block, min(self.n, (b + 1) * self.block)) % self.draws.shape[0]
+
     def rows(self, b: int) -> np.ndarray:
         i = np.arange(b * self.block, min(self.n, (b + 1) * self.block))
         s = self.draws.shape[0]
@@ -127,6 +131,34 @@ class GridRows:
         if self.cols:
             x[:, self.cols] = self.grid[i // s]
         return x
+
+    def shared(self, model: Model) -> _Shared | None:
+        """What every grid point shares, made once from the draws: the coefficient grids when no
+        ``coef:`` input is swept, and the grown activity when no growth rate is swept (None: nothing)."""
+        names = model.param_names
+        swept = [names[c] for c in self.cols]
+        if self.grid.shape[0] < 2 or any(n.startswith("coef:") for n in swept):
+            return None
+        grids = model.grids(self.draws)
+        grown = None
+        if not any(n.startswith("growth:") for n in swept):
+            grown = engine.grown_activity(model.inputs_from_matrix(self.draws, grids))
+        return _Shared(grids, grown)
+
+
+@dataclass
+class _Shared:
+    """Inputs of a sweep's draws that do not depend on the swept inputs (see GridRows.shared)."""
+
+    grids: tuple[np.ndarray, ...]  # Model.grids of the draws
+    grown: np.ndarray | None  # grown activity [S,K,Y] of the draws, when growth is not swept
+
+    def inputs(self, model: Model, x: np.ndarray, draw: np.ndarray) -> engine.EngineInputs:
+        """EngineInputs of rows *x*, each equal to draw *draw* in every unswept input."""
+        inp = model.inputs_from_matrix(x, tuple(np.take(g, draw, axis=0) for g in self.grids))
+        if self.grown is not None:
+            engine.remember_grown(inp, np.take(self.grown, draw, axis=0))
+        return inp
 
 
 @dataclass
@@ -185,7 +217,8 @@ def evaluate(model: Model, rows: np.ndarray | RowSource, values: np.ndarray | No
         out.reduction = np.empty((keep, len(model.measures), p, y), dtype=reduction_dtype)
     job = _Job(model, rows, sampler, values, n, step, every, keep, reduction_dtype, breaches is not None, specs,
                kernel.make_plan(model.kind, model.src, model.tgt, len(model.pools), group=model.group,
-                                removes=model.removed_pollutants()))
+                                removes=model.removed_pollutants()),
+               sampler.shared(model) if isinstance(sampler, GridRows) else None)
     count = len(job.starts)
 
     def store(res: _Chunk) -> int:
@@ -267,6 +300,7 @@ class _Job:
     count_breaches: bool
     specs: list[Any]
     plan: kernel.Plan
+    shared: _Shared | None = None  # a sweep's inputs common to its grid points
 
     @property
     def starts(self) -> range:
@@ -280,7 +314,10 @@ class _Job:
         model = self.model
         lo, hi = c * self.step, min(self.n, (c + 1) * self.step)
         x = self.sampler.rows(c) if self.sampler is not None else self.rows[lo:hi]
-        inp = model.inputs_from_matrix(x)
+        if self.shared is not None and isinstance(self.sampler, GridRows):
+            inp = self.shared.inputs(model, x, self.sampler.draw_of(c))
+        else:
+            inp = model.inputs_from_matrix(x)
         found = consistency.sample_breaches(model, x, inp) if self.count_breaches else {}
         b, e = kernel.totals(inp, self.plan)
         if self.specs:

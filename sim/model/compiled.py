@@ -314,7 +314,7 @@ class Model:
         if not (default in (0.0, 1.0) or np.isnan(default)):
             raise ValueError(f"default {default!r}: 0, 1 or NaN")
         nk = len(self.keys_used)
-        _, tcoef, (order, starts, slot_ids) = self._term_matrices()
+        _, tcoef, (order, _starts, slot_ids) = self._term_matrices()
         prod, prod_keys, _ = self.__dict__["_term_kinds"]
         keys_of = {int(t): prod_keys[r] for r, t in enumerate(prod.tolist())}  # term -> its key columns
         terms_of: dict[int, list[int]] = {int(sl): [] for sl in slot_ids.tolist()}
@@ -358,8 +358,10 @@ class Model:
         """EngineInputs for N samples (central values when *values* is None)."""
         return self.inputs_from_matrix(self.param_matrix(values))
 
-    def inputs_from_matrix(self, x: np.ndarray) -> engine.EngineInputs:
-        """EngineInputs from a parameter matrix [N, n_params] (see :attr:`param_names`)."""
+    def grids(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The inputs that rest on coefficient keys, for parameter rows *x*: (ef [N,K,P], cut
+        [N,M,P], removal before quantity scales [N,M,P], conv [N,M]). They read only the ``coef:``
+        columns of *x*; rows equal in those give equal grids (see :meth:`inputs_from_matrix`)."""
         n = x.shape[0]
         kv = self.key_values(x)
         sv: list[np.ndarray] = []
@@ -390,6 +392,21 @@ class Model:
                 ratio = np.where(np.isnan(newef[:, std, :]), 1.0, newef[:, std, :] / pool_ef)
             # a standard binds only where it is stricter than the pool's current factor
             cut[:, std, :] = np.where(pool_ef > 0, np.clip(1.0 - np.nan_to_num(ratio, nan=1.0, posinf=1.0), 0.0, 1.0), 0.0)
+        return ef, cut, removal, conv
+
+    def inputs_from_matrix(self, x: np.ndarray, grids: tuple[np.ndarray, ...] | None = None) -> engine.EngineInputs:
+        """EngineInputs from a parameter matrix [N, n_params] (see :attr:`param_names`).
+
+        *grids*: :meth:`grids` of rows equal to *x* in every ``coef:`` column, when already made
+        (a sweep's grid points share the drawn coefficients); they are used as they are (removal
+        is copied before its quantity scale).
+        """
+        n = x.shape[0]
+        k, m = len(self.pools), len(self.measures)
+        if grids is None:
+            ef, cut, removal, conv = self.grids(x)
+        else:
+            ef, cut, removal, conv = grids
         cols = self._input_columns()
         # np.take keeps rows contiguous (x[:, cols] is column-major): every later pass over
         # growth, completion and implemented [N,M,Y] runs along memory
@@ -410,6 +427,8 @@ class Model:
             if not np.all(scale == 1.0):
                 qty = qty.copy()
                 qty[:, js] = qty[:, js] * scale
+                if grids is not None:
+                    removal = removal.copy()
                 removal[:, js, :] = removal[:, js, :] * scale[:, :, None]
         offset = np.array(self.years, dtype=float) - self.scenario.base_year
         return engine.EngineInputs(

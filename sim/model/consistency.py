@@ -460,9 +460,12 @@ def _limits(model: Model, x: np.ndarray, completion_high: bool = False, inp: eng
         if len(treats) and len(lp.rp):
             tpools, rp = lp.tpools, lp.rp
             base = a[:, tpools, None, :] * np.take(np.take(inp.ef, tpools, axis=1), rp, axis=2)[:, :, :, None]  # [N,Kt,P',Y]
-            removal = np.take(np.take(inp.removal, treats, axis=1), rp, axis=2)  # [N,T,P']
-            full = removal[:, :, :, None] * (comp[:, treats, None, None] * model.credit[None, treats, None, :])
-            tot = engine.by_pool(full, lp.t_pool, len(tpools))
+            if completion_high:
+                removal = np.take(np.take(inp.removal, treats, axis=1), rp, axis=2)  # [N,T,P']
+                full = removal[:, :, :, None] * (comp[:, treats, None, None] * model.credit[None, treats, None, :])
+                tot = engine.by_pool(full, lp.t_pool, len(tpools))
+            else:  # as implemented in these rows (completion x credit): the kernel's clip check reads the same
+                tot = engine.treated_load(inp, treats, lp.t_pool, len(tpools), rp)
             hit = tot > base * (1 + 1e-9) + 1e-12  # [N,Kt,P',Y] (a pollutant nothing removes never hits)
             for i in np.nonzero(hit.any(axis=(0, 2, 3)))[0].tolist():
                 kt = int(tpools[i])
