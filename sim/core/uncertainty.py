@@ -15,6 +15,7 @@ Ranges are read as follows (stated in every report):
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 
@@ -88,10 +89,7 @@ def draw_matrix(params: Sequence[tuple[str, str, float, float | None, float | No
     rng = np.random.default_rng(seed)
     u = latin_hypercube(n, len(params), rng)
     out = np.empty_like(u)
-    dist = np.array([p[1] for p in params])
-    val = np.array([p[2] for p in params], dtype=float)
-    lo = np.array([p[3] if p[3] is not None else p[2] for p in params], dtype=float)
-    hi = np.array([p[4] if p[4] is not None else p[2] for p in params], dtype=float)
+    dist, val, lo, hi = _columns(tuple(params))
     tri = (dist == "triangular") & (hi > lo)
     if tri.any():
         a, c, b, q = lo[tri], val[tri], hi[tri], u[:, tri]
@@ -108,6 +106,19 @@ def draw_matrix(params: Sequence[tuple[str, str, float, float | None, float | No
     fixed = ~(tri | uni | logn)
     out[:, fixed] = val[fixed]
     return out
+
+
+@lru_cache(maxsize=64)
+def _columns(params: tuple[tuple[str, str, float, float | None, float | None], ...]) -> tuple[np.ndarray, ...]:
+    """(distribution, value, low, high) of *params* as arrays (once per parameter list: the
+    Monte Carlo draws a block of rows per chunk with the same list)."""
+    dist = np.array([p[1] for p in params])
+    val = np.array([p[2] for p in params], dtype=float)
+    lo = np.array([p[3] if p[3] is not None else p[2] for p in params], dtype=float)
+    hi = np.array([p[4] if p[4] is not None else p[2] for p in params], dtype=float)
+    for arr in (dist, val, lo, hi):
+        arr.flags.writeable = False
+    return dist, val, lo, hi
 
 
 def chunk_seeds(seed: int, n_chunks: int) -> list[np.random.SeedSequence]:

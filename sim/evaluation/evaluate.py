@@ -99,17 +99,21 @@ class Result:
             return row
 
         pols = [str(p) for p in ds["pollutant"].values]
-        for p in pols:
-            for y in ds["year"].values:
+        totals = {v: ds[v].transpose("pollutant", "year").values for v in ("baseline_total", "reduction_total", "emissions_total")}
+        by_cell: dict[tuple[str, int], list[Any]] = {}  # the targets of each (pollutant, year), in table order
+        for _, t in tf.iterrows():
+            by_cell.setdefault((str(t["pollutant"]), int(t["year"])), []).append(t)
+        for i, p in enumerate(pols):
+            for j, y in enumerate(ds["year"].values):
                 base = {"pollutant": p, "year": int(y),
-                        "baseline": float(ds["baseline_total"].sel(pollutant=p, year=y)),
-                        "reduction": float(ds["reduction_total"].sel(pollutant=p, year=y)),
-                        "emissions": float(ds["emissions_total"].sel(pollutant=p, year=y)),
+                        "baseline": float(totals["baseline_total"][i, j]),
+                        "reduction": float(totals["reduction_total"][i, j]),
+                        "emissions": float(totals["emissions_total"][i, j]),
                         "emission_unit": "t/a"}
-                hits = tf[(tf["pollutant"] == p) & (tf["year"] == y)] if len(tf) else tf
-                if len(hits) == 0:
+                hits = by_cell.get((p, int(y)), [])
+                if not hits:
                     rows.append(base)
-                for _, t in hits.iterrows():
+                for t in hits:
                     rows.append(joined(base, t))
         if len(tf):  # targets on a pollutant the inventory does not carry (PM2.5 concentration)
             for _, t in tf[~tf["pollutant"].isin(pols)].iterrows():

@@ -38,6 +38,9 @@ def target_specs(model: Model) -> list[TargetSpec]:
 
 def air_values(model: Model, x: np.ndarray) -> dict[str, np.ndarray] | None:
     """Columns air:* of a parameter matrix as {'base': [N], 'SO2': [N], ...}, or None."""
-    names = model.param_names
-    out = {n[4:]: x[:, i] for i, n in enumerate(names) if n.startswith("air:")}
+    cols = model.__dict__.get("_air_cols")
+    if cols is None or cols[0] != len(model.params):  # once per model: it is asked on every chunk
+        cols = (len(model.params), [(n[4:], i) for i, n in enumerate(model.param_names) if n.startswith("air:")])
+        model.__dict__["_air_cols"] = cols
+    out = {name: x[:, i] for name, i in cols[1]}
     return out or None
