@@ -284,18 +284,22 @@ class Model:
         return mats
 
     def _layout(self, prefix: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Slot indices of *prefix* and their (row, col) positions, cached."""
+        """Slot indices of *prefix* and their (row, col) positions, cached (every prefix in one
+        pass over the slot names)."""
         cache = self.__dict__.setdefault("_layout_cache", {})
         if prefix not in cache or cache[prefix][3] != len(self.slots):
-            idx, rows, cols = [], [], []
+            found: dict[str, tuple[list[int], list[int], list[int]]] = {}
             for name, s in self._slot_index.items():
-                if name.startswith(prefix + "["):
-                    parts = [int(x) for x in name[len(prefix) + 1 : -1].split(",")]
-                    idx.append(s)
-                    rows.append(parts[0])
-                    cols.append(parts[1] if len(parts) > 1 else 0)
-            cache[prefix] = (np.array(idx, dtype=np.int64), np.array(rows, dtype=np.int64),
-                             np.array(cols, dtype=np.int64), len(self.slots))
+                head, _, rest = name.partition("[")
+                parts = rest[:-1].split(",")
+                idx, rows, cols = found.setdefault(head, ([], [], []))
+                idx.append(s)
+                rows.append(int(parts[0]))
+                cols.append(int(parts[1]) if len(parts) > 1 else 0)
+            for head in {*found, prefix}:
+                idx, rows, cols = found.get(head, ([], [], []))
+                cache[head] = (np.array(idx, dtype=np.int64), np.array(rows, dtype=np.int64),
+                               np.array(cols, dtype=np.int64), len(self.slots))
         c = cache[prefix]
         return c[0], c[1], c[2]
 
@@ -314,37 +318,40 @@ class Model:
         if not (default in (0.0, 1.0) or np.isnan(default)):
             raise ValueError(f"default {default!r}: 0, 1 or NaN")
         nk = len(self.keys_used)
-        _, tcoef, (order, _starts, slot_ids) = self._term_matrices()
+        _, tcoef, (order, starts, slot_ids) = self._term_matrices()
         prod, prod_keys, _ = self.__dict__["_term_kinds"]
-        keys_of = {int(t): prod_keys[r] for r, t in enumerate(prod.tolist())}  # term -> its key columns
-        terms_of: dict[int, list[int]] = {int(sl): [] for sl in slot_ids.tolist()}
-        for t in order.tolist():
-            terms_of[self.terms[t][0]].append(int(t))
+        width = prod_keys.shape[1] if len(prod_keys) else 1
+        slot_of = np.array([sl for sl, _ in self.terms], dtype=np.int64)
+        n_terms = np.bincount(slot_of, minlength=len(self.slots))
+        row_of = np.full(len(self.terms), -1, dtype=np.int64)  # each term's row in prod_keys (-1: not a product)
+        row_of[prod] = np.arange(len(prod))
+        not_prod = np.bincount(slot_of, weights=(row_of < 0).astype(float), minlength=len(self.slots)) > 0
+        first = np.zeros(len(self.slots), dtype=np.int64)  # each slot's first term, in slot_values' order
+        first[slot_ids] = order[starts]
         idx, i, j = self._layout(prefix)
-        pos = (i * cols + j).tolist()
+        pos = i * cols + j
         key = np.full(rows * cols, nk + (0 if default == 1.0 else 1 if default == 0.0 else 2), dtype=np.int64)
         factor = np.ones(rows * cols)
-        sums: list[tuple[int, list[int]]] = []
-        other: list[tuple[int, int]] = []
-        for c, sl in zip(pos, idx.tolist(), strict=True):
-            ts = terms_of.get(sl, [])
-            if not ts:
-                key[c] = nk + 1  # a slot without terms is 0 (as slot_values)
-            elif not all(t in keys_of for t in ts):
-                other.append((c, sl))
-            elif len(ts) == 1 and (keys_of[ts[0]][1:] == nk).all():
-                key[c], factor[c] = keys_of[ts[0]][0], tcoef[ts[0]]
-            else:
-                sums.append((c, ts))
-        width = prod_keys.shape[1] if len(prod_keys) else 1
-        most = max((len(ts) for _, ts in sums), default=0)
-        sum_keys = np.full((len(sums), most, width), nk, dtype=np.int64)
-        sum_coef = np.zeros((len(sums), most))  # a missing term: 0 * 1, adds nothing
-        for r, (_, ts) in enumerate(sums):
-            for q, t in enumerate(ts):
-                sum_keys[r, q], sum_coef[r, q] = keys_of[t], tcoef[t]
-        out = _Cells(key, factor, np.array([c for c, _ in sums], dtype=np.int64), sum_keys, sum_coef,
-                     np.array([c for c, _ in other], dtype=np.int64), np.array([sl for _, sl in other], dtype=np.int64))
+        nt, bad = n_terms[idx], not_prod[idx]
+        r0 = row_of[first[idx]] if len(row_of) else np.full(len(idx), -1, dtype=np.int64)
+        one_key = (nt == 1) & ~bad
+        one_key &= (prod_keys[np.maximum(r0, 0), 1:] == nk).all(axis=1) if width > 1 else one_key
+        key[pos[one_key]] = prod_keys[r0[one_key], 0]
+        factor[pos[one_key]] = tcoef[first[idx[one_key]]]
+        key[pos[nt == 0]] = nk + 1  # a slot without terms is 0 (as slot_values)
+        is_sum = (nt > 0) & ~bad & ~one_key
+        other = (nt > 0) & bad
+        sum_slots = idx[is_sum]
+        most = int(nt[is_sum].max(initial=0))
+        sum_keys = np.full((len(sum_slots), most, width), nk, dtype=np.int64)
+        sum_coef = np.zeros((len(sum_slots), most))  # a missing term: 0 * 1, adds nothing
+        at = np.searchsorted(slot_ids, sum_slots)
+        for q in range(most):
+            has = n_terms[sum_slots] > q
+            t = order[starts[at[has]] + q]
+            sum_keys[has, q] = prod_keys[row_of[t]]
+            sum_coef[has, q] = tcoef[t]
+        out = _Cells(key, factor, pos[is_sum], sum_keys, sum_coef, pos[other], idx[other])
         cache[stamp] = out
         return out
 
