@@ -51,6 +51,9 @@ class Term:
 
 #: most keys in a product term evaluated by multiplication (more: exp of a sum of logs)
 PRODUCT_KEYS = 4
+#: a grid with fewer defined cells than this share is filled with its default and then written
+#: where defined (a removal grid has a cell per treatment and pollutant it removes, of all measures')
+SPARSE_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,18 @@ class _Cells:
     sum_coef: np.ndarray  # [len(sum_cells), terms] their factors (padded with 0)
     other: np.ndarray  # cells read from slot_values
     other_slots: np.ndarray  # their slots
+    sparse: np.ndarray | None = None  # the cells that are not the default, when they are few (see read)
+
+    def read(self, kv: np.ndarray, default: float) -> np.ndarray:
+        """[N, cells] of key values *kv*: one gather and one product per cell, or, for a sparse grid
+        (a removal only treatments have), the default everywhere and the product where defined."""
+        if self.sparse is None:
+            out = np.take(kv, self.key, axis=1)
+            out *= self.factor
+            return out
+        out = np.full((kv.shape[0], len(self.key)), default)
+        out[:, self.sparse] = np.take(kv, self.key[self.sparse], axis=1) * self.factor[self.sparse]
+        return out
 
     def sums(self, kv: np.ndarray) -> np.ndarray:
         """[N, len(sum_cells)]: sum over terms of coef * k1 * k2 ..., left to right (as slot_values)."""
@@ -330,7 +345,8 @@ class Model:
         first[slot_ids] = order[starts]
         idx, i, j = self._layout(prefix)
         pos = i * cols + j
-        key = np.full(rows * cols, nk + (0 if default == 1.0 else 1 if default == 0.0 else 2), dtype=np.int64)
+        default_col = nk + (0 if default == 1.0 else 1 if default == 0.0 else 2)
+        key = np.full(rows * cols, default_col, dtype=np.int64)
         factor = np.ones(rows * cols)
         nt, bad = n_terms[idx], not_prod[idx]
         r0 = row_of[first[idx]] if len(row_of) else np.full(len(idx), -1, dtype=np.int64)
@@ -351,7 +367,9 @@ class Model:
             t = order[starts[at[has]] + q]
             sum_keys[has, q] = prod_keys[row_of[t]]
             sum_coef[has, q] = tcoef[t]
-        out = _Cells(key, factor, pos[is_sum], sum_keys, sum_coef, pos[other], idx[other])
+        defined = np.nonzero(key != default_col)[0]  # cells whose value is not simply the default
+        out = _Cells(key, factor, pos[is_sum], sum_keys, sum_coef, pos[other], idx[other],
+                     defined if len(defined) < SPARSE_SHARE * len(key) else None)
         cache[stamp] = out
         return out
 
@@ -376,8 +394,7 @@ class Model:
 
         def grid(prefix: str, rows: int, cols: int, default: float = 0.0) -> np.ndarray:
             c = self.cells(prefix, rows, cols, default)
-            out = np.take(kv, c.key, axis=1)  # one gather and one product per cell
-            out *= c.factor
+            out = c.read(kv, default)
             if len(c.sum_cells):
                 out[:, c.sum_cells] = c.sums(kv)
             if len(c.other):
