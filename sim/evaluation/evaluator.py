@@ -35,6 +35,8 @@ CHUNK_BYTES = 4 * 2**20
 REDUCTION_BYTES = 16 * 2**20
 #: rows per call of the per-measure attribution (its temporaries are [rows, measures, pollutants, years])
 REDUCTION_ROWS = 16
+#: most memory a sweep keeps for the inputs its grid points share (GridRows.shared)
+SHARED_BYTES = 256 * 2**20
 #: fewest samples worth quantiles of per-measure reductions (fewer fit: none are computed)
 MIN_REDUCTION_SAMPLES = 100
 
@@ -139,6 +141,9 @@ class GridRows:
         swept = [names[c] for c in self.cols]
         if self.grid.shape[0] < 2 or any(n.startswith("coef:") for n in swept):
             return None
+        k, m, p, y = len(model.pools), len(model.measures), len(model.pollutants), len(model.years)
+        if 8 * self.draws.shape[0] * (k * p + 2 * m * p + m + k * y) > SHARED_BYTES:
+            return None  # kept per draw they would outweigh the chunks: build each row's instead
         grids = model.grids(self.draws)
         grown = None
         if not any(n.startswith("growth:") for n in swept):
