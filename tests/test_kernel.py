@@ -132,3 +132,27 @@ def test_products_of_keys_are_multiplied():
     model = compile_model(scen, Library())
     assert model.inputs().ef[0, 0, 0] == 1e-6 * 3.0 * 7.0  # g/t -> t/t
     assert model.slot_values(model.param_matrix(n=1))[0, model.slot("ef[0,0]")] == 1e-6 * 3.0 * 7.0
+
+
+def test_grids_of_constants_and_longer_sums_read_as_the_slots_say():
+    # a numeric conversion (a constant cell of a grid whose default is 1: conv is read sparsely)
+    # and a removal of three terms (removal plus c_in - c_out for one pollutant)
+    scen = scenario_from_dict({
+        "name": "例", "region": "r", "base_year": 2024, "years": [2025], "targets": [],
+        "inventory": [{"id": "coal", "activity": "1000 t/a", "ef": {"SO2": "0.01 t/t"}},
+                      {"id": "gas", "activity": "0 m3/a", "ef": {"SO2": "0.000001 t/m3"}},
+                      {"id": "ww", "activity": "1000 m3/a", "ef": {"COD": "0.0003 t/m3"}}],
+        "measures": [{"id": "c2g", "type": "switch", "pool": "coal", "to": "gas", "quantity": "500 t/a",
+                      "conversion": "700 m3/t", "year": 2025},
+                     {"id": "r1", "type": "retire", "pool": "coal", "quantity": "10 t/a", "year": 2025},
+                     {"id": "r2", "type": "retire", "pool": "coal", "quantity": "10 t/a", "year": 2025},
+                     {"id": "wwtp", "type": "treat", "pool": "ww", "quantity": "100 m3/a", "year": 2025,
+                      "c_in": {"COD": "250 mg/L"}, "c_out": {"COD": "50 mg/L"}, "removal": {"COD": "10 mg/L"}}]})
+    model = compile_model(scen, Library())
+    x = model.param_matrix(n=1)
+    inp = model.inputs_from_matrix(x)
+    assert inp.conv[0, 0] == 700.0  # not the grid's default 1
+    sv = model.slot_values(x)
+    for prefix, grid in (("conv", inp.conv[:, :, None]), ("removal", inp.removal)):
+        idx, i, j = model._layout(prefix)
+        np.testing.assert_array_equal(grid[:, i, j], sv[:, idx])

@@ -28,7 +28,14 @@ from sim.evaluation.evaluate import (
     target_specs,
     target_unit,
 )
-from sim.evaluation.evaluator import GridRows, evaluate, working_chunk, working_memory
+from sim.evaluation.evaluator import (
+    SHARED_BYTES,
+    GridRows,
+    evaluate,
+    shared_bytes,
+    working_chunk,
+    working_memory,
+)
 from sim.model import consistency
 from sim.model.compile import Model
 
@@ -216,6 +223,7 @@ def sweep(model: Model, axes: list[SweepAxis], samples: int = 0, seed: int | Non
     # held: the drawn samples, per row the targets (values, required, achieved), per point the mean totals
     held = 8 * (max(samples, 1) * len(names) + rows * (3 * len(model.scenario.targets) + len(axes))
                 + g * 2 * len(model.pollutants) * len(model.years))
+    held += min(shared_bytes(model, max(samples, 1)), SHARED_BYTES) if g > 1 else 0  # inputs the grid points share
     consistency.check_memory(held + working_memory(model, rows),
                              f"a sweep of {rows:,} rows of {len(names):,} inputs", "use fewer points or samples")
     check_extremes(model, axes)

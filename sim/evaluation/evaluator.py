@@ -26,8 +26,8 @@ from sim.core import engine, kernel
 from sim.model.compile import Model
 from sim.model.feasibility import evaluate_targets
 
-__all__ = ["Evaluation", "GridRows", "RowSource", "Sampler", "evaluate", "quantiles", "sequential_reductions", "working_chunk",
-           "working_memory"]
+__all__ = ["Evaluation", "GridRows", "RowSource", "Sampler", "evaluate", "quantiles", "sequential_reductions", "shared_bytes",
+           "working_chunk", "working_memory"]
 
 #: bytes of working memory per chunk of rows (a few MiB: the arrays of one chunk stay in cache)
 CHUNK_BYTES = 4 * 2**20
@@ -136,19 +136,34 @@ class GridRows:
 
     def shared(self, model: Model) -> _Shared | None:
         """What every grid point shares, made once from the draws: the coefficient grids when no
-        ``coef:`` input is swept, and the grown activity when no growth rate is swept (None: nothing)."""
+        ``coef:`` input is swept, and the grown activity when no growth rate is swept (None: nothing,
+        or more than :data:`SHARED_BYTES`). Made a working chunk of draws at a time."""
         names = model.param_names
         swept = [names[c] for c in self.cols]
-        if self.grid.shape[0] < 2 or any(n.startswith("coef:") for n in swept):
+        if self.grid.shape[0] < 2 or any(n.startswith("coef:") for n in swept) or shared_bytes(model, self.draws.shape[0]) > SHARED_BYTES:
             return None
-        k, m, p, y = len(model.pools), len(model.measures), len(model.pollutants), len(model.years)
-        if 8 * self.draws.shape[0] * (k * p + 2 * m * p + m + k * y) > SHARED_BYTES:
-            return None  # kept per draw they would outweigh the chunks: build each row's instead
-        grids = model.grids(self.draws)
-        grown = None
-        if not any(n.startswith("growth:") for n in swept):
-            grown = engine.grown_activity(model.inputs_from_matrix(self.draws, grids))
-        return _Shared(grids, grown)
+        s = self.draws.shape[0]
+        grow = not any(n.startswith("growth:") for n in swept)
+        grids: list[np.ndarray] = []
+        grown: np.ndarray | None = None
+        step = working_chunk(model, s)
+        for lo in range(0, s, step):
+            x = self.draws[lo : lo + step]
+            part = model.grids(x)
+            if not grids:
+                grids = [np.empty((s, *a.shape[1:])) for a in part]
+                grown = np.empty((s, len(model.pools), len(model.years))) if grow else None
+            for whole, a in zip(grids, part, strict=True):
+                whole[lo : lo + len(x)] = a
+            if grown is not None:
+                grown[lo : lo + len(x)] = engine.grown_activity(model.inputs_from_matrix(x, part))
+        return _Shared(tuple(grids), grown)
+
+
+def shared_bytes(model: Model, draws: int) -> int:
+    """Bytes a sweep keeps for the inputs its grid points share (at most; see GridRows.shared)."""
+    k, m, p, y = len(model.pools), len(model.measures), len(model.pollutants), len(model.years)
+    return 8 * draws * (k * p + 2 * m * p + m + k * y)
 
 
 @dataclass

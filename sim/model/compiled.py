@@ -81,7 +81,7 @@ class _Cells:
         return out
 
     def sums(self, kv: np.ndarray) -> np.ndarray:
-        """[N, len(sum_cells)]: sum over terms of coef * k1 * k2 ..., left to right (as slot_values)."""
+        """[N, len(sum_cells)]: coef * k1 * k2 ... of each term, summed (at most two terms: one rounding, as slot_values)."""
         acc = None
         for q in range(self.sum_keys.shape[1]):
             v = self.sum_coef[None, :, q] * np.take(kv, self.sum_keys[:, q, 0], axis=1)
@@ -305,8 +305,10 @@ class Model:
         if prefix not in cache or cache[prefix][3] != len(self.slots):
             found: dict[str, tuple[list[int], list[int], list[int]]] = {}
             for name, s in self._slot_index.items():
-                head, _, rest = name.partition("[")
+                head, bracket, rest = name.partition("[")
                 parts = rest[:-1].split(",")
+                if not bracket or not rest.endswith("]") or not all(q.strip().isdigit() for q in parts):
+                    continue  # not a grid cell name ("prefix[i]" or "prefix[i,j]")
                 idx, rows, cols = found.setdefault(head, ([], [], []))
                 idx.append(s)
                 rows.append(int(parts[0]))
@@ -355,8 +357,10 @@ class Model:
         key[pos[one_key]] = prod_keys[r0[one_key], 0]
         factor[pos[one_key]] = tcoef[first[idx[one_key]]]
         key[pos[nt == 0]] = nk + 1  # a slot without terms is 0 (as slot_values)
-        is_sum = (nt > 0) & ~bad & ~one_key
-        other = (nt > 0) & bad
+        # sums of two terms here (a + b has one rounding); longer sums from slot_values, whose
+        # reduceat may associate them otherwise than left to right
+        is_sum = (nt > 0) & (nt <= 2) & ~bad & ~one_key
+        other = (nt > 0) & ~one_key & ~is_sum
         sum_slots = idx[is_sum]
         most = int(nt[is_sum].max(initial=0))
         sum_keys = np.full((len(sum_slots), most, width), nk, dtype=np.int64)
@@ -367,7 +371,8 @@ class Model:
             t = order[starts[at[has]] + q]
             sum_keys[has, q] = prod_keys[row_of[t]]
             sum_coef[has, q] = tcoef[t]
-        defined = np.nonzero(key != default_col)[0]  # cells whose value is not simply the default
+        # cells whose value is read here: one key or a constant (whatever column it uses), or an empty slot
+        defined = np.sort(np.concatenate([pos[one_key], pos[nt == 0]]))
         out = _Cells(key, factor, pos[is_sum], sum_keys, sum_coef, pos[other], idx[other],
                      defined if len(defined) < SPARSE_SHARE * len(key) else None)
         cache[stamp] = out
