@@ -12,7 +12,8 @@ For a pool k with controls r = 1..j (covered share c_r[y], cut d_r[p]) and treat
              = sum_{head h} sum_{S subset of controls} (-1)^|S| (L_h[y] prod_S c_r[y]) (R_h[p] prod_S d_r[p])
 
 Each (pool, head, subset) is one *row* of a left matrix L [N,rows,Y] and a right matrix
-R [N,rows,P]; the total over pools is L^T R, one stacked matmul. A pool with more than
+R [N,rows,P]; the total over pools is L^T R, one stacked matmul. The signs are carried by the
+factors (-c for each subset member, -R for a treatment head): exact in floating point. A pool with more than
 ``max_expand`` controls (2^j rows) takes the engine's dense path, and so does any pool named
 in ``dense`` (e.g. pools whose per-pool multiplier is not the product above, such as
 disjoint shares). A chunk where a treatment would remove more than its pool emits (the clip
@@ -48,7 +49,7 @@ class Plan:
     dense_pools: np.ndarray  # pools evaluated by the engine's dense path
     dense_measures: np.ndarray  # their control/standard/treat measures
     row_head: np.ndarray  # [R] index into [pools..., treats...] of each row's head
-    row_ctl: np.ndarray  # [R,J] index into ctl (or len(ctl) = a column of ones), rows sorted by subset size
+    row_ctl: np.ndarray  # [R,J] index into ctl (len(ctl) pads rows with fewer members), rows sorted by subset size
     row_depth: np.ndarray  # [J] number of rows with more than j subset members
     treat_pools: np.ndarray  # pools holding a treatment (clip check)
     treat_index: np.ndarray  # [len(treats)] position of each one's pool in treat_pools
