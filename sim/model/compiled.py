@@ -324,9 +324,9 @@ class Model:
         """How the grid *prefix* [rows, cols] is read from :meth:`key_values`, cached.
 
         A cell whose slot is one term ``coef * key`` (or a constant, or no slot: *default*) is
-        ``kv[:, key] * factor``; a cell of a few products of keys is summed term by term; the
-        rest (other powers) are taken from :meth:`slot_values`. Each is the same arithmetic, in
-        the same order, as :meth:`slot_values`.
+        ``kv[:, key] * factor``; a cell of one or two products of keys is multiplied and added
+        here; the rest (longer sums, other powers) are taken from :meth:`slot_values`. Each is
+        the same arithmetic, in the same order, as :meth:`slot_values`.
         """
         cache = self.__dict__.setdefault("_cells_cache", {})
         stamp = (prefix, rows, cols, repr(default), len(self.slots), len(self.terms), len(self.keys_used))
@@ -353,7 +353,8 @@ class Model:
         nt, bad = n_terms[idx], not_prod[idx]
         r0 = row_of[first[idx]] if len(row_of) else np.full(len(idx), -1, dtype=np.int64)
         one_key = (nt == 1) & ~bad
-        one_key &= (prod_keys[np.maximum(r0, 0), 1:] == nk).all(axis=1) if width > 1 else one_key
+        if width > 1:  # and that term has one key (the rest of its row is padding)
+            one_key &= (prod_keys[np.maximum(r0, 0), 1:] == nk).all(axis=1)
         key[pos[one_key]] = prod_keys[r0[one_key], 0]
         factor[pos[one_key]] = tcoef[first[idx[one_key]]]
         key[pos[nt == 0]] = nk + 1  # a slot without terms is 0 (as slot_values)
