@@ -467,7 +467,7 @@ def emission_totals(inp: EngineInputs, max_expand: int = 4, activities: tuple[np
         tp = np.unique(inp.src[treats])
         local = -np.ones(k, dtype=np.int64)
         local[tp] = np.arange(len(tp))
-        rem = by_pool(inp.removal[:, treats][:, :, rp, None] * f[:, treats, None, :], local[inp.src[treats]], len(tp))
+        rem = treated_load(inp, treats, local[inp.src[treats]], len(tp), rp)
         before = a_eff[:, tp, None, :] * inp.ef[:, tp][:, :, rp, None]
         dense[tp[(rem > before * (1 + 1e-12)).any(axis=(0, 2, 3))]] = True
     p, y = inp.ef.shape[2], inp.offset.shape[0]
