@@ -405,7 +405,7 @@ def _limits(model: Model, x: np.ndarray, completion_high: bool = False, inp: eng
         if completion_high:
             comp = np.broadcast_to(_completion_high(model), (n, len(model.measures)))
         else:
-            comp = np.take(x, _completion_cols(model), axis=1)  # [N,M]
+            comp = np.take(x, model._input_columns()["completion"], axis=1)  # [N,M]
         qty = inp.qty  # [N,M]
         a = engine.grown_activity(inp)  # [N,K,Y]
         mv = lp.mv
@@ -482,16 +482,6 @@ def _limits(model: Model, x: np.ndarray, completion_high: bool = False, inp: eng
                                    treat_detail,
                                    f"treatment measures {', '.join(model.measures[j] for j in tms)} remove more than pool {model.pools[kt]!r} emits"))
     return out
-
-
-def _completion_cols(model: Model) -> np.ndarray:
-    """Columns of the measures' completion parameters in a parameter row (cached)."""
-    cached = model.__dict__.get("_completion_cols")
-    if cached is None or len(cached) != len(model.measures):
-        col = _col(model)
-        cached = np.array([col[f"completion:{m}"] for m in model.measures], dtype=np.int64)
-        model.__dict__["_completion_cols"] = cached
-    return cached  # type: ignore[no-any-return]
 
 
 def _values(model: Model, f: Findings, x: np.ndarray | None = None) -> None:
