@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-
-from sim.core.startup import hide_dask
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,17 +27,37 @@ def test_ersim_run_imports_neither_dask_nor_matplotlib(tmp_path, extra):
 
 
 def test_hide_and_undo():
-    if "dask" in sys.modules and sys.modules["dask"] is not None:
-        pytest.skip("dask already imported in this test process")
-    installed = importlib.util.find_spec("dask") is not None
-    undo = hide_dask()
-    try:
-        assert importlib.util.find_spec("dask") is None
-        with pytest.raises(ImportError):
-            import dask  # noqa: F401
-    finally:
-        undo()
-    assert (importlib.util.find_spec("dask") is not None) == installed
+    """In a fresh process (nothing imported): hidden, then visible again after the undo."""
+    code = (
+        "import importlib.util\n"
+        "from sim.core.startup import hide_dask\n"
+        "installed = importlib.util.find_spec('dask') is not None\n"
+        "undo = hide_dask()\n"
+        "assert importlib.util.find_spec('dask') is None\n"
+        "try:\n"
+        "    import dask\n"
+        "    raise SystemExit('dask imported while hidden')\n"
+        "except ImportError:\n"
+        "    pass\n"
+        "undo()\n"
+        "assert (importlib.util.find_spec('dask') is not None) == installed\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_a_process_that_imported_xarray_first_runs_in_process(tmp_path):
+    """xarray notes at import that dask is installed; hiding dask afterwards broke every Dataset
+    ("'dask' is not a package"). hide_dask now leaves dask visible once xarray is imported."""
+    code = (
+        "import xarray\n"
+        "from click.testing import CliRunner\n"
+        "from sim.cli.main import main\n"
+        f"r = CliRunner().invoke(main, ['run', {str(ROOT / 'scenarios' / 'ankang-2025.yaml')!r}, '--no-figures', '--quiet', "
+        f"'--out', {str(tmp_path / 'run')!r}])\n"
+        "assert r.exit_code == 0, r.output\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path)
+    assert (tmp_path / "run" / "results.nc").is_file()
 
 
 # ---- writing beside: the charts (or the record) in a forked child ---------------------------------

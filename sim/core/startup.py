@@ -6,6 +6,9 @@ uses dask for ``ersim batch --scheduler``; everywhere else :func:`hide_dask` mar
 packages as absent (``sys.modules[name] = None``, which ``import`` and ``find_spec`` read as
 "not installed"), so pint and xarray take their numpy-only paths. Nothing in the numbers
 changes. Imports nothing of the project.
+
+A process that imported xarray first keeps dask visible: xarray asks whether dask is installed
+once, at import, and would later fail to import the dask it was told exists.
 """
 
 from __future__ import annotations
@@ -19,8 +22,8 @@ HIDDEN = ("dask", "distributed")
 
 
 def hide_dask() -> Callable[[], None]:
-    """Mark dask and distributed as absent unless already imported; returns the undo."""
-    hidden = [name for name in HIDDEN if name not in sys.modules]
+    """Mark dask and distributed as absent unless already imported (or xarray is); returns the undo."""
+    hidden = [] if "xarray" in sys.modules else [name for name in HIDDEN if name not in sys.modules]
     for name in hidden:
         sys.modules[name] = None  # type: ignore[assignment]
 

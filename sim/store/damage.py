@@ -105,11 +105,12 @@ def load_results(folder: str | Path) -> Any:
     import xarray as xr
 
     from sim.core.errors import InputError
+    from sim.store.netcdf import ENGINE
 
     path = Path(folder) / RESULTS
     try:
-        return xr.load_dataset(path, engine="h5netcdf")
-    except Exception as exc:  # h5py, h5netcdf and xarray raise many unrelated types
+        return xr.load_dataset(path, engine=ENGINE)
+    except Exception as exc:  # netCDF4 and xarray raise many unrelated types
         raise InputError(Problem(f"{RESULTS} cannot be read as netCDF ({type(exc).__name__}): {_AGAIN}", str(path))) from None
 
 
