@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import xarray as xr
 
@@ -17,7 +17,7 @@ _JSON_ATTRS = "ersim_json_attrs"
 # netCDF4 (the C library): a run's ~40 small variables write in ~50 ms and read in ~30 ms, against
 # ~150 ms and ~170 ms with h5netcdf, whose per-variable Python dominates files this small. The files
 # are the same netCDF-4/HDF5 either way (the tests read them back with h5netcdf).
-ENGINE = "netcdf4"
+ENGINE: Final = "netcdf4"
 
 
 def write_netcdf(ds: xr.Dataset, path: Path) -> None:
