@@ -33,7 +33,13 @@ def frame(df: Any) -> Any:
     out = df.copy()
     for c in out.columns:
         if out[c].dtype == object or str(out[c].dtype) in ("string", "str"):
-            out[c] = out[c].map(cell)
+            try:  # each distinct value once: long tables repeat their names thousands of times
+                changed = {v: cell(v) for v in out[c].unique() if isinstance(v, str) and cell(v) != v}
+            except TypeError:  # unhashable cells
+                out[c] = out[c].map(cell)
+                continue
+            if changed:
+                out[c] = out[c].map(lambda v, changed=changed: changed.get(v, v) if isinstance(v, str) else v)
     out.columns = [cell(c) if isinstance(c, str) else c for c in out.columns]
     return out
 

@@ -393,5 +393,6 @@ def run_uncertain(scenario: Scenario, library: Library | None = None, *, samples
     ds.attrs["seed"] = seed
     ds.attrs["uncertain_inputs"] = [p.name for p in model.params.values() if p.uncertain]
     result.dataset = ds
-    result.settings.update({"samples": samples, "seed": seed, "keep": keep, "sampling": "Latin hypercube (scipy.stats.qmc), chunked, SeedSequence.spawn per chunk"})
+    result.settings.update({"samples": samples, "seed": seed, "keep": keep, "sampling": ("Latin hypercube (strata permuted at random, uniform jitter within each: the construction of "
+                                                                                               "scipy.stats.qmc.LatinHypercube, scramble=True), chunked, SeedSequence.spawn per chunk")})
     return result
