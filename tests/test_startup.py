@@ -213,6 +213,55 @@ def test_worker_prepares_early_then_runs_what_beside_hands_it(tmp_path, monkeypa
     assert not list((tmp_path / "tmp").iterdir())  # the pickled jobs are gone
 
 
+def test_worker_draws_half_the_jobs_in_a_helper_it_forks(tmp_path, monkeypatch, forking):
+    """Handed its jobs, the worker forks a helper (which starts with what was prepared) and each
+    runs half: two processes, neither the parent, the worker one of them."""
+    import os
+    import tempfile
+    from functools import partial
+
+    from sim.store.beside import Worker, beside, hand_over
+
+    if not forking:
+        pytest.skip("no fork here")
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    worker = Worker(partial(_write_pid, tmp_path / "prepared"))
+    hand_over(worker)
+    with beside([partial(_write_pid, tmp_path / f"job{i}") for i in range(4)]):
+        pass
+    pids = [(tmp_path / f"job{i}").read_text() for i in range(4)]
+    assert len(set(pids)) == 2 and str(os.getpid()) not in pids
+    assert pids[0] == pids[2] == (tmp_path / "prepared").read_text() != pids[1] == pids[3]
+
+
+def _only_in(pid_file, out):
+    import os
+
+    if str(os.getpid()) != pid_file.read_text():
+        raise OSError(28, "No space left on device")
+    out.write_text(str(os.getpid()))
+
+
+def test_worker_runs_the_helpers_half_itself_when_the_helper_fails(tmp_path, monkeypatch, forking):
+    import tempfile
+    from functools import partial
+
+    from sim.store.beside import Worker, beside, hand_over
+
+    if not forking:
+        pytest.skip("no fork here")
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    prepared = tmp_path / "prepared"
+    worker = Worker(partial(_write_pid, prepared))
+    hand_over(worker)
+    with beside([partial(_only_in, prepared, tmp_path / f"job{i}") for i in range(3)]):
+        pass
+    assert worker.pid == 0
+    assert {(tmp_path / f"job{i}").read_text() for i in range(3)} == {prepared.read_text()}
+
+
 def test_worker_not_used_leaves_and_unpicklable_jobs_are_written_anyway(tmp_path, forking):
     import os
 
