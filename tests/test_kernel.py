@@ -156,3 +156,18 @@ def test_grids_of_constants_and_longer_sums_read_as_the_slots_say():
     for prefix, grid in (("conv", inp.conv[:, :, None]), ("removal", inp.removal)):
         idx, i, j = model._layout(prefix)
         np.testing.assert_array_equal(grid[:, i, j], sv[:, idx])
+
+
+def test_a_standards_cut_by_hand():
+    # pool ef (kg/t): NOx 2, SO2 4, COD 0; the standard sets NOx 1.5 (cut 1 - 1.5/2 = 0.25), SO2 6
+    # (looser than today: no cut) and COD 1 (the pool emits none: no cut); PM25 has no new factor
+    scen = scenario_from_dict({"name": "例", "region": "r", "base_year": 2024, "years": [2025],
+                               "inventory": [{"id": "a", "activity": "1000 t/a",
+                                              "ef": {"NOx": "2 kg/t", "SO2": "4 kg/t", "COD": "0 kg/t", "PM25": "1 kg/t"}}],
+                               "measures": [{"id": "std", "type": "standard", "pool": "a", "share": "100%", "year": 2025,
+                                             "ef": {"NOx": "1.5 kg/t", "SO2": "6 kg/t", "COD": "1 kg/t"}}],
+                               "targets": []})
+    model = compile_model(scen, Library())
+    cut = model.inputs().cut[0, 0]
+    expect = {"NOx": 1 - 1.5 / 2, "SO2": 0.0, "COD": 0.0, "PM25": 0.0}
+    assert {p: cut[model.pollutants.index(p)] for p in expect} == expect

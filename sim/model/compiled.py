@@ -416,12 +416,19 @@ class Model:
         cut = eff
         std = self.kind == engine.STANDARD
         if std.any():
-            newef = grid("newef", m, p, np.nan)
-            pool_ef = ef[:, self.src[std], :]
+            sj = np.nonzero(std)[0]
+            pool_ef = np.take(ef, self.src[sj], axis=1)
+            # cut = 1 - new/pool factor, in 0..1, where the pool has a factor; 0 where the standard
+            # sets none for the pollutant (NaN) or the pool emits none: a standard binds only
+            # where it is stricter than the pool's current factor. In place, one array.
+            cut_s = np.take(grid("newef", m, p, np.nan), sj, axis=1)
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                ratio = np.where(np.isnan(newef[:, std, :]), 1.0, newef[:, std, :] / pool_ef)
-            # a standard binds only where it is stricter than the pool's current factor
-            cut[:, std, :] = np.where(pool_ef > 0, np.clip(1.0 - np.nan_to_num(ratio, nan=1.0, posinf=1.0), 0.0, 1.0), 0.0)
+                np.divide(cut_s, pool_ef, out=cut_s)
+                np.subtract(1.0, cut_s, out=cut_s)
+            cut_s[np.isnan(cut_s)] = 0.0
+            np.clip(cut_s, 0.0, 1.0, out=cut_s)
+            cut_s[~(pool_ef > 0)] = 0.0
+            cut[:, sj, :] = cut_s
         return ef, cut, removal, conv
 
     def inputs_from_matrix(self, x: np.ndarray, grids: tuple[np.ndarray, ...] | None = None) -> engine.EngineInputs:
