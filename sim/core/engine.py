@@ -43,6 +43,7 @@ __all__ = [
     "components",
     "emissions",
     "grown_activity",
+    "moved_out",
 ]
 
 RETIRE, SWITCH, CONTROL, STANDARD, TREAT = range(5)
@@ -151,6 +152,21 @@ def treated_load(inp: EngineInputs, treats: np.ndarray, pool_of: np.ndarray, n: 
         hit = by_pool(removal[:, :, :, None] * np.take(inp.implemented, treats, axis=1)[:, :, None, :], pool_of, n)
         hit.flags.writeable = False
         memo[key] = hit
+    return hit  # type: ignore[no-any-return]
+
+
+def moved_out(inp: EngineInputs, moves: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(activity moved by retire/switch measures *moves* as implemented [N,Mm,Y], and summed
+    by source pool [N,K,Y]), in pool units per year; computed once per EngineInputs and *moves*
+    (the consistency stage's limit and the kernel both need it on every chunk)."""
+    memo = inp.__dict__.setdefault("_moved", {})
+    key = moves.tobytes()
+    hit = memo.get(key)
+    if hit is None:
+        moved = np.nan_to_num(inp.qty[:, moves])[:, :, None] * inp.implemented[:, moves]
+        out = by_pool(moved, inp.src[moves], inp.n_pools)
+        moved.flags.writeable = out.flags.writeable = False
+        hit = memo[key] = (moved, out)
     return hit  # type: ignore[no-any-return]
 
 

@@ -128,7 +128,7 @@ def totals(inp: engine.EngineInputs, plan: Plan | None = None) -> tuple[np.ndarr
         return engine.totals(inp)  # a plan made without these groups: the engine knows them
     f = inp.implemented
     a = engine.grown_activity(inp)  # [N,K,Y]
-    a_eff = _moved(inp, plan, f, a)
+    a_eff = _moved(inp, plan, a)
     base = np.matmul(np.swapaxes(a, 1, 2), inp.ef).swapaxes(1, 2)  # [N,P,Y]
     if len(plan.treats) and _clip_bites(inp, plan, a_eff):
         return base, engine.emission_totals(inp, activities=(a, a_eff))
@@ -168,18 +168,17 @@ def totals(inp: engine.EngineInputs, plan: Plan | None = None) -> tuple[np.ndarr
     return base, emis
 
 
-def _moved(inp: engine.EngineInputs, plan: Plan, f: np.ndarray, a: np.ndarray) -> np.ndarray:
+def _moved(inp: engine.EngineInputs, plan: Plan, a: np.ndarray) -> np.ndarray:
     """Activity after retire/switch edits [N,K,Y], clipped at zero (as the engine's)."""
     mv = plan.moves
     if not len(mv):
         return a
-    moved = np.nan_to_num(inp.qty[:, mv])[:, :, None] * f[:, mv]  # [N,Mm,Y]
+    moved, taken = engine.moved_out(inp, mv)  # shared with the limit check
     if plan.moves_in:
         gained = moved * inp.conv[:, mv, None]
-        delta = engine.by_pool(gained, inp.tgt[mv], plan.n_pools) - engine.by_pool(moved, inp.src[mv], plan.n_pools)
+        delta = engine.by_pool(gained, inp.tgt[mv], plan.n_pools) - taken
         return np.maximum(a + delta, 0.0)
-    out = engine.by_pool(moved, inp.src[mv], plan.n_pools)  # nothing comes in: a - out = a + (0 - out) exactly
-    np.subtract(a, out, out=out)
+    out = np.subtract(a, taken)  # nothing comes in: a - out = a + (0 - out) exactly
     return np.maximum(out, 0.0, out=out)
 
 

@@ -410,9 +410,13 @@ def _limits(model: Model, x: np.ndarray, completion_high: bool = False, inp: eng
         a = engine.grown_activity(inp)  # [N,K,Y]
         mv = lp.mv
         if len(mv):
-            moved = np.nan_to_num(qty[:, mv])[:, :, None] * comp[:, mv, None] * model.credit[None, mv]  # [N,Mm,Y]
             pools = lp.mv_pools
-            taken = engine.by_pool(moved, lp.mv_src, len(pools))  # [N,K',Y]
+            if completion_high:
+                moved = np.nan_to_num(qty[:, mv])[:, :, None] * comp[:, mv, None] * model.credit[None, mv]  # [N,Mm,Y]
+                taken = engine.by_pool(moved, lp.mv_src, len(pools))  # [N,K',Y]
+            else:  # as implemented in these rows (completion x credit): the kernel reads the same
+                moved, by_src = engine.moved_out(inp, mv)
+                taken = np.take(by_src, pools, axis=1)
             a_p = a[:, pools]
             if (lp.mv_tgt >= 0).any():
                 a_p = a_p + engine.by_pool(moved * inp.conv[:, mv, None], lp.mv_tgt, len(pools))
