@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 import yaml
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
@@ -273,3 +274,20 @@ def test_mutated_inventories_run_or_fail_cleanly(mutant: tuple[str, bytes]) -> N
     if res.exit_code == 2:
         assert re.search(r"error: \d+ problems? in the input", res.stderr), res.stderr
         assert re.search(r"(s\.yaml|inventory\.csv)", res.stderr), res.stderr
+
+
+@pytest.mark.parametrize("anchor", ["", "&big "])
+def test_too_many_values_are_refused_with_or_without_anchors(tmp_path: Path, anchor: str) -> None:
+    """A document without anchors is sized while its lines are mapped (no pass of its own); one
+    with anchors is sized first, its aliases expanded: both refuse more than MAX_VALUES values."""
+    from sim.core.errors import InputError
+    from sim.model.yamlio import MAX_VALUES, read_yaml
+
+    path = tmp_path / "big.yaml"
+    path.write_text(f"name: x\nvalues: {anchor}[" + "1," * MAX_VALUES + "1]\n", encoding="utf-8")
+    with pytest.raises(InputError, match="expands to more than") as info:
+        read_yaml(path)
+    assert info.value.problems[0].line == 2
+    path.write_text(f"name: x\nvalues: {anchor}[" + "1," * (MAX_VALUES // 2) + "1]\n", encoding="utf-8")
+    data, lines = read_yaml(path)
+    assert len(data["values"]) == MAX_VALUES // 2 + 1 and lines.line(("values", 7)) == 2

@@ -130,8 +130,27 @@ def _check_size(root: yaml.Node, name: str) -> None:
     size(root, 0)
 
 
-def _walk(node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int], dupes: list[Problem]) -> None:
+class _Budget:
+    """The size limits of :func:`_check_size`, kept by :func:`_walk` itself on a document without
+    anchors (a tree: no alias to expand, none to recurse through), which then needs no pass of its own."""
+
+    def __init__(self, name: str):
+        self.name, self.left = name, MAX_VALUES
+
+    def spend(self, node: yaml.Node, depth: int, n: int = 1) -> None:
+        if depth > MAX_DEPTH:
+            raise InputError(Problem(f"nested more than {MAX_DEPTH} levels deep", self.name, node.start_mark.line + 1))
+        self.left -= n
+        if self.left < 0:
+            raise InputError(Problem(f"expands to more than {MAX_VALUES:,} values; a scenario is far smaller", self.name,
+                                     node.start_mark.line + 1))
+
+
+def _walk(node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int], dupes: list[Problem],
+          budget: _Budget | None = None) -> None:
     lines.setdefault(path, node.start_mark.line + 1)
+    if budget is not None:
+        budget.spend(node, len(path), 1 + (len(node.value) if isinstance(node, yaml.MappingNode) else 0))  # keys too
     if isinstance(node, yaml.MappingNode):
         seen: dict[tuple[str, str], int] = {}
         for k, v in node.value:
@@ -146,13 +165,15 @@ def _walk(node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple[Any, ...], i
                 if k.tag.endswith(":int") and k.value.isdigit():
                     lines[(*path, int(k.value))] = line  # pydantic reports {2025: ...} keys as ints
             else:
+                if budget is not None:
+                    _check_size(k, budget.name)  # a complex key is not walked: sized on its own
                 key = str(k)
             lines[(*path, key)] = line
-            _walk(v, (*path, key), lines, dupes)
+            _walk(v, (*path, key), lines, dupes, budget)
     elif isinstance(node, yaml.SequenceNode):
         for i, v in enumerate(node.value):
             lines[(*path, i)] = v.start_mark.line + 1
-            _walk(v, (*path, i), lines, dupes)
+            _walk(v, (*path, i), lines, dupes, budget)
 
 
 # a key typed with a Chinese input method: `name：` (full-width colon) after an ASCII key, at the
@@ -204,9 +225,13 @@ def read_yaml(path: str | Path) -> tuple[Any, LineMap]:
         node = loader.get_single_node()
         data = None
         if node is not None:
-            _check_size(node, name)
+            budget = None
+            if "&" in text:  # anchors (and so aliases) possible: size the expansion before walking it
+                _check_size(node, name)
+            else:
+                budget = _Budget(name)
             dupes: list[Problem] = []
-            _walk(node, (), lines, dupes)
+            _walk(node, (), lines, dupes, budget)
             if dupes:  # an anchored mapping walked twice reports its duplicate once
                 raise InputError(list({(p.line, p.message): Problem(p.message, name, p.line, p.path) for p in dupes}.values()))
             data = loader.construct_document(node)
