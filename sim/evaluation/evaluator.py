@@ -446,11 +446,15 @@ def sequential_reductions(inp: engine.EngineInputs) -> np.ndarray:
         live = size >= max(r, 1)
         pools = np.nonzero(live[label])[0]
         ms = np.nonzero(live[comp])[0]
-        mask = (pos[ms] < r).astype(float)[None, :]
-        e = engine.emissions(inp.restrict(ms, pools), mask)  # [N,K',P,Y]
+        if r == 0:  # no measure on: the baseline (A EF), which the engine would give exactly
+            e = engine.baseline(inp.restrict(ms, pools))
+        else:
+            mask = (pos[ms] < r).astype(float)[None, :]
+            e = engine.emissions(inp.restrict(ms, pools), mask)  # [N,K',P,Y]
         by = np.argsort(label[pools], kind="stable")
         groups, starts = np.unique(label[pools][by], return_index=True)
-        cur = np.add.reduceat(e[:, by], starts, axis=1)  # [N,C',P,Y], groups in ascending order
+        # [N,C',P,Y], groups in ascending order (one pool per group: nothing to add up)
+        cur = e[:, by] if len(groups) == len(pools) else np.add.reduceat(e[:, by], starts, axis=1)
         if r:
             at = ms[pos[ms] == r - 1]  # the r-th measure of each live group
             out[:, at] = prev[:, comp[at]] - cur[:, np.searchsorted(groups, comp[at])]
