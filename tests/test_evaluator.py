@@ -224,3 +224,18 @@ def test_a_daemonic_worker_evaluates_with_threads():
         got = pool.map(_sweep_in_a_pool_worker, [0])[0]
     model = compile_model(scenario_from_dict(synthetic_scenario(6, 3, seed=2)), EMPTY)
     assert got == float(evaluate(model, Sampler(model, 300, 1, block=50)).emissions_total.sum())
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 300), st.integers(1, 6), st.integers(0, 2**31 - 1), st.booleans())
+def test_quantiles_equal_numpys_bit_for_bit(n, cells, seed, ties):
+    from sim.evaluation.evaluator import quantiles
+
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=(n, cells)) * 10.0 ** rng.integers(-3, 6)
+    if ties:
+        a = np.round(a, 1)
+    q = np.array([0.05, 0.5, 0.95])
+    np.testing.assert_array_equal(quantiles(a, q), np.quantile(a, q, axis=0))
+    a[0, 0] = np.nan  # not finite: numpy's own
+    np.testing.assert_array_equal(quantiles(a, q), np.quantile(a, q, axis=0))

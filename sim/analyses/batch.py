@@ -223,6 +223,7 @@ def _sha256(path: str | None) -> str | None:
 def _run_city(item: BatchInput, samples: int, seed: int | None, check_only: bool) -> _Record:
     from sim.core import engine
     from sim.evaluation.evaluate import air_values, monte_carlo, target_specs, target_unit
+    from sim.evaluation.evaluator import quantiles
     from sim.model.compile import compile_model
     from sim.model.feasibility import evaluate_targets, status
     from sim.model.load import load_scenario, scenario_from_dict
@@ -275,10 +276,10 @@ def _run_city(item: BatchInput, samples: int, seed: int | None, check_only: bool
         rec.seed = region_seed(settings.seed if seed is None else seed, scen.region)
         mc = monte_carlo(model, samples, rec.seed)
         q = np.array(QUANTILES)
-        rec.reduction_q = np.quantile(mc["baseline_total"] - mc["emissions_total"], q, axis=0)
+        rec.reduction_q = quantiles(mc["baseline_total"] - mc["emissions_total"], q)
         margin = mc["achieved"] - mc["required"]
         if margin.shape[1]:
-            rec.margin_q = np.quantile(margin, q, axis=0)
+            rec.margin_q = quantiles(margin, q)
             prob = (margin >= 0).mean(axis=0)
         else:
             rec.margin_q = np.zeros((len(QUANTILES), 0))

@@ -333,7 +333,12 @@ def run_uncertain(scenario: Scenario, library: Library | None = None, *, samples
     seed = s.seed if seed is None else seed
     # decided before drawing: the per-sample arrays kept (totals, targets; twice over when samples are kept)
     p_y, t = len(model.pollutants) * len(model.years), len(scenario.targets)
-    from sim.evaluation.evaluator import MIN_REDUCTION_SAMPLES, REDUCTION_BYTES, working_memory
+    from sim.evaluation.evaluator import (
+        MIN_REDUCTION_SAMPLES,
+        REDUCTION_BYTES,
+        quantiles,
+        working_memory,
+    )
 
     per_sample = 4 * max(1, len(model.measures) * len(model.pollutants) * len(model.years))  # float32
     kept = min(samples, REDUCTION_BYTES // per_sample)
@@ -358,13 +363,11 @@ def run_uncertain(scenario: Scenario, library: Library | None = None, *, samples
         ds = ds.assign_coords(sample=("sample", np.arange(samples), {"long_name": "Monte Carlo sample"}))
     else:
         ds = ds.assign(
-            emissions_total_q=(("quantile", "pollutant", "year"), np.quantile(mc["emissions_total"], q, axis=0), {**t_a, "long_name": "quantiles of total emissions with measures"}),
-            reduction_total_q=(("quantile", "pollutant", "year"), np.quantile(mc["baseline_total"] - mc["emissions_total"], q, axis=0), {**t_a, "long_name": "quantiles of total reduction"}),
+            emissions_total_q=(("quantile", "pollutant", "year"), quantiles(mc["emissions_total"], q), {**t_a, "long_name": "quantiles of total emissions with measures"}),
+            reduction_total_q=(("quantile", "pollutant", "year"), quantiles(mc["baseline_total"] - mc["emissions_total"], q), {**t_a, "long_name": "quantiles of total reduction"}),
         )
         ds = ds.assign_coords(quantile=("quantile", q, {"units": "1", "long_name": "probability of the quantile"}))
     if "reduction" in mc and len(model.measures):
-        from sim.evaluation.evaluator import quantiles
-
         rq = quantiles(mc.pop("reduction"), q)  # [3,M,P,Y]
         note = f"sequential attribution on the first {kept} of {samples} samples" + (
             "" if kept == samples else f" (memory bound {REDUCTION_BYTES // 2**20} MiB)")
@@ -378,7 +381,7 @@ def run_uncertain(scenario: Scenario, library: Library | None = None, *, samples
         ds.attrs["reduction_quantile_note"] = (f"per-measure reduction quantiles not computed: fewer than {MIN_REDUCTION_SAMPLES} "
                                                f"samples of {len(model.measures)} measures fit in {REDUCTION_BYTES // 2**20} MiB")
     if margin.shape[1]:
-        mq = np.quantile(margin, q, axis=0)
+        mq = quantiles(margin, q)
         prob = (margin >= 0).mean(axis=0)
         st = [status(float(ds["margin"].values[i]), float(ds["required"].values[i]), float(prob[i]),
                      s.at_risk_margin, s.met_probability, s.at_risk_probability) for i in range(margin.shape[1])]

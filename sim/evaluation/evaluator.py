@@ -467,9 +467,12 @@ def quantiles(a: np.ndarray, q: tuple[float, ...] | np.ndarray, block: int = 409
 
     numpy's own quantile over axis 0 of a [samples, measures, pollutants, years] array spends
     most of its time on strided copies; this sorts *block* cells at a time with the sample axis
-    last, so the extra memory is one block.
+    last, so the extra memory is one block. The same numbers bit for bit (its interpolation
+    formula); an array holding NaN or infinities goes to ``np.quantile`` itself.
     """
     q = np.asarray(q, dtype=float)
+    if not np.isfinite(a).all():
+        return np.quantile(a, q, axis=0)  # type: ignore[no-any-return]
     n = a.shape[0]
     cells = a.reshape(n, -1)
     h = (n - 1) * q
