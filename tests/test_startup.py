@@ -193,6 +193,24 @@ def test_save_png_keeps_the_pixels_of_savefig(tmp_path):
     assert np.array_equal(np.asarray(a.convert("RGB")), np.asarray(b))
 
 
+def test_save_png_keeps_transparent_pixels(tmp_path):
+    """A figure with transparent pixels is not flattened to RGB: savefig writes it as RGBA."""
+    from PIL import Image
+
+    from sim.reports import charts
+
+    charts.setup_fonts()
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(2, 2), dpi=charts.DPI)
+    fig.patch.set_alpha(0.0)
+    ax.plot([0, 1], [0, 1])
+    charts.save_png(fig, tmp_path / "t.png")
+    plt.close(fig)
+    img = Image.open(tmp_path / "t.png")
+    assert img.mode == "RGBA" and img.getchannel("A").getextrema()[0] < 255
+
+
 def test_worker_prepares_early_then_runs_what_beside_hands_it(tmp_path, monkeypatch, forking):
     import os
     import tempfile

@@ -66,13 +66,14 @@ def save_png(fig: Any, path: Path) -> None:
         return
     canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
     canvas.draw()
-    rgba = np.asarray(canvas.buffer_rgba())
-    if not (rgba[..., 3] == 255).all():
+    w, h = canvas.get_width_height(physical=True)
+    rgba = Image.frombuffer("RGBA", (w, h), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+    if rgba.getchannel("A").getextrema()[0] != 255:  # some pixel not opaque
         fig.savefig(path, dpi=DPI)
         return
     info = PngImagePlugin.PngInfo()
     info.add_text("Software", f"Matplotlib version{matplotlib.__version__}, https://matplotlib.org/")
-    Image.fromarray(np.ascontiguousarray(rgba[..., :3])).save(path, format="png", compress_level=3, dpi=(DPI, DPI), pnginfo=info)
+    rgba.convert("RGB").save(path, format="png", compress_level=3, dpi=(DPI, DPI), pnginfo=info)
 
 
 def _width(ch: str) -> int:
