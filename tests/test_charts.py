@@ -26,22 +26,16 @@ def _png_dpi(path: Path) -> float:
 
 @pytest.fixture
 def captured(monkeypatch):
-    """The figures the chart functions close, kept for inspection."""
-    import matplotlib.pyplot as plt
-
+    """The figures the chart functions save, kept for inspection."""
     figs: list = []
-    real = plt.close
+    real = charts.save_png
 
-    def keep(fig=None):
-        if fig is not None:
-            figs.append(fig)
-        else:
-            real()
+    def keep(fig, path):
+        figs.append(fig)
+        real(fig, path)
 
-    monkeypatch.setattr(plt, "close", keep)
-    yield figs
-    for f in figs:
-        real(f)
+    monkeypatch.setattr(charts, "save_png", keep)
+    return figs
 
 
 # ---- labels ----------------------------------------------------------------------------------------

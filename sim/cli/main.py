@@ -107,7 +107,8 @@ def _prepare_charts() -> None:
     from sim.reports.charts import setup_fonts
 
     setup_fonts()
-    import matplotlib.pyplot  # noqa: F401
+    import matplotlib.backends.backend_agg
+    import matplotlib.figure  # noqa: F401
 
 
 def _chart_worker() -> Any:

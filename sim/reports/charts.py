@@ -50,6 +50,17 @@ def setup_fonts() -> str:
     return family
 
 
+def new_figure(figsize: tuple[float, float]) -> tuple[Any, Any]:
+    """(figure, axes) at :data:`DPI` on an Agg canvas, without pyplot: no global figure registry,
+    so nothing to close (the figure is freed with its last reference)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, dpi=DPI)
+    FigureCanvasAgg(fig)
+    return fig, fig.add_subplot()
+
+
 def save_png(fig: Any, path: Path) -> None:
     """Write *fig* as a PNG at :data:`DPI`, as ``savefig`` would, in half the encoding time.
 
@@ -142,7 +153,6 @@ def waterfall(result: Result | Drawn, pollutant: str, year: int, lang: str = "zh
     The y axis starts near the lowest level when the bars are large against the changes (it says
     so), each target is one dashed line with one label, and a shortfall is marked by an arrow."""
     setup_fonts()
-    import matplotlib.pyplot as plt
 
     zh = lang == "zh"
     ds = result.dataset
@@ -160,7 +170,7 @@ def waterfall(result: Result | Drawn, pollutant: str, year: int, lang: str = "zh
     if abs(rest) > 1e-9:
         steps.append((("其他措施" if zh else "other measures"), -rest))
     n_bars = len(steps) + 2
-    fig, ax = plt.subplots(figsize=(max(8.0, 1.05 * n_bars + 1.5), 4.8), dpi=DPI)
+    fig, ax = new_figure((max(8.0, 1.05 * n_bars + 1.5), 4.8))
     levels = [e0]
     level = e0
     for _, delta in steps:
@@ -212,7 +222,6 @@ def waterfall(result: Result | Drawn, pollutant: str, year: int, lang: str = "zh
 def concentration_chart(result: Result | Drawn, target: str, lang: str = "zh") -> Any:
     """A concentration target: base-year PM2.5 -> each precursor's response -> projected, target line (µg/m³)."""
     setup_fonts()
-    import matplotlib.pyplot as plt
 
     ds = result.dataset
     c0 = float(ds["concentration_base"].sel(target=target))
@@ -227,7 +236,7 @@ def concentration_chart(result: Result | Drawn, target: str, lang: str = "zh") -
             if v == v:
                 name = {"PM25": "一次PM2.5" if lang == "zh" else "primary PM2.5"}.get(str(p), display(str(p), lang))
                 steps.append((f"{name}{'减排响应' if lang == 'zh' else ' response'}", float(v)))
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * (len(steps) + 2) + 1.5), 4.5), dpi=DPI)
+    fig, ax = new_figure((max(6.0, 1.2 * (len(steps) + 2) + 1.5), 4.5))
     ax.bar(0, c0, color="#7f7f7f")
     labels = [f"{base_year}{'年基准浓度' if lang == 'zh' else ' base'}"]
     level = c0
@@ -264,12 +273,11 @@ def _thousands() -> Any:
 def margin_distribution(result: Result | Drawn, target: str, lang: str = "zh") -> Any:
     """Histogram of a target's margin over the Monte Carlo samples, with P(met)."""
     setup_fonts()
-    import matplotlib.pyplot as plt
 
     ds = result.dataset
     m = ds["margin_sample"].sel(target=target).values
     p = float(ds["probability"].sel(target=target))
-    fig, ax = plt.subplots(figsize=(6.5, 4.2), dpi=DPI)
+    fig, ax = new_figure((6.5, 4.2))
     ax.hist(m, bins=50, color="#1f77b4", alpha=0.8)
     ax.axvline(0, color="black", linewidth=1)
     name = str(ds["target_name"].sel(target=target).values)
@@ -295,11 +303,8 @@ class Drawn:
 
 
 def _write_chart(make: Callable[..., Any], args: tuple[Any, ...], path: Path) -> None:
-    import matplotlib.pyplot as plt
-
     fig = make(*args)
     save_png(fig, path)
-    plt.close(fig)
 
 
 def figure_writers(result: Result, lang: str = "zh") -> dict[str, Callable[[Path], None]]:
@@ -351,7 +356,6 @@ def comparison_figures(cmp: Any, waterfalls: dict[str, Any], folder: Path, lang:
     Margins are drawn as a share of each target's requirement when the targets differ in
     size (a 80 t shortfall next to a 4,000 t margin would vanish in tonnes)."""
     setup_fonts()
-    import matplotlib.pyplot as plt
     from matplotlib.ticker import PercentFormatter
 
     zh = lang == "zh"
@@ -364,7 +368,7 @@ def comparison_figures(cmp: Any, waterfalls: dict[str, Any], folder: Path, lang:
         margins = np.array([[float(cmp["margin"].sel(scenario=s, target=t)) for t in targets] for s in labels])
         req = np.nanmax(np.abs(required), axis=0) if np.isfinite(required).any() else np.full(len(targets), np.nan)
         share = bool(np.all(np.isfinite(req)) and np.all(req > 0) and req.max() > 3 * req.min())
-        fig, ax = plt.subplots(figsize=(max(7.0, 1.6 * len(targets) + 2), 4.8), dpi=DPI)
+        fig, ax = new_figure((max(7.0, 1.6 * len(targets) + 2), 4.8))
         width = 0.8 / len(labels)
         for i, s in enumerate(labels):
             vals = margins[i] / req if share else margins[i]
@@ -388,10 +392,9 @@ def comparison_figures(cmp: Any, waterfalls: dict[str, Any], folder: Path, lang:
         fig.tight_layout()
         path = folder / "margins.png"
         save_png(fig, path)
-        plt.close(fig)
         written.append(path)
     for key, wf in waterfalls.items():
-        fig, ax = plt.subplots(figsize=(max(7.0, 1.1 * len(wf) + 1.5), 4.8), dpi=DPI)
+        fig, ax = new_figure((max(7.0, 1.1 * len(wf) + 1.5), 4.8))
         prev = 0.0
         lv = [float(v) for v in wf["level"]]
         bottom, top_y, zoomed = zoomed_limits(lv)
@@ -417,7 +420,6 @@ def comparison_figures(cmp: Any, waterfalls: dict[str, Any], folder: Path, lang:
         fig.tight_layout()
         path = folder / f"{safe.path_part(key, 'waterfall')}.png"
         save_png(fig, path)
-        plt.close(fig)
         written.append(path)
     return written
 
@@ -426,11 +428,10 @@ def macc(table: Any, pollutant: str, lang: str = "zh") -> Any:
     """Marginal abatement cost curve: bars ordered by 元/t, width = potential reduction (t/a);
     the chosen part of a bar dark, the rest light (a measure chosen in part shows as part)."""
     setup_fonts()
-    import matplotlib.pyplot as plt
 
     zh = lang == "zh"
     n = len(table)
-    fig, ax = plt.subplots(figsize=(max(8.0, 0.9 * n + 3), 5.2), dpi=DPI)
+    fig, ax = new_figure((max(8.0, 0.9 * n + 3), 5.2))
     x = 0.0
     top = max([float(v) for v in table["cost_per_t"]] + [1.0])
     for k, r in enumerate(table.itertuples()):
@@ -482,7 +483,6 @@ def sweep_figures(ds: Any, folder: Path, lang: str = "zh", names: Mapping[str, s
     P(met) is drawn on a fixed 0–1 scale (0.8 is never the darkest green) and a margin on a
     scale centred on zero, each with its colour bar; inputs by name (*names*: path -> name)."""
     setup_fonts()
-    import matplotlib.pyplot as plt
     from matplotlib.colors import TwoSlopeNorm
 
     zh = lang == "zh"
@@ -506,7 +506,7 @@ def sweep_figures(ds: Any, folder: Path, lang: str = "zh", names: Mapping[str, s
             conc = "target_unit" in ds.coords and str(ds["target_unit"].sel(target=t).values) != "t"
             label = f"{base_label} ({'µg/m³' if conc else ('吨' if lang == 'zh' else 't')})"
         if len(dims) == 1:
-            fig, ax = plt.subplots(figsize=(6.5, 4.2), dpi=DPI)
+            fig, ax = new_figure((6.5, 4.2))
             ax.plot(ds[dims[0]].values, da.values, marker="o", markersize=3)
             ax.axhline(0.5 if var == "probability" else 0.0, color="black", linewidth=1, linestyle="--")
             if var == "probability":
@@ -516,7 +516,7 @@ def sweep_figures(ds: Any, folder: Path, lang: str = "zh", names: Mapping[str, s
         else:
             others = {o: int(np.abs(ds[o].values - ds[o].attrs.get("central", ds[o].values[0])).argmin()) for o in dims[2:]}
             grid = da.isel(others).transpose(dims[1], dims[0]).values
-            fig, ax = plt.subplots(figsize=(7.0, 4.8), dpi=DPI)
+            fig, ax = new_figure((7.0, 4.8))
             if var == "probability":
                 mesh = ax.pcolormesh(ds[dims[0]].values, ds[dims[1]].values, grid, shading="auto", cmap="RdYlGn", vmin=0.0, vmax=1.0)
             else:
@@ -534,7 +534,6 @@ def sweep_figures(ds: Any, folder: Path, lang: str = "zh", names: Mapping[str, s
         fig.tight_layout()
         path = folder / f"sweep_{safe.path_part(t, 'target')}.png"
         save_png(fig, path)
-        plt.close(fig)
         written.append(path)
     return written
 
@@ -544,7 +543,6 @@ def sensitivity_figure(df: Any, method: str, target: str, path: Path, lang: str 
     """Tornado bars, Sobol S1/ST with confidence intervals, or Morris mu*-sigma: inputs by name
     (*names*: parameter -> name), those without effect left out (no empty rows)."""
     setup_fonts()
-    import matplotlib.pyplot as plt
 
     zh = lang == "zh"
     names = names or {}
@@ -554,7 +552,7 @@ def sensitivity_figure(df: Any, method: str, target: str, path: Path, lang: str 
         d = df[np.abs(df[effect].astype(float)) > (0.005 if method == "sobol" else 1e-9)]
     d = d.head(top)
     key_col = "input" if "input" in d.columns else d.columns[0]
-    fig, ax = plt.subplots(figsize=(7.5, max(2.6, 0.42 * len(d) + 1.6)), dpi=DPI)
+    fig, ax = new_figure((7.5, max(2.6, 0.42 * len(d) + 1.6)))
     labels = [wrap_label(names.get(str(k), str(lb)), 30, 2) for k, lb in zip(d[key_col], d["label"] if "label" in d.columns else d[key_col], strict=True)]
     yy = np.arange(len(d))[::-1]
     tname = target_name or target
@@ -583,5 +581,4 @@ def sensitivity_figure(df: Any, method: str, target: str, path: Path, lang: str 
     ax.set_title(wrap_label(f"{'敏感性分析' if zh else 'sensitivity'}（{what}）：{tname}" if zh else f"sensitivity ({what}): {tname}", 60, 2), fontsize=10)
     fig.tight_layout()
     save_png(fig, path)
-    plt.close(fig)
     return path

@@ -199,13 +199,10 @@ class SolveOutput:
             table.to_csv(folder / f"macc_{pol}.csv", index=False, encoding="utf-8-sig")
             self.files.append(f"macc_{pol}.csv")
             if len(table):
-                import matplotlib.pyplot as plt
-
                 from sim.reports.charts import macc
 
                 fig = macc(table, pol)
                 fig.savefig(folder / f"macc_{pol}.png")
-                plt.close(fig)
                 self.files.append(f"macc_{pol}.png")
             folder.manifest["files"] = self.files
 
