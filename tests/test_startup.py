@@ -211,12 +211,13 @@ def test_save_png_keeps_transparent_pixels(tmp_path):
     assert img.mode == "RGBA" and img.getchannel("A").getextrema()[0] < 255
 
 
-def test_worker_prepares_early_then_runs_what_beside_hands_it(tmp_path, monkeypatch, forking):
-    import os
+def _handed_worker(tmp_path, monkeypatch, forking):
+    """A Worker (preparing: writes its pid to tmp_path/prepared) handed to the next beside(); pickled
+    jobs go to tmp_path/tmp."""
     import tempfile
     from functools import partial
 
-    from sim.store.beside import Worker, beside, hand_over
+    from sim.store.beside import Worker, hand_over
 
     if not forking:
         pytest.skip("no fork here")
@@ -224,6 +225,16 @@ def test_worker_prepares_early_then_runs_what_beside_hands_it(tmp_path, monkeypa
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     worker = Worker(partial(_write_pid, tmp_path / "prepared"))
     hand_over(worker)
+    return worker
+
+
+def test_worker_prepares_early_then_runs_what_beside_hands_it(tmp_path, monkeypatch, forking):
+    import os
+    from functools import partial
+
+    from sim.store.beside import beside
+
+    worker = _handed_worker(tmp_path, monkeypatch, forking)
     with beside([partial(_write_pid, tmp_path / "job")]):
         pass
     assert (tmp_path / "prepared").read_text() == (tmp_path / "job").read_text() != str(os.getpid())
@@ -235,17 +246,11 @@ def test_worker_draws_half_the_jobs_in_a_helper_it_forks(tmp_path, monkeypatch, 
     """Handed its jobs, the worker forks a helper (which starts with what was prepared) and each
     runs half: two processes, neither the parent, the worker one of them."""
     import os
-    import tempfile
     from functools import partial
 
-    from sim.store.beside import Worker, beside, hand_over
+    from sim.store.beside import beside
 
-    if not forking:
-        pytest.skip("no fork here")
-    (tmp_path / "tmp").mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
-    worker = Worker(partial(_write_pid, tmp_path / "prepared"))
-    hand_over(worker)
+    _handed_worker(tmp_path, monkeypatch, forking)
     with beside([partial(_write_pid, tmp_path / f"job{i}") for i in range(4)]):
         pass
     pids = [(tmp_path / f"job{i}").read_text() for i in range(4)]
@@ -262,18 +267,12 @@ def _only_in(pid_file, out):
 
 
 def test_worker_runs_the_helpers_half_itself_when_the_helper_fails(tmp_path, monkeypatch, forking):
-    import tempfile
     from functools import partial
 
-    from sim.store.beside import Worker, beside, hand_over
+    from sim.store.beside import beside
 
-    if not forking:
-        pytest.skip("no fork here")
-    (tmp_path / "tmp").mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     prepared = tmp_path / "prepared"
-    worker = Worker(partial(_write_pid, prepared))
-    hand_over(worker)
+    worker = _handed_worker(tmp_path, monkeypatch, forking)
     with beside([partial(_only_in, prepared, tmp_path / f"job{i}") for i in range(3)]):
         pass
     assert worker.pid == 0

@@ -41,6 +41,20 @@ def _run(jobs: Sequence[Callable[[], object]]) -> None:
         job()
 
 
+def _stop(pid: int) -> None:
+    """End child *pid* (SIGTERM) and reap it."""
+    with contextlib.suppress(OSError):
+        os.kill(pid, signal.SIGTERM)
+    with contextlib.suppress(OSError):
+        os.waitpid(pid, 0)
+
+
+def _succeeded(pid: int) -> bool:
+    """Wait for child *pid*; whether it exited 0."""
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status) == 0
+
+
 def _run_in_two(jobs: Sequence[Callable[[], object]]) -> None:
     """Run *jobs* half here, half in a helper forked now (it starts with what was prepared: for the
     charts, matplotlib and the CJK font loaded). Once the parent has handed over its jobs it only
@@ -59,13 +73,9 @@ def _run_in_two(jobs: Sequence[Callable[[], object]]) -> None:
     try:
         _run(mine)
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGTERM)
-        with contextlib.suppress(OSError):
-            os.waitpid(pid, 0)
+        _stop(pid)
         raise
-    _, status = os.waitpid(pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
+    if not _succeeded(pid):
         _run(theirs)
 
 
@@ -116,17 +126,12 @@ def beside(jobs: Sequence[Callable[[], object]]) -> Iterator[None]:
         if worker is not None:
             worker.close()
         if pid:
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGTERM)
-            with contextlib.suppress(OSError):
-                os.waitpid(pid, 0)
+            _stop(pid)
         raise
     if worker is not None and worker.wait():
         return
-    if pid:
-        _, status = os.waitpid(pid, 0)
-        if os.waitstatus_to_exitcode(status) == 0:
-            return
+    if pid and _succeeded(pid):
+        return
     _run(jobs)
 
 
@@ -180,9 +185,9 @@ class Worker:
         if not self.pid:
             return False
         pid, self.pid = self.pid, 0
-        _, status = os.waitpid(pid, 0)
+        ok = _succeeded(pid)
         self._forget()
-        return os.waitstatus_to_exitcode(status) == 0
+        return ok
 
     def close(self) -> None:
         """Stop the child if it is still waiting or working; safe to call twice."""
@@ -190,10 +195,7 @@ class Worker:
             os.close(self._fd)  # a child still waiting reads no path and leaves
             self._fd = -1
         if self.pid:
-            with contextlib.suppress(OSError):
-                os.kill(self.pid, signal.SIGTERM)
-            with contextlib.suppress(OSError):
-                os.waitpid(self.pid, 0)
+            _stop(self.pid)
             self.pid = 0
         self._forget()
 
