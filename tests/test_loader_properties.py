@@ -291,3 +291,46 @@ def test_too_many_values_are_refused_with_or_without_anchors(tmp_path: Path, anc
     path.write_text(f"name: x\nvalues: {anchor}[" + "1," * (MAX_VALUES // 2) + "1]\n", encoding="utf-8")
     data, lines = read_yaml(path)
     assert len(data["values"]) == MAX_VALUES // 2 + 1 and lines.line(("values", 7)) == 2
+
+
+def _construct_both(path: Path) -> tuple[Any, Any]:
+    """(read_yaml's value, PyYAML's construct_document of the same text) of an anchor-free file."""
+    from sim.model.yamlio import _input_method, _Loader, read_yaml
+
+    data, _ = read_yaml(path)
+    loader = _Loader(_input_method(path.read_text(encoding="utf-8-sig"), str(path)))
+    try:
+        return data, loader.construct_document(loader.get_single_node())
+    finally:
+        loader.dispose()
+
+
+def test_anchor_free_files_construct_as_pyyaml_does() -> None:
+    """Without anchors the value is built directly (sim/model/yamlio.py _build): the same as PyYAML's
+    constructor gives, for every example scenario and variant file."""
+    root = Path(__file__).resolve().parent.parent
+    files = [p for p in sorted((root / "scenarios").glob("*.yaml")) if "&" not in p.read_text(encoding="utf-8")]
+    assert len(files) >= 5
+    for path in files:
+        got, want = _construct_both(path)
+        assert got == want and repr(got) == repr(want), path
+
+
+_scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=False, allow_infinity=False),
+                     st.text(st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="：\u3000\ufeff"), max_size=12),
+                     st.dates())
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.recursive(_scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
+                                                       st.dictionaries(st.one_of(st.text(st.characters(min_codepoint=97, max_codepoint=122), min_size=1, max_size=6),
+                                                                                 st.integers(0, 3000)), inner, max_size=4)),
+                    max_leaves=25))
+def test_documents_construct_as_pyyaml_does(value: Any) -> None:
+    doc = {"name": "x", "value": value}
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "doc.yaml"
+        path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+        got, want = _construct_both(path)
+    assert got == want and repr(got) == repr(want)
+    assert got == doc

@@ -100,6 +100,25 @@ class _Loader(_BaseLoader):  # type: ignore[misc]
             raise yaml.constructor.ConstructorError(None, None, f"cannot read {text!r}: {why}", node.start_mark) from None
 
 
+_SEQ, _MAP = "tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"
+
+
+def _build(loader: _Loader, node: yaml.Node) -> Any:
+    """The Python value of *node* in a document without anchors: what ``construct_document`` gives,
+    built directly for plain sequences and mappings with scalar keys (no merge key), scalars that
+    are not strings and anything else by the loader itself. A tree has no alias, so no object is
+    shared that the loader would have built once."""
+    cls = node.__class__
+    if cls is yaml.ScalarNode:
+        return node.value if node.tag == _STR else loader.construct_object(node, deep=True)
+    if cls is yaml.SequenceNode and node.tag == _SEQ:
+        return [_build(loader, v) for v in node.value]
+    if cls is yaml.MappingNode and node.tag == _MAP and all(
+            k.__class__ is yaml.ScalarNode and k.tag != "tag:yaml.org,2002:merge" for k, _ in node.value):
+        return {_build(loader, k): _build(loader, v) for k, v in node.value}
+    return loader.construct_object(node, deep=True)
+
+
 def _check_size(root: yaml.Node, name: str) -> None:
     """Refuse alias bombs, self-referencing anchors and absurd nesting before constructing."""
     sizes: dict[int, int] = {}
@@ -234,7 +253,7 @@ def read_yaml(path: str | Path) -> tuple[Any, LineMap]:
             _walk(node, (), lines, dupes, budget)
             if dupes:  # an anchored mapping walked twice reports its duplicate once
                 raise InputError(list({(p.line, p.message): Problem(p.message, name, p.line, p.path) for p in dupes}.values()))
-            data = loader.construct_document(node)
+            data = loader.construct_document(node) if budget is None else _build(loader, node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
