@@ -270,3 +270,38 @@ def test_measures_csv_carries_per_measure_quantiles_under_samples(project):
     assert len(row) == ds.sizes["pollutant"] * ds.sizes["year"]
     np.testing.assert_allclose(df["reduction_p50"].to_numpy(),
                                ds["reduction_p50"].transpose("measure", "pollutant", "year").values.reshape(-1))
+
+
+@pytest.mark.parametrize("name", ["安康/运行", b"gbk_\xb0\xb2\xbf\xb5/run"], ids=["chinese", "gbk-bytes"])
+def test_a_run_writes_and_reopens_in_a_folder_of_any_name(project, name):
+    """A Chinese folder, and one whose name is GBK bytes (an archive unpacked on Linux): the run is
+    written there and reopened whole (a netCDF library that encodes paths strictly as UTF-8 fails)."""
+    import os
+
+    folder = project / (os.fsdecode(name) if isinstance(name, bytes) else name)
+    try:
+        folder.parent.mkdir(parents=True)
+    except (OSError, UnicodeError):
+        pytest.skip("this file system refuses the name")
+    res = sim.run("scenarios/ankang-2025.yaml", samples=20, seed=1)
+    res.save(folder)
+    _same_result(sim.open_run(folder), res)
+
+
+def test_a_sweep_keeps_measure_ids_in_any_unicode_form(project):
+    """Sweep dims are named after the swept input: an id with a decomposed accent (NFD) or a CJK
+    compatibility ideograph is written and read back as it is (not normalised, not refused)."""
+    import unicodedata
+
+    nfd = unicodedata.normalize("NFD", "chaudière-électrique")
+    compat = "\uf900燃煤"
+    text = (project / "scenarios" / "ankang-2025.yaml").read_text(encoding="utf-8")
+    text = text.replace("id: boiler-electrification", f"id: {nfd}").replace("id: coal-to-gas", f"id: {compat}")
+    path = project / "scenarios" / "ids.yaml"
+    path.write_text(text, encoding="utf-8")
+    out = sim.sweep(str(path), [f"measures.{nfd}.completion=0.5,1", f"measures.{compat}.quantity=0,100"])
+    folder = out.save(project / "sweep")
+    from sim.store.netcdf import read_netcdf
+
+    ds = read_netcdf(folder / "results.nc")
+    assert f"measures.{nfd}.completion" in ds.dims and f"measures.{compat}.quantity" in ds.dims

@@ -110,7 +110,7 @@ def load_results(folder: str | Path) -> Any:
     path = Path(folder) / RESULTS
     try:
         return xr.load_dataset(path, engine=ENGINE)
-    except Exception as exc:  # netCDF4 and xarray raise many unrelated types
+    except Exception as exc:  # h5py, h5netcdf and xarray raise many unrelated types
         raise InputError(Problem(f"{RESULTS} cannot be read as netCDF ({type(exc).__name__}): {_AGAIN}", str(path))) from None
 
 

@@ -14,10 +14,12 @@ from sim.core.errors import InputError, Problem
 __all__ = ["ENGINE", "read_netcdf", "write_netcdf"]
 
 _JSON_ATTRS = "ersim_json_attrs"
-# netCDF4 (the C library): a run's ~40 small variables write in ~50 ms and read in ~30 ms, against
-# ~150 ms and ~170 ms with h5netcdf, whose per-variable Python dominates files this small. The files
-# are the same netCDF-4/HDF5 either way (the tests read them back with h5netcdf).
-ENGINE: Final = "netcdf4"
+# h5netcdf (h5py). The netCDF4 library writes a run's ~40 small variables about 3x faster, but it
+# encodes file names strictly as UTF-8 (a folder unpacked from a GBK archive on Linux cannot be
+# written; netCDF-C fails on non-ASCII paths on Windows, Unidata/netcdf4-python#1482) and
+# NFC-normalises or refuses variable and dimension names (a sweep over a measure whose id has a
+# decomposed accent or a CJK compatibility ideograph fails). tests/test_netcdf_cf.py keeps both.
+ENGINE: Final = "h5netcdf"
 
 
 def write_netcdf(ds: xr.Dataset, path: Path) -> None:
@@ -37,7 +39,7 @@ def read_netcdf(path: Path) -> xr.Dataset:
         ds = xr.load_dataset(path, engine=ENGINE)
     except FileNotFoundError:
         raise InputError(Problem("file missing from the output folder", str(path))) from None
-    except Exception as exc:  # netCDF4 and xarray raise many kinds for a damaged file
+    except Exception as exc:  # h5py/h5netcdf raise many kinds for a damaged file
         raise InputError(Problem(f"cannot be read ({type(exc).__name__}): the file is damaged or cut off; "
                                  "write the output again", str(path))) from None
     names = ds.attrs.pop(_JSON_ATTRS, None)
