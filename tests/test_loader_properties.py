@@ -305,6 +305,25 @@ def _construct_both(path: Path) -> tuple[Any, Any]:
         loader.dispose()
 
 
+@pytest.mark.parametrize("text", ["name: x\n=: 2\n", "name: x\nm:\n  =: x\n  <<: {a: 1}\n", "name: x\n? [1, 2]\n: 3\n",
+                                  "name: x\n2025: 3\nnull: 1\ntrue: 2\n1.5: y\n2020-01-01: d\n", "name: !!str 12\nv: !!float 1\n"])
+def test_keys_of_every_kind_construct_as_pyyaml_does(tmp_path: Path, text: str) -> None:
+    """'=' (a value key) and '<<' (a merge key) go to PyYAML's constructor; a complex key is refused
+    as PyYAML refuses it (unhashable); numbers, booleans, null and dates are keys as PyYAML makes them."""
+    from sim.core.errors import InputError
+
+    path = tmp_path / "doc.yaml"
+    path.write_text(text, encoding="utf-8")
+    try:
+        want = yaml.safe_load(text)
+    except yaml.YAMLError:
+        with pytest.raises(InputError):
+            _construct_both(path)
+        return
+    got, _ = _construct_both(path)
+    assert got == want and repr(got) == repr(want)
+
+
 def test_anchor_free_files_construct_as_pyyaml_does() -> None:
     """Without anchors the value is built directly (sim/model/yamlio.py _build): the same as PyYAML's
     constructor gives, for every example scenario and variant file."""

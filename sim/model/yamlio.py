@@ -101,12 +101,14 @@ class _Loader(_BaseLoader):  # type: ignore[misc]
 
 
 _SEQ, _MAP = "tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"
+#: key tags a mapping is built with directly; others ("<<" merge, "=" value, ...) PyYAML's constructor handles
+_PLAIN_KEYS = frozenset(f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "timestamp"))
 
 
 def _build(loader: _Loader, node: yaml.Node) -> Any:
     """The Python value of *node* in a document without anchors: what ``construct_document`` gives,
-    built directly for plain sequences and mappings with scalar keys (no merge key), scalars that
-    are not strings and anything else by the loader itself. A tree has no alias, so no object is
+    built directly for plain sequences and mappings whose keys are plain scalars (strings, numbers,
+    booleans, null, dates), scalars that are not strings and anything else by the loader itself. A tree has no alias, so no object is
     shared that the loader would have built once."""
     cls = node.__class__
     if cls is yaml.ScalarNode:
@@ -114,7 +116,7 @@ def _build(loader: _Loader, node: yaml.Node) -> Any:
     if cls is yaml.SequenceNode and node.tag == _SEQ:
         return [_build(loader, v) for v in node.value]
     if cls is yaml.MappingNode and node.tag == _MAP and all(
-            k.__class__ is yaml.ScalarNode and k.tag != "tag:yaml.org,2002:merge" for k, _ in node.value):
+            k.__class__ is yaml.ScalarNode and k.tag in _PLAIN_KEYS for k, _ in node.value):
         return {_build(loader, k): _build(loader, v) for k, v in node.value}
     return loader.construct_object(node, deep=True)
 
