@@ -258,6 +258,29 @@ def test_worker_draws_half_the_jobs_in_a_helper_it_forks(tmp_path, monkeypatch, 
     assert pids[0] == pids[2] == (tmp_path / "prepared").read_text() != pids[1] == pids[3]
 
 
+def _slow_write(path, seconds):
+    import time
+
+    time.sleep(seconds)
+    path.write_text("late")
+
+
+def test_a_failing_block_stops_the_worker_and_its_helper(tmp_path, monkeypatch, forking):
+    """The parent fails while the charts are drawn: the worker and the helper it forked both stop
+    (nothing is written afterwards into an output that is being removed)."""
+    import time
+    from functools import partial
+
+    from sim.store.beside import beside
+
+    _handed_worker(tmp_path, monkeypatch, forking)
+    with pytest.raises(OSError, match="disk full"), beside([partial(_slow_write, tmp_path / f"job{i}", 1.0) for i in range(4)]):
+        time.sleep(0.4)  # the worker has forked its helper by now
+        raise OSError(28, "disk full")
+    time.sleep(1.5)
+    assert not list(tmp_path.glob("job*"))
+
+
 def _only_in(pid_file, out):
     import os
 

@@ -63,13 +63,29 @@ def _run_in_two(jobs: Sequence[Callable[[], object]]) -> None:
         _run(jobs)
         return
     mine, theirs = list(jobs[0::2]), list(jobs[1::2])
+    helper: list[int] = []
+
+    def stopped(signum: int, frame: object) -> None:  # the parent stops this worker: the helper goes too
+        for pid in helper:
+            _stop(pid)
+        os._exit(1)
+
+    signal.signal(signal.SIGTERM, stopped)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # no SIGTERM between the fork and knowing the helper
     try:
         pid = os.fork()
     except OSError:
+        pid = -1
+    if pid == 0:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+        _child(theirs)
+    if pid > 0:
+        helper.append(pid)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+    if pid < 0:
         _run(jobs)
         return
-    if pid == 0:
-        _child(theirs)
     try:
         _run(mine)
     except BaseException:
