@@ -228,7 +228,7 @@ def test_a_daemonic_worker_evaluates_with_threads():
 
 @settings(max_examples=40, deadline=None)
 @given(st.integers(1, 300), st.integers(1, 6), st.integers(0, 2**31 - 1), st.booleans())
-def test_quantiles_equal_numpys_bit_for_bit(n, cells, seed, ties):
+def test_quantiles_equal_numpys_with_ties_and_non_finite(n, cells, seed, ties):
     from sim.evaluation.evaluator import quantiles
 
     rng = np.random.default_rng(seed)
@@ -239,3 +239,22 @@ def test_quantiles_equal_numpys_bit_for_bit(n, cells, seed, ties):
     np.testing.assert_array_equal(quantiles(a, q), np.quantile(a, q, axis=0))
     a[0, 0] = np.nan  # not finite: numpy's own
     np.testing.assert_array_equal(quantiles(a, q), np.quantile(a, q, axis=0))
+
+
+def _two_measures(ef, removal, conv=1.0, kinds=(engine.TREAT, engine.CONTROL), tgt=(-1, -1)):
+    k, p, y = 2, 1, 1
+    return engine.EngineInputs(
+        activity0=np.array([[10.0, 5.0]]), growth=np.zeros((1, k)), ef=np.array(ef, float).reshape(1, k, p),
+        offset=np.array([1.0]), kind=np.array(kinds), src=np.array([0, 0]), tgt=np.array(tgt),
+        qty=np.array([[np.nan, 2.0]]), share=np.array([[np.nan, np.nan]]), conv=np.full((1, 2), conv),
+        cut=np.full((1, 2, p), 0.5), removal=np.array(removal, float).reshape(1, 2, p), implemented=np.ones((1, 2, y)))
+
+
+@pytest.mark.parametrize("inp", [_two_measures([-1.0, 1.0], [3.0, 0.0]),  # a negative factor on a treated pool
+                                 _two_measures([1.0, 1.0], [np.inf, 0.0]),  # 0 x inf
+                                 _two_measures([1.0, 1.0], [0.0, 0.0], np.inf, (engine.SWITCH, engine.CONTROL), (1, -1)),
+                                 _two_measures([1.0, 1.0], [3.0, 0.0])], ids=["negative-ef", "inf-removal", "inf-conv", "plain"])
+def test_sequential_reductions_equal_the_engine_where_the_baseline_is_not_all_off(inp):
+    # the all-off step is the baseline A EF only where the engine gives exactly that
+    with np.errstate(all="ignore"):
+        np.testing.assert_array_equal(sequential_reductions(inp)[0], engine.attribute_sequential(inp))

@@ -446,8 +446,11 @@ def sequential_reductions(inp: engine.EngineInputs) -> np.ndarray:
         live = size >= max(r, 1)
         pools = np.nonzero(live[label])[0]
         ms = np.nonzero(live[comp])[0]
-        if r == 0:  # no measure on: the baseline (A EF), which the engine would give exactly
-            e = engine.baseline(inp.restrict(ms, pools))
+        if r == 0:  # no measure on: the baseline A EF, where that is what the engine gives
+            sub = inp.restrict(ms, pools)
+            e = engine.baseline(sub)
+            if not _all_off_is_baseline(sub, e):
+                e = engine.emissions(sub, np.zeros((1, len(ms))))
         else:
             mask = (pos[ms] < r).astype(float)[None, :]
             e = engine.emissions(inp.restrict(ms, pools), mask)  # [N,K',P,Y]
@@ -462,13 +465,23 @@ def sequential_reductions(inp: engine.EngineInputs) -> np.ndarray:
     return out
 
 
+def _all_off_is_baseline(inp: engine.EngineInputs, base: np.ndarray) -> bool:
+    """Whether the engine with every measure off gives *base* (A EF) itself: it does when the grown
+    activity and A EF are >= 0 (no clip at zero bites) and what it multiplies by the zero switches
+    (removals, cuts, conversions, implemented shares) is finite (0 * inf would be NaN)."""
+    with np.errstate(invalid="ignore"):
+        return bool((engine.grown_activity(inp) >= 0).all() and (base >= 0).all()
+                    and all(np.isfinite(v).all() for v in (inp.removal, inp.cut, inp.conv, inp.implemented)))
+
+
 def quantiles(a: np.ndarray, q: tuple[float, ...] | np.ndarray, block: int = 4096) -> np.ndarray:
     """``np.quantile(a, q, axis=0)`` (linear interpolation) by sorting: [len(q), *a.shape[1:]] float64.
 
     numpy's own quantile over axis 0 of a [samples, measures, pollutants, years] array spends
     most of its time on strided copies; this sorts *block* cells at a time with the sample axis
-    last, so the extra memory is one block. The same numbers bit for bit (its interpolation
-    formula); an array holding NaN or infinities goes to ``np.quantile`` itself.
+    last, so the extra memory is one block. The same values as numpy's (its interpolation formula;
+    where -0.0 and 0.0 tie, the sign of a zero may differ); an array holding NaN or infinities goes
+    to ``np.quantile`` itself.
     """
     q = np.asarray(q, dtype=float)
     if not np.isfinite(a).all():

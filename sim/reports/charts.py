@@ -52,7 +52,7 @@ def setup_fonts() -> str:
 
 def new_figure(figsize: tuple[float, float]) -> tuple[Any, Any]:
     """(figure, axes) at :data:`DPI` on an Agg canvas, without pyplot: no global figure registry,
-    so nothing to close (the figure is freed with its last reference)."""
+    so nothing to close (the garbage collector frees the figure like any other object)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
