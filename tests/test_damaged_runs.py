@@ -106,3 +106,16 @@ def test_leftovers_of_killed_runs_are_listed(runs: tuple[Path, Path]) -> None:
     res = CliRunner().invoke(main, ["runs"])
     assert res.exit_code == 0 and f"safe to delete): {left}" in res.output
     assert "DAMAGED" not in res.output  # a temporary folder is not a damaged run
+
+
+def test_an_attribute_damaged_inside_results_is_refused_not_a_traceback(runs: tuple[Path, Path]) -> None:
+    """HDF5 reads the file, but an attribute written as JSON no longer parses (bytes changed in place)."""
+    import xarray as xr
+
+    nc = runs[1] / "results.nc"
+    ds = xr.load_dataset(nc, engine="h5netcdf")
+    ds.attrs["report_years"] = '[2025, 20'
+    ds.to_netcdf(nc, engine="h5netcdf")
+    res = CliRunner().invoke(main, ["appendix", str(runs[1]), "--format", "md"])
+    assert res.exit_code == 2, res.output
+    assert "Traceback" not in res.output and "not the JSON it was written as" in res.stderr and "results.nc" in res.stderr

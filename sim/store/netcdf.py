@@ -43,10 +43,13 @@ def read_netcdf(path: Path) -> xr.Dataset:
         raise InputError(Problem(f"cannot be read ({type(exc).__name__}): the file is damaged or cut off; "
                                  "write the output again", str(path))) from None
     names = ds.attrs.pop(_JSON_ATTRS, None)
-    if names:
-        for k in json.loads(names):
+    try:
+        for k in json.loads(names) if names else ():
             if isinstance(ds.attrs.get(k), str):
                 ds.attrs[k] = json.loads(ds.attrs[k])
+    except ValueError:  # bytes of the file changed inside an attribute: HDF5 read it, JSON cannot
+        raise InputError(Problem("cannot be read: an attribute is not the JSON it was written as; the file is damaged, "
+                                 "write the output again", str(path))) from None
     return ds
 
 
