@@ -106,10 +106,11 @@ _PLAIN_KEYS = frozenset(f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float"
 
 
 def _build(loader: _Loader, node: yaml.Node) -> Any:
-    """The Python value of *node* in a document without anchors: what ``construct_document`` gives,
-    built directly for plain sequences and mappings whose keys are plain scalars (strings, numbers,
-    booleans, null, dates), scalars that are not strings and anything else by the loader itself. A tree has no alias, so no object is
-    shared that the loader would have built once."""
+    """The Python value of *node* in a document without anchors: what ``construct_document`` gives.
+
+    Plain sequences and mappings whose keys are plain scalars (strings, numbers, booleans, null,
+    dates) are built here; scalars that are not strings, and anything else, by the loader itself.
+    A tree has no alias, so no object is shared that the loader would have built once."""
     cls = node.__class__
     if cls is yaml.ScalarNode:
         return node.value if node.tag == _STR else loader.construct_object(node, deep=True)
