@@ -69,7 +69,7 @@ def check_run_folder(path: str | Path) -> Problem | None:
     try:
         data = json.loads(man.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        return Problem(f"{MANIFEST} is cut off or not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}): {_AGAIN}", str(man), exc.lineno)
+        return Problem(f"{MANIFEST} is cut off or not JSON ({exc.msg}: line {exc.lineno}, column {exc.colno}): {_AGAIN}", str(man), exc.lineno)
     except (OSError, UnicodeDecodeError) as exc:
         return Problem(f"{MANIFEST} cannot be read ({type(exc).__name__}): {_AGAIN}", str(man))
     if not isinstance(data, dict):
