@@ -25,6 +25,7 @@ Units: activity in each pool's own unit; EF in t/a per activity unit; R in t/a; 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -115,19 +116,29 @@ class EngineInputs:
         )
 
 
+def _memo(inp: EngineInputs, key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
+    """``make()`` once per EngineInputs and *key*, its arrays made read-only. A memo on a frozen
+    dataclass stays true because its arrays are not edited in place (``dataclasses.replace``
+    gives a new, empty memo)."""
+    memo = inp.__dict__.setdefault("_memo", {})
+    hit = memo.get(key)
+    if hit is None:
+        hit = memo[key] = make()
+        for a in hit if isinstance(hit, tuple) else (hit,):
+            a.flags.writeable = False
+    return hit
+
+
 def grown_activity(inp: EngineInputs) -> np.ndarray:
     """Baseline activity [N,K,Y] = A0 * (1 + g) ** (y - base_year) (read-only; computed once per
     EngineInputs: the kernel and the consistency stage both ask for it on every chunk)."""
-    cached = inp.__dict__.get("_grown")
-    if cached is not None:
-        return cached  # type: ignore[no-any-return]
-    if not inp.growth.any():
-        a = np.repeat(inp.activity0[:, :, None], inp.offset.shape[0], axis=2)
-    else:
-        a = inp.activity0[:, :, None] * np.power(1.0 + inp.growth[:, :, None], inp.offset[None, None, :])
-    a.flags.writeable = False
-    object.__setattr__(inp, "_grown", a)  # a memo on a frozen dataclass: its arrays are not edited in place
-    return a
+
+    def make() -> np.ndarray:
+        if not inp.growth.any():
+            return np.repeat(inp.activity0[:, :, None], inp.offset.shape[0], axis=2)
+        return inp.activity0[:, :, None] * np.power(1.0 + inp.growth[:, :, None], inp.offset[None, None, :])
+
+    return _memo(inp, ("grown",), make)  # type: ignore[no-any-return]
 
 
 def remember_grown(inp: EngineInputs, a: np.ndarray) -> None:
@@ -135,8 +146,8 @@ def remember_grown(inp: EngineInputs, a: np.ndarray) -> None:
     their draws' growth rates): :func:`grown_activity` then returns it as it is."""
     if a.shape != (*inp.activity0.shape, inp.offset.shape[0]):
         raise ValueError(f"grown activity of shape {a.shape} for inputs of {inp.activity0.shape} and {inp.offset.shape[0]} years")
-    a.flags.writeable = False
-    object.__setattr__(inp, "_grown", a)
+    inp.__dict__.setdefault("_memo", {}).pop(("grown",), None)
+    _memo(inp, ("grown",), lambda: a)
 
 
 def treated_load(inp: EngineInputs, treats: np.ndarray, pool_of: np.ndarray, n: int, pollutants: np.ndarray) -> np.ndarray:
@@ -144,30 +155,24 @@ def treated_load(inp: EngineInputs, treats: np.ndarray, pool_of: np.ndarray, n: 
     (*pool_of*: each one's pool position) [N,n,len(pollutants),Y] t/a; computed once per
     EngineInputs and arguments (the consistency stage's limit and the kernel's clip check
     both need it on every chunk)."""
-    memo = inp.__dict__.setdefault("_treated", {})
-    key = (treats.tobytes(), pool_of.tobytes(), n, pollutants.tobytes())
-    hit = memo.get(key)
-    if hit is None:
+
+    def make() -> np.ndarray:
         removal = np.take(np.take(inp.removal, treats, axis=1), pollutants, axis=2)  # [N,T,P']
-        hit = by_pool(removal[:, :, :, None] * np.take(inp.implemented, treats, axis=1)[:, :, None, :], pool_of, n)
-        hit.flags.writeable = False
-        memo[key] = hit
-    return hit  # type: ignore[no-any-return]
+        return by_pool(removal[:, :, :, None] * np.take(inp.implemented, treats, axis=1)[:, :, None, :], pool_of, n)
+
+    return _memo(inp, ("treated", treats.tobytes(), pool_of.tobytes(), n, pollutants.tobytes()), make)  # type: ignore[no-any-return]
 
 
 def moved_out(inp: EngineInputs, moves: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(activity moved by retire/switch measures *moves* as implemented [N,Mm,Y], and summed
     by source pool [N,K,Y]), in pool units per year; computed once per EngineInputs and *moves*
     (the consistency stage's limit and the kernel both need it on every chunk)."""
-    memo = inp.__dict__.setdefault("_moved", {})
-    key = moves.tobytes()
-    hit = memo.get(key)
-    if hit is None:
+
+    def make() -> tuple[np.ndarray, np.ndarray]:
         moved = np.nan_to_num(inp.qty[:, moves])[:, :, None] * inp.implemented[:, moves]
-        out = by_pool(moved, inp.src[moves], inp.n_pools)
-        moved.flags.writeable = out.flags.writeable = False
-        hit = memo[key] = (moved, out)
-    return hit  # type: ignore[no-any-return]
+        return moved, by_pool(moved, inp.src[moves], inp.n_pools)
+
+    return _memo(inp, ("moved", moves.tobytes()), make)  # type: ignore[no-any-return]
 
 
 def baseline(inp: EngineInputs) -> np.ndarray:
