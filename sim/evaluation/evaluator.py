@@ -446,14 +446,10 @@ def sequential_reductions(inp: engine.EngineInputs) -> np.ndarray:
         live = size >= max(r, 1)
         pools = np.nonzero(live[label])[0]
         ms = np.nonzero(live[comp])[0]
-        if r == 0:  # no measure on: the baseline A EF, where that is what the engine gives
-            sub = inp.restrict(ms, pools)
-            e = engine.baseline(sub)
-            if not _all_off_is_baseline(sub, e):
-                e = engine.emissions(sub, np.zeros((1, len(ms))))
-        else:
-            mask = (pos[ms] < r).astype(float)[None, :]
-            e = engine.emissions(inp.restrict(ms, pools), mask)  # [N,K',P,Y]
+        sub = inp.restrict(ms, pools)
+        e = engine.baseline(sub) if r == 0 else None  # no measure on: A EF, where that is what the engine gives
+        if e is None or not _all_off_is_baseline(sub, e):
+            e = engine.emissions(sub, (pos[ms] < r).astype(float)[None, :])  # [N,K',P,Y]
         by = np.argsort(label[pools], kind="stable")
         groups, starts = np.unique(label[pools][by], return_index=True)
         # [N,C',P,Y], groups in ascending order (one pool per group: nothing to add up)
