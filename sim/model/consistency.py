@@ -15,6 +15,7 @@ permutations and the estimated working memory, each refused with the number and 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -359,7 +360,6 @@ class _LimitPlan:
 
     mv: np.ndarray  # retire/switch measures
     mv_pools: np.ndarray  # the pools they take from or bring into
-    mv_src: np.ndarray  # [len(mv)] position of each one's source in mv_pools
     mv_tgt: np.ndarray  # [len(mv)] position of its target (-1: none)
     ctl_qty: list[int]  # controls and standards given by quantity
     treats: np.ndarray  # treatment measures
@@ -379,7 +379,7 @@ def _limit_plan(model: Model) -> _LimitPlan:
     ctl = np.isin(model.kind, (engine.CONTROL, engine.STANDARD))
     treats = np.nonzero(model.kind == engine.TREAT)[0]
     tpools = np.unique(model.src[treats])
-    plan = _LimitPlan(mv=mv, mv_pools=mv_pools, mv_src=np.searchsorted(mv_pools, model.src[mv]),
+    plan = _LimitPlan(mv=mv, mv_pools=mv_pools,
                       mv_tgt=np.where(tgt >= 0, np.searchsorted(mv_pools, tgt), -1),
                       ctl_qty=np.nonzero(ctl & ~np.isnan(model.qty))[0].tolist(), treats=treats, tpools=tpools,
                       t_pool=np.searchsorted(tpools, model.src[treats]), rp=model.removed_pollutants())
@@ -402,21 +402,16 @@ def _limits(model: Model, x: np.ndarray, completion_high: bool = False, inp: eng
     with np.errstate(all="ignore"):
         if inp is None:
             inp = model.inputs_from_matrix(x)
-        if completion_high:
+        if completion_high:  # these rows at every measure's highest completion: implemented as that x credit
             comp = np.broadcast_to(_completion_high(model), (n, len(model.measures)))
-        else:
-            comp = np.take(x, model._input_columns()["completion"], axis=1)  # [N,M]
+            inp = dataclasses.replace(inp, implemented=comp[:, :, None] * model.credit[None])
         qty = inp.qty  # [N,M]
         a = engine.grown_activity(inp)  # [N,K,Y]
         mv = lp.mv
         if len(mv):
             pools = lp.mv_pools
-            if completion_high:
-                moved = np.nan_to_num(qty[:, mv])[:, :, None] * comp[:, mv, None] * model.credit[None, mv]  # [N,Mm,Y]
-                taken = engine.by_pool(moved, lp.mv_src, len(pools))  # [N,K',Y]
-            else:  # as implemented in these rows (completion x credit): the kernel reads the same
-                moved, by_src = engine.moved_out(inp, mv)
-                taken = np.take(by_src, pools, axis=1)
+            moved, by_src = engine.moved_out(inp, mv)  # as implemented: the kernel reads the same
+            taken = np.take(by_src, pools, axis=1)  # [N,K',Y]
             a_p = a[:, pools]
             if (lp.mv_tgt >= 0).any():
                 a_p = a_p + engine.by_pool(moved * inp.conv[:, mv, None], lp.mv_tgt, len(pools))
@@ -464,12 +459,7 @@ def _limits(model: Model, x: np.ndarray, completion_high: bool = False, inp: eng
         if len(treats) and len(lp.rp):
             tpools, rp = lp.tpools, lp.rp
             base = a[:, tpools, None, :] * np.take(np.take(inp.ef, tpools, axis=1), rp, axis=2)[:, :, :, None]  # [N,Kt,P',Y]
-            if completion_high:
-                removal = np.take(np.take(inp.removal, treats, axis=1), rp, axis=2)  # [N,T,P']
-                full = removal[:, :, :, None] * (comp[:, treats, None, None] * model.credit[None, treats, None, :])
-                tot = engine.by_pool(full, lp.t_pool, len(tpools))
-            else:  # as implemented in these rows (completion x credit): the kernel's clip check reads the same
-                tot = engine.treated_load(inp, treats, lp.t_pool, len(tpools), rp)
+            tot = engine.treated_load(inp, treats, lp.t_pool, len(tpools), rp)  # as implemented: the kernel's clip check reads the same
             hit = tot > base * (1 + 1e-9) + 1e-12  # [N,Kt,P',Y] (a pollutant nothing removes never hits)
             for i in np.nonzero(hit.any(axis=(0, 2, 3)))[0].tolist():
                 kt = int(tpools[i])
