@@ -256,15 +256,28 @@ def _activities(inp: EngineInputs, f: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return a, np.maximum(a + delta, 0.0)
 
 
-def _cover(inp: EngineInputs, f: np.ndarray, a: np.ndarray, ctl: np.ndarray) -> np.ndarray:
-    """Covered share [N,Mc,Y] of control/standard measures *ctl* (of grown baseline activity)."""
-    src = inp.src[ctl]
-    qty_c = inp.qty[:, ctl]
-    a_src = a[:, src, :]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        by_qty = np.nan_to_num(qty_c)[:, :, None] / np.where(a_src > 0, a_src, np.inf)
-    share = np.nan_to_num(inp.share[:, ctl])[:, :, None]
-    return np.clip(np.where(np.isnan(qty_c)[:, :, None], share, by_qty), 0.0, 1.0) * f[:, ctl, :]
+def _cover(inp: EngineInputs, f: np.ndarray, a: np.ndarray, ctl: np.ndarray, negate: bool = False) -> np.ndarray:
+    """Covered share [N,Mc,Y] of control/standard measures *ctl*: quantity over grown activity (of
+    the pool's baseline), or the share; times f (times -1 when *negate*: the kernel's signs)."""
+    by_share = np.isnan(inp.qty[:, ctl]).all(axis=0)  # given by share in every row (quantity NaN)
+    if by_share.all():  # the common case: one product, no masked assignment
+        out = np.take(f, ctl, axis=1)
+        share = np.clip(np.nan_to_num(inp.share[:, ctl]), 0.0, 1.0)
+        out *= (np.negative(share, out=share) if negate else share)[:, :, None]
+        return out
+    out = np.empty((f.shape[0], len(ctl), f.shape[2]))
+    if by_share.any():
+        cs = ctl[by_share]
+        out[:, by_share] = np.clip(np.nan_to_num(inp.share[:, cs]), 0.0, 1.0)[:, :, None] * f[:, cs, :]
+    if not by_share.all():
+        cq = ctl[~by_share]
+        qty_c = inp.qty[:, cq]
+        a_src = np.take(a, inp.src[cq], axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            by_qty = np.nan_to_num(qty_c)[:, :, None] / np.where(a_src > 0, a_src, np.inf)
+        share = np.nan_to_num(inp.share[:, cq])[:, :, None]
+        out[:, ~by_share] = np.clip(np.where(np.isnan(qty_c)[:, :, None], share, by_qty), 0.0, 1.0) * f[:, cq, :]
+    return np.negative(out, out=out) if negate else out
 
 
 def _pool_emissions(inp: EngineInputs, f: np.ndarray, a: np.ndarray, a_eff: np.ndarray, measures: np.ndarray,

@@ -150,7 +150,7 @@ def totals(inp: engine.EngineInputs, plan: Plan | None = None) -> tuple[np.ndarr
         # rows are sorted by subset size, so the first row_depth[j] rows all have a j-th member:
         # the padding index len(ctl) is never read. The shares come negated: a row of subset S
         # gets (-1)^|S| from its |S| factors (exact in floating point, as is the treatment's -R)
-        c = _cover(inp, f, a, ctl, negate=True)  # [N,Mc,Y]
+        c = engine._cover(inp, f, a, ctl, negate=True)  # [N,Mc,Y]
         d = np.take(inp.cut, ctl, axis=1)  # [N,Mc,P]
         np.minimum(d, 1.0, out=d)
         for j, rows in enumerate(plan.row_depth.tolist()):
@@ -180,30 +180,6 @@ def _moved(inp: engine.EngineInputs, plan: Plan, a: np.ndarray) -> np.ndarray:
         return np.maximum(a + delta, 0.0)
     out = np.subtract(a, taken)  # nothing comes in: a - out = a + (0 - out) exactly
     return np.maximum(out, 0.0, out=out)
-
-
-def _cover(inp: engine.EngineInputs, f: np.ndarray, a: np.ndarray, ctl: np.ndarray, negate: bool = False) -> np.ndarray:
-    """Covered share [N,Mc,Y] of controls *ctl*: quantity over grown activity, or the share; times f
-    (times -1 when *negate*)."""
-    by_share = np.isnan(inp.qty[:, ctl]).all(axis=0)  # given by share in every row (quantity NaN)
-    if by_share.all():  # the common case: one product, no masked assignment
-        out = np.take(f, ctl, axis=1)
-        share = np.clip(np.nan_to_num(inp.share[:, ctl]), 0.0, 1.0)
-        out *= (np.negative(share, out=share) if negate else share)[:, :, None]
-        return out
-    out = np.empty((f.shape[0], len(ctl), f.shape[2]))
-    if by_share.any():
-        cs = ctl[by_share]
-        out[:, by_share] = np.clip(np.nan_to_num(inp.share[:, cs]), 0.0, 1.0)[:, :, None] * f[:, cs, :]
-    if not by_share.all():
-        cq = ctl[~by_share]
-        qty_c = inp.qty[:, cq]
-        a_src = np.take(a, inp.src[cq], axis=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            by_qty = np.nan_to_num(qty_c)[:, :, None] / np.where(a_src > 0, a_src, np.inf)
-        share = np.nan_to_num(inp.share[:, cq])[:, :, None]
-        out[:, ~by_share] = np.clip(np.where(np.isnan(qty_c)[:, :, None], share, by_qty), 0.0, 1.0) * f[:, cq, :]
-    return np.negative(out, out=out) if negate else out
 
 
 def _clip_bites(inp: engine.EngineInputs, plan: Plan, a_eff: np.ndarray) -> bool:
