@@ -234,14 +234,12 @@ def sweep(model: Model, axes: list[SweepAxis], samples: int = 0, seed: int | Non
     t_values = np.array([t.value for t in specs])
     s = max(samples, 1)
     if samples:
-        from sim.core.uncertainty import draw_matrix
+        from sim.evaluation.evaluator import uncertain_ranges
 
-        unc = [i for i, k in enumerate(names) if model.params[k].uncertain]
+        unc, ranges = uncertain_ranges(model)
         draws = np.repeat(central, s, axis=0)
         if unc:
-            spec = [(names[i], model.params[names[i]].distribution, model.params[names[i]].value,
-                     model.params[names[i]].low, model.params[names[i]].high) for i in unc]
-            draws[:, unc] = draw_matrix(spec, s, np.random.SeedSequence(model.scenario.settings.seed if seed is None else seed))
+            draws[:, unc] = ranges.draw(s, np.random.SeedSequence(model.scenario.settings.seed if seed is None else seed))
     else:
         draws = central
     values = np.repeat(t_values[None], g * s, axis=0) if specs else None

@@ -15,11 +15,12 @@ Ranges are read as follows (stated in every report):
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["LOGNORMAL_TOLERANCE", "chunk_seeds", "draw", "latin_hypercube", "lognormal_problem", "ppf"]
+__all__ = ["LOGNORMAL_TOLERANCE", "Ranges", "chunk_seeds", "draw", "latin_hypercube", "lognormal_problem", "ppf"]
 
 _Z95 = 1.6448536269514722
 LOGNORMAL_TOLERANCE = 1.1  # the value may differ from sqrt(low * high) by this factor at most
@@ -86,39 +87,60 @@ def draw(params: Sequence[tuple[str, str, float, float | None, float | None]], n
 
 def draw_matrix(params: Sequence[tuple[str, str, float, float | None, float | None]], n: int, seed: np.random.SeedSequence | int) -> np.ndarray:
     """[n, len(params)] Latin hypercube draws, inverse CDFs vectorised per distribution."""
-    rng = np.random.default_rng(seed)
-    u = latin_hypercube(n, len(params), rng)
-    out = np.empty_like(u)
-    dist, val, lo, hi = _columns(tuple(params))
-    tri = (dist == "triangular") & (hi > lo)
-    if tri.any():
-        a, c, b, q = lo[tri], val[tri], hi[tri], u[:, tri]
-        split = (c - a) / (b - a)
-        left = a + np.sqrt(q * (b - a) * (c - a))
-        right = b - np.sqrt((1 - q) * (b - a) * (b - c))
-        out[:, tri] = np.where(q < split, left, right)
-    uni = (dist == "uniform") & (hi > lo)
-    if uni.any():
-        out[:, uni] = lo[uni] + u[:, uni] * (hi[uni] - lo[uni])
-    logn = (dist == "lognormal") & (hi > lo)
-    for j in np.nonzero(logn)[0]:
-        out[:, j] = ppf(u[:, j], "lognormal", val[j], lo[j], hi[j])
-    fixed = ~(tri | uni | logn)
-    out[:, fixed] = val[fixed]
-    return out
+    return Ranges.of(tuple(params)).draw(n, seed)
 
 
-@lru_cache(maxsize=64)
-def _columns(params: tuple[tuple[str, str, float, float | None, float | None], ...]) -> tuple[np.ndarray, ...]:
-    """(distribution, value, low, high) of *params* as arrays (once per parameter list: the
-    Monte Carlo draws a block of rows per chunk with the same list)."""
-    dist = np.array([p[1] for p in params])
-    val = np.array([p[2] for p in params], dtype=float)
-    lo = np.array([p[3] if p[3] is not None else p[2] for p in params], dtype=float)
-    hi = np.array([p[4] if p[4] is not None else p[2] for p in params], dtype=float)
-    for arr in (dist, val, lo, hi):
-        arr.flags.writeable = False
-    return dist, val, lo, hi
+@dataclass(frozen=True, eq=False)
+class Ranges:
+    """The ranges of some inputs (name, distribution, value, low, high) as arrays, made once:
+    the Monte Carlo draws a block of rows per chunk from the same ranges."""
+
+    value: np.ndarray  # [d] central values (the draw of a column without a range)
+    fixed: np.ndarray  # [d] bool: columns without a range
+    tri: np.ndarray  # [d] bool: triangular columns, with their low, mode, high and mode's quantile
+    tri_low: np.ndarray
+    tri_mode: np.ndarray
+    tri_high: np.ndarray
+    tri_split: np.ndarray
+    uni: np.ndarray  # [d] bool: uniform columns, with their low and width
+    uni_low: np.ndarray
+    uni_width: np.ndarray
+    logn: np.ndarray  # [d] indices of lognormal columns
+    low: np.ndarray
+    high: np.ndarray
+
+    @staticmethod
+    @lru_cache(maxsize=64)
+    def of(params: tuple[tuple[str, str, float, float | None, float | None], ...]) -> Ranges:
+        dist = np.array([p[1] for p in params])
+        val = np.array([p[2] for p in params], dtype=float)
+        lo = np.array([p[3] if p[3] is not None else p[2] for p in params], dtype=float)
+        hi = np.array([p[4] if p[4] is not None else p[2] for p in params], dtype=float)
+        tri = (dist == "triangular") & (hi > lo)
+        uni = (dist == "uniform") & (hi > lo)
+        logn = (dist == "lognormal") & (hi > lo)
+        a, c, b = lo[tri], val[tri], hi[tri]
+        out = Ranges(val, ~(tri | uni | logn), tri, a, c, b, (c - a) / (b - a), uni, lo[uni], hi[uni] - lo[uni], np.nonzero(logn)[0], lo, hi)
+        for arr in vars(out).values():
+            arr.flags.writeable = False
+        return out
+
+    def draw(self, n: int, seed: np.random.SeedSequence | int) -> np.ndarray:
+        """[n, d] Latin hypercube draws from *seed*."""
+        rng = np.random.default_rng(seed)
+        u = latin_hypercube(n, len(self.value), rng)
+        out = np.empty_like(u)
+        out[:, self.fixed] = self.value[self.fixed]
+        if len(self.tri_low):
+            a, c, b, q = self.tri_low, self.tri_mode, self.tri_high, u[:, self.tri]
+            left = a + np.sqrt(q * (b - a) * (c - a))
+            right = b - np.sqrt((1 - q) * (b - a) * (b - c))
+            out[:, self.tri] = np.where(q < self.tri_split, left, right)
+        if len(self.uni_low):
+            out[:, self.uni] = self.uni_low + u[:, self.uni] * self.uni_width
+        for j in self.logn.tolist():
+            out[:, j] = ppf(u[:, j], "lognormal", self.value[j], self.low[j], self.high[j])
+        return out
 
 
 def chunk_seeds(seed: int, n_chunks: int) -> list[np.random.SeedSequence]:

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from sim.core import engine, kernel
+from sim.core.uncertainty import Ranges
 from sim.model.compile import Model
 from sim.model.feasibility import evaluate_targets
 
@@ -89,25 +90,29 @@ class Sampler:
     def __init__(self, model: Model, n: int, seed: int, block: int | None = None):
         from sim.core.uncertainty import chunk_seeds
 
-        names = model.param_names
         self.n = int(n)
         self.block = int(block) if block is not None else working_chunk(model, self.n)
         self.block = max(1, self.block)
-        self.cols = [i for i, k in enumerate(names) if model.params[k].uncertain]
-        self.spec = [(names[i], model.params[names[i]].distribution, model.params[names[i]].value,
-                      model.params[names[i]].low, model.params[names[i]].high) for i in self.cols]
+        self.cols, self.ranges = uncertain_ranges(model)
         self.central = model.param_matrix(n=1)
         self.seeds = chunk_seeds(seed, -(-self.n // self.block)) if self.n else []
 
     def rows(self, b: int) -> np.ndarray:
         """Parameter rows [rows, n_params] of block *b*."""
-        from sim.core.uncertainty import draw_matrix
-
         lo, hi = b * self.block, min(self.n, (b + 1) * self.block)
         x = np.repeat(self.central, hi - lo, axis=0)
         if self.cols:
-            x[:, self.cols] = draw_matrix(self.spec, hi - lo, self.seeds[b])
+            x[:, self.cols] = self.ranges.draw(hi - lo, self.seeds[b])
         return x
+
+
+def uncertain_ranges(model: Model) -> tuple[list[int], Ranges]:
+    """(parameter columns with a range, their ranges): what a Latin hypercube draws."""
+    names = model.param_names
+    cols = [i for i, k in enumerate(names) if model.params[k].uncertain]
+    spec = tuple((names[i], model.params[names[i]].distribution, model.params[names[i]].value,
+                  model.params[names[i]].low, model.params[names[i]].high) for i in cols)
+    return cols, Ranges.of(spec)
 
 
 class GridRows:
