@@ -15,6 +15,7 @@ from sim.evaluation.evaluate import Result
 from sim.model.coefficients import Library, load_library
 from sim.model.compile import Model, compile_model
 from sim.model.load import load_scenario
+from sim.model.options import checked
 from sim.model.scenario import Scenario
 from sim.reports.outputs import Comparison, SensitivityResult, SolveOutput, SweepResult
 from sim.store.runs import Run
@@ -48,6 +49,8 @@ def run(scenario: str | Path | Scenario, library: Library | None = None, *, samp
     from sim.evaluation.evaluate import run as run_central
     from sim.evaluation.evaluate import run_uncertain
 
+    opt = checked(samples=samples, seed=seed, keep=keep, attribution=attribution)
+    samples, seed, keep, attribution = opt["samples"], opt["seed"], opt["keep"], opt["attribution"]
     scen = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     if samples:
         return Run.of(run_uncertain(scen, library, samples=samples, seed=seed, keep=keep, attribution=attribution, progress=progress))
@@ -95,6 +98,8 @@ def solve(scenario: Source, *, gap: float = 1e-2, time_limit: float | None = 60.
     from sim.analyses.solve import solve as _solve
     from sim.evaluation.evaluate import run as run_central
 
+    opt = checked(gap=gap, time_limit=time_limit)
+    gap, time_limit = opt["gap"], opt["time_limit"]
     model, origin = _model(scenario)
     res = _solve(model.scenario, model.library, gap=gap, time_limit=time_limit)
     rerun = None
@@ -109,6 +114,8 @@ def sweep(scenario: Source, sets: Mapping[str, str] | Iterable[str], *, samples:
     from sim.analyses.sweep import parse_set
     from sim.analyses.sweep import sweep as _sweep
 
+    opt = checked(samples=samples, seed=seed)
+    samples, seed = opt["samples"], opt["seed"]
     texts = [f"{k}={v}" for k, v in sets.items()] if isinstance(sets, Mapping) else [str(s) for s in sets]
     model, origin = _model(scenario)
     axes = [parse_set(model, s) for s in texts]
@@ -125,6 +132,8 @@ def sensitivity(scenario: Source, method: str = "tornado", target: str | None = 
     methods = ("tornado", "morris", "sobol")
     if method not in methods:
         raise InputError(Problem(f"unknown method {method!r}{did_you_mean(method, methods)}; valid: {', '.join(methods)}"))
+    opt = checked(n=n, seed=seed)
+    n, seed = opt["n"], opt["seed"]
     model, origin = _model(scenario)
     if not model.scenario.targets:
         raise InputError(Problem("the scenario has no targets to analyse", model.scenario._path))
@@ -138,6 +147,8 @@ def batch(items: Any, *, samples: int = 0, seed: int | None = None, scheduler: A
     """Many scenarios (files, folders, mappings) stacked along ``region``; ``.save()`` writes the batch."""
     from sim.analyses.batch import evaluate_batch
 
+    opt = checked(samples=samples, seed=seed)
+    samples, seed = opt["samples"], opt["seed"]
     return evaluate_batch(items, samples=samples, seed=seed, scheduler=scheduler, block=block, progress=progress,
                           workers=workers)
 

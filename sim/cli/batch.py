@@ -9,6 +9,7 @@ import click
 
 from sim.cli.errors import handled
 from sim.core import safe
+from sim.model.options import SEED_MAX
 
 __all__ = ["batch_cmd"]
 
@@ -17,7 +18,7 @@ __all__ = ["batch_cmd"]
 @click.argument("items", nargs=-1, required=True, metavar="DIR|FILES...")
 @click.option("--samples", type=click.IntRange(min=0), default=0, show_default=True,
               help="Monte Carlo samples per city (Latin hypercube): margins p5/p50/p95 and P(met).")
-@click.option("--seed", type=click.IntRange(min=0), help="Base seed; each city's seed derives from it and the region (default: each scenario's settings.seed).")
+@click.option("--seed", type=click.IntRange(min=0, max=SEED_MAX), help="Base seed; each city's seed derives from it and the region (default: each scenario's settings.seed).")
 @click.option("--scheduler", metavar="ADDRESS", help="Run on this dask.distributed scheduler (tcp://host:8786); default: a process pool here.")
 @click.option("--block", type=click.IntRange(min=1), help="Cities per task (default: about eight tasks per worker, at most 8 cities).")
 @click.option("--workers", type=click.IntRange(min=1), help="Local worker processes without --scheduler (default: one per core; 1 = serial in this process).")

@@ -12,6 +12,7 @@ import click
 from sim.cli.errors import handled
 from sim.core import safe
 from sim.core.errors import InputError
+from sim.model.options import SEED_MAX
 
 
 class _Group(click.Group):
@@ -51,7 +52,7 @@ def main(ctx: click.Context, debug: bool) -> None:
 @click.option("--attribution", type=click.Choice(["sequential", "shapley"]), help="How overlapping measures share credit.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of tables.")
 @click.option("--samples", type=click.IntRange(min=0), default=0, show_default=True, help="Monte Carlo samples (Latin hypercube) of the uncertain inputs.")
-@click.option("--seed", type=click.IntRange(min=0), help="Seed of the draws (default: the scenario's settings.seed).")
+@click.option("--seed", type=click.IntRange(min=0, max=SEED_MAX), help="Seed of the draws (default: the scenario's settings.seed).")
 @click.option("--keep", type=click.Choice(["samples", "quantiles"]), default="samples", show_default=True, help="Keep every sample, or p5/p50/p95 only.")
 @click.option("--figures/--no-figures", default=True, show_default=True, help="Write PNG charts to the run's figures/.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
@@ -211,7 +212,7 @@ def solve_cmd(scenario: str, pollutant: str | None, out: str | None, gap: float,
 @click.option("--set", "sets", multiple=True, required=True, metavar="PATH=SPEC",
               help="measures.<id>.quantity|completion|share, coefficients.<key>, growth.<pool>, targets.<id>.value = a,b,c | start:stop:n | low,mid,high")
 @click.option("--samples", type=click.IntRange(min=0), default=0, show_default=True, help="Common random numbers per grid point (P(met) over the grid).")
-@click.option("--seed", type=click.IntRange(min=0), help="Seed of the draws (default: the scenario's settings.seed).")
+@click.option("--seed", type=click.IntRange(min=0, max=SEED_MAX), help="Seed of the draws (default: the scenario's settings.seed).")
 @click.option("--out", type=click.Path(file_okay=False), help="Folder (default outputs/<scenario>/sweep-<id>).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @handled
@@ -242,7 +243,7 @@ def sweep_cmd(scenario: str, sets: tuple[str, ...], samples: int, seed: int | No
 @click.option("--target", "target", help="Target id (default: the first).")
 @click.option("-n", "--samples", "n", type=click.IntRange(min=2), default=1024, show_default=True,
               help="Sobol: base sample (a power of two); Morris: trajectories.")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0, max=SEED_MAX), default=0, show_default=True)
 @click.option("--out", type=click.Path(file_okay=False), help="Folder (default outputs/<scenario>/sensitivity-<id>).")
 @handled
 def sensitivity_cmd(scenario: str, method: str, target: str | None, n: int, seed: int, out: str | None) -> None:

@@ -18,6 +18,7 @@ from sim.core.pollutants import POLLUTANTS, canonical_pollutant
 from sim.core.uncertainty import lognormal_problem
 from sim.core.units import parse_quantity, quantity_parts
 from sim.model.measure_types import MEASURE_TYPES
+from sim.model.options import SEED_MAX
 
 __all__ = [
     "MEASURE_TYPE_IDS",
@@ -498,7 +499,7 @@ class Settings(_Strict):
     )
     shapley_exact_max: int = Field(12, ge=1, le=16, description="exact Shapley up to this many measures on linked pools")
     shapley_permutations: int = Field(500, ge=10, description="permutations for the Shapley estimate beyond the exact limit")
-    seed: int = Field(20240601, ge=0, description="seed for every random draw (a whole number >= 0)")
+    seed: int = Field(20240601, ge=0, le=SEED_MAX, description="seed for every random draw (a whole number from 0 to 2**63 - 1)")
     at_risk_margin: float = Field(0.1, ge=0, description="met but with margin below this share of the requirement -> at risk")
     met_probability: float = Field(0.9, ge=0, le=1, description="P(met) at or above this -> met")
     at_risk_probability: float = Field(0.5, ge=0, le=1, description="P(met) at or above this (but below met_probability) -> at risk")

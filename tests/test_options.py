@@ -1,0 +1,84 @@
+"""Options given in Python are checked as the CLI checks them: one InputError naming each bad
+option and what is valid, before any work, nothing written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import sim
+from sim.cli.main import main
+from sim.core.errors import InputError
+from sim.model.options import SEED_MAX, checked
+
+ROOT = Path(__file__).resolve().parents[1]
+ANKANG = str(ROOT / "scenarios" / "ankang-2025.yaml")
+COSTS = str(ROOT / "scenarios" / "ankang-2025-costs.yaml")
+
+
+@pytest.fixture(autouse=True)
+def _outputs(tmp_path, monkeypatch):
+    monkeypatch.setenv("ERSIM_OUTPUTS", str(tmp_path / "outputs"))
+
+
+@pytest.mark.parametrize("kw, name", [
+    ({"samples": -5}, "samples"), ({"samples": 2.5}, "samples"), ({"samples": "100"}, "samples"), ({"samples": True}, "samples"),
+    ({"seed": -1}, "seed"), ({"seed": 1.5}, "seed"), ({"seed": SEED_MAX + 1}, "seed"), ({"seed": 2**64}, "seed"),
+    ({"samples": 10, "keep": "bogus"}, "keep"), ({"attribution": "Shapley"}, "attribution"),
+    ({"attribution": "SHAPLEY"}, "attribution"), ({"attribution": "沙普"}, "attribution"),
+])
+def test_run_refuses_bad_options(kw, name, tmp_path):
+    with pytest.raises(InputError) as err:
+        sim.run(ANKANG, **kw)
+    (problem,) = err.value.problems
+    assert problem.path == name and "must be" in problem.message and repr(kw[name]) in problem.message
+    assert not (tmp_path / "outputs").exists()
+
+
+def test_every_bad_option_at_once():
+    with pytest.raises(InputError) as err:
+        sim.run(ANKANG, samples=-1, seed=-1, keep="x", attribution="y")
+    assert [p.path for p in err.value.problems] == ["samples", "seed", "keep", "attribution"]
+
+
+def test_chinese_attribution_alias_is_the_method_it_names():
+    """沙普利 is shapley: the run records the method it used, not the word typed."""
+    zh = sim.run(ANKANG, attribution="沙普利")
+    en = sim.run(ANKANG, attribution="shapley")
+    assert zh.dataset.attrs["attribution"] == "shapley"
+    assert (zh.dataset["reduction"] == en.dataset["reduction"]).all()
+
+
+def test_largest_seed_is_stored_and_reopened(tmp_path):
+    r = sim.run(ANKANG, samples=4, seed=SEED_MAX)
+    back = sim.open_run(r.save(tmp_path / "run"))
+    assert back.settings["seed"] == SEED_MAX
+
+
+@pytest.mark.parametrize("call", [
+    lambda: sim.sweep(ANKANG, {"measures.urban-sewage.completion": "0:1:3"}, samples=-1),
+    lambda: sim.sweep(ANKANG, {"measures.urban-sewage.completion": "0:1:3"}, samples=5, seed=2**64),
+    lambda: sim.solve(COSTS, gap=-1),
+    lambda: sim.solve(COSTS, gap="abc"),
+    lambda: sim.solve(COSTS, time_limit=-5),
+    lambda: sim.solve(COSTS, gap=float("nan")),
+    lambda: sim.sensitivity(ANKANG, n=1),
+    lambda: sim.batch([ANKANG], samples=-3),
+])
+def test_other_analyses_refuse_bad_options(call):
+    with pytest.raises(InputError):
+        call()
+
+
+def test_checked_normalises():
+    assert checked(samples=10, seed=None, keep="quantiles", attribution=" shapley ", gap=0, time_limit=None) == {
+        "samples": 10, "seed": None, "keep": "quantiles", "attribution": "shapley", "gap": 0.0, "time_limit": None}
+
+
+@pytest.mark.parametrize("args", [["run", ANKANG, "--samples", "5", "--seed", str(SEED_MAX + 1)],
+                                  ["sweep", ANKANG, "--set", "measures.urban-sewage.completion=0:1:3", "--seed", str(2**64)]])
+def test_cli_refuses_a_seed_beyond_the_largest(args):
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 2 and "9223372036854775807" in res.output and "Traceback" not in res.output
