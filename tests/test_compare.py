@@ -158,3 +158,23 @@ def test_init_writes_a_starter_that_runs(tmp_path, monkeypatch):
     # and it refuses to overwrite
     res = CliRunner().invoke(main, ["init", "Weinan", "--out", "new"])
     assert res.exit_code == 2 and "refusing to overwrite" in res.stderr
+
+
+@pytest.mark.parametrize("order", [(0, 0, 1), (1, 0, 0), (0, 1, 2)])
+def test_three_or_more_with_a_scenario_without_targets(order, tmp_path, monkeypatch):
+    """A scenario with no targets among three or more (in any place) compares: its target cells
+    are empty, the others' are theirs (it once failed unless the targetless one came first)."""
+    monkeypatch.setenv("ERSIM_OUTPUTS", str(tmp_path / "outputs"))
+    files = [BASE, str(ROOT / "scenarios" / "jincheng-2020.yaml"), str(ROOT / "scenarios" / "hengyang-2019.yaml")]
+    items = [files[i] for i in order]
+    res = CliRunner().invoke(main, ["compare", *items, "--out", str(tmp_path / "cmp")])
+    assert res.exit_code == 0, res.output
+    import sim
+
+    out = sim.compare(items).dataset
+    for k, i in enumerate(order):
+        row = out["margin"].isel(scenario=k)
+        if i == 1:  # jincheng: no targets
+            assert row.isnull().all() and (out["status"].isel(scenario=k) == "").all()
+        else:
+            assert row.notnull().any()

@@ -101,7 +101,8 @@ def compare(items: Sequence[Any]) -> xr.Dataset:
         if "status" in part:
             part["status"] = part["status"].astype(object)
         parts.append(part.expand_dims(scenario=[label]))
-    out = xr.concat(parts, dim="scenario", join="outer", fill_value={"reduction": 0.0, "emissions_by_sector": 0.0})
+    out = xr.concat(parts, dim="scenario", join="outer", coords="minimal",
+                    fill_value={"reduction": 0.0, "emissions_by_sector": 0.0})
     mids = [str(m) for m in out["measure"].values]
     out = out.assign_coords(measure_name=("measure", [meta_m[m][0] for m in mids]),
                             measure_type=("measure", [meta_m[m][1] for m in mids]),
