@@ -199,3 +199,16 @@ def test_readme_python_blocks_run(env, tmp_path, monkeypatch):
     for code in blocks:
         with contextlib.redirect_stdout(io.StringIO()):
             exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_readme_monte_carlo_lines_on_every_example(env, scenario):
+    """The README's Monte Carlo lines work on every example, targets or none: targets_frame has the
+    same columns whether the scenario has targets or not (jincheng-2020 has none)."""
+    import sim
+
+    mc = sim.run(f"scenarios/{scenario}", samples=20, seed=1)
+    frame = mc.targets_frame()[["target", "margin_p5", "margin_p95", "probability"]]
+    assert len(frame) == len(mc.model.scenario.targets)
+    central = sim.run(f"scenarios/{scenario}").targets_frame()
+    assert {"target", "name", "required", "achieved", "margin", "unit", "status"} <= set(central.columns)

@@ -57,8 +57,11 @@ class Result:
         """One row per target: required, achieved, margin in the target's unit (column ``unit``: t or ug m-3),
         probability, status; for concentration targets also base, projected and target concentration (ug m-3)."""
         ds = self.dataset
-        if "target" not in ds.dims:
-            return pd.DataFrame(columns=["target", "pollutant", "year", "kind", "value", "required", "achieved", "margin", "status"])
+        if "target" not in ds.dims:  # the same columns as with targets, no rows
+            empty = ["target", "name", "pollutant", "year", "kind", "value", "required", "achieved", "margin", "unit"]
+            if self.settings.get("samples"):
+                empty += ["margin_p5", "margin_p50", "margin_p95", "probability"]
+            return pd.DataFrame(columns=[*empty, "status"])
         cols: dict[str, Any] = {
             "target": ds["target"].values,
             "name": ds["target_name"].values,
