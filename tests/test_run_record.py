@@ -305,3 +305,17 @@ def test_a_sweep_keeps_measure_ids_in_any_unicode_form(project):
 
     ds = read_netcdf(folder / "results.nc")
     assert f"measures.{nfd}.completion" in ds.dims and f"measures.{compat}.quantity" in ds.dims
+
+
+def test_shapley_run_with_samples_has_no_sequential_quantiles(tmp_path, monkeypatch):
+    """Per-measure quantiles come from sequential attribution: a Shapley run with samples does not
+    show them beside its Shapley central values (the central value once lay outside its own p5-p95)."""
+    import sim
+
+    monkeypatch.setenv("ERSIM_OUTPUTS", str(tmp_path / "outputs"))
+    sh = sim.run(str(REPO / "scenarios" / "ankang-2025.yaml"), samples=50, seed=1, attribution="shapley")
+    assert "reduction_p5" not in sh.dataset and "sequential attribution only" in sh.dataset.attrs["reduction_quantile_note"]
+    assert not {"reduction_p5", "reduction_p50", "reduction_p95"} & set(sh.measures_frame().columns)
+    seq = sim.run(str(REPO / "scenarios" / "ankang-2025.yaml"), samples=50, seed=1)
+    assert "reduction_p5" in seq.dataset and {"reduction_p5", "reduction_p95"} <= set(seq.measures_frame().columns)
+    assert (sh.dataset["margin_sample"] == seq.dataset["margin_sample"]).all()  # totals do not depend on attribution

@@ -125,7 +125,8 @@ class Result:
         return pd.DataFrame(rows)
 
     def measures_frame(self) -> pd.DataFrame:
-        """One row per measure, pollutant and year: attributed reduction (t/a); with samples its p5, p50 and p95."""
+        """One row per measure, pollutant and year: attributed reduction (t/a); with samples and sequential
+        attribution its p5, p50 and p95 (reduction_p5 ...; not for Shapley, see the reduction_quantile_note attribute)."""
         ds = self.dataset
         df = ds["reduction"].to_dataframe().reset_index()
         names = dict(zip(ds["measure"].values, ds["measure_name"].values, strict=True))
@@ -347,6 +348,9 @@ def run_uncertain(scenario: Scenario, library: Library | None = None, *, samples
     kept = min(samples, REDUCTION_BYTES // per_sample)
     if kept < min(samples, MIN_REDUCTION_SAMPLES):
         kept = 0  # too few samples fit the memory bound for meaningful quantiles: none, and the dataset says so
+    shapley = result.settings.get("attribution") == "shapley"
+    if shapley:
+        kept = 0  # the quantiles are sequential attribution's: they would not be quantiles of the Shapley values shown
     need = 8 * samples * (2 * p_y + 2 * t) * (2 if keep == "samples" else 1) + working_memory(model, samples, kept)
     consistency.check_memory(need, f"{samples:,} samples", "use fewer samples (or keep quantiles only)", at="--samples")
     mc = monte_carlo(model, samples, seed, progress=progress, reductions=kept, reduction_dtype=np.float32)
@@ -381,8 +385,12 @@ def run_uncertain(scenario: Scenario, library: Library | None = None, *, samples
         ds.attrs["reduction_quantile_samples"] = kept
     elif len(model.measures):
         ds.attrs["reduction_quantile_samples"] = 0
-        ds.attrs["reduction_quantile_note"] = (f"per-measure reduction quantiles not computed: fewer than {MIN_REDUCTION_SAMPLES} "
-                                               f"samples of {len(model.measures)} measures fit in {REDUCTION_BYTES // 2**20} MiB")
+        ds.attrs["reduction_quantile_note"] = (
+            "per-measure reduction quantiles not computed: they are computed for sequential attribution only (Shapley "
+            "values per sample would need the engine on every subset of measures for every sample); totals and target "
+            "margins have their quantiles" if shapley else
+            f"per-measure reduction quantiles not computed: fewer than {MIN_REDUCTION_SAMPLES} "
+            f"samples of {len(model.measures)} measures fit in {REDUCTION_BYTES // 2**20} MiB")
     if margin.shape[1]:
         mq = quantiles(margin, q)
         prob = (margin >= 0).mean(axis=0)
