@@ -19,6 +19,8 @@ Infeasible targets: the elastic problem adds a shortfall s_t >= 0 to every targe
 minimises the shortfalls (each relative to its requirement), then the cost at those shortfalls.
 Prices (shadow prices, 元 per t or per µg/m³) are the duals of the target rows; for whole
 projects they come from the LP with the chosen projects fixed and are conditional on that choice.
+A target that cannot be met has its shortfall and no price (NaN); the other targets' prices are
+those at the shortfalls found.
 """
 
 from __future__ import annotations
@@ -386,12 +388,21 @@ def _elastic(prob: LinearProblem, gap: float, time_limit: float | None) -> tuple
     phase1 = LinearProblem(np.concatenate([np.zeros(n), 1.0 / norm]), a_ge, prob.b_ge, a_le, prob.b_le, upper, integer)
     s1 = solve_lp(phase1, gap, time_limit)
     short = s1.x[n:]
-    # phase 2: cost, with each shortfall at most its phase-1 value
-    upper2 = np.concatenate([prob.upper, short * (1 + 1e-9) + 1e-9])
+    # a target phase 1 could not meet has a shortfall and no price (no amount of money buys more of
+    # it); below the solver's feasibility tolerance a shortfall is none
+    missed = short > SHORTFALL_RTOL * np.maximum(1.0, np.abs(prob.b_ge))
+    # phase 2: cost, with each shortfall at most its phase-1 value (none for the targets met)
+    upper2 = np.concatenate([prob.upper, np.where(missed, short * (1 + 1e-9) + 1e-9, 0.0)])
     phase2 = LinearProblem(np.concatenate([prob.c, np.zeros(t)]), a_ge, prob.b_ge, a_le, prob.b_le, upper2, integer)
     s2 = solve_lp(phase2, gap, time_limit)
-    sol = LPSolution(s2.x[:n], s2.cost, "infeasible", s2.prices, s1.seconds + s2.seconds, s2.method, s2.gap)
-    return sol, s2.x[n:]
+    prices = np.where(missed, np.nan, s2.prices)
+    sol = LPSolution(s2.x[:n], s2.cost, "infeasible", prices, s1.seconds + s2.seconds, s2.method, s2.gap)
+    return sol, np.where(missed, s2.x[n:], 0.0)
+
+
+#: a shortfall at or below this share of its requirement (at least of 1 unit) is none: HiGHS's
+#: primal feasibility tolerance is 1e-7
+SHORTFALL_RTOL = 1e-7
 
 
 def solve(scenario: Any, library: Any = None, *, gap: float = 1e-2, time_limit: float | None = 60.0,

@@ -236,7 +236,8 @@ def print_solve(res, rerun, pollutant: str, console: Console | None = None) -> N
         e = fmt_t(float(eng.loc[tid, "achieved"])) if eng is not None and tid in eng.index else "—"
         price_unit = "元/t" if units[i] == "t" else f"元/({units[i]})"
         t.add_row(tid, units[i], fmt_t(res.required[i]), fmt_t(res.achieved_lp[i]), e, fmt_t(res.shortfall[i]),
-                  f"{fmt_sig(float(res.prices[i]))} {price_unit}", "是" if tid in res.binding else "")
+                  f"{fmt_sig(float(res.prices[i]))} {price_unit}" if np.isfinite(res.prices[i]) else "不可达",
+                  "是" if tid in res.binding else "")
     con.print(t)
     if res.achievable:
         t = Table(title="最大可达减排量 largest achievable (candidates at full potential)")
