@@ -212,3 +212,14 @@ def test_readme_monte_carlo_lines_on_every_example(env, scenario):
     assert len(frame) == len(mc.model.scenario.targets)
     central = sim.run(f"scenarios/{scenario}").targets_frame()
     assert {"target", "name", "required", "achieved", "margin", "unit", "status"} <= set(central.columns)
+
+
+def test_a_reduced_precursor_without_a_response_row_is_named(env):
+    """Ankang reduces VOCs, which have no PM2.5 response row: the run says that VOC reductions
+    count as no change of PM2.5 (they once disappeared from the response without a word)."""
+    res = invoke("run", "scenarios/ankang-2025.yaml", "--no-figures")
+    assert "响应表中没有挥发性有机物的份额或系数" in res.stderr
+    man = json.loads((run_folder(res) / "manifest.json").read_text(encoding="utf-8"))
+    assert any("no share or coefficient for VOCs" in w for w in man["warnings"])
+    ds = xr.load_dataset(run_folder(res) / "results.nc", engine="h5netcdf")
+    assert "VOCs" not in set(ds["concentration_change"]["precursor"].values)

@@ -19,6 +19,7 @@ from sim.core.errors import InputError, Problem, UnitError, did_you_mean
 from sim.core.pollutants import POLLUTANTS, display
 from sim.core.units import Q_, parse_quantity, parse_unit, quantity_parts, ureg
 from sim.model import consistency
+from sim.model.air import PRECURSORS
 from sim.model.coefficients import Coefficient, Library
 from sim.model.compiled import (
     KIND_CODES,
@@ -493,6 +494,14 @@ def _air_params(model: Model, scen: Scenario) -> None:
             zh, en = {"PM25": ("一次PM2.5", "primary PM2.5")}.get(name, (display(name), display(name, "en")))
             msg = (f"PM2.5响应：清单中没有{zh}排放，其对PM2.5的贡献按不变计，浓度变化只计入了部分前体物 "
                    f"(PM2.5 response: the inventory has no {en}, so its part of PM2.5 is held constant and only part of the response is counted)")
+            if msg not in model.warnings:
+                model.warnings.append(msg)
+    for name in PRECURSORS:
+        if name not in air.precursors and name in model.pollutants:  # reduced, but no response row: counted as no change
+            zh, en = display(name), display(name, "en")
+            msg = (f"PM2.5响应：响应表中没有{zh}的份额或系数，{zh}的减排对PM2.5浓度按无影响计，浓度的下降可能被低估 "
+                   f"(PM2.5 response: the response table has no share or coefficient for {en}, so its reductions count as no "
+                   f"change of PM2.5 and the fall of the concentration may be underestimated)")
             if msg not in model.warnings:
                 model.warnings.append(msg)
 
