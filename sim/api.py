@@ -144,7 +144,11 @@ def sensitivity(scenario: Source, method: str = "tornado", target: str | None = 
 
 def batch(items: Any, *, samples: int = 0, seed: int | None = None, scheduler: Any = None, block: int | None = None,
           workers: int | None = None, progress: Callable[[int], None] | None = None) -> Any:
-    """Many scenarios (files, folders, mappings) stacked along ``region``; ``.save()`` writes the batch."""
+    """Many scenarios (files, folders, mappings) stacked along ``region``; ``.save()`` writes the batch.
+
+    With more than one worker (the default on a machine with several cores) the cities run in
+    spawned processes, which import the calling script again: in a script, call this under
+    ``if __name__ == "__main__":`` (or pass ``workers=1``)."""
     from sim.analyses.batch import evaluate_batch
 
     opt = checked(samples=samples, seed=seed)

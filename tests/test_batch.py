@@ -291,3 +291,19 @@ def test_a_city_whose_draws_break_a_limit_says_so_in_the_batch(tmp_path: Path) -
     alone = run_uncertain(scenario_from_dict(city), load_library(), samples=64,
                           seed=int(b.dataset["region_seed"].values[0]), keep="quantiles")
     assert said[0].removeprefix("丙市: ") in alone.warnings
+
+
+def test_a_script_without_the_main_guard_is_told_what_to_do(tmp_path):
+    """sim.batch from a script without `if __name__ == "__main__":`: every spawned worker imports
+    the script again and fails; the caller gets a message saying so, not a bare BrokenProcessPool."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    script = tmp_path / "unguarded.py"
+    files = [str(root / "scenarios" / "ankang-2025.yaml"), str(root / "scenarios" / "ningbo-2022.yaml")]
+    script.write_text(f"import sim\nsim.batch({files!r}, workers=2)\n")
+    res = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "ERSIM_OUTPUTS": str(tmp_path / "outputs")})
+    assert res.returncode != 0
+    assert 'if __name__ == "__main__":' in res.stderr and "workers=1" in res.stderr and "BrokenProcessPool" not in res.stderr

@@ -185,3 +185,20 @@ def test_target_kinds_amount_and_cap():
     assert tf.loc["amt", "status"] == "met"
     assert tf.loc["cap", "margin"] == pytest.approx(-50)
     assert tf.loc["cap", "status"] == "not met"
+
+
+def test_schedule_between_listed_years_keeps_the_earlier_share():
+    # 10,000 m3/d upgrade (36.5 t/a COD at full quantity, as in the first example) on the
+    # schedule {2023: 60%, 2025: 100%} over 2021-2025: none before 2023 (0 t), 60% in 2023 and
+    # 2024 (0.6 x 36.5 = 21.9 t: a year between two points keeps the earlier share), 100% in 2025
+    s = scen(
+        [{"id": "wwtp", "activity": "10000 立方米/日", "ef": {"COD": "60 mg/L"}}],
+        [{"id": "up", "type": "treat", "pool": "wwtp", "quantity": "10000 立方米/日",
+          "c_in": {"COD": "60 mg/L"}, "c_out": {"COD": "50 mg/L"}, "schedule": {2023: "60%", 2025: "100%"}}],
+        years=(2021, 2022, 2023, 2024, 2025), base_year=2020,
+    )
+    r = run(s, EMPTY)
+    assert [red(r, "up", "COD", y) for y in (2021, 2022)] == [0.0, 0.0]
+    assert red(r, "up", "COD", 2023) == pytest.approx(0.6 * 36.5, rel=1e-12)
+    assert red(r, "up", "COD", 2024) == pytest.approx(0.6 * 36.5, rel=1e-12)
+    assert red(r, "up", "COD", 2025) == pytest.approx(36.5, rel=1e-12)

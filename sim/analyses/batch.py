@@ -520,6 +520,7 @@ def _pool(blocks: Sequence[Sequence[BatchInput]], samples: int, seed: int | None
           n_workers: int) -> tuple[list[_Record], float]:
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
 
     r = _Runner(blocks, samples, seed, progress)
     def wait_first(p: set[Any]) -> tuple[set[Any], set[Any]]:
@@ -536,6 +537,12 @@ def _pool(blocks: Sequence[Sequence[BatchInput]], samples: int, seed: int | None
         pool = ProcessPoolExecutor(n_workers, mp_context=mp.get_context("spawn"), initializer=hide_dask)
         try:
             r.drive(lambda i: pool.submit(_run_block, *r.args(i)), wait_first, 2 * n_workers)
+        except BrokenProcessPool:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise ErsimError("the batch's worker processes stopped before finishing. A script that calls sim.batch "
+                             "(or run_batch) must call it under `if __name__ == \"__main__\":`, since every worker starts "
+                             "by importing the script again; or pass workers=1 to run in this process. A worker killed "
+                             "for lack of memory stops the batch the same way") from None
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             raise

@@ -286,7 +286,7 @@ class Measure(_Strict):
     completion: Uncertain = Field(default_factory=lambda: Uncertain(value=1.0), description="completion rate, e.g. 0.9 or [0.8, 1.0]")
     commissioned: str | None = Field(None, description="YYYY-MM of stable operation; part-year credit in that year")
     year: int | None = Field(None, description="first year of full effect (when no commissioned month is given)")
-    schedule: dict[int, Uncertain] | None = Field(None, description="cumulative share of the quantity done by each year, e.g. {2023: 40%, 2025: 100%}")
+    schedule: dict[int, Uncertain] | None = Field(None, description="cumulative share of the quantity done by each year, e.g. {2023: 40%, 2025: 100%}; a year between two listed years keeps the earlier one's share, a year before the first has none")
     disjoint_group: str | None = Field(
         None,
         description="互斥分组 / disjoint group: measures on one pool that name the same group act on separate parts of it "

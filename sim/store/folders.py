@@ -84,7 +84,7 @@ def output_folder(kind: str, label: str, out: str | Path | None = None) -> Path:
         final = Path(out)
         if final.exists() and (not final.is_dir() or (any(final.iterdir()) and not is_ersim_folder(final))):
             raise InputError(Problem(f"refusing to write the {kind} into a folder that is neither empty nor an earlier "
-                                     "ersim output; name a new folder with --out", str(final)))
+                                     "ersim output; name a new folder (--out on the command line, out= in Python)", str(final)))
         return final
     root = default_outputs()
     final = root / _safe_name(label, root) / new_id(kind)
