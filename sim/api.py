@@ -1,7 +1,7 @@
 """The Python API (DESIGN.md section 8). The ``ersim`` command only wraps these functions.
 
-Every analysis takes a scenario (a file ``x.yaml`` or ``x.yaml#variant``, or a loaded
-Scenario) or a run (a Result, a run folder, id, id prefix or scenario id), and returns an object
+Every analysis takes a scenario (a file ``x.yaml`` or ``x.yaml#variant``, a mapping of the same
+keys, or a loaded Scenario) or a run (a Result, a run folder, id, id prefix or scenario id), and returns an object
 that gives its Dataset (``.dataset``), its tables, and saves itself (``.save(out=None)``).
 """
 
@@ -14,7 +14,6 @@ from typing import Any
 from sim.evaluation.evaluate import Result
 from sim.model.coefficients import Library, load_library
 from sim.model.compile import Model, compile_model
-from sim.model.load import load_scenario
 from sim.model.options import checked
 from sim.model.scenario import Scenario
 from sim.reports.outputs import Comparison, SensitivityResult, SolveOutput, SweepResult
@@ -24,17 +23,30 @@ __all__ = ["Comparison", "Library", "Result", "Run", "SensitivityResult", "Solve
            "explore", "list_outputs", "list_runs", "load_library", "load_scenario", "open_run", "run", "save_run", "sensitivity",
            "solve", "sweep", "write_appendix"]
 
-Source = str | Path | Scenario | Result
+Source = str | Path | Scenario | Result | Mapping[str, Any]
 
 
 def _is_scenario_ref(item: Any) -> bool:
     return isinstance(item, (str, Path)) and str(item).partition("#")[0].endswith((".yaml", ".yml"))
 
 
+def load_scenario(source: str | Path | Mapping[str, Any]) -> Scenario:
+    """A validated Scenario from a file (``x.yaml`` or ``x.yaml#variant``) or a mapping of the same
+    keys (relative inventory paths then resolve against the current folder); InputError lists every problem."""
+    from sim.model.load import load_scenario as _load
+    from sim.model.load import scenario_from_dict
+
+    if isinstance(source, Mapping):
+        return scenario_from_dict(dict(source))
+    return _load(source)
+
+
 def _model(item: Source, library: Library | None = None) -> tuple[Model, str | None]:
-    """(compiled model, the run it came from or None) of a scenario file, Scenario, Result or run name."""
+    """(compiled model, the run it came from or None) of a scenario file or mapping, Scenario, Result or run name."""
     if isinstance(item, Result):
         return item.model, item.run_id
+    if isinstance(item, Mapping):
+        item = load_scenario(item)
     if isinstance(item, Scenario):
         return compile_model(item, library or load_library()), None
     if _is_scenario_ref(item):
@@ -43,7 +55,7 @@ def _model(item: Source, library: Library | None = None) -> tuple[Model, str | N
     return res.model, res.run_id
 
 
-def run(scenario: str | Path | Scenario, library: Library | None = None, *, samples: int = 0, seed: int | None = None,
+def run(scenario: str | Path | Scenario | Mapping[str, Any], library: Library | None = None, *, samples: int = 0, seed: int | None = None,
         keep: str = "samples", attribution: str | None = None, progress: Callable[[int], None] | None = None) -> Run:
     """Evaluate a scenario: central values, and with *samples* a seeded Monte Carlo (P(met) per target)."""
     from sim.evaluation.evaluate import run as run_central
@@ -51,7 +63,7 @@ def run(scenario: str | Path | Scenario, library: Library | None = None, *, samp
 
     opt = checked(samples=samples, seed=seed, keep=keep, attribution=attribution)
     samples, seed, keep, attribution = opt["samples"], opt["seed"], opt["keep"], opt["attribution"]
-    scen = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    scen = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)  # a file or a mapping
     if samples:
         return Run.of(run_uncertain(scen, library, samples=samples, seed=seed, keep=keep, attribution=attribution, progress=progress))
     return Run.of(run_central(scen, library, attribution=attribution))

@@ -82,3 +82,20 @@ def test_checked_normalises():
 def test_cli_refuses_a_seed_beyond_the_largest(args):
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 2 and "9223372036854775807" in res.output and "Traceback" not in res.output
+
+
+def test_a_scenario_mapping_works_wherever_a_file_does(monkeypatch):
+    """sim.run, load_scenario, sweep and compare take a mapping of a scenario file's keys
+    (relative inventory paths resolve against the current folder); a bad value is an InputError."""
+    import yaml
+
+    monkeypatch.chdir(ROOT / "scenarios")
+    d = yaml.safe_load((ROOT / "scenarios" / "ankang-2025.yaml").read_text(encoding="utf-8"))
+    from_file = sim.run(ANKANG).targets_frame()["margin"].to_numpy()
+    assert (sim.run(d).targets_frame()["margin"].to_numpy() == from_file).all()
+    assert sim.load_scenario(d).id == "ankang-2025"
+    assert sim.sweep(d, {"measures.urban-sewage.completion": "0:1:3"}).dataset["margin"].shape[0] == 3
+    assert len(sim.compare([d, ANKANG]).dataset["scenario"]) == 2
+    with pytest.raises(InputError) as err:
+        sim.run({**d, "base_year": "x"})
+    assert any(p.path == "base_year" for p in err.value.problems)

@@ -8,7 +8,7 @@ missing from a scenario reduces nothing there).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,13 @@ def _dataset(item: Any) -> xr.Dataset:
         return item.dataset
     if isinstance(item, xr.Dataset):
         return item
+    from sim.model.scenario import Scenario
+
+    if isinstance(item, (Scenario, Mapping)):
+        from sim.evaluation.evaluate import run
+        from sim.model.load import scenario_from_dict
+
+        return run(item if isinstance(item, Scenario) else scenario_from_dict(dict(item))).dataset
     text = str(item)
     file = text.partition("#")[0]
     if file.endswith((".yaml", ".yml")):
