@@ -178,3 +178,48 @@ def test_three_or_more_with_a_scenario_without_targets(order, tmp_path, monkeypa
             assert row.isnull().all() and (out["status"].isel(scenario=k) == "").all()
         else:
             assert row.notnull().any()
+
+
+def test_scenarios_of_different_years(tmp_path, monkeypatch):
+    """Ankang (2020-2025) against Hengyang (2018-2019): the command exits 0 with its charts; each
+    scenario's measures are shown in its own last year, years it lacks are empty (not 0), and no
+    waterfall is drawn for a year one of them lacks (it once crashed on NaN axis limits)."""
+    import sim
+
+    monkeypatch.setenv("ERSIM_OUTPUTS", str(tmp_path / "outputs"))
+    heng = str(ROOT / "scenarios" / "hengyang-2019.yaml")
+    res = CliRunner().invoke(main, ["compare", BASE, heng, "--out", str(tmp_path / "cmp"), "--xlsx", str(tmp_path / "c.xlsx")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "cmp" / "figures" / "margins.png").is_file() and "各情景的年份不同" in res.output
+    c = sim.compare([BASE, heng])
+    ds = c.dataset
+    assert bool(ds["reduction"].sel(scenario="hengyang-2019", year=2025).isnull().all())
+    own = sim.run(heng).dataset["reduction"].sel(year=2019)
+    by = c.tables()["by_measure"].set_index(["measure", "pollutant"])["hengyang-2019"]
+    for m in own["measure"].values:
+        for p in own["pollutant"].values:
+            assert by[(m, p)] == float(own.sel(measure=m, pollutant=p))
+    assert c.waterfalls() == {}  # the target years (2019, 2025) are never in both
+    ws = openpyxl.load_workbook(tmp_path / "c.xlsx")["末年分措施减排量"]
+    assert [c.value for c in ws[1]][3:] == ["ankang-2025（2025年，吨/年）", "hengyang-2019（2019年，吨/年）"]
+
+
+def test_margins_chart_keeps_tonnes_and_concentrations_apart(tmp_path, monkeypatch):
+    """A comparison with tonne and µg/m³ targets draws them on separate axes, and a PM2.5 gap
+    is labelled in µg/m³ (it once read '缺口 9.1吨')."""
+    import sim
+    from sim.reports import charts
+
+    drawn = []
+    monkeypatch.setattr(charts, "save_png", lambda fig, path: drawn.append(fig))
+    cmp = sim.compare([BASE, STRONG])
+    charts.comparison_figures(cmp.dataset, {}, tmp_path)
+    fig = drawn[0]
+    axes = fig.get_axes()
+    assert len(axes) == 2
+    labels = [ax.get_ylabel() for ax in axes]
+    assert "吨" in labels[0] or "比例" in labels[0]
+    assert labels[1] == "浓度余量（µg/m³）"
+    gaps = [t.get_text() for t in axes[1].texts]
+    assert gaps and all(g.endswith("µg/m³") for g in gaps)
+    assert not any("µg" in t.get_text() for t in axes[0].texts)

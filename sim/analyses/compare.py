@@ -110,6 +110,12 @@ def compare(items: Sequence[Any]) -> xr.Dataset:
         parts.append(part.expand_dims(scenario=[label]))
     out = xr.concat(parts, dim="scenario", join="outer", coords="minimal",
                     fill_value={"reduction": 0.0, "emissions_by_sector": 0.0})
+    # a measure a scenario does not have reduces nothing (0); a year it does not have is unknown (NaN)
+    has_year = xr.DataArray([[int(y) in set(ds["year"].values.tolist()) for y in out["year"].values] for ds in datasets],
+                            dims=("scenario", "year"), coords={"scenario": out["scenario"], "year": out["year"]})
+    for name in ("reduction", "emissions_by_sector"):
+        if name in out:
+            out[name] = out[name].where(has_year)
     mids = [str(m) for m in out["measure"].values]
     out = out.assign_coords(measure_name=("measure", [meta_m[m][0] for m in mids]),
                             measure_type=("measure", [meta_m[m][1] for m in mids]),
@@ -125,7 +131,7 @@ def compare(items: Sequence[Any]) -> xr.Dataset:
                             region=("scenario", [str(ds.attrs.get("region", "")) for ds in datasets]))
     if "status" in out:
         out["status"] = out["status"].where(out["status"].notnull(), "")
-    out["reduction_by_category"] = out["reduction"].groupby("measure_category").sum("measure")
+    out["reduction_by_category"] = out["reduction"].groupby("measure_category").sum("measure", min_count=1)
     out.attrs = {"kind": "comparison", "scenarios": ", ".join(labels),
                  "base_years": [int(ds.attrs.get("base_year", int(ds["year"].values[0]))) for ds in datasets]}
     return out
@@ -154,6 +160,25 @@ def waterfall_table(cmp: xr.Dataset, a: str, b: str, pollutant: str, year: int) 
     return pd.DataFrame(rows)
 
 
+def last_years(cmp: xr.Dataset) -> dict[str, int]:
+    """Each scenario's last year (scenarios of different plans may end in different years)."""
+    has = cmp["emissions_total"].notnull().any("pollutant")
+    return {str(s): int(cmp["year"].values[np.nonzero(has.sel(scenario=s).values)[0][-1]]) for s in cmp["scenario"].values}
+
+
+def at_last_year(cmp: xr.Dataset, name: str) -> xr.DataArray:
+    """*name* of each scenario in its own last year (no year dim)."""
+    last = last_years(cmp)
+    return xr.concat([cmp[name].sel(scenario=s, year=y).drop_vars("year") for s, y in last.items()], dim="scenario",
+                     coords="minimal", compat="override")
+
+
+def last_year_label(cmp: xr.Dataset) -> str:
+    """'2025年' when every scenario ends in 2025, else '末年' (each scenario's last year, given per column)."""
+    years = set(last_years(cmp).values())
+    return f"{years.pop()}年" if len(years) == 1 else "末年"
+
+
 def tables(cmp: xr.Dataset) -> dict[str, pd.DataFrame]:
     """Every comparison table, by sheet name."""
     out: dict[str, pd.DataFrame] = {}
@@ -165,11 +190,10 @@ def tables(cmp: xr.Dataset) -> dict[str, pd.DataFrame]:
         wide = df.pivot(index="target", columns="scenario", values=list(cols))
         wide.columns = [f"{c[0]}:{c[1]}" for c in wide.columns]
         out["targets"] = wide.reset_index()
-    last = int(cmp["year"].max())
-    red = cmp["reduction"].sel(year=last).to_dataframe().reset_index()
-    out["by_measure"] = red.pivot_table(index=["measure", "pollutant"], columns="scenario", values="reduction", fill_value=0.0).reset_index()
-    cat = cmp["reduction_by_category"].sel(year=last).to_dataframe().reset_index()
-    out["by_category"] = cat.pivot_table(index=["measure_category", "pollutant"], columns="scenario", values="reduction_by_category", fill_value=0.0).reset_index()
+    red = at_last_year(cmp, "reduction").to_dataframe().reset_index()
+    out["by_measure"] = red.pivot(index=["measure", "pollutant"], columns="scenario", values="reduction").reset_index()
+    cat = at_last_year(cmp, "reduction_by_category").to_dataframe().reset_index()
+    out["by_category"] = cat.pivot(index=["measure_category", "pollutant"], columns="scenario", values="reduction_by_category").reset_index()
     tot = cmp[["baseline_total", "reduction_total", "emissions_total"]].to_dataframe().reset_index()
     out["totals"] = tot[[c for c in tot.columns if c in ("scenario", "pollutant", "year", "baseline_total", "reduction_total", "emissions_total")]]
     return out
@@ -228,7 +252,6 @@ def to_xlsx(cmp: xr.Dataset, path: str | Path, extra: dict[str, pd.DataFrame] | 
     wb = Workbook()
     wb.remove(wb.active)
     labels = [str(s) for s in cmp["scenario"].values]  # the order given on the command line
-    last = int(cmp["year"].max())
     if "target" in cmp.dims:
         units = [str(u) for u in cmp["target_unit"].values]
         for conc, title, unit in ((False, "目标余量", "吨"), (True, "浓度目标", "µg/m³")):
@@ -260,23 +283,25 @@ def to_xlsx(cmp: xr.Dataset, path: str | Path, extra: dict[str, pd.DataFrame] | 
                 header = [h.replace("要求（µg/m³）", "要求降幅（µg/m³）").replace("实现（µg/m³）", "预计降幅（µg/m³）") for h in header]
             _sheet(wb, title, header, rows, formats)
     names = dict(zip(cmp["measure"].values, cmp["measure_name"].values, strict=True))
-    red = cmp["reduction"].sel(year=last).fillna(0.0)
+    red = at_last_year(cmp, "reduction")  # each scenario in its own last year
+    final = last_years(cmp)
+    when = last_year_label(cmp)
+    cols = [f"{s}（{'' if when != '末年' else f'{final[s]}年，'}吨/年）" for s in labels]
     rows = []
     for m in cmp["measure"].values:
         for p in cmp["pollutant"].values:
             vals = [float(red.sel(scenario=s, measure=m, pollutant=p)) for s in labels]
             if any(abs(v) > 0 for v in vals):
                 rows.append([str(m), str(names[m]), display(str(p)), *vals])
-    _sheet(wb, f"{last}年分措施减排量", ["措施编号", "措施名称", "污染物", *[f"{s}（吨/年）" for s in labels]], rows,
-           [None, None, None, *[_T_FMT] * len(labels)])
-    cat = cmp["reduction_by_category"].sel(year=last)
+    _sheet(wb, f"{when}分措施减排量", ["措施编号", "措施名称", "污染物", *cols], rows, [None, None, None, *[_T_FMT] * len(labels)])
+    cat = at_last_year(cmp, "reduction_by_category")
     rows = []
     for c in cat["measure_category"].values:
         for p in cmp["pollutant"].values:
             vals = [float(cat.sel(scenario=s, measure_category=c, pollutant=p)) for s in labels]
             if any(abs(v) > 0 for v in vals):
                 rows.append([str(c), display(str(p)), *vals])
-    _sheet(wb, f"{last}年分类别减排量", ["类别", "污染物", *[f"{s}（吨/年）" for s in labels]], rows, [None, None, *[_T_FMT] * len(labels)])
+    _sheet(wb, f"{when}分类别减排量", ["类别", "污染物", *cols], rows, [None, None, *[_T_FMT] * len(labels)])
     rows = []
     for s in labels:
         for p in cmp["pollutant"].values:

@@ -350,6 +350,41 @@ def _step_label(step: str, labels: list[str], lang: str) -> str:
     return rest or head
 
 
+def _margin_panel(ax: Any, cmp: Any, labels: list[str], targets: list[str], tonnes: bool, zh: bool, percent: Any,
+                  legend: bool) -> None:
+    """Grouped bars of the margins of *targets* (all in tonnes, or all in µg/m³) by scenario;
+    as a share of each requirement when the requirements differ in size (a 80 t shortfall next
+    to a 4,000 t margin would vanish in tonnes)."""
+    required = np.array([[float(cmp["required"].sel(scenario=s, target=t)) if "required" in cmp else np.nan for t in targets] for s in labels])
+    margins = np.array([[float(cmp["margin"].sel(scenario=s, target=t)) for t in targets] for s in labels])
+    req = np.nanmax(np.abs(required), axis=0) if np.isfinite(required).any() else np.full(len(targets), np.nan)
+    share = bool(np.all(np.isfinite(req)) and np.all(req > 0) and req.max() > 3 * req.min())
+    unit = ("吨" if zh else " t") if tonnes else " µg/m³"
+    width = 0.8 / len(labels)
+    for i, s in enumerate(labels):
+        vals = margins[i] / req if share else margins[i]
+        bars = ax.bar(np.arange(len(targets)) + i * width, vals, width, label=s)
+        for b, v, m in zip(bars, vals, margins[i], strict=True):
+            if m < 0:
+                b.set_hatch("//")
+                b.set_edgecolor("#d62728")
+                gap = _fmt_t(-m) if tonnes else f"{-m:.1f}"
+                ax.annotate(f"{'缺口' if zh else 'gap'} {gap}{unit}", (b.get_x() + b.get_width() / 2, v),
+                            xytext=(0, -3), textcoords="offset points", ha="center", va="top", fontsize=7, color="#d62728")
+    ax.axhline(0, color="black", linewidth=1)
+    ax.set_xticks(np.arange(len(targets)) + width * (len(labels) - 1) / 2)
+    ax.set_xticklabels([wrap_label(str(cmp["target_name"].sel(target=t).values), 14, 3) for t in targets], fontsize=7)
+    if share:
+        ax.yaxis.set_major_formatter(percent(1.0))
+        ax.set_ylabel("余量占要求的比例" if zh else "margin as a share of the requirement")
+    elif tonnes:
+        ax.set_ylabel("余量（吨）" if zh else "margin (t)")
+    else:
+        ax.set_ylabel("浓度余量（µg/m³）" if zh else "concentration margin (µg/m³)")
+    if legend:
+        ax.legend(fontsize=7, loc="best")
+
+
 def comparison_figures(cmp: Any, waterfalls: dict[str, Any], folder: Path, lang: str = "zh") -> list[Path]:
     """Margins by scenario per target (grouped bars) and A->B waterfalls, as PNGs in *folder*.
 
@@ -364,31 +399,17 @@ def comparison_figures(cmp: Any, waterfalls: dict[str, Any], folder: Path, lang:
     labels = [str(s) for s in cmp["scenario"].values]
     if "target" in cmp.dims:
         targets = [str(t) for t in cmp["target"].values]
-        required = np.array([[float(cmp["required"].sel(scenario=s, target=t)) if "required" in cmp else np.nan for t in targets] for s in labels])
-        margins = np.array([[float(cmp["margin"].sel(scenario=s, target=t)) for t in targets] for s in labels])
-        req = np.nanmax(np.abs(required), axis=0) if np.isfinite(required).any() else np.full(len(targets), np.nan)
-        share = bool(np.all(np.isfinite(req)) and np.all(req > 0) and req.max() > 3 * req.min())
-        fig, ax = new_figure((max(7.0, 1.6 * len(targets) + 2), 4.8))
-        width = 0.8 / len(labels)
-        for i, s in enumerate(labels):
-            vals = margins[i] / req if share else margins[i]
-            bars = ax.bar(np.arange(len(targets)) + i * width, vals, width, label=s)
-            for b, v, m in zip(bars, vals, margins[i], strict=True):
-                if m < 0:
-                    b.set_hatch("//")
-                    b.set_edgecolor("#d62728")
-                    ax.annotate(f"{'缺口' if zh else 'gap'} {_fmt_t(-m)}{'吨' if zh else ' t'}", (b.get_x() + b.get_width() / 2, v),
-                                xytext=(0, -3), textcoords="offset points", ha="center", va="top", fontsize=7, color="#d62728")
-        ax.axhline(0, color="black", linewidth=1)
-        ax.set_xticks(np.arange(len(targets)) + width * (len(labels) - 1) / 2)
-        ax.set_xticklabels([wrap_label(str(cmp["target_name"].sel(target=t).values), 14, 3) for t in targets], fontsize=7)
-        if share:
-            ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-            ax.set_ylabel("余量占要求减排量的比例" if zh else "margin as a share of the requirement")
-        else:
-            ax.set_ylabel("余量（吨；浓度目标为µg/m³）" if zh else "margin (t; µg/m³ for concentration)")
-        ax.set_title("各情景目标余量比较（阴影为未达标）" if zh else "target margins by scenario (hatched: not met)")
-        ax.legend(fontsize=7)
+        units = [str(u) for u in cmp["target_unit"].values] if "target_unit" in cmp.coords else ["t"] * len(targets)
+        # one panel per unit: tonnes and µg/m³ never share an axis
+        panels = [[i for i, u in enumerate(units) if (u == "t") == tonnes] for tonnes in (True, False)]
+        panels = [p for p in panels if p]
+        fig, _ = new_figure((max(7.0, 1.6 * len(targets) + 2 + 1.5 * (len(panels) - 1)), 4.8))
+        fig.clear()
+        grid = fig.add_gridspec(1, len(panels), width_ratios=[max(1, len(p)) for p in panels])
+        for k, idx in enumerate(panels):
+            _margin_panel(fig.add_subplot(grid[0, k]), cmp, labels, [targets[i] for i in idx], units[idx[0]] == "t", zh,
+                          PercentFormatter, legend=k == 0)
+        fig.suptitle("各情景目标余量比较（阴影为未达标）" if zh else "target margins by scenario (hatched: not met)")
         fig.tight_layout()
         path = folder / "margins.png"
         save_png(fig, path)

@@ -243,7 +243,9 @@ class Comparison:
             a, b = self.labels
             emitted = {str(x) for x in cmp["pollutant"].values}  # a PM2.5 concentration target has no emissions waterfall
             for p, y in dict.fromkeys(zip(cmp["target_pollutant"].values, cmp["target_year"].values, strict=True)):
-                if str(p) in emitted:
+                both = int(y) in cmp["year"].values and bool(cmp["emissions_total"].sel(pollutant=p, year=y).notnull().all()) \
+                    if str(p) in emitted else False  # both scenarios have that year
+                if both:
                     out[f"waterfall_{p}_{y}"] = waterfall_table(cmp, a, b, str(p), int(y))
         return out
 

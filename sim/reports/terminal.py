@@ -32,13 +32,20 @@ _STATUS_ZH = {"met": "可达", "at risk": "存在风险", "not met": "不可达"
 
 
 def fmt_t(x: float) -> str:
-    """Tonnes as planners write them: thousands separators, sensible decimals."""
+    """Tonnes as planners write them: thousands separators, sensible decimals, 0 as 0."""
+    if x == 0:
+        return "0"
     ax = abs(x)
     if ax >= 100:
         return f"{x:,.0f}"
     if ax >= 1:
         return f"{x:,.1f}"
     return f"{x:,.3f}"
+
+
+def _t_or_dash(x: float) -> str:
+    """Tonnes, or — where there is no number (a year the scenario does not have)."""
+    return "—" if x != x else fmt_t(x)
 
 
 def fmt_c(x: float) -> str:
@@ -181,28 +188,36 @@ def print_comparison(cmp, tabs, waterfalls, console: Console | None = None) -> N
                 row.append(cell)
             t.add_row(*row)
         con.print(t)
-    last = int(cmp["year"].max())
-    t = Table(title=f"{last}年分类减排量 reductions by category (t/a)")
+    from sim.analyses.compare import last_year_label, last_years
+
+    when, final = last_year_label(cmp), last_years(cmp)
+    heads = labels if when != "末年" else [f"{s} ({final[s]}年)" for s in labels]
+    spans = {s: [int(y) for y, e in zip(cmp["year"].values, cmp["emissions_total"].sel(scenario=s).isnull().all("pollutant").values,
+                                       strict=True) if not e] for s in labels}
+    if len({(v[0], v[-1]) for v in spans.values() if v}) > 1:
+        con.print("注意：各情景的年份不同（" + "；".join(f"{s} {v[0]}—{v[-1]}年" for s, v in spans.items() if v)
+                  + "），分类和分措施减排量取各情景的末年；情景没有的年份显示为“—”，也不画该年的瀑布图。", highlight=False)
+    t = Table(title=f"{when}分类减排量 reductions by category (t/a)")
     t.add_column("类别 category", overflow="fold")
     t.add_column("污染物")
-    for s in labels:
-        t.add_column(s, justify="right", overflow="fold")
+    for h in heads:
+        t.add_column(h, justify="right", overflow="fold")
     df = tabs["by_category"]
     for _, r in df.iterrows():
         vals = [float(r[s]) for s in labels]
         if any(abs(v) > 0 for v in vals):
-            t.add_row(str(r["measure_category"]), display(str(r["pollutant"])), *[fmt_t(v) for v in vals])
+            t.add_row(str(r["measure_category"]), display(str(r["pollutant"])), *[_t_or_dash(v) for v in vals])
     con.print(t)
-    t = Table(title=f"{last}年分措施减排量 reductions by measure (t/a)")
+    t = Table(title=f"{when}分措施减排量 reductions by measure (t/a)")
     t.add_column("措施 measure", overflow="fold", min_width=10)
     t.add_column("污染物")
-    for s in labels:
-        t.add_column(s, justify="right", overflow="fold")
+    for h in heads:
+        t.add_column(h, justify="right", overflow="fold")
     names = dict(zip(cmp["measure"].values, cmp["measure_name"].values, strict=True))
     for _, r in tabs["by_measure"].iterrows():
         vals = [float(r[s]) for s in labels]
         if any(abs(v) > 0 for v in vals):
-            t.add_row(str(names.get(r["measure"], r["measure"])), display(str(r["pollutant"])), *[fmt_t(v) for v in vals])
+            t.add_row(str(names.get(r["measure"], r["measure"])), display(str(r["pollutant"])), *[_t_or_dash(v) for v in vals])
     con.print(t)
     for key, wf in waterfalls.items():
         t = Table(title=f"{labels[0]} → {labels[1]}: {key.removeprefix('waterfall_')} (t/a)")
