@@ -11,13 +11,28 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["cell", "console", "frame", "path_part"]
+__all__ = ["cell", "console", "control_in", "frame", "path_part"]
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")  # and their full-width forms
 _NUMBER = re.compile(r"^[+-]?(\d[\d,]*\.?\d*|\.\d+)([eE][+-]?\d+)?\s*%?$")
 # ANSI escape sequences (CSI, OSC, single-character), then any remaining C0/C1 control but \n and \t
 _ANSI = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|[@-Z\\-_])|\x9b[0-?]*[ -/]*[@-~]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+# what input text may not hold: C0/C1 controls but tab, newline and carriage return, and the
+# bidirectional overrides that make text display other than it reads
+_INPUT_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def control_in(text: str) -> str | None:
+    """A message naming the first control character in *text* (as ``U+0007``), or None: names and
+    labels are refused with one on input, since DOCX/XLSX cannot hold most of them."""
+    m = _INPUT_CONTROL.search(text)
+    if m is None:
+        return None
+    return (f"contains the control character U+{ord(m.group()):04X} (at character {m.start() + 1}), pasted or escaped "
+            "from another program; remove it")
 
 
 def cell(value: Any) -> Any:

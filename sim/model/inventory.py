@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.core.errors import InputError, Problem
+from sim.core.safe import control_in
 from sim.model.textio import csv_records, decode, overlong_rows, read_source
 from sim.model.yamlio import MAX_INPUT_BYTES, LineMap
 
@@ -273,6 +274,10 @@ def read_inventory(path: str | Path) -> tuple[list[dict[str, Any]], LineMap, str
             problems.append(overlong[r])
             continue
         rec = {c: (row[i].strip() if i < len(row) and row[i] is not None else "") for i, c in enumerate(cols) if c}
+        for c, v in rec.items():
+            why = control_in(v)
+            if why:
+                problems.append(Problem(why, name, r, f"{shown.get(c) or c} ({rec.get('id', '')})"))
         i = len(pools)
         pool: dict[str, Any] = {"id": rec.get("id", "")}
         lines[(i,)] = r

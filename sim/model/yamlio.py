@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from sim.core.errors import InputError, Problem
+from sim.core.safe import control_in
 from sim.model.textio import decode, read_source
 
 __all__ = ["MAX_INPUT_BYTES", "LineMap", "read_yaml"]
@@ -198,6 +199,25 @@ def _walk(node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple[Any, ...], i
             _walk(v, (*path, i), lines, dupes, budget)
 
 
+def _control_characters(value: Any, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int], name: str) -> list[Problem]:
+    """A problem for every key or text holding a control character (``"\\u0007"`` in a quoted scalar)."""
+    out: list[Problem] = []
+    if isinstance(value, str):
+        why = control_in(value)
+        if why:
+            out.append(Problem(why, name, lines.get(path), dotted(path)))
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            why = control_in(k) if isinstance(k, str) else None
+            if why:
+                out.append(Problem(f"key {why}", name, lines.get((*path, k)), dotted(path)))
+            out += _control_characters(v, (*path, k), lines, name)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            out += _control_characters(v, (*path, i), lines, name)
+    return out
+
+
 # a key typed with a Chinese input method: `name：` (full-width colon) after an ASCII key, at the
 # start of a line (block mapping) or after '{' or ',' on a line that opens a flow mapping
 _FULLWIDTH_KEY = re.compile(r"^([ ]*(?:-[ ]+)?)([A-Za-z_][A-Za-z0-9_.]*)[ ]*：[ \u3000]*")
@@ -257,6 +277,11 @@ def read_yaml(path: str | Path) -> tuple[Any, LineMap]:
             if dupes:  # an anchored mapping walked twice reports its duplicate once
                 raise InputError(list({(p.line, p.message): Problem(p.message, name, p.line, p.path) for p in dupes}.values()))
             data = loader.construct_document(node) if budget is None else _build(loader, node)
+            # control characters reach a value only through an escape ("\u0007") or as C1/bidi
+            # characters YAML itself allows: the walk is skipped when the text has neither
+            found = _control_characters(data, (), lines, name) if "\\" in text or control_in(text) else []
+            if found:
+                raise InputError(found)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
