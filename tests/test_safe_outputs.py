@@ -74,3 +74,40 @@ def test_messages_are_not_markup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     res = CliRunner().invoke(main, ["run", str(tmp_path / "s.yaml")])
     assert res.exit_code == 2
     assert "boiler:x:[red]" in res.stderr and "❌" not in res.stderr
+
+
+def test_every_csv_of_every_analysis_keeps_formula_names_as_text(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Names that start like a formula (=, -, +, @) reach the CSVs of sweep, sensitivity and solve
+    as text, as they reach a run's: no cell of any CSV written starts a live formula."""
+    import csv
+    import shutil
+
+    root = Path(__file__).resolve().parents[1]
+    work = tmp_path / "scen"
+    shutil.copytree(root / "scenarios" / "inventories", work / "inventories")
+    text = (root / "scenarios" / "ankang-2025.yaml").read_text(encoding="utf-8")
+    data = yaml.safe_load(text)
+    names = {"urban-sewage": '=HYPERLINK("http://evil","污水")', "livestock-utilisation": "-畜禽粪污", "cement-ule": "@水泥", "coal-to-gas": "+煤改气"}
+    for m in data["measures"]:
+        if m["id"] in names:
+            m["name"] = names[m["id"]]
+    data["targets"][0]["name"] = "=1+1 化学需氧量"
+    (work / "ankang-2025.yaml").write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    shutil.copy(root / "scenarios" / "ankang-2025-costs.yaml", work)
+    monkeypatch.setenv("ERSIM_OUTPUTS", str(tmp_path / "out"))
+    scen = str(work / "ankang-2025.yaml")
+    for args in (["run", scen, "--no-figures"], ["sweep", scen, "--set", "measures.urban-sewage.completion=0.5,1"],
+                 ["sensitivity", scen], ["solve", str(work / "ankang-2025-costs.yaml")]):
+        res = CliRunner().invoke(main, args)
+        assert res.exit_code == 0, (args, res.output)
+    files = list((tmp_path / "out").rglob("*.csv"))
+    assert {f.name for f in files} >= {"grid.csv", "breakeven.csv", "tornado.csv", "mix.csv", "costs.csv", "measures.csv"}
+    seen = set()
+    for f in files:
+        with f.open(encoding="utf-8-sig", newline="") as fh:
+            for row in csv.reader(fh):
+                for v in row:
+                    if v.startswith(("=", "+", "-", "@")) and not safe._NUMBER.match(v):
+                        raise AssertionError(f"{f.name}: live formula {v!r}")
+                    seen.add(v)
+    assert any(v.startswith("'=HYPERLINK") for v in seen) and "'-畜禽粪污" in seen

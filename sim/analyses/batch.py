@@ -65,7 +65,6 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from sim.core import safe
 from sim.core.errors import ErsimError, InputError, Problem
 
 __all__ = [
@@ -762,6 +761,7 @@ def save_batch(batch: Batch, out: str | Path | None = None, label: str = "batch"
     """
     from sim.store.folders import OutputFolder, write_output
     from sim.store.netcdf import write_netcdf
+    from sim.store.tables import write_csv
 
     ds = batch.dataset
     manifest = {
@@ -778,6 +778,6 @@ def save_batch(batch: Batch, out: str | Path | None = None, label: str = "batch"
 
     def write(folder: OutputFolder) -> None:
         write_netcdf(ds, folder / "results.nc")
-        safe.frame(summary_frame(ds)).to_csv(folder / "summary.csv", index=False, encoding="utf-8-sig")
+        write_csv(summary_frame(ds), folder / "summary.csv")
 
     return write_output("batch", "batch", write, manifest, out)

@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from sim.core import safe
 from sim.core.errors import InputError, Problem
 
 __all__ = ["CATEGORY_ZH", "category_of", "compare", "to_iamc", "to_xlsx", "waterfall_table"]
@@ -377,5 +376,7 @@ def to_iamc(cmp: xr.Dataset, path: str | Path, model: str = "ersim") -> Path:
                 add(scen, str(region), "Concentration|PM2.5", "ug/m3", conc)
     df = pd.DataFrame(rows, columns=["model", "scenario", "region", "variable", "unit", *[str(y) for y in years]])
     p = Path(path)
-    safe.frame(df).to_csv(p, index=False, encoding="utf-8-sig")  # the BOM lets Excel on Chinese Windows read the names
+    from sim.store.tables import write_csv
+
+    write_csv(df, p)
     return p

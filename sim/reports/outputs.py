@@ -55,11 +55,12 @@ class SweepResult:
         from sim.reports.charts import input_names, sweep_figures
         from sim.store.folders import OutputFolder, write_output
         from sim.store.netcdf import write_netcdf
+        from sim.store.tables import write_csv
 
         def write(folder: OutputFolder) -> None:
             write_netcdf(self.dataset, folder / "results.nc")
-            pd.DataFrame(self.break_even()).to_csv(folder / "breakeven.csv", index=False, encoding="utf-8-sig")
-            self.grid_frame().to_csv(folder / "grid.csv", index=False, encoding="utf-8-sig")
+            write_csv(pd.DataFrame(self.break_even()), folder / "breakeven.csv")
+            write_csv(self.grid_frame(), folder / "grid.csv")
             sweep_figures(self.dataset, folder.path / "figures", names=input_names(self.model))
 
         points = 1
@@ -100,9 +101,10 @@ class SensitivityResult:
     def save(self, out: str | Path | None = None) -> Path:
         from sim.reports.charts import input_names, sensitivity_figure
         from sim.store.folders import OutputFolder, write_output
+        from sim.store.tables import write_csv
 
         def write(folder: OutputFolder) -> None:
-            self.table.to_csv(folder / f"{self.method}.csv", index=False, encoding="utf-8-sig")
+            write_csv(self.table, folder / f"{self.method}.csv")
             tname = next((t.name or t.id for t in self.model.scenario.targets if t.id == self.target), self.target)
             sensitivity_figure(self.table, self.method, self.target, folder / f"{self.method}.png",
                                names=input_names(self.model), target_name=tname)
@@ -184,6 +186,7 @@ class SolveOutput:
     def save(self, out: str | Path | None = None) -> Path:
         from sim.analyses.solve import macc_table, write_mix
         from sim.store.folders import OutputFolder, write_output
+        from sim.store.tables import write_csv
 
         scen = self.model.scenario
         pol = self.macc_pollutant()
@@ -193,10 +196,10 @@ class SolveOutput:
             write_mix(self.solution, folder / mix_name)
             self.files = [mix_name]
             for name, df in self.tables().items():
-                df.to_csv(folder / f"{name}.csv", index=False, encoding="utf-8-sig")
+                write_csv(df, folder / f"{name}.csv")
                 self.files.append(f"{name}.csv")
             table = macc_table(self.solution, pol)
-            table.to_csv(folder / f"macc_{pol}.csv", index=False, encoding="utf-8-sig")
+            write_csv(table, folder / f"macc_{pol}.csv")
             self.files.append(f"macc_{pol}.csv")
             if len(table):
                 from sim.reports.charts import macc

@@ -15,7 +15,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from sim.core import safe
 from sim.core.errors import InputError, Problem, did_you_mean
 from sim.evaluation.evaluate import Result
 from sim.model.plan_scope import scope_manifest
@@ -33,6 +32,7 @@ from sim.store.folders import (
 )
 from sim.store.netcdf import decode_legacy, read_netcdf, write_netcdf
 from sim.store.record import RECORD, read_record, write_record
+from sim.store.tables import write_csv
 
 __all__ = ["MANIFEST", "Run", "atomic_folder", "chain_hashes", "default_outputs", "list_outputs", "list_runs", "manifest",
            "new_folder_name", "open_run", "resolve_output", "resolve_run", "save_run"]
@@ -117,7 +117,7 @@ def write_files(result: Result, folder: OutputFolder) -> None:
     with beside(aside):
         write_netcdf(result.dataset, folder / "results.nc")
         for name, frame in (("summary", result.summary_frame()), ("targets", result.targets_frame()), ("measures", result.measures_frame())):
-            safe.frame(frame).to_csv(folder / f"{name}.csv", index=False, encoding="utf-8-sig")  # no live formulas from names
+            write_csv(frame, folder / f"{name}.csv")  # no live formulas from names
         for job in here:
             job()
 
