@@ -111,6 +111,17 @@ def gen_xlsx_bad_cell(work: Path) -> None:
     _workbook(work / "inventory.xlsx", {(3, 4): "12O0"})  # boiler.gas, 活动水平: a letter O for a zero
 
 
+def gen_xlsx_notes_first(work: Path) -> None:
+    import openpyxl
+
+    _xlsx_scenario(work)
+    _workbook(work / "inventory.xlsx")
+    wb = openpyxl.load_workbook(work / "inventory.xlsx")
+    notes = wb.create_sheet("说明", 0)  # a notes sheet before the inventory, as bureaus often send
+    notes.append(["本表为2020年排放清单, 单位见各列"])
+    wb.save(work / "inventory.xlsx")
+
+
 def gen_xlsx_error_cell(work: Path) -> None:
     _xlsx_scenario(work)
     _workbook(work / "inventory.xlsx", {(2, 10): "#DIV/0!"})  # boiler.coal, 排放系数:NOx: what Excel exports for 1/0

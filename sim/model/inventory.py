@@ -111,7 +111,7 @@ def _sheet_rows(ws: Any) -> Any:
         yield i, cells
 
 
-def _rows_xlsx(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
+def _rows_xlsx(path: Path) -> tuple[list[str], list[tuple[int, list[str]]], str]:
     import openpyxl
     from openpyxl.utils import get_column_letter
 
@@ -146,8 +146,8 @@ def _rows_xlsx(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     if problems:
         raise InputError(problems)
     if not rows:
-        raise InputError(Problem("inventory workbook is empty", name))
-    return _header_rows(rows, name, sheet)
+        raise InputError(Problem(f"inventory workbook's first sheet {sheet!r} is empty (only the first sheet is read)", name))
+    return (*_header_rows(rows, name, sheet), sheet)
 
 
 def _is_prefix(h: str) -> bool:
@@ -235,8 +235,9 @@ def read_inventory(path: str | Path) -> tuple[list[dict[str, Any]], LineMap, str
     name = str(path)
     raw = read_source(p, "inventory file", 10 * MAX_INPUT_BYTES)
     digest = hashlib.sha256(raw).hexdigest()
+    sheet: str | None = None
     if p.suffix.lower() in (".xlsx", ".xlsm"):
-        header, body = _rows_xlsx(p)
+        header, body, sheet = _rows_xlsx(p)
     elif p.suffix.lower() == ".csv":
         header, body = _rows_csv(raw, name)
     else:
@@ -244,12 +245,18 @@ def read_inventory(path: str | Path) -> tuple[list[dict[str, Any]], LineMap, str
     cols = [_header(h) for h in header]
     shown = {c: (h or "").strip() for c, h in zip(cols, header, strict=True)}
     problems: list[Problem] = []
+
+    def at(c: str, r: int | None) -> str:
+        """'清单!D5 ' for the cell of column *c* in row *r* of a workbook ('' for a CSV, whose lines say it)."""
+        return f"{sheet}!{_column_letter(cols.index(c) + 1)}{r} " if sheet is not None and r is not None and c in cols else ""
+
     def known(c: str) -> bool:
         return c in _OPTIONAL or c == "id" or c.startswith(("ef:", "emissions:"))
 
     if not any(known(c) for c in cols):  # not an inventory at all: say so without echoing the file's content
-        raise InputError(Problem(f"the first row is not an inventory header: none of its {sum(1 for c in cols if c)} cells is a known column "
-                                 "(id/源类编号, name, activity, unit, growth, ef:<pollutant> ...)", name, 1))
+        where = f" of sheet {sheet!r} (only the first sheet of a workbook is read)" if sheet is not None else ""
+        raise InputError(Problem(f"the first row{where} is not an inventory header: none of its {sum(1 for c in cols if c)} cells is a "
+                                 "known column (id/源类编号, name, activity, unit, growth, ef:<pollutant> ...)", name, 1))
     if "id" not in cols:
         problems.append(Problem("inventory needs an 'id' column (源类编号)", name, 1, "id"))
     first: dict[str, int] = {}
@@ -277,7 +284,7 @@ def read_inventory(path: str | Path) -> tuple[list[dict[str, Any]], LineMap, str
         for c, v in rec.items():
             why = control_in(v)
             if why:
-                problems.append(Problem(why, name, r, f"{shown.get(c) or c} ({rec.get('id', '')})"))
+                problems.append(Problem(why, name, r, f"{at(c, r)}{shown.get(c) or c} ({rec.get('id', '')})"))
         i = len(pools)
         pool: dict[str, Any] = {"id": rec.get("id", "")}
         lines[(i,)] = r
@@ -292,10 +299,10 @@ def read_inventory(path: str | Path) -> tuple[list[dict[str, Any]], LineMap, str
         if lo_hi and not g:  # a range without its central value would silently become 0%
             problems.append(Problem(f"growth is empty but {' and '.join(lo_hi)} {'are' if len(lo_hi) > 1 else 'is'} given; "
                                     "write the central growth rate (e.g. 1%) in growth, or clear the range",
-                                    name, r, f"{shown.get('growth') or 'growth'} ({rec.get('id', '')})"))
+                                    name, r, f"{at('growth', r)}{shown.get('growth') or 'growth'} ({rec.get('id', '')})"))
         elif len(lo_hi) == 1:
             problems.append(Problem(f"only {lo_hi[0]} is given; give both growth_low and growth_high, or neither",
-                                    name, r, f"{shown.get(lo_hi[0]) or lo_hi[0]} ({rec.get('id', '')})"))
+                                    name, r, f"{at(lo_hi[0], r)}{shown.get(lo_hi[0]) or lo_hi[0]} ({rec.get('id', '')})"))
         if g:
             if rec.get("growth_low") and rec.get("growth_high"):
                 pool["growth"] = {"value": g, "low": rec["growth_low"], "high": rec["growth_high"]}
@@ -326,8 +333,9 @@ def read_inventory(path: str | Path) -> tuple[list[dict[str, Any]], LineMap, str
     def label(path: tuple[Any, ...]) -> str:
         if not path or not isinstance(path[0], int) or path[0] >= len(ids):
             return ""
-        col = ":".join(str(x) for x in path[1:3])
-        col = shown.get(col, col)
-        return f"{col} ({ids[path[0]]})" if col else ids[path[0]]
+        key = ":".join(str(x) for x in path[1:3])
+        col = shown.get(key, key)
+        cell = at(key, lines.get((path[0],)))
+        return f"{cell}{col} ({ids[path[0]]})" if col else f"{cell}{ids[path[0]]}"
 
     return pools, LineMap(name, lines, label=label), digest
