@@ -211,3 +211,17 @@ def test_init_gives_a_pinyin_id_to_a_chinese_name(env):
     assert res.exit_code == 0 and (env / "b" / "mx-2.yaml").is_file()
     res = CliRunner().invoke(main, ["init", "某县", "--out", "c", "--id", "Bad Id"])
     assert res.exit_code == 2 and "--id" in res.stderr and not (env / "c").exists()
+
+
+@pytest.mark.parametrize("name", ["A县: 试点", "某县 #2", "'引号'县", "县\"名\""])
+def test_init_writes_any_name_as_the_name(env, name):
+    """A name with ': ', '#' or quotes is written quoted: the starter runs and keeps the whole name
+    (': ' once made YAML the starter could not read; '#' cut the name short as a comment)."""
+    res = CliRunner().invoke(main, ["init", name, "--id", "x", "--out", "s"])
+    assert res.exit_code == 0, res.output
+    import sim
+
+    scen = sim.load_scenario(str(env / "s" / "x.yaml"))
+    assert scen.region == name and scen.name == f"{name}减排措施可达性评估"
+    res = CliRunner().invoke(main, ["run", "s/x.yaml", "--no-figures"])
+    assert res.exit_code == 0, res.output

@@ -284,17 +284,18 @@ def runs_cmd(scenario: str | None, kind: str) -> None:
     from sim.store.folders import default_outputs
     from sim.store.runs import list_outputs
 
-    table = Table("id", "kind", "scenario", "created", "seed", "samples", "targets (margin)")
+    table = Table("编号 id", "类型 kind", "情景 scenario", "时间 created", "种子 seed", "样本数 samples", "目标余量 targets (margin)")
     for r in list_outputs():
         if (scenario and r.get("scenario_id") != scenario) or (kind != "all" and r.get("kind") != kind):
             continue
         st = r.get("settings", {}) if isinstance(r.get("settings"), dict) else {}
-        heads = ", ".join(f"{t['target']} {t['margin']:+,.4g} {t.get('unit', 't')}" for t in r.get("targets", [])[:4]
-                          if isinstance(t, dict) and isinstance(t.get("margin"), (int, float)))
+        heads = ", ".join(f"{t['target']} {t['margin']:+,.4g} {t.get('unit', 't')}" for t in r.get("targets", [])
+                          if isinstance(t, dict) and isinstance(t.get("margin"), (int, float)))  # every target: none hidden
         if r.get("damaged"):
             heads = f"DAMAGED 已损坏: {r['damaged']}"
+        seed = st.get("seed", r.get("seed"))
         table.add_row(*(safe.console(x) for x in (str(r.get("id")), str(r.get("kind")), str(r.get("scenario_id", "")),
-                                                   str(r.get("created", "")), str(st.get("seed", r.get("seed", ""))),
+                                                   str(r.get("created", "")), "" if seed is None else str(seed),
                                                    str(st.get("samples", r.get("samples", ""))), heads)))
     Console(width=200, markup=False, emoji=False, highlight=False).print(table)
     for p in leftovers(default_outputs()):

@@ -31,7 +31,7 @@ _ROWS = [
 ]
 
 _SCENARIO = """\
-# {name} — 减排措施可达性评估 (starter scenario written by `ersim init`)
+# {name_line} — 减排措施可达性评估 (starter scenario written by `ersim init`)
 #
 # 1. Fill inventories/{slug}-{base}.csv (or .xlsx): one row per pool (源类), with the base-year
 #    activity and either emission-factor keys from the coefficient library
@@ -39,9 +39,9 @@ _SCENARIO = """\
 #    The example rows are placeholders: replace them and name each number's source.
 # 2. List the plan's measures and targets below, each with the plan's wording in `source`.
 # 3. `ersim run {file}` prints the reductions and target margins.
-name: {name}减排措施可达性评估
+name: {title_yaml}
 id: {slug}
-region: {name}
+region: {name_yaml}
 base_year: {base}
 years: [{y1}, {y2}]
 provenance:
@@ -126,5 +126,10 @@ def write_starter(name: str, out: str | Path = ".", base_year: int = 2025, years
     for row in _ROWS:
         ws.append([float(x) if re.fullmatch(r"-?\d+(\.\d+)?", x) else (x or None) for x in row])
     wb.save(inv_xlsx)
-    scen.write_text(_SCENARIO.format(name=name, slug=slug, base=base_year, y1=years[0], y2=years[1], file=scen.as_posix()), encoding="utf-8")
+    import json
+
+    # quoted YAML scalars (JSON strings are): a name with ': ', '#' or a quote stays the name
+    scen.write_text(_SCENARIO.format(name_yaml=json.dumps(name, ensure_ascii=False),
+                                     title_yaml=json.dumps(f"{name}减排措施可达性评估", ensure_ascii=False),
+                                     name_line=" ".join(name.split()), slug=slug, base=base_year, y1=years[0], y2=years[1], file=scen.as_posix()), encoding="utf-8")
     return [scen, inv_csv, inv_xlsx]
