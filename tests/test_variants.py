@@ -93,3 +93,15 @@ def test_shipped_ankang_variants_load():
         s = load_scenario(f"{ROOT / 'scenarios' / 'ankang-2025-variants.yaml'}{v}")
         assert s.region == "安康市"
         assert len(s.targets) == 5  # COD, NH3-N, NOx, VOCs tonnages and PM2.5 <= 29 µg/m3 (安康市实施方案, 一)
+
+
+def test_a_removed_target_is_no_longer_decided_by_an_inherited_assumption(tmp_path):
+    """ankang-2025-costs removes pm25-2025, whose verdict an inherited assumption decides: the
+    assumption stays, without that target, and the run has no warning about it."""
+    import sim
+
+    r = sim.run(str(Path(__file__).resolve().parents[1] / "scenarios" / "ankang-2025-costs.yaml"))
+    assert not any("pm25-2025" in w for w in r.warnings)
+    assert all("pm25-2025" not in a.decides for a in r.model.scenario.assumptions)
+    parent = sim.run(str(Path(__file__).resolve().parents[1] / "scenarios" / "ankang-2025.yaml"))
+    assert any("pm25-2025" in a.decides for a in parent.model.scenario.assumptions)

@@ -99,6 +99,10 @@ def _merge(parent: dict[str, Any], plines: dict[tuple[Any, ...], Any], child: di
         for new_i, old_i in enumerate(keep):
             moved.update(_rekey(lines, (what, old_i), (what, new_i)))
         lines = moved
+        if what == "targets" and isinstance(out.get("assumptions"), list):
+            # an inherited assumption no longer decides a target the child removed
+            out["assumptions"] = [{**a, "decides": [t for t in a["decides"] if t not in drop]}
+                                  if isinstance(a, dict) and isinstance(a.get("decides"), list) else a for a in out["assumptions"]]
     if problems:
         raise InputError(problems)
     return out, lines
