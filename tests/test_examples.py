@@ -223,3 +223,15 @@ def test_a_reduced_precursor_without_a_response_row_is_named(env):
     assert any("no share or coefficient for VOCs" in w for w in man["warnings"])
     ds = xr.load_dataset(run_folder(res) / "results.nc", engine="h5netcdf")
     assert "VOCs" not in set(ds["concentration_change"]["precursor"].values)
+
+
+def test_readme_scenario_runs_as_it_stands(env, tmp_path):
+    """The README's scenario ('A scenario, in short') is a whole scenario: it runs, and with samples."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    blocks = [b for b in re.findall(r"```yaml\n(.*?)```", text, flags=re.S) if b.startswith("name:")]
+    assert blocks, "README has no scenario"
+    for i, block in enumerate(blocks):
+        path = tmp_path / f"readme-{i}.yaml"
+        path.write_text(block, encoding="utf-8")
+        invoke("run", str(path), "--no-figures")
+        invoke("run", str(path), "--samples", "50", "--no-figures")

@@ -22,7 +22,7 @@ __all__ = ["batch_cmd"]
 @click.option("--scheduler", metavar="ADDRESS", help="Run on this dask.distributed scheduler (tcp://host:8786); default: a process pool here.")
 @click.option("--block", type=click.IntRange(min=1), help="Cities per task (default: about eight tasks per worker, at most 8 cities).")
 @click.option("--workers", type=click.IntRange(min=1), help="Local worker processes without --scheduler (default: one per core; 1 = serial in this process).")
-@click.option("--out", type=click.Path(file_okay=False), help="Folder (default outputs/batch/<name>-<time>-<id>).")
+@click.option("--out", type=click.Path(file_okay=False), help="Folder (default outputs/batch/batch-<time>-<id>).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @handled
 def batch_cmd(items: tuple[str, ...], samples: int, seed: int | None, scheduler: str | None, block: int | None,

@@ -382,7 +382,10 @@ def coef_show(key: str) -> None:
         f"description:  {c.description_zh} / {c.description_en}",
         f"pollutant:    {c.pollutant}",
         f"value:        {c.value:.6g} {c.unit}",
-        f"range:        {c.low:g} – {c.high:g} ({c.distribution})" if c.low is not None and c.high is not None else "range:        none (fixed)",
+        f"range:        {c.low:g} – {c.high:g} ({c.distribution})" if c.low is not None and c.high is not None else
+        "range:        its own none; it varies with the ranges of its inputs (below)" if c.formula and any(
+            lib[d].low is not None and lib[d].high is not None for d in lib.dependencies(key) if d in lib) else
+        "range:        none (fixed)",
         f"basis:        {c.basis}",
         f"source:       {c.source}",
         f"table:        {c.file}:{c.row}",
