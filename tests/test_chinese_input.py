@@ -73,3 +73,38 @@ def test_aliases_are_unique_and_in_the_schema() -> None:
         assert len(words) == len(set(words)), field
         if field in ("type", "kind", "attribution"):
             assert all(w in schema for w in words), field
+
+
+def _ankang_with(tmp_path: Path, old: str, new: str) -> Path:
+    import shutil
+
+    root = Path(__file__).resolve().parents[1]
+    if not (tmp_path / "inventories").exists():
+        shutil.copytree(root / "scenarios" / "inventories", tmp_path / "inventories")
+    text = (root / "scenarios" / "ankang-2025.yaml").read_text(encoding="utf-8")
+    assert old in text
+    path = tmp_path / f"s{abs(hash(new)) % 10**8}.yaml"
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(("old", "new"), [
+    ("base_year: 2020", "base_year: ２０２０"), ("base_year: 2020", "base_year: 2020年"),
+    ("years: [2023, 2025]", "years: [２０２３, 2025年]"),
+    ("schedule: {2023: 60%, 2025: 100%}      #", "schedule: {２０２３: 60%, 2025年: 100%}      #"),
+])
+def test_years_typed_with_a_chinese_input_method(tmp_path: Path, old: str, new: str) -> None:
+    """Years with full-width digits or 年 read as the year: the same numbers as the ASCII file."""
+    root = Path(__file__).resolve().parents[1]
+    ref = sim.run(str(root / "scenarios" / "ankang-2025.yaml")).dataset
+    got = sim.run(str(_ankang_with(tmp_path, old, new))).dataset
+    assert (got["reduction"] == ref["reduction"]).all() and (got["margin"] == ref["margin"]).all()
+
+
+@pytest.mark.parametrize(("old", "new", "expect"), [
+    ("years: [2023, 2025]", "years: [2023，2025]", "write [2023, 2025]"),
+    ("    year: 2025\n", "    year: 二〇二五\n", "write it as a number, e.g. 2025"),
+])
+def test_a_year_that_is_not_one_says_how_to_write_it(tmp_path: Path, old: str, new: str, expect: str) -> None:
+    res = CliRunner().invoke(main, ["run", str(_ankang_with(tmp_path, old, new)), "--no-figures"])
+    assert res.exit_code == 2 and expect in res.stderr and "Input should be" not in res.stderr

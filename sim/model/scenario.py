@@ -11,12 +11,20 @@ import math
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
 
 from sim.core.errors import UnitError
 from sim.core.pollutants import POLLUTANTS, canonical_pollutant
 from sim.core.uncertainty import lognormal_problem
-from sim.core.units import parse_quantity, quantity_parts
+from sim.core.units import halfwidth, parse_quantity, quantity_parts
 from sim.model.measure_types import MEASURE_TYPES
 from sim.model.options import SEED_MAX
 
@@ -69,6 +77,23 @@ def _enum(field: str, v: Any) -> Any:
     close = difflib.get_close_matches(text, every, n=1, cutoff=0.5)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     raise ValueError(f"{text!r} is not allowed{hint}; valid {field}s: {_aliases_text(field)}")
+def _year(v: Any) -> Any:
+    """A year as planners type it: 2025, '2025', '２０２５' (full-width digits) or '2025年'."""
+    if not isinstance(v, str):
+        return v
+    text = halfwidth(v).strip().removesuffix("年").strip()
+    if text.isascii() and text.isdigit():
+        return int(text)
+    if "," in text:
+        raise ValueError(f"{v!r} is not one year: a comma typed with a Chinese input method (，) does not separate "
+                         "the items of [ ]; write [2023, 2025]")
+    raise ValueError(f"{v!r} is not a year; write it as a number, e.g. 2025")
+
+
+#: a year: an int, or text read by :func:`_year`
+Year = Annotated[int, BeforeValidator(_year)]
+
+
 MAX_ID_LENGTH = 64
 _ID = re.compile(r"^[^\s/\\:*?\"<>|]+$")
 
@@ -285,8 +310,8 @@ class Measure(_Strict):
     load_factor: FactorSpec | None = Field(None, description="treat: actual/design flow (default 1)")
     completion: Uncertain = Field(default_factory=lambda: Uncertain(value=1.0), description="completion rate, e.g. 0.9 or [0.8, 1.0]")
     commissioned: str | None = Field(None, description="YYYY-MM of stable operation; part-year credit in that year")
-    year: int | None = Field(None, description="first year of full effect (when no commissioned month is given)")
-    schedule: dict[int, Uncertain] | None = Field(None, description="cumulative share of the quantity done by each year, e.g. {2023: 40%, 2025: 100%}; a year between two listed years keeps the earlier one's share, a year before the first has none")
+    year: Year | None = Field(None, description="first year of full effect (when no commissioned month is given)")
+    schedule: dict[Year, Uncertain] | None = Field(None, description="cumulative share of the quantity done by each year, e.g. {2023: 40%, 2025: 100%}; a year between two listed years keeps the earlier one's share, a year before the first has none")
     disjoint_group: str | None = Field(
         None,
         description="互斥分组 / disjoint group: measures on one pool that name the same group act on separate parts of it "
@@ -357,8 +382,8 @@ class Target(_Strict):
                     "Chinese aliases: " + _aliases_text("kind")
     )
     value: str = Field(description="'2%' for reduction_percent; '3895 吨' for reduction_amount and cap; '29 ug/m3' for concentration")
-    year: int = Field(description="target year")
-    base_year: int | None = Field(None, description="reference year for reduction_percent (default: scenario base_year)")
+    year: Year = Field(description="target year")
+    base_year: Year | None = Field(None, description="reference year for reduction_percent (default: scenario base_year)")
     source: str | None = None
 
     _id = field_validator("id")(classmethod(lambda cls, v: _check_id(v)))
@@ -513,8 +538,8 @@ class Scenario(_Strict):
     name: str = Field(description="scenario name (中文 welcome)")
     id: str | None = Field(None, description="short ASCII id used for the outputs folder (default: file name)")
     region: str = Field(description="region, e.g. 安康市")
-    base_year: int = Field(ge=1990, le=2100, description="base year of the inventory")
-    years: list[int] = Field(min_length=1, description="years to report, e.g. [2023, 2025]")
+    base_year: Year = Field(ge=1990, le=2100, description="base year of the inventory")
+    years: list[Year] = Field(min_length=1, description="years to report, e.g. [2023, 2025]; results hold every year from base_year to the last")
     description: str | None = None
     provenance: str | dict[str, Any] | None = Field(None, description="where the inventory numbers come from; say when illustrative")
     grid_region: str | None = Field(None, description="grid for electricity CO2 factors")
