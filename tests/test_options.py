@@ -11,7 +11,8 @@ from click.testing import CliRunner
 import sim
 from sim.cli.main import main
 from sim.core.errors import InputError
-from sim.model.options import SEED_MAX, checked
+from sim.core.seeds import SEED_MAX
+from sim.model.options import checked
 
 ROOT = Path(__file__).resolve().parents[1]
 ANKANG = str(ROOT / "scenarios" / "ankang-2025.yaml")

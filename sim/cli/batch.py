@@ -9,7 +9,7 @@ import click
 
 from sim.cli.errors import handled
 from sim.core import safe
-from sim.model.options import SEED_MAX
+from sim.core.seeds import SEED_MAX
 
 __all__ = ["batch_cmd"]
 

@@ -12,7 +12,7 @@ import click
 from sim.cli.errors import handled
 from sim.core import safe
 from sim.core.errors import InputError
-from sim.model.options import SEED_MAX
+from sim.core.seeds import SEED_MAX
 
 
 class _Group(click.Group):

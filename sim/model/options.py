@@ -9,11 +9,9 @@ from numbers import Integral, Real
 from typing import Any
 
 from sim.core.errors import InputError, Problem
+from sim.core.seeds import SEED_MAX
 
-__all__ = ["KEEP", "SEED_MAX", "checked"]
-
-#: largest seed: seeds are stored as 64-bit integers in results.nc and the manifests
-SEED_MAX = 2**63 - 1
+__all__ = ["KEEP", "checked"]
 #: what a Monte Carlo run keeps: every sample, or p5/p50/p95 only
 KEEP = ("samples", "quantiles")
 

@@ -17,16 +17,17 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from sim.core.errors import UnitError
 from sim.core.pollutants import POLLUTANTS, canonical_pollutant
+from sim.core.seeds import SEED_MAX
 from sim.core.uncertainty import lognormal_problem
 from sim.core.units import halfwidth, parse_quantity, quantity_parts
 from sim.model.measure_types import MEASURE_TYPES
-from sim.model.options import SEED_MAX
 
 __all__ = [
     "MEASURE_TYPE_IDS",
@@ -406,30 +407,39 @@ class Target(_Strict):
     def _val(cls, v: Any) -> Any:
         return _quantity_text(v)
 
-    @model_validator(mode="after")
-    def _units(self) -> Target:
-        q = parse_quantity(self.value)
-        if self.kind == "concentration":
-            if self.pollutant != "PM25":
-                raise ValueError("concentration targets are for PM25 (PM2.5 annual mean)")
+    @field_validator("kind")
+    @classmethod
+    def _kind_pollutant(cls, v: str, info: ValidationInfo) -> str:
+        if v == "concentration" and info.data.get("pollutant") not in (None, "PM25"):
+            raise ValueError("concentration targets are for PM25 (PM2.5 annual mean)")
+        return v
+
+    @field_validator("value")
+    @classmethod
+    def _value_unit(cls, v: str, info: ValidationInfo) -> str:
+        """The value in the unit its kind takes (reported at the value's own line)."""
+        kind = info.data.get("kind")
+        if kind is None:
+            return v  # the kind is wrong: said there
+        q = parse_quantity(v)
+        if kind == "concentration":
             try:
                 q.to("ug/m**3")
             except Exception:
-                raise ValueError(f"a concentration target takes µg/m3, e.g. '29 ug/m3', got {self.value!r}") from None
-            return self
-        if self.kind == "reduction_percent":
+                raise ValueError(f"a concentration target takes µg/m3, e.g. '29 ug/m3', got {v!r}") from None
+        elif kind == "reduction_percent":
             if not q.dimensionless:
-                raise ValueError(f"a reduction_percent target takes a percentage such as '2%', got {self.value!r}")
+                raise ValueError(f"a reduction_percent target takes a percentage such as '2%', got {v!r}")
             if not -1 < q.to("dimensionless").magnitude < 1:
-                raise ValueError("a reduction_percent target lies between -100% and 100%")
+                raise ValueError(f"a reduction_percent target lies between -100% and 100%, got {v!r}")
         else:
             try:
                 q.to("t")
             except Exception:
-                raise ValueError(f"a {self.kind} target takes tonnes, e.g. '3895 吨', got {self.value!r}") from None
+                raise ValueError(f"a {kind} target takes tonnes, e.g. '3895 吨', got {v!r}") from None
             if q.magnitude < 0:
-                raise ValueError("target tonnage must not be negative")
-        return self
+                raise ValueError(f"target tonnage must not be negative, got {v!r}")
+        return v
 
 
 class CoefficientOverride(_Strict):
