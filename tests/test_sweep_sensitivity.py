@@ -47,7 +47,7 @@ def test_quantity_sweep_and_hand_computed_break_even():
     assert float(ds["margin"].sel({"measures.r.quantity": 500.0}).item()) == pytest.approx(0.3)
     be = break_even(ds)[0]
     assert be["break_even"] == pytest.approx(400.0)
-    assert be["note"] == "met above"
+    assert be["note"] == "高于此值可达 (met above)" and be["unit"] == "t/a"
 
 
 def test_two_inputs_make_two_dims_and_units_are_read():

@@ -97,12 +97,16 @@ def tornado(model: Model, target: str) -> pd.DataFrame:
         x[2 * j + 1, col[name]] = p.high
     _, _, req, ach = evaluate_rows(model, x)
     m = ach[:, ti] - req[:, ti]
+    from sim.core.units import shown
+
     df = pd.DataFrame({
         "input": names, "label": _labels(model, names),
         "low": [model.params[n].low for n in names], "high": [model.params[n].high for n in names],
+        "input_unit": [shown(model.params[n].unit or "1") for n in names],
         "margin_at_low": m[0:-1:2], "margin_at_high": m[1:-1:2], "margin_central": m[-1],
     })
     df["swing"] = (df["margin_at_high"] - df["margin_at_low"]).abs()
+    df["margin_unit"] = margin_unit(model, target)
     return df.sort_values("swing", ascending=False).reset_index(drop=True)
 
 
@@ -153,10 +157,18 @@ def morris(model: Model, target: str, trajectories: int = 64, levels: int = 4, s
     return df.sort_values("mu_star", ascending=False).reset_index(drop=True)
 
 
+def margin_unit(model: Model, target: str) -> str:
+    """The unit of *target*'s margin: t, or µg/m³ for a concentration target."""
+    kind = next((t.kind for t in model.scenario.targets if t.id == target), None)
+    return "µg/m³" if kind == "concentration" else "t"
+
+
 def run_method(model: Model, method: str, target: str, n: int, seed: int) -> Any:
     """Dispatch for the CLI."""
     if method == "tornado":
         return tornado(model, target)
     if method == "sobol":
-        return sobol(model, target, n, seed)
-    return morris(model, target, n, seed=seed)
+        return sobol(model, target, n, seed)  # indices: shares of the variance, no unit
+    df = morris(model, target, n, seed=seed)
+    df["margin_unit"] = margin_unit(model, target)  # mu, mu_star and sigma are in the margin's unit
+    return df

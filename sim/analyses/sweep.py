@@ -20,7 +20,7 @@ import numpy as np
 import xarray as xr
 
 from sim.core.errors import InputError, Problem, UnitError, did_you_mean
-from sim.core.units import parse_quantity
+from sim.core.units import parse_quantity, shown
 from sim.evaluation.evaluate import (
     CONVENTIONS,
     T_PER_YEAR,
@@ -308,15 +308,18 @@ def break_even(ds: xr.Dataset) -> list[dict[str, Any]]:
             line = ds[var].sel(target=t).isel(others).values.astype(float)
             xs = ds[d].values.astype(float)
             met = line >= level
-            row: dict[str, Any] = {"input": d, "target": str(t), "criterion": "P(met) = 50%" if var == "probability" else "margin = 0"}
+            row: dict[str, Any] = {"input": d, "target": str(t),
+                                   "criterion": "达标概率 = 50% (P(met) = 50%)" if var == "probability" else "余量 = 0 (margin = 0)"}
+            unit = shown(str(ds[d].attrs.get("units", "") or ""))
             if met.all():
-                row.update(break_even=None, note="met over the whole range")
+                row.update(break_even=None, unit=unit, note="整个范围内均可达 (met over the whole range)")
             elif not met.any():
-                row.update(break_even=None, note="not met anywhere in the range")
+                row.update(break_even=None, unit=unit, note="整个范围内均不可达 (not met anywhere in the range)")
             else:
                 i = int(np.nonzero(met[1:] != met[:-1])[0][0])
                 y0, y1 = line[i] - level, line[i + 1] - level
                 xb = xs[i] + (xs[i + 1] - xs[i]) * (-y0 / (y1 - y0)) if y1 != y0 else xs[i]
-                row.update(break_even=float(xb), note="met above" if met[i + 1] else "met below")
+                row.update(break_even=float(xb), unit=unit,
+                           note="高于此值可达 (met above)" if met[i + 1] else "低于此值可达 (met below)")
             out.append(row)
     return out

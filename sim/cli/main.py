@@ -256,10 +256,11 @@ def sensitivity_cmd(scenario: str, method: str, target: str | None, n: int, seed
     SCENARIO is a scenario file or a run (folder, id, prefix or scenario id).
     """
     from sim.api import sensitivity
+    from sim.reports.charts import input_names
     from sim.reports.terminal import print_sensitivity
 
     res = sensitivity(scenario, method, target, n=n, seed=seed)
-    print_sensitivity(res.table, method, res.target)
+    print_sensitivity(res.table, method, res.target, names=input_names(res.model))
     for w in res.model.warnings:
         click.echo(f"warning: {safe.console(w)}", err=True)
     click.echo(f"sensitivity written to {res.save(out)}", err=True)

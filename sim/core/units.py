@@ -16,7 +16,7 @@ import pint
 
 from sim.core.errors import UnitError
 
-__all__ = ["Q_", "halfwidth", "normalise_unit_text", "parse_quantity", "parse_unit", "quantity_parts", "to_magnitude", "ureg"]
+__all__ = ["Q_", "halfwidth", "normalise_unit_text", "parse_quantity", "parse_unit", "quantity_parts", "shown", "to_magnitude", "ureg"]
 
 
 def _make_registry() -> Any:
@@ -75,6 +75,21 @@ def _define_wan_yi(text: str) -> None:
             continue
         factor = "10000" if m.group(1) == "万" else "100000000"
         ureg.define(f"{name} = {factor} * {base}")
+
+
+_SUPERSCRIPT = {"2": "²", "3": "³", "-1": "⁻¹"}
+
+
+def shown(unit: str) -> str:
+    """A pint-formatted unit as a planner writes it: ``立方米 / 日`` -> ``立方米/日``, ``ug/m**3`` and
+    ``ug/m3`` -> ``µg/m³``, ``t / (蒸吨 * a)`` -> ``t/(蒸吨·a)``; a pure number (``1``) -> ''."""
+    text = str(unit or "").strip()
+    if text in ("1", "dimensionless"):
+        return ""
+    text = re.sub(r"(?<![A-Za-z])ug(?![A-Za-z])", "µg", text)
+    text = re.sub(r"(?<![A-Za-z])m3(?![0-9])", "m³", text)
+    text = re.sub(r"\s*\*\*\s*(-?\d+)", lambda m: _SUPERSCRIPT.get(m.group(1), "^" + m.group(1)), text)
+    return re.sub(r"\s*([/*])\s*", r"\1", text).replace("*", "·")
 
 
 def normalise_unit_text(text: str) -> str:

@@ -482,14 +482,16 @@ def _air_params(model: Model, scen: Scenario) -> None:
     aq = scen.air_quality
     if aq is not None and aq.base_concentration is not None:
         c0 = float(parse_quantity(aq.base_concentration).to("ug/m**3").magnitude)
-        model.params["air:base"] = Param("air:base", c0, None, None, "fixed", "ug/m3", "PM2.5 base")
+        model.params["air:base"] = Param("air:base", c0, None, None, "fixed", "ug/m3", "PM2.5基准年浓度")
     else:
         b = air.base
-        model.params["air:base"] = Param("air:base", b.value, b.low, b.high, "triangular" if b.low is not None else "fixed", "ug/m3", "PM2.5 base")
+        model.params["air:base"] = Param("air:base", b.value, b.low, b.high, "triangular" if b.low is not None else "fixed", "ug/m3", "PM2.5基准年浓度")
     for name, row in air.precursors.items():
         unc = row.low is not None and row.high is not None and row.high > row.low
         model.params[f"air:{name}"] = Param(f"air:{name}", row.value, row.low, row.high, "triangular" if unc else "fixed",
-                                            "1" if row.form == "share" else "ug/m3/(t/a)", f"PM2.5 {row.form} {name}")
+                                            "1" if row.form == "share" else "ug/m3/(t/a)",
+                                            f"PM2.5中{'一次PM2.5' if name == 'PM25' else display(name)}的"
+                                            f"{'贡献份额' if row.form == 'share' else '响应系数'}")
         if name not in model.pollutants:
             zh, en = {"PM25": ("一次PM2.5", "primary PM2.5")}.get(name, (display(name), display(name, "en")))
             msg = (f"PM2.5响应：清单中没有{zh}排放，其对PM2.5的贡献按不变计，浓度变化只计入了部分前体物 "

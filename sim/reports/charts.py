@@ -18,6 +18,7 @@ import numpy as np
 
 from sim.core import safe
 from sim.core.pollutants import display
+from sim.core.units import shown
 
 if TYPE_CHECKING:  # a chart reads only a run's Dataset: a chart worker imports no more than this module
     from sim.evaluation.evaluate import Result
@@ -516,7 +517,7 @@ def sweep_figures(ds: Any, folder: Path, lang: str = "zh", names: Mapping[str, s
     base_label = label
 
     def axis_label(d: str) -> str:
-        unit = str(ds[d].attrs.get("units", "") or "")
+        unit = shown(str(ds[d].attrs.get("units", "") or ""))
         text = names.get(d, d)
         return wrap_label(f"{text}（{unit}）" if unit and zh else f"{text} ({unit})" if unit else text, 60, 2)
 

@@ -275,7 +275,7 @@ def print_sweep(ds, breakeven, console: Console | None = None) -> None:  # type:
     for c in ("输入 input", "目标 target", "平衡值 break-even", "判据 criterion", "说明 note"):
         t.add_column(c)
     for r in breakeven:
-        val = "—" if r["break_even"] is None else f"{r['break_even']:,.6g} {ds[r['input']].attrs.get('units', '')}".strip()
+        val = "—" if r["break_even"] is None else f"{r['break_even']:,.6g} {r.get('unit', '')}".strip()
         t.add_row(r["input"], r["target"], val, r["criterion"], r["note"])
     con.print(t)
     dims = [d for d in ds["margin"].dims if d != "target"]
@@ -290,16 +290,23 @@ def print_sweep(ds, breakeven, console: Console | None = None) -> None:  # type:
                   f"{_fmt_in(float(sel.max()), unit)} {_unit_zh(unit)}")
 
 
-def print_sensitivity(df, method: str, target: str, console: Console | None = None) -> None:  # type: ignore[no-untyped-def]
-    """Ranked table of a sensitivity analysis."""
+def print_sensitivity(df, method: str, target: str, console: Console | None = None,  # type: ignore[no-untyped-def]
+                      names: dict[str, str] | None = None) -> None:
+    """Ranked table of a sensitivity analysis; inputs by their Chinese names (*names*: parameter -> name)."""
     con = console or _console()
-    cols = {"tornado": ["margin_at_low", "margin_at_high", "swing"], "sobol": ["S1", "S1_conf", "ST", "ST_conf"],
-            "morris": ["mu_star", "mu_star_conf", "sigma"]}[method]
-    t = Table(title=f"敏感性排序 sensitivity ({method}) — 目标 {target} 的余量")
+    unit = str(df["margin_unit"].iloc[0]) if "margin_unit" in df and len(df) else ""
+    u = f" ({unit})" if unit else ""
+    cols = {"tornado": [("margin_at_low", f"低值时余量 at low{u}"), ("margin_at_high", f"高值时余量 at high{u}"),
+                        ("swing", f"摆幅 swing{u}")],
+            "sobol": [("S1", "一阶指数 S1"), ("S1_conf", "S1 置信区间 ±"), ("ST", "总效应指数 ST"), ("ST_conf", "ST 置信区间 ±")],
+            "morris": [("mu_star", f"μ* 平均绝对效应{u}"), ("mu_star_conf", "μ* 置信区间 ±"), ("sigma", f"σ 效应离散度{u}")]}[method]
+    title = {"tornado": "龙卷风图", "sobol": "Sobol指数", "morris": "Morris筛选"}[method]
+    t = Table(title=f"敏感性排序 {title} ({method}) — 目标 {target} 的余量{u}")
     t.add_column("#", justify="right")
     t.add_column("输入 input")
-    for c in cols:
-        t.add_column(c, justify="right")
+    for _, head in cols:
+        t.add_column(head, justify="right")
     for i, r in df.iterrows():
-        t.add_row(str(i + 1), str(r["label"]), *[f"{float(r[c]):,.4g}" for c in cols])
+        label = (names or {}).get(str(r["input"]), str(r["label"])) if "input" in r else str(r["label"])
+        t.add_row(str(i + 1), label, *[f"{float(r[c]):,.4g}" for c, _ in cols])
     con.print(t)

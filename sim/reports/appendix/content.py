@@ -16,6 +16,7 @@ import numpy as np
 
 from sim.core.errors import InputError
 from sim.core.pollutants import display
+from sim.core.units import shown
 from sim.model.measure_types import MEASURE_TYPES, type_label
 from sim.reports.appendix.model import (
     Appendix,
@@ -39,7 +40,6 @@ from sim.reports.appendix.numbers import (
     fmt_probability,
     fmt_sig,
     mass_unit,
-    tidy_unit,
 )
 from sim.reports.appendix.sources import FigureSource, RunData, ScenarioInfo
 
@@ -431,7 +431,7 @@ class _Builder:
         ), "formula")]
         rows: list[list[Cell]] = []
         for k, pid in enumerate(str(x) for x in ds["pool"].values):
-            unit = tidy_unit(str(ds["pool_unit"].values[k]))
+            unit = shown(str(ds["pool_unit"].values[k]))
             a0 = _f(ds["activity"].sel(pool=pid, year=run.base_year))
             a1 = _f(ds["activity"].sel(pool=pid, year=last))
             spec = pools_spec.get(pid)
@@ -527,14 +527,14 @@ class _Builder:
         if key in over:
             o = over[key]
             basis = _BASIS_TEXT[self.lang]["scenario"]
-            return fmt_sig(float(o["value"])), tidy_unit(str(o.get("unit", ""))), basis, self.cite(str(o.get("source", ""))), desc
+            return fmt_sig(float(o["value"])), shown(str(o.get("unit", ""))), basis, self.cite(str(o.get("source", ""))), desc
         if key in used:
             u = used[key]
-            return (fmt_sig(float(u["value"])), tidy_unit(str(u.get("unit", ""))), _BASIS_TEXT[self.lang].get(str(u.get("basis")), str(u.get("basis"))),
+            return (fmt_sig(float(u["value"])), shown(str(u.get("unit", ""))), _BASIS_TEXT[self.lang].get(str(u.get("basis")), str(u.get("basis"))),
                     self.cite(str(u.get("source", ""))), desc)
         if key in lib:
             c = lib[key]
-            return fmt_sig(c.value), tidy_unit(c.unit), _BASIS_TEXT[self.lang].get(c.basis, c.basis), self.cite(c.source), desc
+            return fmt_sig(c.value), shown(c.unit), _BASIS_TEXT[self.lang].get(c.basis, c.basis), self.cite(c.source), desc
         return DASH, "", "", self.t("运行清单未记录", "not recorded in the run's manifest"), desc
 
     def coef_name(self, key: str) -> str:
@@ -924,7 +924,7 @@ class _Builder:
             for k, rec in enumerate(recs):
                 name = str(rec["input"])
                 fmt: Any = fmt_pct if name.split(":")[0] in ("growth", "completion", "share") else fmt_sig
-                unit_in = "" if fmt is fmt_pct else tidy_unit(model.params[name].unit)
+                unit_in = "" if fmt is fmt_pct else shown(model.params[name].unit)
                 lo, hi, m_lo, m_hi, swing = (float(rec[c]) for c in ("low", "high", "margin_at_low", "margin_at_high", "swing"))
                 rows.append([Cell(r["name"] if k == 0 else ""), *(ucell if k == 0 else [Cell("")] * len(ucell)), Cell(str(k + 1)),
                              Cell(self.input_label(name, str(rec["label"]))),
@@ -978,7 +978,7 @@ class _Builder:
                 what = self.t("系数", "coefficient")
                 label = self.coef_name(key)
                 fmt: Any = fmt_sig
-                unit = tidy_unit(p.unit)
+                unit = shown(p.unit)
             else:
                 what = {"growth": self.t("增长率", "growth"), "completion": self.t("完成率", "completion"),
                         "share": self.t("覆盖比例", "covered share")}.get(kind, kind)
@@ -1258,7 +1258,7 @@ class _Builder:
             q = parse_quantity(m.quantity)
             q0 = float(q.magnitude)
             if q0 > 0:
-                out.append((f"measures.{mid}.quantity", q0, 0.0, tidy_unit(f"{q.units:~}"), self.t("工程量", "quantity")))
+                out.append((f"measures.{mid}.quantity", q0, 0.0, shown(f"{q.units:~}"), self.t("工程量", "quantity")))
         for field, label in (("share", self.t("覆盖比例", "covered share")), ("completion", self.t("完成率", "completion"))):
             p = self.model.params.get(f"{field}:{mid}")
             if p is not None and p.value < 1 - 1e-9:
@@ -1381,7 +1381,7 @@ class _Builder:
         for mid, lv, unit in zip(res.measures, res.level, res.unit, strict=True):
             x0 = float(level0.get(mid, 0.0))
             if abs(float(lv) - x0) > 1e-6 * max(1.0, abs(x0)):
-                u = tidy_unit(unit)
+                u = shown(unit)
                 if u in ("", "1", "dimensionless"):  # a covered share
                     a, b = fmt_pct(x0, 0), fmt_pct(float(lv), 0)
                 else:

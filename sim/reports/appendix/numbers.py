@@ -22,7 +22,6 @@ __all__ = [
     "fmt_sig",
     "mass_unit",
     "parse_number",
-    "tidy_unit",
 ]
 
 DASH = "—"
@@ -119,15 +118,6 @@ def fmt_probability(p: float) -> str:
     if p > 0.99:
         return ">99%"
     return f"{round(p * 100):.0f}%"
-
-
-def tidy_unit(unit: str) -> str:
-    """A pint-formatted unit as a planner writes it: ``立方米 / 日`` -> ``立方米/日``."""
-    text = re.sub(r"\s*\*\*\s*(-?\d+)", lambda m: _SUPERSCRIPT.get(m.group(1), "^" + m.group(1)), unit or "")
-    return re.sub(r"\s*([/*])\s*", r"\1", text).replace("*", "·")
-
-
-_SUPERSCRIPT = {"2": "²", "3": "³", "-1": "⁻¹"}
 
 
 _NUM = re.compile(r"^[<>]?-?[\d,]*\.?\d+%?$")
