@@ -23,7 +23,7 @@ from sim.core.units import shown
 if TYPE_CHECKING:  # a chart reads only a run's Dataset: a chart worker imports no more than this module
     from sim.evaluation.evaluate import Result
 
-__all__ = ["CJK_FONT", "DPI", "Drawn", "concentration_chart", "figure_writers", "margin_distribution", "save_png", "setup_fonts", "waterfall",
+__all__ = ["CJK_FONT", "DPI", "Drawn", "concentration_chart", "figure_writers", "margin_distribution", "save_png", "setup_fonts", "step_label", "waterfall",
            "wrap_label"]
 
 CJK_FONT = "Noto Sans CJK SC"
@@ -338,7 +338,7 @@ def figure_writers(result: Result, lang: str = "zh") -> dict[str, Callable[[Path
     return out
 
 
-def _step_label(step: str, labels: list[str], lang: str) -> str:
+def step_label(step: str, labels: list[str], lang: str) -> str:
     """A compare-waterfall step as a planner reads it: 'ankang-2025 emissions' -> 'ankang-2025 排放',
     'urban-sewage 城镇污水…' -> '城镇污水…' (the measure's name without its id)."""
     zh = lang == "zh"
@@ -428,7 +428,7 @@ def comparison_figures(cmp: Any, waterfalls: dict[str, Any], folder: Path, lang:
             prev = r.level
         ax.set_ylim(bottom, top_y)
         ax.set_xticks(range(len(wf)))
-        ax.set_xticklabels([wrap_label(_step_label(str(s), labels, lang), 12, 5) for s in wf["step"]], fontsize=7)
+        ax.set_xticklabels([wrap_label(step_label(str(s), labels, lang), 12, 5) for s in wf["step"]], fontsize=7)
         note = ("；纵轴未从零开始" if zh else "; axis not from zero") if zoomed else ""
         ylabel = f"排放（吨/年{note}）" if zh else f"emissions (t/a{note})"
         ax.set_ylabel(ylabel)

@@ -219,13 +219,16 @@ def print_comparison(cmp, tabs, waterfalls, console: Console | None = None) -> N
         if any(abs(v) > 0 for v in vals):
             t.add_row(str(names.get(r["measure"], r["measure"])), display(str(r["pollutant"])), *[_t_or_dash(v) for v in vals])
     con.print(t)
+    from sim.reports.charts import step_label
+
     for key, wf in waterfalls.items():
-        t = Table(title=f"{labels[0]} → {labels[1]}: {key.removeprefix('waterfall_')} (t/a)")
+        pol, _, year = key.removeprefix("waterfall_").rpartition("_")
+        t = Table(title=f"{labels[0]} → {labels[1]}：{display(pol)} {year}年 (t/a)")
         t.add_column("步骤 step", overflow="fold", min_width=10)
         t.add_column("变化 change", justify="right")
         t.add_column("排放 level", justify="right")
         for _, r in wf.iterrows():
-            t.add_row(str(r["step"]), "" if r["delta"] != r["delta"] else fmt_t(float(r["delta"])), fmt_t(float(r["level"])))
+            t.add_row(step_label(str(r["step"]), labels, "zh"), "" if r["delta"] != r["delta"] else fmt_t(float(r["delta"])), fmt_t(float(r["level"])))
         con.print(t)
 
 
