@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.core.errors import InputError, Problem
+from sim.core.pollutants import POLLUTANTS, canonical_pollutant
 from sim.core.safe import control_in
 from sim.model.textio import csv_records, decode, overlong_rows, read_source
 from sim.model.yamlio import MAX_INPUT_BYTES, LineMap
@@ -269,6 +270,10 @@ def read_inventory(path: str | Path) -> tuple[list[dict[str, Any]], LineMap, str
         if c not in _OPTIONAL and c != "id" and not c.startswith(("ef:", "emissions:")):
             problems.append(Problem(f"unknown column {c!r}{did_you_mean(c, _column_choices())}; valid: id, name, sector, activity, unit, growth, "
                                     "growth_low, growth_high, source, standard, ef:<pollutant>, emissions:<pollutant>", name, 1, c))
+        elif c.startswith(("ef:", "emissions:")) and canonical_pollutant(c.partition(":")[2]) is None:
+            pol = c.partition(":")[2]  # said once, for the column, not once per pool
+            problems.append(Problem(f"unknown pollutant {pol!r}{did_you_mean(pol, list(POLLUTANTS))}; valid: {', '.join(POLLUTANTS)}",
+                                    name, 1, f"{(sheet + '!' + _column_letter(n) + '1 ') if sheet is not None else ''}{shown[c]}"))
     if problems:
         raise InputError(problems)
     pools: list[dict[str, Any]] = []
