@@ -14,10 +14,16 @@ from sim.evaluation.evaluate import Result
 
 
 class Table(_RichTable):
-    """A rich table whose title and cells are console-safe text (names come from input files)."""
+    """A rich table whose title and cells are console-safe text (names come from input files), and
+    whose columns wrap a long cell onto more lines rather than cut it with '…' (a narrow or piped
+    terminal once read 'cod-20…')."""
 
     def __init__(self, *args: Any, title: str | None = None, **kw: Any) -> None:
         super().__init__(*args, title=None if title is None else safe.console(title), **kw)
+
+    def add_column(self, *args: Any, **kw: Any) -> None:
+        kw.setdefault("overflow", "fold")
+        super().add_column(*args, **kw)
 
     def add_row(self, *cells: Any, **kw: Any) -> None:
         super().add_row(*(safe.console(c) if isinstance(c, str) else c for c in cells), **kw)
