@@ -101,6 +101,7 @@ def print_run(result: Result, console: Console | None = None) -> None:
                       fmt_t(float(ds["baseline_total"].sel(pollutant=p, year=y))),
                       fmt_t(float(ds["reduction_total"].sel(pollutant=p, year=y))),
                       fmt_t(float(ds["emissions_total"].sel(pollutant=p, year=y))))
+    t.caption = f"基准排放：当年的基准排放（{result.scenario.base_year}年清单按增长率推算到当年，未计措施）；减排量 = 基准排放 − 排放量"
     con.print(t)
     tf = result.targets_frame()
     if len(tf):
@@ -132,6 +133,9 @@ def print_run(result: Result, console: Console | None = None) -> None:
                 row.append(f"{r['probability']:.0%}")
             row.append(_STATUS_ZH.get(str(r["status"]), str(r["status"])))
             tt.add_row(*row)
+        if (tf["kind"] == "reduction_percent").any():  # why its 实现 differs from the year's 减排量 above
+            tt.caption = ("较基准年下降的目标：实现 = 基准年排放 − 目标年排放（排放增长抵消一部分减排），"
+                          "因此可能小于上表当年的减排量")
         con.print(tt)
         conc = tf[tf["kind"] == "concentration"]
         if len(conc):
