@@ -143,6 +143,9 @@ def compile_model(scen: Scenario, library: Library) -> Model:
     lib = library.with_overrides(overrides) if overrides else library
     cc = _Compiler(scen, lib)
     stage = consistency.check_scenario(scen, library.keys())
+    override_units = consistency.check_override_units(scen, library)
+    if override_units.problems:  # said at the override; its uses elsewhere would only repeat it
+        raise InputError([*stage.problems, *override_units.problems])
     cc.problems.extend(stage.problems)
     cc.warnings.extend(stage.warnings)
     lines, inv_lines = cc.lines, cc.inv_lines

@@ -19,6 +19,7 @@ import dataclasses
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -140,6 +141,9 @@ RULES: dict[str, Rule] = _rules(
     ("unit-size", "measures[].unit_size", "> 0 in the quantity's unit", R, "unit_size must be above zero, got {got!r}"),
     ("potential-negative", "measures[].potential", ">= 0", R, "potential must not be negative, got {got!r}"),
     # ---- coefficient overrides -------------------------------------------------------------
+    ("override-unit", "coefficients.<key>.unit", "a unit of the library coefficient's dimension", R,
+     "'{unit}' does not convert to '{library_unit}', the unit of {key!r} in the library ({table}); give the value in "
+     "'{library_unit}' or a unit that converts to it"),
     ("override-unknown", "coefficients.<key>", "a key of the library, or one the scenario uses", R,
      "coefficient {key!r} is neither in the library nor used by the scenario, so this override changes nothing{hint}"),
     ("override-range", "coefficients.<key>", "finite low <= value <= high", R, "{what}"),
@@ -210,6 +214,27 @@ def check_overrides(scen: Scenario, library_keys: Iterable[str], used: Iterable[
     for key in scen.coefficients:
         if key not in keys and key not in used_set:
             f.add("override-unknown", lines, ("coefficients", key), key=key, hint=did_you_mean(key, keys | used_set))
+    return f
+
+
+def check_override_units(scen: Scenario, library: Any) -> Findings:
+    """An override in a unit that does not convert to the library coefficient's unit is refused at
+    the override (not where the key is used, perhaps in another file)."""
+    from sim.core.units import parse_unit
+
+    f = Findings()
+    lines: LineMap = scen._lines or LineMap(scen._path or "<scenario>")
+    for key, o in scen.coefficients.items():
+        if key not in library:
+            continue
+        c = library[key]
+        try:
+            ok = parse_unit(o.unit).dimensionality == parse_unit(c.unit).dimensionality
+        except Exception:  # an unknown unit is reported by the override's own check
+            continue
+        if not ok:
+            f.add("override-unit", lines, ("coefficients", key, "unit"), unit=o.unit, library_unit=c.unit, key=key,
+                  table=f"{Path(c.file).name}:{c.row}" if c.file else "library")
     return f
 
 
