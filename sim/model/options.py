@@ -5,6 +5,7 @@ bad option naming what is valid. The CLI's click types state the same bounds."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from numbers import Integral, Real
 from typing import Any
 
@@ -16,12 +17,48 @@ __all__ = ["KEEP", "checked"]
 KEEP = ("samples", "quantiles")
 
 
+_BAD = object()  # what a check returns for a value it refuses
+
+
 def _whole(v: Any) -> bool:
     return isinstance(v, Integral) and not isinstance(v, bool)
 
 
 def _number(v: Any) -> bool:
     return isinstance(v, Real) and not isinstance(v, bool) and math.isfinite(float(v))
+
+
+def _attribution(v: Any) -> Any:
+    from sim.model.scenario import _enum
+
+    if v is None:
+        return None
+    try:
+        norm = _enum("attribution", v)
+    except ValueError:
+        return _BAD
+    return norm if isinstance(norm, str) else _BAD
+
+
+def _attribution_words() -> str:
+    from sim.model.scenario import _aliases_text
+
+    return _aliases_text("attribution")
+
+
+#: each option: its check (the normalised value, or _BAD) and what would be valid
+_OPTIONS: dict[str, tuple[Callable[[Any], Any], Callable[[], str]]] = {
+    "samples": (lambda v: int(v) if _whole(v) and v >= 0 else _BAD, lambda: "must be a whole number >= 0"),
+    "seed": (lambda v: None if v is None else int(v) if _whole(v) and 0 <= v <= SEED_MAX else _BAD,
+             lambda: f"must be a whole number from 0 to {SEED_MAX} (2**63 - 1), or None for the scenario's settings.seed"),
+    "n": (lambda v: int(v) if _whole(v) and v >= 2 else _BAD, lambda: "must be a whole number >= 2"),
+    "keep": (lambda v: v if isinstance(v, str) and v in KEEP else _BAD, lambda: f"must be one of {', '.join(KEEP)}"),
+    "attribution": (_attribution, lambda: f"must be None (the scenario's setting) or one of {_attribution_words()}"),
+    "gap": (lambda v: float(v) if _number(v) and v >= 0 else _BAD,
+            lambda: "must be a number >= 0 (the relative optimality gap, e.g. 0.01)"),
+    "time_limit": (lambda v: None if v is None else float(v) if _number(v) and v > 0 else _BAD,
+                   lambda: "must be a number of seconds > 0, or None for no limit"),
+}
 
 
 def checked(**given: Any) -> dict[str, Any]:
@@ -31,57 +68,15 @@ def checked(**given: Any) -> dict[str, Any]:
     attribution (None, sequential or shapley, or a Chinese alias), gap (number >= 0),
     time_limit (None or a number > 0), n (whole number >= 2). InputError lists every bad one.
     """
-    from sim.model.scenario import _aliases_text, _enum
-
     out: dict[str, Any] = {}
     problems: list[Problem] = []
-
-    def bad(name: str, message: str) -> None:
-        problems.append(Problem(f"{message}, got {given[name]!r}", path=name))
-
     for name, v in given.items():
-        if name == "samples":
-            if not _whole(v) or v < 0:
-                bad(name, "must be a whole number >= 0")
-            else:
-                out[name] = int(v)
-        elif name == "seed":
-            if v is not None and (not _whole(v) or not 0 <= v <= SEED_MAX):
-                bad(name, f"must be a whole number from 0 to {SEED_MAX} (2**63 - 1), or None for the scenario's settings.seed")
-            else:
-                out[name] = None if v is None else int(v)
-        elif name == "n":
-            if not _whole(v) or v < 2:
-                bad(name, "must be a whole number >= 2")
-            else:
-                out[name] = int(v)
-        elif name == "keep":
-            if v not in KEEP:
-                bad(name, f"must be one of {', '.join(KEEP)}")
-            else:
-                out[name] = v
-        elif name == "attribution":
-            norm = None
-            if v is not None:
-                try:
-                    norm = _enum("attribution", v)
-                except ValueError:
-                    norm = None
-                if not isinstance(norm, str):
-                    bad(name, f"must be None (the scenario's setting) or one of {_aliases_text('attribution')}")
-            out[name] = norm
-        elif name == "gap":
-            if not _number(v) or v < 0:
-                bad(name, "must be a number >= 0 (the relative optimality gap, e.g. 0.01)")
-            else:
-                out[name] = float(v)
-        elif name == "time_limit":
-            if v is not None and (not _number(v) or v <= 0):
-                bad(name, "must be a number of seconds > 0, or None for no limit")
-            else:
-                out[name] = None if v is None else float(v)
+        check, valid = _OPTIONS[name]
+        value = check(v)
+        if value is _BAD:
+            problems.append(Problem(f"{valid()}, got {v!r}", path=name))
         else:
-            raise TypeError(f"unknown option {name!r}")
+            out[name] = value
     if problems:
         raise InputError(problems)
     return out
