@@ -13,6 +13,7 @@ from sim.core.errors import InputError, Problem
 from sim.core.seeds import SEED_MAX
 
 __all__ = ["KEEP", "checked"]
+
 #: what a Monte Carlo run keeps: every sample, or p5/p50/p95 only
 KEEP = ("samples", "quantiles")
 
