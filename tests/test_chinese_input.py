@@ -108,3 +108,14 @@ def test_years_typed_with_a_chinese_input_method(tmp_path: Path, old: str, new: 
 def test_a_year_that_is_not_one_says_how_to_write_it(tmp_path: Path, old: str, new: str, expect: str) -> None:
     res = CliRunner().invoke(main, ["run", str(_ankang_with(tmp_path, old, new)), "--no-figures"])
     assert res.exit_code == 2 and expect in res.stderr and "Input should be" not in res.stderr
+
+
+@pytest.mark.parametrize("text", ["kg/万:立方米", "万:立方米", "亿!吨"])
+def test_wan_yi_before_a_name_pint_cannot_define_is_an_unknown_unit(text: str) -> None:
+    """万 or 亿 before text that is no unit name ('万:立方米', found by the mutated-inventory
+    property) is an unknown unit, not pint's DefinitionSyntaxError (an internal error)."""
+    from sim.core.errors import UnitError
+    from sim.core.units import parse_unit
+
+    with pytest.raises(UnitError, match="unknown unit"):
+        parse_unit(text)

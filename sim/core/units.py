@@ -74,7 +74,10 @@ def _define_wan_yi(text: str) -> None:
         except Exception:
             continue
         factor = "10000" if m.group(1) == "万" else "100000000"
-        ureg.define(f"{name} = {factor} * {base}")
+        try:
+            ureg.define(f"{name} = {factor} * {base}")
+        except Exception:  # not a name pint can define ('万:立方米'): the parse then says the unit is unknown
+            continue
 
 
 _SUPERSCRIPT = {"2": "²", "3": "³", "-1": "⁻¹"}
