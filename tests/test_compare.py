@@ -223,3 +223,32 @@ def test_margins_chart_keeps_tonnes_and_concentrations_apart(tmp_path, monkeypat
     gaps = [t.get_text() for t in axes[1].texts]
     assert gaps and all(g.endswith("µg/m³") for g in gaps)
     assert not any("µg" in t.get_text() for t in axes[0].texts)
+
+
+def test_cities_sharing_a_target_id_keep_their_own_targets(tmp_path, monkeypatch):
+    """Ankang's cod-2025 (3,895 t of key-project reductions) and Jiaozuo's cod-2025 (8% below
+    2021) are two rows, each under its own name and with its own requirement (once one row under
+    Ankang's name); a measure a city does not have is empty, not 0; the margins chart divides each
+    city's margin by its own requirement (Ankang's NOx: 763 t of 800 t is 95%, not 11%)."""
+    import sim
+    from sim.reports import charts
+
+    monkeypatch.setenv("ERSIM_OUTPUTS", str(tmp_path / "outputs"))
+    jiao = str(ROOT / "scenarios" / "jiaozuo-2022.yaml")
+    cmp = sim.compare([BASE, jiao]).dataset
+    ak, jz = sim.run(BASE).dataset, sim.run(jiao).dataset
+    assert {"cod-2025", "cod-2025@jiaozuo-2022"} <= set(cmp["target"].values)
+    assert str(cmp["target_name"].sel(target="cod-2025@jiaozuo-2022").values) == str(jz["target_name"].sel(target="cod-2025").values)
+    assert float(cmp["required"].sel(scenario="jiaozuo-2022", target="cod-2025@jiaozuo-2022")) == float(jz["required"].sel(target="cod-2025"))
+    assert bool(cmp["margin"].sel(scenario="jiaozuo-2022", target="cod-2025").isnull())
+    only_ak = [m for m in ak["measure"].values if m not in set(jz["measure"].values)]
+    assert bool(cmp["reduction"].sel(scenario="jiaozuo-2022", measure=only_ak[0]).isnull().all())
+    drawn = []
+    monkeypatch.setattr(charts, "save_png", lambda fig, path: drawn.append(fig))
+    charts.comparison_figures(cmp, {}, tmp_path)
+    ax = drawn[0].get_axes()[0]
+    targets = [str(t) for t in cmp["target"].values if str(cmp["target_unit"].sel(target=t).values) == "t"]
+    bars = [b for b in ax.patches if b.get_width() > 0]
+    i = targets.index("nox-2025")
+    want = float(ak["margin"].sel(target="nox-2025")) / float(ak["required"].sel(target="nox-2025"))
+    assert any(abs(b.get_height() - want) < 1e-9 for b in bars[: len(targets)]) and 0.9 < want < 1.0, i

@@ -75,6 +75,20 @@ def _label(ds: xr.Dataset, seen: set[str]) -> str:
     return label
 
 
+def _distinct(ids: list[str], metas: list[Any], known: dict[str, Any], label: str, same: int) -> list[str]:
+    """The ids of one scenario's measures or targets in the comparison: an id another scenario uses
+    for something else (its first *same* fields differ: another name, pollutant, year or unit) becomes
+    ``id@label``, so two cities' 'cod-2025' are not one row under the first city's name. *known*
+    collects each id's fields."""
+    out = []
+    for i, meta in zip(ids, metas, strict=True):
+        if i in known and tuple(known[i])[:same] != tuple(meta)[:same]:
+            i = f"{i}@{label}"
+        known.setdefault(i, meta)
+        out.append(i)
+    return out
+
+
 def compare(items: Sequence[Any]) -> xr.Dataset:
     """One Dataset over a ``scenario`` dim: totals, reductions by measure and category, targets."""
     if len(items) < 2:
@@ -87,19 +101,24 @@ def compare(items: Sequence[Any]) -> xr.Dataset:
     meta_t: dict[str, tuple[str, str, int, str]] = {}
     for label, ds in zip(labels, datasets, strict=True):
         sector = dict(zip(ds["pool"].values, ds["pool_sector"].values, strict=True))
-        for m, n, t, c, p in zip(ds["measure"].values, ds["measure_name"].values, ds["measure_type"].values,
-                                 ds["measure_category"].values, ds["measure_pool"].values, strict=True):
-            meta_m.setdefault(str(m), (str(n), str(t), category_of(str(c), str(t), str(sector.get(p, "")))))
+        mids = _distinct([str(m) for m in ds["measure"].values],
+                         [(str(n), str(t), category_of(str(c), str(t), str(sector.get(p, ""))))
+                          for n, t, c, p in zip(ds["measure_name"].values, ds["measure_type"].values,
+                                                ds["measure_category"].values, ds["measure_pool"].values, strict=True)],
+                         meta_m, label, same=2)
         keep = ["baseline_total", "emissions_total", "reduction_total", "reduction"]
+        tids: list[str] = []
         if "target" in ds.dims:
             keep += ["required", "achieved", "margin", "status"] + [v for v in ("probability", "margin_p5", "margin_p50", "margin_p95",
                                                                                 "concentration_base", "concentration_projected",
                                                                                 "concentration_target") if v in ds]
-            for t, n, p, y, u in zip(ds["target"].values, ds["target_name"].values, ds["target_pollutant"].values,
-                                     ds["target_year"].values, ds["target_unit"].values, strict=True):
-                meta_t.setdefault(str(t), (str(n), str(p), int(y), str(u)))
+            tids = _distinct([str(t) for t in ds["target"].values],
+                             [(str(n), str(p), int(y), str(u)) for n, p, y, u in zip(ds["target_name"].values, ds["target_pollutant"].values,
+                                                                                     ds["target_year"].values, ds["target_unit"].values, strict=True)],
+                             meta_t, label, same=4)
         part = ds[keep]
         part = part.drop_vars([c for c in part.coords if c not in part.dims])
+        part = part.assign_coords({"measure": mids, **({"target": tids} if tids else {})})
         if "emissions" in ds and "pool_sector" in ds.coords:
             sectors = [(str(x) or "未分类").replace("|", "/") for x in ds["pool_sector"].values]
             by = ds["emissions"].assign_coords(sector=("pool", sectors)).groupby("sector").sum("pool")
@@ -107,9 +126,8 @@ def compare(items: Sequence[Any]) -> xr.Dataset:
         if "status" in part:
             part["status"] = part["status"].astype(object)
         parts.append(part.expand_dims(scenario=[label]))
-    out = xr.concat(parts, dim="scenario", join="outer", coords="minimal",
-                    fill_value={"reduction": 0.0, "emissions_by_sector": 0.0})
-    # a measure a scenario does not have reduces nothing (0); a year it does not have is unknown (NaN)
+    out = xr.concat(parts, dim="scenario", join="outer", coords="minimal", fill_value={"emissions_by_sector": 0.0})
+    # a measure or year a scenario does not have has no number (NaN: empty cells, '—'); a sector it lacks emits 0
     has_year = xr.DataArray([[int(y) in set(ds["year"].values.tolist()) for y in out["year"].values] for ds in datasets],
                             dims=("scenario", "year"), coords={"scenario": out["scenario"], "year": out["year"]})
     for name in ("reduction", "emissions_by_sector"):

@@ -358,12 +358,14 @@ def _margin_panel(ax: Any, cmp: Any, labels: list[str], targets: list[str], tonn
     to a 4,000 t margin would vanish in tonnes)."""
     required = np.array([[float(cmp["required"].sel(scenario=s, target=t)) if "required" in cmp else np.nan for t in targets] for s in labels])
     margins = np.array([[float(cmp["margin"].sel(scenario=s, target=t)) for t in targets] for s in labels])
-    req = np.nanmax(np.abs(required), axis=0) if np.isfinite(required).any() else np.full(len(targets), np.nan)
-    share = bool(np.all(np.isfinite(req)) and np.all(req > 0) and req.max() > 3 * req.min())
+    req = np.abs(required)  # each scenario's margin over its own requirement (cities may share a target id)
+    has = np.isfinite(margins)
+    share = bool(has.any() and np.all(np.isfinite(req[has])) and np.all(req[has] > 0) and req[has].max() > 3 * req[has].min())
     unit = ("吨" if zh else " t") if tonnes else " µg/m³"
     width = 0.8 / len(labels)
     for i, s in enumerate(labels):
-        vals = margins[i] / req if share else margins[i]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            vals = margins[i] / req[i] if share else margins[i]
         bars = ax.bar(np.arange(len(targets)) + i * width, vals, width, label=s)
         for b, v, m in zip(bars, vals, margins[i], strict=True):
             if m < 0:
