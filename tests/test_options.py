@@ -100,3 +100,17 @@ def test_a_scenario_mapping_works_wherever_a_file_does(monkeypatch):
     with pytest.raises(InputError) as err:
         sim.run({**d, "base_year": "x"})
     assert any(p.path == "base_year" for p in err.value.problems)
+
+
+def test_a_mapping_with_extends_is_the_file_it_copies(monkeypatch):
+    """A mapping with `extends:` resolves its parent as the same keys in a file would (it was
+    validated as a whole scenario: 'region is missing'); control characters are refused."""
+    import yaml
+
+    monkeypatch.chdir(ROOT / "scenarios")
+    costs = yaml.safe_load((ROOT / "scenarios" / "ankang-2025-costs.yaml").read_text(encoding="utf-8"))
+    assert sim.solve(costs).solution.cost == sim.solve(COSTS).solution.cost
+    d = yaml.safe_load((ROOT / "scenarios" / "ankang-2025.yaml").read_text(encoding="utf-8"))
+    with pytest.raises(InputError) as err:
+        sim.run({**d, "name": "水泥\x07超低"})
+    assert err.value.problems[0].path == "name" and "U+0007" in err.value.problems[0].message

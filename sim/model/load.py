@@ -208,8 +208,20 @@ def load_scenario(path: str | Path, variant: str | None = None) -> Scenario:
 
 
 def scenario_from_dict(data: dict[str, Any], base_dir: str | Path = ".") -> Scenario:
-    """Validate a scenario given as a Python mapping (for scripts and tests)."""
-    return _validate(data, LineMap("<dict>"), Path(base_dir) / "<dict>")
+    """Validate a scenario given as a Python mapping (for scripts and tests), as a file of the same
+    keys in *base_dir* would be: ``extends`` resolved (against *base_dir*), text with control
+    characters refused."""
+    from sim.model.variants import extend_mapping
+    from sim.model.yamlio import control_problems
+
+    where = Path(base_dir) / "<dict>"
+    found = control_problems(data, "<dict>")
+    if found:
+        raise InputError(found)
+    if isinstance(data, dict) and "extends" in data:
+        merged, lines = extend_mapping(data, where)
+        return _validate(merged, lines, where)
+    return _validate(data, LineMap("<dict>"), where)
 
 
 def _validate(data: Any, lines: LineMap, path: str | Path) -> Scenario:

@@ -19,7 +19,7 @@ from typing import Any
 from sim.core.errors import InputError, Problem
 from sim.model.yamlio import LineMap, read_yaml
 
-__all__ = ["resolve", "split_ref"]
+__all__ = ["extend_mapping", "resolve", "split_ref"]
 
 _MERGED_BY_ID = ("measures", "targets")
 _MERGED_BY_KEY = ("coefficients", "settings")
@@ -146,6 +146,18 @@ def resolve(path: str | Path, variant: str | None = None, _stack: tuple[tuple[st
             merged.pop("id", None)
         return merged, LineMap(str(path), mlines)
     return {k: v for k, v in data.items() if k not in ("variants",)}, lines
+
+
+def extend_mapping(data: dict[str, Any], path: Path) -> tuple[dict[str, Any], LineMap]:
+    """A scenario mapping with ``extends`` applied, as if written in the file *path* (which need not
+    exist: the parent is found relative to its folder)."""
+    lines = LineMap(str(path))
+    parent, plines = _load_parent(path, data["extends"], lines, ("extends",), ())
+    merged, mlines = _merge(parent, plines, data, {}, lines)
+    if "id" not in data:
+        merged.pop("id", None)
+    merged.pop("variants", None)
+    return merged, LineMap(str(path), mlines)
 
 
 def _load_parent(path: str | Path, ref: Any, lines: LineMap, at: tuple[Any, ...],

@@ -13,7 +13,7 @@ from sim.core.errors import InputError, Problem
 from sim.core.safe import control_in
 from sim.model.textio import decode, read_source
 
-__all__ = ["MAX_INPUT_BYTES", "LineMap", "read_yaml"]
+__all__ = ["MAX_INPUT_BYTES", "LineMap", "control_problems", "read_yaml"]
 
 MAX_INPUT_BYTES = 5 * 1024 * 1024  # a scenario is text a planner writes; 5 MiB is generous
 
@@ -197,6 +197,11 @@ def _walk(node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple[Any, ...], i
         for i, v in enumerate(node.value):
             lines[(*path, i)] = v.start_mark.line + 1
             _walk(v, (*path, i), lines, dupes, budget)
+
+
+def control_problems(data: Any, name: str) -> list[Problem]:
+    """A problem for every key or text of *data* (a scenario mapping given in Python) holding a control character."""
+    return _control_characters(data, (), {}, name)
 
 
 def _control_characters(value: Any, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int], name: str) -> list[Problem]:
