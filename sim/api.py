@@ -136,7 +136,7 @@ def sweep(scenario: Source, sets: Mapping[str, str] | Iterable[str], *, samples:
 
 
 def sensitivity(scenario: Source, method: str = "tornado", target: str | None = None, *, n: int = 1024,
-                seed: int = 0) -> SensitivityResult:
+                seed: int | None = 0) -> SensitivityResult:
     """Rank the uncertain inputs by their effect on a target's margin (tornado, Morris or Sobol)."""
     from sim.analyses.sensitivity import run_method
     from sim.core.errors import InputError, Problem, did_you_mean
@@ -147,6 +147,8 @@ def sensitivity(scenario: Source, method: str = "tornado", target: str | None = 
     opt = checked(n=n, seed=seed)
     n, seed = opt["n"], opt["seed"]
     model, origin = _model(scenario)
+    if seed is None:  # as everywhere: the scenario's settings.seed
+        seed = model.scenario.settings.seed
     if not model.scenario.targets:
         raise InputError(Problem("the scenario has no targets to analyse", model.scenario._path))
     tid = target or model.scenario.targets[0].id
@@ -163,8 +165,8 @@ def batch(items: Any, *, samples: int = 0, seed: int | None = None, scheduler: A
     ``if __name__ == "__main__":`` (or pass ``workers=1``)."""
     from sim.analyses.batch import evaluate_batch
 
-    opt = checked(samples=samples, seed=seed)
-    samples, seed = opt["samples"], opt["seed"]
+    opt = checked(samples=samples, seed=seed, workers=workers)
+    samples, seed, workers = opt["samples"], opt["seed"], opt["workers"]
     return evaluate_batch(items, samples=samples, seed=seed, scheduler=scheduler, block=block, progress=progress,
                           workers=workers)
 

@@ -114,3 +114,17 @@ def test_a_mapping_with_extends_is_the_file_it_copies(monkeypatch):
     with pytest.raises(InputError) as err:
         sim.run({**d, "name": "水泥\x07超低"})
     assert err.value.problems[0].path == "name" and "U+0007" in err.value.problems[0].message
+
+
+def test_sensitivity_without_a_seed_uses_the_scenarios():
+    """seed=None means the scenario's settings.seed (as the option's message says): two calls agree."""
+    a = sim.sensitivity(ANKANG, "morris", n=6, seed=None)
+    b = sim.sensitivity(ANKANG, "morris", n=6, seed=None)
+    assert a.table.equals(b.table) and a.seed == sim.load_scenario(ANKANG).settings.seed
+
+
+@pytest.mark.parametrize("workers", ["2", 0, -1, 1.5])
+def test_batch_refuses_bad_workers(workers):
+    with pytest.raises(InputError) as err:
+        sim.batch([ANKANG], workers=workers)
+    assert err.value.problems[0].path == "workers"

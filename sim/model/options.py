@@ -57,6 +57,8 @@ _OPTIONS: dict[str, tuple[Callable[[Any], Any], Callable[[], str]]] = {
     "attribution": (_attribution, lambda: f"must be None (the scenario's setting) or one of {_attribution_words()}"),
     "gap": (lambda v: float(v) if _number(v) and v >= 0 else _BAD,
             lambda: "must be a number >= 0 (the relative optimality gap, e.g. 0.01)"),
+    "workers": (lambda v: None if v is None else int(v) if _whole(v) and v >= 1 else _BAD,
+                lambda: "must be a whole number of processes >= 1, or None for one per core"),
     "time_limit": (lambda v: None if v is None else float(v) if _number(v) and v > 0 else _BAD,
                    lambda: "must be a number of seconds > 0, or None for no limit"),
 }
@@ -67,7 +69,8 @@ def checked(**given: Any) -> dict[str, Any]:
 
     Known options: samples (whole number >= 0), seed (None or 0..SEED_MAX), keep (KEEP),
     attribution (None, sequential or shapley, or a Chinese alias), gap (number >= 0),
-    time_limit (None or a number > 0), n (whole number >= 2). InputError lists every bad one.
+    time_limit (None or a number > 0), n (whole number >= 2), workers (None or a whole number >= 1).
+    InputError lists every bad one.
     """
     out: dict[str, Any] = {}
     problems: list[Problem] = []
