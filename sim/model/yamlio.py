@@ -300,7 +300,9 @@ def read_yaml(path: str | Path) -> tuple[Any, LineMap]:
             msg = f"{msg}: YAML tags such as !!python/object are not allowed in a scenario"
         raise InputError(Problem(f"invalid YAML: {msg}", name, line)) from None
     except yaml.reader.ReaderError as exc:  # a control character, e.g. pasted from a PDF
-        line = text.count("\n", 0, exc.position) + 1
+        # libyaml's position counts UTF-8 bytes, PyYAML's own reader characters
+        before = text.encode("utf-8")[: exc.position].decode("utf-8", "ignore") if _BaseLoader is not yaml.SafeLoader else text[: exc.position]
+        line = before.count("\n") + 1
         code = exc.character if isinstance(exc.character, int) else ord(exc.character)
         raise InputError(Problem(f"invalid YAML: control character #x{code:04x} is not allowed in YAML text", name, line)) from None
     except yaml.YAMLError as exc:
