@@ -279,8 +279,8 @@ def runs_cmd(scenario: str | None, kind: str) -> None:
       ersim runs --scenario ankang-2025
     """
     from rich.console import Console
-    from rich.table import Table
 
+    from sim.reports.terminal import Table
     from sim.store.damage import leftovers
     from sim.store.folders import default_outputs
     from sim.store.runs import list_outputs
@@ -338,10 +338,10 @@ def coef_list(domain: str | None, pollutant: str | None) -> None:
       ersim coefficients list --pollutant NOx
     """
     from rich.console import Console
-    from rich.table import Table
 
     from sim.core.pollutants import canonical_pollutant
     from sim.model.coefficients import load_library
+    from sim.reports.terminal import Table
 
     lib = load_library()
     pol = canonical_pollutant(pollutant) if pollutant else None
@@ -352,13 +352,13 @@ def coef_list(domain: str | None, pollutant: str | None) -> None:
         from sim.core.errors import did_you_mean
 
         raise InputError(f"unknown domain {domain!r}{did_you_mean(domain, domains)}; valid: {', '.join(domains)}")
-    table = Table("key", "domain", "pollutant", "value", "unit", "range", "basis", "description")
+    table = Table("系数 key", "领域 domain", "污染物 pollutant", "取值 value", "单位 unit", "范围 range", "依据 basis", "说明 description")
     for c in lib.coefficients.values():
         if (domain and c.domain != domain) or (pol and c.pollutant != pol):
             continue
         rng = f"{c.low:g}–{c.high:g}" if c.low is not None and c.high is not None else ""
         table.add_row(c.key, c.domain, c.pollutant, f"{c.value:.6g}", c.unit, rng, c.basis, c.description)
-    Console(width=200).print(table)
+    Console(width=200, markup=False, emoji=False, highlight=False).print(table)
 
 
 @coefficients_grp.command("show")
