@@ -103,6 +103,7 @@ def test_years_typed_with_a_chinese_input_method(tmp_path: Path, old: str, new: 
 
 @pytest.mark.parametrize(("old", "new", "expect"), [
     ("years: [2023, 2025]", "years: [2023，2025]", "write [2023, 2025]"),
+    ("years: [2023, 2025]", "years: [2023、2025]", "write [2023, 2025]"),
     ("    year: 2025\n", "    year: 二〇二五\n", "write it as a number, e.g. 2025"),
 ])
 def test_a_year_that_is_not_one_says_how_to_write_it(tmp_path: Path, old: str, new: str, expect: str) -> None:

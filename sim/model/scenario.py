@@ -85,8 +85,8 @@ def _year(v: Any) -> Any:
     text = halfwidth(v).strip().removesuffix("年").strip()
     if text.isascii() and text.isdigit():
         return int(text)
-    if "," in text:
-        raise ValueError(f"{v!r} is not one year: a comma typed with a Chinese input method (，) does not separate "
+    if "," in text or "、" in text:
+        raise ValueError(f"{v!r} is not one year: a comma typed with a Chinese input method (， or 、) does not separate "
                          "the items of [ ]; write [2023, 2025]")
     raise ValueError(f"{v!r} is not a year; write it as a number, e.g. 2025")
 
