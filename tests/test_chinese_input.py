@@ -111,7 +111,7 @@ def test_a_year_that_is_not_one_says_how_to_write_it(tmp_path: Path, old: str, n
     assert res.exit_code == 2 and expect in res.stderr and "Input should be" not in res.stderr
 
 
-@pytest.mark.parametrize("text", ["kg/万:立方米", "万:立方米", "亿!吨"])
+@pytest.mark.parametrize("text", ["kg/万:立方米", "万:立方米", "亿!吨", "kg/万{立方米"])
 def test_wan_yi_before_a_name_pint_cannot_define_is_an_unknown_unit(text: str) -> None:
     """万 or 亿 before text that is no unit name ('万:立方米', found by the mutated-inventory
     property) is an unknown unit, not pint's DefinitionSyntaxError (an internal error)."""
@@ -120,3 +120,29 @@ def test_wan_yi_before_a_name_pint_cannot_define_is_an_unknown_unit(text: str) -
 
     with pytest.raises(UnitError, match="unknown unit"):
         parse_unit(text)
+
+
+@pytest.mark.parametrize(("text", "base"), [
+    ("1 万m3", 1e4), ("1 万m³", 1e4), ("1.5 万m3", 1.5e4), ("1 亿m3", 1e8), ("1 万Nm3", 1e4), ("2 万立方米", 2e4),
+])
+def test_wan_yi_before_a_power_scales_the_whole_unit(text: str, base: float) -> None:
+    """万m3 is 10^4 m³ (as 万立方米), not (10^4 m)³ = 10^12 m³: the power belongs to the unit 万 scales."""
+    q = parse_quantity(text).to("m**3")
+    assert q.magnitude == pytest.approx(base, rel=1e-12)
+    assert parse_quantity("1 kg/万m3").to("kg/m**3").magnitude == pytest.approx(1e-4, rel=1e-12)
+
+
+def test_a_sewage_capacity_in_wan_m3_per_day_is_the_same_as_in_cubic_metres(tmp_path: Path) -> None:
+    """Ankang's urban-sewage quantity written as 1.5 万m3/d gives exactly the numbers of 15000 立方米/日."""
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "scenarios" / "ankang-2025.yaml").read_text(encoding="utf-8")
+    ref = sim.run(str(root / "scenarios" / "ankang-2025.yaml")).dataset
+    import re as _re
+
+    m = _re.search(r"(  - id: urban-sewage\n(?:    .*\n)*?    quantity: )([^\n#]+)", text)
+    assert m is not None
+    q = parse_quantity(m.group(2).strip()).to("m**3/d").magnitude
+    path = _ankang_with(tmp_path, m.group(0), m.group(1) + f"{q / 1e4:.12g} 万m3/d")
+    got = sim.run(str(path)).dataset
+    np_red = got["reduction"].sel(measure="urban-sewage") - ref["reduction"].sel(measure="urban-sewage")
+    assert float(abs(np_red).max()) <= 1e-9 * float(abs(ref["reduction"].sel(measure="urban-sewage")).max())

@@ -55,7 +55,14 @@ _NM3 = re.compile(r"Nm\*\*3|Nm3")
 
 # full-width forms typed with a Chinese input method (５％, ／, ＊) and the ideographic space
 _FULLWIDTH = {**{c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}, 0x3000: 0x20}
-_WAN_YI = re.compile(r"([万亿])([^\s*/()0-9.+\-]+)")
+# 万X / 亿X: the unit X that follows, with its power (万m3 is 10^4 m³, never (10^4 m)³)
+_WAN_YI = re.compile(r"([万亿])([^\s*/()0-9.+\-^²³]+)([23²³]?)(?![0-9])")
+_POWER_DIGIT = {"²": "2", "³": "3"}
+
+
+def _wan_yi_name(m: re.Match[str]) -> str:
+    """The unit name of a 万/亿 match: ``万m³`` -> ``万m3`` (the name it is defined under)."""
+    return m.group(1) + m.group(2) + _POWER_DIGIT.get(m.group(3), m.group(3))
 
 
 def halfwidth(text: str) -> str:
@@ -66,17 +73,15 @@ def halfwidth(text: str) -> str:
 def _define_wan_yi(text: str) -> None:
     """Define 万X and 亿X (10^4 and 10^8 of any known unit X) the first time they appear."""
     for m in _WAN_YI.finditer(text):
-        name, base = m.group(0), m.group(2)
-        if name in ureg:
-            continue
-        try:
-            ureg.Unit(normalise_unit_text(base))
-        except Exception:
-            continue
+        name = _wan_yi_name(m)
+        base = normalise_unit_text(name[1:])  # the unit and its power: 'm3' -> 'm**3'
         factor = "10000" if m.group(1) == "万" else "100000000"
-        try:
-            ureg.define(f"{name} = {factor} * {base}")
-        except Exception:  # not a name pint can define ('万:立方米'): the parse then says the unit is unknown
+        try:  # pint raises many types on text that is no unit ('万{立方米', '万:立方米'): the parse then says so
+            if name in ureg:
+                continue
+            ureg.Unit(base)
+            ureg.define(f"{name} = {factor} * ({base})")
+        except Exception:
             continue
 
 
@@ -98,10 +103,18 @@ def shown(unit: str) -> str:
 def normalise_unit_text(text: str) -> str:
     """Rewrite a planner's unit spelling into pint syntax (``m3`` -> ``m**3``, ``·`` -> ``*``)."""
     out = halfwidth(text).strip()
+    kept: list[str] = []  # 万X / 亿X tokens stay whole: they are units of their own (see _define_wan_yi)
+
+    def keep(m: re.Match[str]) -> str:
+        kept.append(_wan_yi_name(m))
+        return f"\x00{len(kept) - 1}\x00"
+
+    out = _WAN_YI.sub(keep, out)
     for old, new in _REPLACEMENTS:
         out = out.replace(old, new)
     out = _NM3.sub("m**3", out)  # normal cubic metres: the reference state is in the note
     out = _POWER_SUFFIX.sub(lambda m: f"{m.group(1)}**{m.group(2)}", out)
+    out = re.sub("\x00(\\d+)\x00", lambda m: kept[int(m.group(1))], out)
     return out.strip()
 
 
