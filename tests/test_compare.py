@@ -252,3 +252,27 @@ def test_cities_sharing_a_target_id_keep_their_own_targets(tmp_path, monkeypatch
     i = targets.index("nox-2025")
     want = float(ak["margin"].sel(target="nox-2025")) / float(ak["required"].sel(target="nox-2025"))
     assert any(abs(b.get_height() - want) < 1e-9 for b in bars[: len(targets)]) and 0.9 < want < 1.0, i
+
+
+def test_a_third_city_sharing_the_second_ones_target_joins_its_row(tmp_path):
+    """Ankang, Jiaozuo, Jiaozuo again: the second Jiaozuo's cod-2025 is the first one's row
+    (cod-2025@jiaozuo-2022), not a third; the IAMC file has no row without a number in it."""
+    import csv
+
+    import sim
+    from sim.analyses.compare import to_iamc
+
+    jiao = str(ROOT / "scenarios" / "jiaozuo-2022.yaml")
+    c = sim.compare([BASE, jiao, jiao]).dataset
+    assert [t for t in c["target"].values if str(t).startswith("cod-2025")] == ["cod-2025", "cod-2025@jiaozuo-2022"]
+    m = c["margin"].sel(target="cod-2025@jiaozuo-2022").values
+    assert m[1] == m[2] and m[1] == m[1]
+    path = to_iamc(c, tmp_path / "x.csv")
+    with path.open(encoding="utf-8-sig") as fh:
+        rows = list(csv.DictReader(fh))
+    years = [k for k in rows[0] if k.isdigit()]
+    for r in rows:
+        vals = [float(r[y]) for y in years if r[y] not in ("", "nan")]
+        assert vals, r["variable"]
+        if "|" in r["variable"].split("|", 1)[1]:  # a component (sector or category): not all zero
+            assert any(v != 0 for v in vals), (r["scenario"], r["variable"])

@@ -83,7 +83,9 @@ def _distinct(ids: list[str], metas: list[Any], known: dict[str, Any], label: st
     out = []
     for i, meta in zip(ids, metas, strict=True):
         if i in known and tuple(known[i])[:same] != tuple(meta)[:same]:
-            i = f"{i}@{label}"
+            # another scenario's id@label may already mean this (a third city's cod-2025 like the second's)
+            i = next((k for k, v in known.items() if k.startswith(f"{i}@") and tuple(v)[:same] == tuple(meta)[:same]),
+                     f"{i}@{label}")
         known.setdefault(i, meta)
         out.append(i)
     return out
@@ -372,13 +374,13 @@ def to_iamc(cmp: xr.Dataset, path: str | Path, model: str = "ersim") -> Path:
             if "emissions_by_sector" in cmp:
                 for sec in cmp["sector"].values:
                     vals = cmp["emissions_by_sector"].sel(scenario=s, pollutant=p, sector=sec).values
-                    if np.any(vals):
+                    if np.any(np.nan_to_num(vals)):  # a sector with emissions in some year (NaN: a year the scenario lacks)
                         add(scen, str(region), f"Emissions|{pid}|{sec}", "t/yr", vals)
             add(scen, str(region), f"Baseline Emissions|{pid}", "t/yr", cmp["baseline_total"].sel(scenario=s, pollutant=p).values)
             add(scen, str(region), f"Emission Reduction|{pid}", "t/yr", cmp["reduction_total"].sel(scenario=s, pollutant=p).values)
             for c in cmp["measure_category"].values:
                 vals = cmp["reduction_by_category"].sel(scenario=s, pollutant=p, measure_category=c).values
-                if not np.any(vals):
+                if not np.any(np.nan_to_num(vals)):
                     continue
                 add(scen, str(region), f"Emission Reduction|{pid}|{c}", "t/yr", vals)
         if "concentration_projected" in cmp:
