@@ -146,3 +146,10 @@ def test_a_sewage_capacity_in_wan_m3_per_day_is_the_same_as_in_cubic_metres(tmp_
     got = sim.run(str(path)).dataset
     np_red = got["reduction"].sel(measure="urban-sewage") - ref["reduction"].sel(measure="urban-sewage")
     assert float(abs(np_red).max()) <= 1e-9 * float(abs(ref["reduction"].sel(measure="urban-sewage")).max())
+
+
+def test_one_year_twice_in_a_schedule_is_refused(tmp_path: Path) -> None:
+    """{2023: 40%, 2023年: 90%} is one year twice once read: refused (YAML's own duplicate rule), not merged silently."""
+    path = _ankang_with(tmp_path, "schedule: {2023: 60%, 2025: 100%}      #", "schedule: {2023: 40%, 2023年: 90%, 2025: 100%}      #")
+    res = CliRunner().invoke(main, ["run", str(path), "--no-figures"])
+    assert res.exit_code == 2 and "year 2023 is given twice" in res.stderr and "schedule" in res.stderr

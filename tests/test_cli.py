@@ -199,7 +199,9 @@ def test_init_gives_a_pinyin_id_to_a_chinese_name(env):
     res = CliRunner().invoke(main, ["init", "某县", "--out", "a"])
     assert res.exit_code == 0, res.output
     assert (env / "a" / "mouxian.yaml").is_file() and (env / "a" / "inventories" / "mouxian-2025.csv").is_file()
-    assert "id: mouxian" in (env / "a" / "mouxian.yaml").read_text(encoding="utf-8")
+    import sim
+
+    assert sim.load_scenario(str(env / "a" / "mouxian.yaml")).id == "mouxian"
     # a second Chinese-named county in the same folder gets its own id
     res = CliRunner().invoke(main, ["init", "另一县", "--out", "a"])
     assert res.exit_code == 0, res.output
@@ -224,4 +226,13 @@ def test_init_writes_any_name_as_the_name(env, name):
     scen = sim.load_scenario(str(env / "s" / "x.yaml"))
     assert scen.region == name and scen.name == f"{name}减排措施可达性评估"
     res = CliRunner().invoke(main, ["run", "s/x.yaml", "--no-figures"])
+    assert res.exit_code == 0, res.output
+
+
+@pytest.mark.parametrize("sid", ["610900", "2025", "yes"])
+def test_init_writes_an_id_yaml_would_read_as_a_number_as_text(env, sid):
+    """--id 610900 (a region code) is written quoted: the starter runs (it once read as a number)."""
+    res = CliRunner().invoke(main, ["init", "安康市", "--id", sid, "--out", "n"])
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(main, ["run", f"n/{sid}.yaml", "--no-figures"])
     assert res.exit_code == 0, res.output

@@ -128,3 +128,15 @@ def test_batch_refuses_bad_workers(workers):
     with pytest.raises(InputError) as err:
         sim.batch([ANKANG], workers=workers)
     assert err.value.problems[0].path == "workers"
+
+
+def test_a_mapping_with_extends_is_told_its_own_mistakes_without_a_parents_line(monkeypatch):
+    """A mistake in the mapping itself is not reported at a line of the parent file it extends."""
+    import yaml
+
+    monkeypatch.chdir(ROOT / "scenarios")
+    costs = yaml.safe_load((ROOT / "scenarios" / "ankang-2025-costs.yaml").read_text(encoding="utf-8"))
+    with pytest.raises(InputError) as err:
+        sim.run({**costs, "name": 5})
+    (p,) = [p for p in err.value.problems if p.path == "name"]
+    assert "ankang-2025.yaml" not in str(p.file) and p.line is None

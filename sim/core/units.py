@@ -85,7 +85,7 @@ def _define_wan_yi(text: str) -> None:
             continue
 
 
-_SUPERSCRIPT = {"2": "²", "3": "³", "-1": "⁻¹"}
+_SUPERSCRIPT = {"2": "²", "3": "³", "-1": "⁻¹", "-2": "⁻²", "-3": "⁻³"}
 
 
 def shown(unit: str) -> str:

@@ -330,6 +330,22 @@ class Measure(_Strict):
 
     _id = field_validator("id")(classmethod(lambda cls, v: _check_id(v)))
     _type = field_validator("type", mode="before")(classmethod(lambda cls, v: _enum("type", v)))
+
+    @field_validator("schedule", mode="before")
+    @classmethod
+    def _schedule_years(cls, v: Any) -> Any:
+        """Two keys that are one year once read (2023 and 2023年) would keep only the last, silently."""
+        if isinstance(v, dict):
+            seen: dict[Any, Any] = {}
+            for k in v:
+                try:
+                    y = _year(k)
+                except ValueError:
+                    continue  # said by the key's own check
+                if y in seen:
+                    raise ValueError(f"year {y} is given twice ({seen[y]!r} and {k!r}); keep one")
+                seen[y] = k
+        return v
     _qty = field_validator("quantity", "potential", "unit_size", mode="before")(classmethod(lambda cls, v: None if v is None else _quantity_text(v)))
 
     @field_validator("efficiency", "ef", "removal", "c_in", "c_out", mode="before")

@@ -40,7 +40,7 @@ _SCENARIO = """\
 # 2. List the plan's measures and targets below, each with the plan's wording in `source`.
 # 3. `ersim run {file}` prints the reductions and target margins.
 name: {title_yaml}
-id: {slug}
+id: {slug_yaml}
 region: {name_yaml}
 base_year: {base}
 years: [{y1}, {y2}]
@@ -131,5 +131,5 @@ def write_starter(name: str, out: str | Path = ".", base_year: int = 2025, years
     # quoted YAML scalars (JSON strings are): a name with ': ', '#' or a quote stays the name
     scen.write_text(_SCENARIO.format(name_yaml=json.dumps(name, ensure_ascii=False),
                                      title_yaml=json.dumps(f"{name}减排措施可达性评估", ensure_ascii=False),
-                                     name_line=" ".join(name.split()), slug=slug, base=base_year, y1=years[0], y2=years[1], file=scen.as_posix()), encoding="utf-8")
+                                     name_line=" ".join(name.split()), slug=slug, slug_yaml=json.dumps(slug), base=base_year, y1=years[0], y2=years[1], file=scen.as_posix()), encoding="utf-8")
     return [scen, inv_csv, inv_xlsx]

@@ -157,6 +157,8 @@ def extend_mapping(data: dict[str, Any], path: Path) -> tuple[dict[str, Any], Li
     if "id" not in data:
         merged.pop("id", None)
     merged.pop("variants", None)
+    # what the mapping sets has no line: its problems are said at the mapping, never at a parent's line
+    mlines = {k: v for k, v in mlines.items() if k and k[0] not in data}
     return merged, LineMap(str(path), mlines)
 
 
@@ -167,10 +169,10 @@ def _load_parent(path: str | Path, ref: Any, lines: LineMap, at: tuple[Any, ...]
     file, variant = split_ref(ref)
     target = Path(path) if str(file) in ("", ".") else (file if file.is_absolute() else Path(path).parent / file)
     if not target.is_file():
-        raise InputError(lines.problem(at, f"extends: file {str(file)!r} not found (relative to {Path(path).parent})"))
+        raise InputError(lines.problem(at, f"file {str(file)!r} not found (relative to {Path(path).parent})"))
     pdata, plines = resolve(target, variant, stack)
     if not isinstance(pdata, dict):
-        raise InputError(lines.problem(at, f"extends: {ref!r} is not a scenario mapping"))
+        raise InputError(lines.problem(at, f"{ref!r} is not a scenario mapping"))
     inv = pdata.get("inventory")
     if isinstance(inv, str) and not Path(inv).is_absolute():
         # keep the parent's inventory where the parent said it is, seen from the child's folder
