@@ -13,6 +13,7 @@ from sim.cli.errors import handled
 from sim.core import safe
 from sim.core.errors import InputError
 from sim.core.seeds import SEED_MAX
+from sim.model.options import TIME_LIMIT_MIN
 
 
 class _Group(click.Group):
@@ -177,7 +178,7 @@ def init_cmd(name: str, out: str, base_year: int, scen_id: str | None) -> None:
 @click.option("--pollutant", help="Pollutant of the MACC chart (default: the first targeted one).")
 @click.option("--out", type=click.Path(file_okay=False), help="Folder for the mix, tables and charts (default outputs/<scenario>/solve-<id>).")
 @click.option("--gap", type=click.FloatRange(min=0), default=1e-2, show_default=True, help="Relative MIP gap for whole projects.")
-@click.option("--time-limit", type=click.FloatRange(min=0.1), default=60.0, show_default=True, help="Seconds for HiGHS.")
+@click.option("--time-limit", type=click.FloatRange(min=TIME_LIMIT_MIN), default=60.0, show_default=True, help="Seconds for HiGHS.")
 @handled
 def solve_cmd(scenario: str, pollutant: str | None, out: str | None, gap: float, time_limit: float) -> None:
     """Least-cost mix of candidate measures meeting every target (exit 3 when infeasible, or when the

@@ -12,10 +12,12 @@ from typing import Any
 from sim.core.errors import InputError, Problem
 from sim.core.seeds import SEED_MAX
 
-__all__ = ["KEEP", "checked"]
+__all__ = ["KEEP", "TIME_LIMIT_MIN", "checked"]
 
 #: what a Monte Carlo run keeps: every sample, or p5/p50/p95 only
 KEEP = ("samples", "quantiles")
+#: shortest time limit of the solver, seconds
+TIME_LIMIT_MIN = 0.1
 
 
 _BAD = object()  # what a check returns for a value it refuses
@@ -59,8 +61,8 @@ _OPTIONS: dict[str, tuple[Callable[[Any], Any], Callable[[], str]]] = {
             lambda: "must be a number >= 0 (the relative optimality gap, e.g. 0.01)"),
     "workers": (lambda v: None if v is None else int(v) if _whole(v) and v >= 1 else _BAD,
                 lambda: "must be a whole number of processes >= 1, or None for one per core"),
-    "time_limit": (lambda v: None if v is None else float(v) if _number(v) and v > 0 else _BAD,
-                   lambda: "must be a number of seconds > 0, or None for no limit"),
+    "time_limit": (lambda v: None if v is None else float(v) if _number(v) and v >= TIME_LIMIT_MIN else _BAD,
+                   lambda: f"must be a number of seconds >= {TIME_LIMIT_MIN}, or None for no limit"),
 }
 
 
@@ -69,7 +71,7 @@ def checked(**given: Any) -> dict[str, Any]:
 
     Known options: samples (whole number >= 0), seed (None or 0..SEED_MAX), keep (KEEP),
     attribution (None, sequential or shapley, or a Chinese alias), gap (number >= 0),
-    time_limit (None or a number > 0), n (whole number >= 2), workers (None or a whole number >= 1).
+    time_limit (None or a number >= TIME_LIMIT_MIN), n (whole number >= 2), workers (None or a whole number >= 1).
     InputError lists every bad one.
     """
     out: dict[str, Any] = {}
