@@ -111,7 +111,7 @@ def test_a_year_that_is_not_one_says_how_to_write_it(tmp_path: Path, old: str, n
     assert res.exit_code == 2 and expect in res.stderr and "Input should be" not in res.stderr
 
 
-@pytest.mark.parametrize("text", ["kg/万:立方米", "万:立方米", "亿!吨", "kg/万{立方米"])
+@pytest.mark.parametrize("text", ["kg/万:立方米", "万:立方米", "亿!吨", "kg/万{立方米", "万=m", "万dimensionless", "万"])
 def test_wan_yi_before_a_name_pint_cannot_define_is_an_unknown_unit(text: str) -> None:
     """万 or 亿 before text that is no unit name ('万:立方米', found by the mutated-inventory
     property) is an unknown unit, not pint's DefinitionSyntaxError (an internal error)."""
@@ -124,6 +124,7 @@ def test_wan_yi_before_a_name_pint_cannot_define_is_an_unknown_unit(text: str) -
 
 @pytest.mark.parametrize(("text", "base"), [
     ("1 万m3", 1e4), ("1 万m³", 1e4), ("1.5 万m3", 1.5e4), ("1 亿m3", 1e8), ("1 万Nm3", 1e4), ("2 万立方米", 2e4),
+    ("1 万m^3", 1e4), ("1 万m**3", 1e4), ("1 亿m^3", 1e8),
 ])
 def test_wan_yi_before_a_power_scales_the_whole_unit(text: str, base: float) -> None:
     """万m3 is 10^4 m³ (as 万立方米), not (10^4 m)³ = 10^12 m³: the power belongs to the unit 万 scales."""
@@ -153,3 +154,17 @@ def test_one_year_twice_in_a_schedule_is_refused(tmp_path: Path) -> None:
     path = _ankang_with(tmp_path, "schedule: {2023: 60%, 2025: 100%}      #", "schedule: {2023: 40%, 2023年: 90%, 2025: 100%}      #")
     res = CliRunner().invoke(main, ["run", str(path), "--no-figures"])
     assert res.exit_code == 2 and "year 2023 is given twice" in res.stderr and "schedule" in res.stderr
+
+
+@pytest.mark.parametrize(("text", "unit", "value"), [
+    ("1 t/(万t·a)", "1/a", 1e-4), ("1 万辆·a", "辆*a", 1e4), ("1 g/(万kWh·a)", "g/(kWh*a)", 1e-4), ("1 万km^2", "km**2", 1e4),
+])
+def test_wan_yi_in_a_compound_unit_on_first_use(text: str, unit: str, value: float) -> None:
+    """万X inside a compound unit, in a fresh process (万X is defined on first use): the same
+    value whatever was parsed before (万t·a was once defined whole and never usable)."""
+    import subprocess
+    import sys
+
+    code = f"from sim.core.units import parse_quantity; print(parse_quantity({text!r}).to({unit!r}).magnitude)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert float(out) == pytest.approx(value, rel=1e-12)

@@ -56,13 +56,16 @@ _NM3 = re.compile(r"Nm\*\*3|Nm3")
 # full-width forms typed with a Chinese input method (５％, ／, ＊) and the ideographic space
 _FULLWIDTH = {**{c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}, 0x3000: 0x20}
 # 万X / 亿X: the unit X that follows, with its power (万m3 is 10^4 m³, never (10^4 m)³)
-_WAN_YI = re.compile(r"([万亿])([^\s*/()0-9.+\-^²³]+)([23²³]?)(?![0-9])")
+# the unit is a word (letters or CJK, no digits, operators or separators) and an optional power
+# written 3, ^3, **3 or ³
+_WAN_YI = re.compile(r"([万亿])([^\W\d²³¹⁰-⁹]+)(?:(?:\^|\*\*)?([23])|([²³]))?(?![0-9])")
 _POWER_DIGIT = {"²": "2", "³": "3"}
 
 
 def _wan_yi_name(m: re.Match[str]) -> str:
-    """The unit name of a 万/亿 match: ``万m³`` -> ``万m3`` (the name it is defined under)."""
-    return m.group(1) + m.group(2) + _POWER_DIGIT.get(m.group(3), m.group(3))
+    """The unit name of a 万/亿 match: ``万m³``, ``万m^3`` -> ``万m3`` (the name it is defined under)."""
+    power = m.group(3) or _POWER_DIGIT.get(m.group(4) or "", "")
+    return m.group(1) + m.group(2) + power
 
 
 def halfwidth(text: str) -> str:
@@ -76,10 +79,13 @@ def _define_wan_yi(text: str) -> None:
         name = _wan_yi_name(m)
         base = normalise_unit_text(name[1:])  # the unit and its power: 'm3' -> 'm**3'
         factor = "10000" if m.group(1) == "万" else "100000000"
+        if not name.isidentifier():
+            continue
         try:  # pint raises many types on text that is no unit ('万{立方米', '万:立方米'): the parse then says so
             if name in ureg:
                 continue
-            ureg.Unit(base)
+            if ureg.Unit(base).dimensionless:  # 万 of a pure number is no unit
+                continue
             ureg.define(f"{name} = {factor} * ({base})")
         except Exception:
             continue
