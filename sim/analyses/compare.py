@@ -179,10 +179,15 @@ def waterfall_table(cmp: xr.Dataset, a: str, b: str, pollutant: str, year: int) 
     return pd.DataFrame(rows)
 
 
-def last_years(cmp: xr.Dataset) -> dict[str, int]:
-    """Each scenario's last year (scenarios of different plans may end in different years)."""
+def scenario_years(cmp: xr.Dataset) -> dict[str, list[int]]:
+    """The years each scenario has (scenarios of different plans may cover different years)."""
     has = cmp["emissions_total"].notnull().any("pollutant")
-    return {str(s): int(cmp["year"].values[np.nonzero(has.sel(scenario=s).values)[0][-1]]) for s in cmp["scenario"].values}
+    return {str(s): [int(y) for y in cmp["year"].values[has.sel(scenario=s).values]] for s in cmp["scenario"].values}
+
+
+def last_years(cmp: xr.Dataset) -> dict[str, int]:
+    """Each scenario's last year."""
+    return {s: years[-1] for s, years in scenario_years(cmp).items()}
 
 
 def at_last_year(cmp: xr.Dataset, name: str) -> xr.DataArray:

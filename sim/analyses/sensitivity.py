@@ -18,6 +18,7 @@ import pandas as pd
 
 from sim.core.errors import InputError, Problem
 from sim.core.uncertainty import ppf
+from sim.core.units import shown
 from sim.model.compile import Model
 
 __all__ = ["margin_function", "morris", "sobol", "tornado", "uncertain_inputs", "validate"]
@@ -97,8 +98,6 @@ def tornado(model: Model, target: str) -> pd.DataFrame:
         x[2 * j + 1, col[name]] = p.high
     _, _, req, ach = evaluate_rows(model, x)
     m = ach[:, ti] - req[:, ti]
-    from sim.core.units import shown
-
     df = pd.DataFrame({
         "input": names, "label": _labels(model, names),
         "low": [model.params[n].low for n in names], "high": [model.params[n].high for n in names],
@@ -154,6 +153,7 @@ def morris(model: Model, target: str, trajectories: int = 64, levels: int = 4, s
     res = analyze.analyze(problem, u, y, num_levels=levels, seed=seed)
     df = pd.DataFrame({"input": names, "label": _labels(model, names), "mu_star": res["mu_star"],
                        "mu_star_conf": res["mu_star_conf"], "sigma": res["sigma"]})
+    df["margin_unit"] = margin_unit(model, target)  # mu, mu_star and sigma are in the margin's unit
     return df.sort_values("mu_star", ascending=False).reset_index(drop=True)
 
 
@@ -169,6 +169,4 @@ def run_method(model: Model, method: str, target: str, n: int, seed: int) -> Any
         return tornado(model, target)
     if method == "sobol":
         return sobol(model, target, n, seed)  # indices: shares of the variance, no unit
-    df = morris(model, target, n, seed=seed)
-    df["margin_unit"] = margin_unit(model, target)  # mu, mu_star and sigma are in the margin's unit
-    return df
+    return morris(model, target, n, seed=seed)

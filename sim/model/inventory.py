@@ -273,7 +273,7 @@ def read_inventory(path: str | Path) -> tuple[list[dict[str, Any]], LineMap, str
         elif c.startswith(("ef:", "emissions:")) and canonical_pollutant(c.partition(":")[2]) is None:
             pol = c.partition(":")[2]  # said once, for the column, not once per pool
             problems.append(Problem(f"unknown pollutant {pol!r}{did_you_mean(pol, list(POLLUTANTS))}; valid: {', '.join(POLLUTANTS)}",
-                                    name, 1, f"{(sheet + '!' + _column_letter(n) + '1 ') if sheet is not None else ''}{shown[c]}"))
+                                    name, 1, f"{at(c, 1)}{shown[c]}"))
     if problems:
         raise InputError(problems)
     pools: list[dict[str, Any]] = []

@@ -198,12 +198,11 @@ def print_comparison(cmp, tabs, waterfalls, console: Console | None = None) -> N
                 row.append(cell)
             t.add_row(*row)
         con.print(t)
-    from sim.analyses.compare import last_year_label, last_years
+    from sim.analyses.compare import last_year_label, last_years, scenario_years
 
     when, final = last_year_label(cmp), last_years(cmp)
     heads = labels if when != "末年" else [f"{s} ({final[s]}年)" for s in labels]
-    spans = {s: [int(y) for y, e in zip(cmp["year"].values, cmp["emissions_total"].sel(scenario=s).isnull().all("pollutant").values,
-                                       strict=True) if not e] for s in labels}
+    spans = scenario_years(cmp)
     if len({(v[0], v[-1]) for v in spans.values() if v}) > 1:
         con.print("注意：各情景的年份不同（" + "；".join(f"{s} {v[0]}—{v[-1]}年" for s, v in spans.items() if v)
                   + "），分类和分措施减排量取各情景的末年；情景没有的年份显示为“—”，也不画该年的瀑布图。", highlight=False)
