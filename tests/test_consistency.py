@@ -154,11 +154,12 @@ def test_coefficient_overrides_get_the_checks_of_table_rows(tmp_path: Path) -> N
     m = {"id": "ctl", "type": "control", "pool": "coal", "share": "50%", "efficiency": {"NOx": key}}
     bad = {key: {"value": 1.5, "unit": "1", "source": "测试"}}
     msgs = _problems(_scenario(tmp_path, measures=[m], coefficients=bad))
-    assert any("efficiency must lie between 0% and 100%, got 150%" in x and "measures[0].efficiency.NOx" in x for x in msgs), msgs
+    # said at the override, naming the measure whose efficiency it makes 150%
+    assert any(f"coefficients.{key}.value" in x and "NOx efficiency of measure 'ctl'" in x and "is 150%" in x for x in msgs), msgs
     # the range too: 80% central, but a high end of 120%
     bad = {key: {"value": 0.8, "low": 0.5, "high": 1.2, "unit": "1", "source": "测试"}}
     msgs = _problems(_scenario(tmp_path, measures=[m], coefficients=bad))
-    assert any("got 120%" in x for x in msgs), msgs
+    assert any(f"coefficients.{key}.high" in x and "is 120% at the high end of its range" in x for x in msgs), msgs
     bad = {key: {"value": 0.8, "low": 0.0, "high": 0.9, "distribution": "lognormal", "unit": "1", "source": "测试"}}
     msgs = _problems(_scenario(tmp_path, measures=[m], coefficients=bad))
     assert any("lognormal range needs low > 0" in x and f"coefficients.{key}.low" in x for x in msgs), msgs

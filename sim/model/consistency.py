@@ -144,10 +144,16 @@ RULES: dict[str, Rule] = _rules(
     ("override-unit", "coefficients.<key>.unit", "a unit of the library coefficient's dimension", R,
      "'{unit}' does not convert to '{library_unit}', the unit of {key!r} in the library ({table}); give the value in "
      "'{library_unit}' or a unit that converts to it"),
+    ("override-parent-unit", "coefficients.<key>.unit", "a unit of the dimension the parent scenario gives the key", R,
+     "'{unit}' does not convert to '{parent_unit}', the unit of {key!r} in the parent scenario ({at}); give the value in "
+     "'{parent_unit}' or a unit that converts to it"),
     ("override-unknown", "coefficients.<key>", "a key of the library, or one the scenario uses", R,
      "coefficient {key!r} is neither in the library nor used by the scenario, so this override changes nothing{hint}"),
     ("override-range", "coefficients.<key>", "finite low <= value <= high", R, "{what}"),
     ("override-lognormal", "coefficients.<key>.low", "low > 0", R, "a lognormal range needs low > 0, got {got}"),
+    ("override-efficiency", "coefficients.<key>.value", "0% to 100% where it is a measure's efficiency", R,
+     "with this override the {pollutant} efficiency of measure {measure!r} ({at}) is {got}; an efficiency lies between "
+     "0% and 100% (95% is value 95 with unit '%', or value 0.95 with unit '1')"),
     # ---- scenario structure ------------------------------------------------------------------
     ("remove-without-extends", "remove_measures, remove_targets", "only with 'extends' (or in a variant)", R,
      "{key} only drops entries of a parent scenario; this scenario has no 'extends'"),
@@ -537,11 +543,22 @@ def _values(model: Model, f: Findings, x: np.ndarray | None = None) -> None:
         seen: set[tuple[int, int]] = set()
         for t in range(sv.shape[1]):
             v = sv[:, t]
-            bad = v[(v < 0) | (v > 1) | ~np.isfinite(v)]
+            bad = np.nonzero((v < 0) | (v > 1) | ~np.isfinite(v))[0]
             jm, pm = int(rows[t]), int(cols[t])
             if len(bad) and (jm, pm) not in seen:
                 seen.add((jm, pm))
-                f.add("efficiency-range", lines, ("measures", jm, "efficiency", model.pollutants[pm]), got=_pct(float(bad[0])))
+                path = ("measures", jm, "efficiency", model.pollutants[pm])
+                got = _pct(float(v[bad[0]]))
+                # values of the scenario itself (not a sweep's points): said at the override behind them
+                key = _overridden_key(model, int(eff_idx[t])) if x is None else None
+                if key is None:
+                    f.add("efficiency-range", lines, path, got=got)
+                else:  # said at the override that makes it so, not where the key is used (perhaps another file)
+                    end = ("value", "low", "high")[int(bad[0])]
+                    file, line = lines.where(path)
+                    f.add("override-efficiency", lines, ("coefficients", key, end), pollutant=model.pollutants[pm],
+                          measure=model.measures[jm], at=f"{Path(file).name}:{line}" if line else Path(file).name,
+                          got=got if end == "value" else f"{got} at the {end} end of its range")
     std = np.nonzero(model.kind == engine.STANDARD)[0]
     if len(std):
         idx, rows, cols = model._layout("newef")
@@ -554,6 +571,23 @@ def _values(model: Model, f: Findings, x: np.ndarray | None = None) -> None:
             if old > 0 and new >= old * (1 - 1e-9):
                 f.add("standard-looser", lines, ("measures", jm, "ef", model.pollutants[pm]), measure=model.measures[jm],
                       pollutant=model.pollutants[pm], new=new, old=old, pool=model.pools[k])
+
+
+def _overridden_key(model: Model, slot: int) -> str | None:
+    """The first coefficient the scenario overrides among those the slot's value rests on."""
+    overrides = model.scenario.coefficients
+    if not overrides:
+        return None
+    for s, term in model.terms:
+        if s != slot:
+            continue
+        for key in term.keys:
+            if key in overrides:
+                return key
+            for base in model.library.dependencies(key):
+                if base in overrides:
+                    return base
+    return None
 
 
 def check(model: Model, x: np.ndarray | None = None) -> Findings:

@@ -71,6 +71,8 @@ def _merge(parent: dict[str, Any], plines: dict[tuple[Any, ...], Any], child: di
             out[key] = merged
             lines.update(mlines)
         elif key in _MERGED_BY_KEY and isinstance(value, dict) and isinstance(out.get(key), dict):
+            if key == "coefficients":
+                problems.extend(_unit_changes(out[key], lines, value, clines))
             out[key] = {**out[key], **value}
             lines.update(_rekey(clines, (key,), (key,)))
         else:
@@ -106,6 +108,31 @@ def _merge(parent: dict[str, Any], plines: dict[tuple[Any, ...], Any], child: di
     if problems:
         raise InputError(problems)
     return out, lines
+
+
+def _unit_changes(parent: dict[str, Any], plines: dict[tuple[Any, ...], Any], child: dict[str, Any],
+                  clines: dict[tuple[Any, ...], Any]) -> list[Problem]:
+    """A child's redefinition of a coefficient its parent defines, in a unit of another dimension:
+    refused at the child's unit (not where the key is used, perhaps in another file)."""
+    from sim.core.units import parse_unit
+    from sim.model.consistency import RULES
+
+    out = []
+    for key, c in child.items():
+        p = parent.get(key)
+        if not (isinstance(c, dict) and isinstance(p, dict) and isinstance(c.get("unit"), str) and isinstance(p.get("unit"), str)):
+            continue
+        try:
+            same = parse_unit(c["unit"]).dimensionality == parse_unit(p["unit"]).dimensionality
+        except Exception:  # an unknown unit is reported by the coefficient's own check
+            continue
+        if not same:
+            pfile, pline = plines.get(("coefficients", key, "unit"), plines.get(("coefficients", key), ("", None)))
+            file, line = clines.get(("coefficients", key, "unit"), clines.get(("coefficients", key), ("", None)))
+            at = f"{Path(pfile).name}:{pline}" if pline else Path(pfile).name
+            msg = RULES["override-parent-unit"].text(unit=c["unit"], parent_unit=p["unit"], key=key, at=at)
+            out.append(Problem(msg, file or None, line, f"coefficients.{key}.unit"))
+    return out
 
 
 def resolve(path: str | Path, variant: str | None = None, _stack: tuple[tuple[str, str | None], ...] = ()) -> tuple[Any, LineMap]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import ast
 import base64
-import hashlib
 import json
 import os
 import secrets
@@ -119,26 +118,6 @@ def _quantity_unit(text: str) -> tuple[float, str]:
     return float(q.magnitude), (f"{q.units:~}" if not q.unitless else "")
 
 
-def _scenario_ref(result: Result) -> str | None:
-    """The scenario file (absolute, ``#variant``) when every file of its chain is unchanged since the run."""
-    man = result.manifest or {}
-    scen = result.scenario
-    if not scen._path:
-        return None
-    chain = man.get("scenario_chain_sha256") or ({scen._path: man.get("scenario_sha256")} if man.get("scenario_sha256") else {})
-    if not chain:
-        return None
-    for f, sha in chain.items():
-        p = Path(f)
-        if not p.is_file() or sha is None or hashlib.sha256(p.read_bytes()).hexdigest() != sha:
-            return None
-    inv, inv_sha = man.get("inventory_file"), man.get("inventory_sha256")
-    if inv and inv_sha and (not Path(inv).is_file() or hashlib.sha256(Path(inv).read_bytes()).hexdigest() != inv_sha):
-        return None
-    path = str(Path(scen._path).resolve())
-    return f"{path}#{scen._variant}" if scen._variant else path
-
-
 def explore_data(result: Result, lang: str = "zh") -> dict[str, Any]:
     """Everything the page needs, JSON-ready: model arrays, expressions, controls, the run's numbers."""
     from sim.store.record import scenario_document
@@ -219,7 +198,7 @@ def explore_data(result: Result, lang: str = "zh") -> dict[str, Any]:
         "lang": lang,
         "run_id": result.run_id,
         "scenario": {"name": scen.name, "id": scen.slug, "region": scen.region, "base_year": scen.base_year,
-                     "ref": _scenario_ref(result), "doc": doc},
+                     "doc": doc},
         "pools": [{"id": pid, "name": model.pool_names[k], "unit": model.pool_units[k], "activity0": float(model.activity0[k]),
                    "growth": col[f"growth:{pid}"]} for k, pid in enumerate(model.pools)],
         "pollutants": [{"id": p, "name": NAMES_ZH.get(p, p) if lang == "zh" else p} for p in model.pollutants],

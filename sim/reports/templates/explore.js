@@ -363,7 +363,7 @@
       .map(function (c) { return { path: c.path, value: getPath(c.path), run: c.value }; });
   }
 
-  // ---- save as scenario: a YAML variant extending the run's scenario ----------------------
+  // ---- save as scenario: the run's whole scenario with the page's changes ------------------
   function fmt(v) { return String(v); }
   function q(s) { return JSON.stringify(String(s)); }
 
@@ -410,26 +410,19 @@
   }
 
   function yaml() {
+    // the whole scenario of the run with the changes applied: the file runs wherever it is
+    // saved, without the run's scenario file (a page is emailed; paths are the sender's)
     var ch = changes(), lines = [], zh = D.lang === "zh";
     var name = D.scenario.name + (zh ? "（情景推演）" : " (what-if)");
-    lines.push("# " + (zh ? "由 ersim explore 生成：在运行 " + D.run_id + " 的基础上修改的设置" : "written by ersim explore: settings changed from run " + D.run_id));
-    if (D.scenario.ref) {
-      lines.push("extends: " + q(D.scenario.ref));
-      lines.push("id: " + q(D.scenario.id + "-whatif"));
-      lines.push("name: " + q(name));
-      ["measures", "coefficients", "targets", "inventory"].forEach(function (key) {
-        if (!(key in ch)) return;
-        if (key === "coefficients") {
-          lines.push("coefficients:");
-          Object.keys(ch.coefficients).forEach(function (k) { lines.push("  " + q(k) + ": " + JSON.stringify(ch.coefficients[k])); });
-        } else {
-          lines.push(key + ":");
-          ch[key].forEach(function (e) { lines.push("  - " + JSON.stringify(e)); });
-        }
-      });
-      return lines.join("\n") + "\n";
-    }
-    // the scenario file is not available (or changed since the run): the whole scenario of the run
+    lines.push("# " + (zh ? "由 ersim explore 生成：运行 " + D.run_id + "（情景 " + D.scenario.id + "）的完整情景，改动如下"
+                           : "written by ersim explore: the whole scenario of run " + D.run_id + " (scenario " + D.scenario.id + "), changed as follows"));
+    var diffs = changed();
+    if (!diffs.length) lines.push("#   " + (zh ? "（无改动）" : "(no changes)"));
+    diffs.forEach(function (d) {
+      var c = controlByPath[d.path];
+      function shown(v) { return c.unit === "%" ? fmt(Math.round(v * 1e8) / 1e6) + "%" : fmt(v) + (c.unit ? " " + c.unit : ""); }
+      lines.push("#   " + d.path.replace(/[\r\n]/g, " ") + ": " + shown(d.run) + " -> " + shown(d.value));
+    });
     var doc = JSON.parse(JSON.stringify(D.scenario.doc));
     doc.id = D.scenario.id + "-whatif";
     doc.name = name;
