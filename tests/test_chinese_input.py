@@ -111,7 +111,8 @@ def test_a_year_that_is_not_one_says_how_to_write_it(tmp_path: Path, old: str, n
     assert res.exit_code == 2 and expect in res.stderr and "Input should be" not in res.stderr
 
 
-@pytest.mark.parametrize("text", ["kg/万:立方米", "万:立方米", "亿!吨", "kg/万{立方米", "万=m", "万dimensionless", "万"])
+@pytest.mark.parametrize("text", ["kg/万:立方米", "万:立方米", "亿!吨", "kg/万{立方米", "万=m", "万dimensionless", "万",
+                                  "万吨,", "吨，", "t;", "万m3、"])
 def test_wan_yi_before_a_name_pint_cannot_define_is_an_unknown_unit(text: str) -> None:
     """万 or 亿 before text that is no unit name ('万:立方米', found by the mutated-inventory
     property) is an unknown unit, not pint's DefinitionSyntaxError (an internal error)."""
@@ -124,7 +125,7 @@ def test_wan_yi_before_a_name_pint_cannot_define_is_an_unknown_unit(text: str) -
 
 @pytest.mark.parametrize(("text", "base"), [
     ("1 万m3", 1e4), ("1 万m³", 1e4), ("1.5 万m3", 1.5e4), ("1 亿m3", 1e8), ("1 万Nm3", 1e4), ("2 万立方米", 2e4),
-    ("1 万m^3", 1e4), ("1 万m**3", 1e4), ("1 亿m^3", 1e8),
+    ("1 万m^3", 1e4), ("1 万m**3", 1e4), ("1 亿m^3", 1e8), ("1 万 m3", 1e4), ("2 万 立方米", 2e4), ("1 亿 m³", 1e8),
 ])
 def test_wan_yi_before_a_power_scales_the_whole_unit(text: str, base: float) -> None:
     """万m3 is 10^4 m³ (as 万立方米), not (10^4 m)³ = 10^12 m³: the power belongs to the unit 万 scales."""

@@ -92,6 +92,18 @@ def test_run_json(env):
     assert t["cod"]["status"] == "met"
 
 
+def test_attribution_takes_the_chinese_words_of_a_scenario(env):
+    """--attribution 沙普利 is --attribution shapley (as in a scenario's settings); a typo lists both."""
+    (env / "s.yaml").write_text(GOOD, encoding="utf-8")
+    zh = invoke("run", "s.yaml", "--json", "--attribution", "沙普利", "--out", "zh")
+    en = invoke("run", "s.yaml", "--json", "--attribution", "shapley", "--out", "en")
+    assert zh.exit_code == 0, zh.output
+    assert json.loads(zh.stdout)["targets"] == json.loads(en.stdout)["targets"]
+    assert json.loads((env / "zh" / "manifest.json").read_text(encoding="utf-8"))["settings"]["attribution"] == "shapley"
+    bad = CliRunner().invoke(main, ["run", "s.yaml", "--attribution", "沙普"])
+    assert bad.exit_code == 2 and "sequential" in bad.output and "shapley" in bad.output
+
+
 def test_schema_is_json_schema():
     res = invoke("schema")
     schema = json.loads(res.stdout)

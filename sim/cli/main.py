@@ -29,6 +29,23 @@ class _Group(click.Group):
             raise
 
 
+class _Aliased(click.Choice):
+    """A choice that also takes the Chinese words a scenario may use for it (``沙普利`` -> ``shapley``)."""
+
+    def __init__(self, field: str, choices: list[str]):
+        super().__init__(choices)
+        self.field = field
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from sim.model.scenario import ALIASES  # only when the option is given: pydantic is slow to import
+
+        text = str(value).strip()
+        for canonical, words in ALIASES[self.field].items():
+            if text in words:
+                text = canonical
+        return super().convert(text, param, ctx)
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @click.version_option(package_name="ersim")
@@ -50,7 +67,8 @@ def main(ctx: click.Context, debug: bool) -> None:
 @main.command("run")
 @click.argument("scenario", type=click.Path(dir_okay=False))
 @click.option("--out", type=click.Path(file_okay=False), help="Run folder (default outputs/<scenario>/<run-id>).")
-@click.option("--attribution", type=click.Choice(["sequential", "shapley"]), help="How overlapping measures share credit.")
+@click.option("--attribution", type=_Aliased("attribution", ["sequential", "shapley"]),
+              help="How overlapping measures share credit: sequential (顺序) or shapley (沙普利).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of tables.")
 @click.option("--samples", type=click.IntRange(min=0), default=0, show_default=True, help="Monte Carlo samples (Latin hypercube) of the uncertain inputs.")
 @click.option("--seed", type=click.IntRange(min=0, max=SEED_MAX), help="Seed of the draws (default: the scenario's settings.seed).")

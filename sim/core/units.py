@@ -56,9 +56,9 @@ _NM3 = re.compile(r"Nm\*\*3|Nm3")
 # full-width forms typed with a Chinese input method (５％, ／, ＊) and the ideographic space
 _FULLWIDTH = {**{c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}, 0x3000: 0x20}
 # 万X / 亿X: the unit X that follows, with its power (万m3 is 10^4 m³, never (10^4 m)³)
-# the unit is a word (letters or CJK, no digits, operators or separators) and an optional power
-# written 3, ^3, **3 or ³
-_WAN_YI = re.compile(r"([万亿])([^\W\d²³¹⁰-⁹]+)(?:(?:\^|\*\*)?([23])|([²³]))?(?![0-9])")
+# the unit is a word (letters or CJK, no digits, operators or separators), perhaps after a space
+# (万 m3 is 万m3), and an optional power written 3, ^3, **3 or ³
+_WAN_YI = re.compile(r"([万亿])[ \t]*([^\W\d²³¹⁰-⁹]+)(?:(?:\^|\*\*)?([23])|([²³]))?(?![0-9])")
 _POWER_DIGIT = {"²": "2", "³": "3"}
 
 
@@ -124,12 +124,18 @@ def normalise_unit_text(text: str) -> str:
     return out.strip()
 
 
+_SEPARATORS = re.compile(r"[,;、]")
+
+
 @lru_cache(maxsize=4096)
 def parse_unit(text: str) -> Any:
     """Parse a unit string (``'t/a'``, ``'吨'``, ``'kg/(辆·a)'``); raise UnitError if unknown."""
     if text is None or str(text).strip() in ("", "1", "-"):
         return ureg.dimensionless
-    _define_wan_yi(halfwidth(str(text)))
+    half = halfwidth(str(text))
+    if _SEPARATORS.search(half):  # pint's parser would drop it: '吨,' read as 吨
+        raise UnitError(f"unknown unit {text!r}: a unit holds no ',', ';' or '、' (one quantity per field)")
+    _define_wan_yi(half)
     try:
         q = ureg.Quantity(1, normalise_unit_text(str(text)))
     except Exception as exc:  # pint raises several unrelated types

@@ -191,6 +191,7 @@ def compile_model(scen: Scenario, library: Library) -> Model:
 
     # pools ---------------------------------------------------------------------------
     units: list[Any] = []
+    no_unit: set[int] = set()  # pools whose activity is a bare number its factors need a unit for
     for i, pool in enumerate(pools):
         if pool.activity is not None:
             q = parse_quantity(pool.activity)
@@ -219,6 +220,16 @@ def compile_model(scen: Scenario, library: Library) -> Model:
                 model.pool_units[i] = f"{unit:~}"
                 per = _unit_product((ef_unit, unit))
                 s = _scale_emission(per)
+            if s is None and pool.activity is not None and unit == _DIMENSIONLESS:
+                if i not in no_unit:  # one problem, not one per factor and per measure on the pool
+                    no_unit.add(i)
+                    try:  # the kind of unit the factor is per, e.g. 蒸吨 for t/(蒸吨*a)
+                        like = f" such as '{Q_(1.0, _T_PER_A / ef_unit).to_reduced_units().units:~}'"
+                    except Exception:
+                        like = ""
+                    cc.err(inv_lines, (i, "activity"), f"the activity {model.activity0[i]:g} has no unit, and the emission "
+                           f"factor of {pol} is in '{ef_unit:~}'; give the activity a unit{like}")
+                continue
             if s is None:
                 cc.err(inv_lines, (i, "ef", pol), f"emission factor in '{ef_unit:~}' times activity in '{unit:~}' gives '{per:~}', not tonnes per year")
                 continue
@@ -249,6 +260,9 @@ def compile_model(scen: Scenario, library: Library) -> Model:
             continue
         k = pidx[m.pool]
         model.src[j] = k
+        target = m.to if m.type == "switch" else m.replaced_by if m.type == "retire" else None
+        if k in no_unit or pidx.get(target or "") in no_unit:
+            continue  # its units rest on a pool whose activity lacks one (said at the pool)
         unit = units[k]
         user = f"measure {m.id}"
         if m.type != "treat" and m.quantity is not None:
