@@ -37,7 +37,8 @@ class _Aliased(click.Choice):
         self.field = field
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        from sim.model.scenario import ALIASES  # only when the option is given: pydantic is slow to import
+        # imported only when the option is given: pydantic is slow to import
+        from sim.model.scenario import ALIASES
 
         text = str(value).strip()
         for canonical, words in ALIASES[self.field].items():
