@@ -550,13 +550,13 @@ def _values(model: Model, f: Findings, x: np.ndarray | None = None) -> None:
                 path = ("measures", jm, "efficiency", model.pollutants[pm])
                 got = _pct(float(v[bad[0]]))
                 # values of the scenario itself (not a sweep's points): said at the override behind them
-                key = _overridden_key(model, int(eff_idx[t])) if x is None else None
-                if key is None:
+                override = _overridden_key(model, int(eff_idx[t])) if x is None else None
+                if override is None:
                     f.add("efficiency-range", lines, path, got=got)
                 else:  # said at the override that makes it so, not where the key is used (perhaps another file)
                     end = ("value", "low", "high")[int(bad[0])]
                     file, line = lines.where(path)
-                    f.add("override-efficiency", lines, ("coefficients", key, end), pollutant=model.pollutants[pm],
+                    f.add("override-efficiency", lines, ("coefficients", override, end), pollutant=model.pollutants[pm],
                           measure=model.measures[jm], at=f"{Path(file).name}:{line}" if line else Path(file).name,
                           got=got if end == "value" else f"{got} at the {end} end of its range")
     std = np.nonzero(model.kind == engine.STANDARD)[0]
