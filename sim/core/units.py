@@ -16,7 +16,7 @@ import pint
 
 from sim.core.errors import UnitError
 
-__all__ = ["Q_", "halfwidth", "normalise_unit_text", "parse_quantity", "parse_unit", "quantity_parts", "shown", "to_magnitude", "ureg"]
+__all__ = ["DIMENSIONLESS", "Q_", "halfwidth", "normalise_unit_text", "parse_quantity", "parse_unit", "quantity_parts", "shown", "to_magnitude", "ureg"]
 
 
 def _make_registry() -> Any:
@@ -33,6 +33,8 @@ def _make_registry() -> Any:
 
 ureg: Any = _make_registry()
 Q_ = ureg.Quantity
+#: the unit of a pure number (pint parses ``ureg.dimensionless`` again on every attribute access)
+DIMENSIONLESS = ureg.dimensionless
 
 _REPLACEMENTS: tuple[tuple[str, str], ...] = (
     ("·", "*"),
@@ -131,7 +133,7 @@ _SEPARATORS = re.compile(r"[,;、]")
 def parse_unit(text: str) -> Any:
     """Parse a unit string (``'t/a'``, ``'吨'``, ``'kg/(辆·a)'``); raise UnitError if unknown."""
     if text is None or str(text).strip() in ("", "1", "-"):
-        return ureg.dimensionless
+        return DIMENSIONLESS
     half = halfwidth(str(text))
     if _SEPARATORS.search(half):  # pint's parser would drop it: '吨,' read as 吨
         raise UnitError(f"unknown unit {text!r}: a unit holds no ',', ';' or '、' (one quantity per field)")
@@ -157,7 +159,7 @@ def _parse_text(value: str, default_unit: str | None) -> tuple[float, Any]:
     """Cached (magnitude, unit) of a quantity string; a fresh Quantity is built per call."""
     number, unit_text = _split_text(value)
     if not unit_text:
-        return number, parse_unit(default_unit) if default_unit else ureg.dimensionless
+        return number, parse_unit(default_unit) if default_unit else DIMENSIONLESS
     return number, parse_unit(unit_text)
 
 
@@ -178,10 +180,10 @@ def _parse_quantity(value: Any, default_unit: str | None = None) -> pint.Quantit
     if isinstance(value, bool):
         raise UnitError(f"expected a quantity, got {value!r}")
     if isinstance(value, (int, float)):
-        return Q_(float(value), parse_unit(default_unit) if default_unit else ureg.dimensionless)
+        return Q_(float(value), parse_unit(default_unit) if default_unit else DIMENSIONLESS)
     number, unit_text = _split_text(str(value))
     if not unit_text:
-        unit = parse_unit(default_unit) if default_unit else ureg.dimensionless
+        unit = parse_unit(default_unit) if default_unit else DIMENSIONLESS
         return Q_(number, unit)
     return Q_(number, parse_unit(unit_text))
 

@@ -17,7 +17,7 @@ import pint
 
 from sim.core.errors import InputError, Problem, UnitError, did_you_mean
 from sim.core.pollutants import POLLUTANTS, display
-from sim.core.units import Q_, parse_quantity, parse_unit, quantity_parts, ureg
+from sim.core.units import DIMENSIONLESS, Q_, parse_quantity, parse_unit, quantity_parts, ureg
 from sim.model import consistency
 from sim.model.air import PRECURSORS
 from sim.model.coefficients import Coefficient, Library
@@ -38,7 +38,6 @@ __all__ = ["KIND_CODES", "Model", "Param", "compile_model", "completion_high", "
 
 Unit = Any  # pint's unit classes (PlainUnit/Unit) differ between versions
 
-_DIMENSIONLESS = ureg.dimensionless  # the registry parses the name again on every attribute access
 _T_PER_A = ureg.Unit("t/a")
 _T = ureg.Unit("t")
 
@@ -53,7 +52,8 @@ class _Compiler:
         self.lines: LineMap = scen._lines or LineMap(scen._path or "<scenario>")
         self.inv_lines: LineMap = scen._inventory_lines or self.lines
         self.keys_used: list[str] = []
-        self.uses: dict[str, list[str]] = {}
+        self.uses: dict[str, list[str]] = {}  # key -> who uses it; its keys are keys_used, in order
+        self.unverified: dict[str, list[str]] = {}  # key -> the base keys of basis U it rests on
         self.warnings: list[str] = []
 
     def err(self, where: LineMap, path: tuple[Any, ...], msg: str) -> None:
@@ -77,14 +77,15 @@ class _Compiler:
                 c: Coefficient = self.lib[text]
                 keys[text] = keys.get(text, 0) + 1
                 units.append(c.unit)
-                if text not in self.keys_used:
+                if text not in self.uses:  # first use: the key and the unverified coefficients it rests on
                     self.keys_used.append(text)
-                self.uses.setdefault(text, []).append(user)
-                for b in self.lib.dependencies(text):
-                    if self.lib[b].basis == "U":
-                        msg = f"coefficient {b!r} is unverified (basis U); check it before relying on {user}"
-                        if msg not in self.warnings:
-                            self.warnings.append(msg)
+                    self.uses[text] = []
+                    self.unverified[text] = [b for b in self.lib.dependencies(text) if self.lib[b].basis == "U"]
+                self.uses[text].append(user)
+                for b in self.unverified[text]:
+                    msg = f"coefficient {b!r} is unverified (basis U); check it before relying on {user}"
+                    if msg not in self.warnings:
+                        self.warnings.append(msg)
                 continue
             try:
                 magnitude, q_unit = quantity_parts(text)
@@ -200,10 +201,10 @@ def compile_model(scen: Scenario, library: Library) -> Model:
             unit = q.units
             model.activity0[i] = float(q.magnitude)
         else:
-            unit = _DIMENSIONLESS
+            unit = DIMENSIONLESS
             model.activity0[i] = 1.0
         units.append(unit)
-        model.pool_units.append(_unit_text(unit) if unit != _DIMENSIONLESS else "")
+        model.pool_units.append(_unit_text(unit) if unit != DIMENSIONLESS else "")
         model.params[f"growth:{pool.id}"] = _param_from(f"growth:{pool.id}", pool.growth, f"{pool.name or pool.id} 增长率")
         for pol, spec in pool.ef.items():
             r = cc.factor(spec, inv_lines, (i, "ef", pol), f"pool {pool.id}")
@@ -220,7 +221,7 @@ def compile_model(scen: Scenario, library: Library) -> Model:
                 model.pool_units[i] = f"{unit:~}"
                 per = _unit_product((ef_unit, unit))
                 s = _scale_emission(per)
-            if s is None and pool.activity is not None and unit == _DIMENSIONLESS:
+            if s is None and pool.activity is not None and unit == DIMENSIONLESS:
                 if i not in no_unit:  # one problem, not one per factor and per measure on the pool
                     no_unit.add(i)
                     try:  # the kind of unit the factor is per, e.g. 蒸吨 for t/(蒸吨*a)
@@ -293,7 +294,7 @@ def compile_model(scen: Scenario, library: Library) -> Model:
                         if s is not None:
                             add(f"conv[{j}]", r[0] * s, r[1])
                 else:
-                    s = cc.scale(_DIMENSIONLESS, want, lines, (*path, "to"), f"moving '{unit:~}' into a pool counted in '{units[t]:~}' needs a 'conversion'; default 1")
+                    s = cc.scale(DIMENSIONLESS, want, lines, (*path, "to"), f"moving '{unit:~}' into a pool counted in '{units[t]:~}' needs a 'conversion'; default 1")
                     if s is not None:
                         add(f"conv[{j}]", s, {})
         elif m.type in ("retire", "switch"):
@@ -306,7 +307,7 @@ def compile_model(scen: Scenario, library: Library) -> Model:
                 r = cc.factor(spec, lines, (*path, "efficiency", pol), user)
                 if r is None:
                     continue
-                s = cc.scale(r[2], _DIMENSIONLESS, lines, (*path, "efficiency", pol), "efficiency")
+                s = cc.scale(r[2], DIMENSIONLESS, lines, (*path, "efficiency", pol), "efficiency")
                 if s is not None:
                     if not r[1] and not 0 <= r[0] * s <= 1:
                         cc.problems.append(consistency.problem("efficiency-range", lines, (*path, "efficiency", pol), got=f"{r[0] * s:.0%}"))
@@ -326,7 +327,7 @@ def compile_model(scen: Scenario, library: Library) -> Model:
                 add(f"newef[{j},{pol_idx[pol]}]", r[0] * s, r[1])
         if m.type == "treat" and m.quantity is not None:
             q = _water_flow(parse_quantity(m.quantity), cc, lines, (*path, "quantity"))
-            lf: tuple[float, dict[str, int], Unit] | None = (1.0, {}, _DIMENSIONLESS)
+            lf: tuple[float, dict[str, int], Unit] | None = (1.0, {}, DIMENSIONLESS)
             if m.load_factor is not None:
                 lf = cc.factor(m.load_factor, lines, (*path, "load_factor"), user)
             if lf is None:
@@ -362,7 +363,7 @@ def compile_model(scen: Scenario, library: Library) -> Model:
 
     for j, m in enumerate(scen.measures):
         if m.cost is not None:
-            _measure_cost(cc, model, j, m, units[model.src[j]] if m.pool in pidx else _DIMENSIONLESS)
+            _measure_cost(cc, model, j, m, units[model.src[j]] if m.pool in pidx else DIMENSIONLESS)
 
     # targets reference known pollutants and years
     for i, tg in enumerate(scen.targets):
@@ -405,7 +406,7 @@ def _measure_cost(cc: _Compiler, model: Model, j: int, m: Measure, pool_unit: An
     path = ("measures", j, "cost")
     lines = cc.lines
     if m.share is not None and m.quantity is None:
-        unit, level = _DIMENSIONLESS, m.share.value
+        unit, level = DIMENSIONLESS, m.share.value
     elif m.quantity is not None:
         q = parse_quantity(m.quantity)
         unit, level = q.units, float(q.magnitude)
@@ -414,7 +415,7 @@ def _measure_cost(cc: _Compiler, model: Model, j: int, m: Measure, pool_unit: An
     yuan = ureg.Unit("元")
     per_year = ureg.Unit("元/a")
 
-    by_share = unit == _DIMENSIONLESS and m.share is not None
+    by_share = unit == DIMENSIONLESS and m.share is not None
     pool_act = float(model.activity0[model.src[j]])
 
     def per_unit(spec: Any, field: str, annual: bool) -> float | None:
@@ -431,7 +432,7 @@ def _measure_cost(cc: _Compiler, model: Model, j: int, m: Measure, pool_unit: An
         want = per_year if annual else yuan
         total = (want, 1.0 / level if level else 0.0)
         forms = [total] if by_share else [(want / unit, 1.0), total]
-        if by_share and pool_unit != _DIMENSIONLESS:
+        if by_share and pool_unit != DIMENSIONLESS:
             forms.append((want / pool_unit, pool_act))  # per unit of activity x the pool's base-year activity
         for target, scale in forms:
             try:
@@ -475,7 +476,7 @@ def _measure_cost(cc: _Compiler, model: Model, j: int, m: Measure, pool_unit: An
         except pint.DimensionalityError:
             cc.err(lines, (*path, "per_tonne", pol), f"per_tonne in '{r[2]:~}' is not 元 per tonne")
     model.unit_cost[j] = total
-    model.decision_unit[j] = f"{unit:~}" if unit != _DIMENSIONLESS else ""
+    model.decision_unit[j] = f"{unit:~}" if unit != DIMENSIONLESS else ""
     model.decision_level[j] = level
     pot = level
     if m.potential is not None:
@@ -544,7 +545,7 @@ def _water_flow(q: Any, cc: _Compiler, where: LineMap, path: tuple[Any, ...]) ->
 @lru_cache(maxsize=4096)
 def _unit_product(parts: tuple[Any, ...]) -> Unit:
     """dimensionless x each part in turn (a unit text, parsed, or a unit), cached: pint is slow."""
-    unit = _DIMENSIONLESS
+    unit = DIMENSIONLESS
     for part in parts:
         unit = unit * (parse_unit(part) if isinstance(part, str) else part)
     return unit

@@ -92,6 +92,32 @@ class _Cells:
         return acc
 
 
+def _frozen(values: list[int]) -> np.ndarray:
+    a = np.array(values, dtype=np.int64)
+    a.flags.writeable = False
+    return a
+
+
+_NO_CELLS = (_frozen([]), _frozen([]), _frozen([]))
+
+
+@lru_cache(maxsize=16)
+def _grid_layout(slots: tuple[str, ...]) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Grid cells among slot names ("prefix[i]" or "prefix[i,j]"): per prefix, the slot indices
+    and their (row, col) positions, in one pass over the names."""
+    found: dict[str, tuple[list[int], list[int], list[int]]] = {}
+    for s, name in enumerate(slots):
+        head, bracket, rest = name.partition("[")
+        parts = rest[:-1].split(",")
+        if not bracket or not rest.endswith("]") or not all(q.strip().isdigit() for q in parts):
+            continue  # not a grid cell name
+        idx, rows, cols = found.setdefault(head, ([], [], []))
+        idx.append(s)
+        rows.append(int(parts[0]))
+        cols.append(int(parts[1]) if len(parts) > 1 else 0)
+    return {head: (_frozen(i), _frozen(r), _frozen(c)) for head, (i, r, c) in found.items()}
+
+
 @dataclass
 class Model:
     """A compiled scenario: labels, fixed arrays and the expressions behind the uncertain ones."""
@@ -299,26 +325,14 @@ class Model:
         return mats
 
     def _layout(self, prefix: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Slot indices of *prefix* and their (row, col) positions, cached (every prefix in one
-        pass over the slot names)."""
+        """Slot indices of *prefix* and their (row, col) positions (read-only arrays), cached per
+        model and per list of slot names (cities of one template share them)."""
         cache = self.__dict__.setdefault("_layout_cache", {})
-        if prefix not in cache or cache[prefix][3] != len(self.slots):
-            found: dict[str, tuple[list[int], list[int], list[int]]] = {}
-            for name, s in self._slot_index.items():
-                head, bracket, rest = name.partition("[")
-                parts = rest[:-1].split(",")
-                if not bracket or not rest.endswith("]") or not all(q.strip().isdigit() for q in parts):
-                    continue  # not a grid cell name ("prefix[i]" or "prefix[i,j]")
-                idx, rows, cols = found.setdefault(head, ([], [], []))
-                idx.append(s)
-                rows.append(int(parts[0]))
-                cols.append(int(parts[1]) if len(parts) > 1 else 0)
-            for head in {*found, prefix}:
-                idx, rows, cols = found.get(head, ([], [], []))
-                cache[head] = (np.array(idx, dtype=np.int64), np.array(rows, dtype=np.int64),
-                               np.array(cols, dtype=np.int64), len(self.slots))
-        c = cache[prefix]
-        return c[0], c[1], c[2]
+        if cache.get("stamp") != len(self.slots):
+            cache.clear()
+            cache["stamp"] = len(self.slots)
+            cache["grids"] = _grid_layout(tuple(self.slots))
+        return cache["grids"].get(prefix, _NO_CELLS)
 
     def cells(self, prefix: str, rows: int, cols: int, default: float = 0.0) -> _Cells:
         """How the grid *prefix* [rows, cols] is read from :meth:`key_values`, cached.
