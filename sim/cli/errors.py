@@ -27,7 +27,7 @@ def _report(exc: ErsimError) -> None:
     err = _stderr_console()
     if isinstance(exc, InputError):
         n = len(exc.problems)
-        err.print(f"[bold red]error:[/] {n} problem{'s' if n != 1 else ''} in the input:", markup=True)
+        err.print(f"[bold red]错误：输入有 {n} 处问题[/] (error: {n} problem{'s' if n != 1 else ''} in the input):", markup=True)
         for p in exc.problems:
             err.print(f"  {safe.console(p)}", markup=False, emoji=False)
     else:

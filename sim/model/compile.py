@@ -68,7 +68,7 @@ class _Compiler:
         for item in items:
             if isinstance(item, (int, float)) and not isinstance(item, bool):
                 if not np.isfinite(item):
-                    self.err(where, path, f"{item!r} must be a finite number")
+                    self.err(where, path, f"{item!r} 应为有限数值 ({item!r} must be a finite number)")
                     return None
                 const *= float(item)
                 continue
@@ -92,19 +92,19 @@ class _Compiler:
             except UnitError:
                 looks_like_key = text.replace("_", "").replace(".", "").isalnum() and not text[:1].isdigit()
                 hint = did_you_mean(text, self.lib.keys()) if looks_like_key else ""
-                self.err(where, path, f"{text!r} is neither a coefficient key{hint} nor a number with a unit ('3 kg/t')")
+                self.err(where, path, f"{text!r} 既不是系数库的键，也不是带单位的数值（如 '3 kg/t'） ({text!r} is neither a coefficient key{hint} nor a number with a unit ('3 kg/t'))")
                 return None
             if not np.isfinite(magnitude):
-                self.err(where, path, f"{text!r} must be a finite number")
+                self.err(where, path, f"{text!r} 应为有限数值 ({text!r} must be a finite number)")
                 return None
             const *= float(magnitude)
             units.append(q_unit)
         return const, keys, _unit_product(tuple(units))
 
-    def scale(self, unit: Unit, target: Unit, where: LineMap, path: tuple[Any, ...], what: str) -> float | None:
+    def scale(self, unit: Unit, target: Unit, where: LineMap, path: tuple[Any, ...], what: str, what_zh: str) -> float | None:
         s = _conversion(unit, target)
         if s is None:
-            self.err(where, path, f"{what} is in '{unit:~}', which does not convert to '{target:~}'")
+            self.err(where, path, f"{what_zh}的单位 '{unit:~}' 不能换算为 '{target:~}' ({what} is in '{unit:~}', which does not convert to '{target:~}')")
         return s
 
 
@@ -158,13 +158,13 @@ def compile_model(scen: Scenario, library: Library) -> Model:
     seen: dict[str, int] = {}
     for i, pid in enumerate(pool_ids):
         if pid in seen:
-            cc.err(inv_lines, (i, "id"), f"duplicate pool id {pid!r} (also pool {seen[pid] + 1})")
+            cc.err(inv_lines, (i, "id"), f"排放源编号 {pid!r} 重复（第 {seen[pid] + 1} 个排放源也用了它） (duplicate pool id {pid!r} (also pool {seen[pid] + 1}))")
         seen[pid] = i
     for what, id_list in (("measure", [m.id for m in scen.measures]), ("target", [t.id for t in scen.targets])):
         ids: dict[str, int] = {}
         for i, item_id in enumerate(id_list):
             if item_id in ids:
-                cc.err(lines, (what + "s", i, "id"), f"duplicate {what} id {item_id!r}")
+                cc.err(lines, (what + "s", i, "id"), f"{'措施' if what == 'measure' else '目标'}编号 {item_id!r} 重复 (duplicate {what} id {item_id!r})")
             ids[item_id] = i
     pidx = {pid: i for i, pid in enumerate(pool_ids)}
 
@@ -228,21 +228,22 @@ def compile_model(scen: Scenario, library: Library) -> Model:
                         like = f" such as '{Q_(1.0, _T_PER_A / ef_unit).to_reduced_units().units:~}'"
                     except Exception:
                         like = ""
-                    cc.err(inv_lines, (i, "activity"), f"the activity {model.activity0[i]:g} has no unit, and the emission "
-                           f"factor of {pol} is in '{ef_unit:~}'; give the activity a unit{like}")
+                    cc.err(inv_lines, (i, "activity"), f"活动水平 {model.activity0[i]:g} 没有单位，而 {pol} 的排放因子单位为 "
+                           f"'{ef_unit:~}'；请给活动水平加上单位{like.replace(' such as ', '，如 ')} (the activity {model.activity0[i]:g} "
+                           f"has no unit, and the emission factor of {pol} is in '{ef_unit:~}'; give the activity a unit{like})")
                 continue
             if s is None:
-                cc.err(inv_lines, (i, "ef", pol), f"emission factor in '{ef_unit:~}' times activity in '{unit:~}' gives '{per:~}', not tonnes per year")
+                cc.err(inv_lines, (i, "ef", pol), f"排放因子 '{ef_unit:~}' 乘活动水平 '{unit:~}' 得 '{per:~}'，不是吨/年 (emission factor in '{ef_unit:~}' times activity in '{unit:~}' gives '{per:~}', not tonnes per year)")
                 continue
             add(f"ef[{i},{pol_idx[pol]}]", const * s, keys)
         for pol, text in pool.emissions.items():
             if pol in pool.ef:
-                cc.err(inv_lines, (i, "emissions", pol), f"pollutant {pol} has both an emission factor and base-year emissions; give one")
+                cc.err(inv_lines, (i, "emissions", pol), f"{pol} 同时给了排放因子和基准年排放量；只给其一 (pollutant {pol} has both an emission factor and base-year emissions; give one)")
                 continue
             q = parse_quantity(text)
             s = _scale_emission(q.units)
             if s is None:
-                cc.err(inv_lines, (i, "emissions", pol), f"emissions in '{q.units:~}' are not tonnes (per year)")
+                cc.err(inv_lines, (i, "emissions", pol), f"排放量的单位 '{q.units:~}' 不是吨（每年） (emissions in '{q.units:~}' are not tonnes (per year))")
                 continue
             if q.magnitude < 0:
                 cc.problems.append(consistency.problem("emissions-negative", inv_lines, (i, "emissions", pol)))
@@ -257,7 +258,7 @@ def compile_model(scen: Scenario, library: Library) -> Model:
             model.params[f"qty:{m.id}"] = Param(f"qty:{m.id}", 1.0, None, None, "fixed", "", f"{m.name or m.id} 工程量倍数")
         model.credit[j] = _credit(m, years, scen.settings.credit_rule, lines, path, cc.problems)
         if m.pool not in pidx:
-            cc.err(lines, (*path, "pool"), f"unknown pool {m.pool!r}{did_you_mean(m.pool, pool_ids)}")
+            cc.err(lines, (*path, "pool"), f"未知排放源 {m.pool!r} (unknown pool {m.pool!r}{did_you_mean(m.pool, pool_ids)})")
             continue
         k = pidx[m.pool]
         model.src[j] = k
@@ -270,7 +271,7 @@ def compile_model(scen: Scenario, library: Library) -> Model:
             q = parse_quantity(m.quantity)
             if _conversion(q.units, unit) is None:
                 q = _water_flow(q, cc, lines, (*path, "quantity"))
-            s = cc.scale(q.units, unit, lines, (*path, "quantity"), f"quantity of {m.id}")
+            s = cc.scale(q.units, unit, lines, (*path, "quantity"), f"quantity of {m.id}", f"措施 {m.id} 的工程量")
             if s is not None:
                 model.qty[j] = float(q.magnitude) * s
         if m.share is not None and m.type in ("control", "standard"):
@@ -278,11 +279,11 @@ def compile_model(scen: Scenario, library: Library) -> Model:
             model.params[name] = _param_from(name, m.share, f"{m.name or m.id} 覆盖比例")
             model.share_param[j] = name
             if m.quantity is not None:
-                cc.err(lines, (*path, "share"), "give 'quantity' or 'share', not both")
+                cc.err(lines, (*path, "share"), "'quantity'（工程量）与 'share'（覆盖比例）只给其一 (give 'quantity' or 'share', not both)")
         target = m.to if m.type == "switch" else m.replaced_by if m.type == "retire" else None
         if target is not None:
             if target not in pidx:
-                cc.err(lines, (*path, "to" if m.type == "switch" else "replaced_by"), f"unknown pool {target!r}{did_you_mean(target, pool_ids)}")
+                cc.err(lines, (*path, "to" if m.type == "switch" else "replaced_by"), f"未知排放源 {target!r} (unknown pool {target!r}{did_you_mean(target, pool_ids)})")
             else:
                 t = pidx[target]
                 model.tgt[j] = t
@@ -290,11 +291,12 @@ def compile_model(scen: Scenario, library: Library) -> Model:
                 if m.conversion is not None:
                     r = cc.factor(m.conversion, lines, (*path, "conversion"), user)
                     if r is not None:
-                        s = cc.scale(r[2], want, lines, (*path, "conversion"), "conversion")
+                        s = cc.scale(r[2], want, lines, (*path, "conversion"), "conversion", "换算系数 conversion ")
                         if s is not None:
                             add(f"conv[{j}]", r[0] * s, r[1])
                 else:
-                    s = cc.scale(DIMENSIONLESS, want, lines, (*path, "to"), f"moving '{unit:~}' into a pool counted in '{units[t]:~}' needs a 'conversion'; default 1")
+                    s = cc.scale(DIMENSIONLESS, want, lines, (*path, "to"), f"moving '{unit:~}' into a pool counted in '{units[t]:~}' needs a 'conversion'; default 1",
+                                 f"把 '{unit:~}' 转入以 '{units[t]:~}' 计的排放源需要换算系数 'conversion'；默认值 1 ")
                     if s is not None:
                         add(f"conv[{j}]", s, {})
         elif m.type in ("retire", "switch"):
@@ -302,12 +304,12 @@ def compile_model(scen: Scenario, library: Library) -> Model:
         if m.type == "control":
             for pol, spec in m.efficiency.items():
                 if pol not in pol_idx:
-                    cc.err(lines, (*path, "efficiency", pol), f"no pool emits {pol}; the inventory has {', '.join(pollutants)}")
+                    cc.err(lines, (*path, "efficiency", pol), f"没有排放源排放 {pol}；清单中有 {'、'.join(pollutants)} (no pool emits {pol}; the inventory has {', '.join(pollutants)})")
                     continue
                 r = cc.factor(spec, lines, (*path, "efficiency", pol), user)
                 if r is None:
                     continue
-                s = cc.scale(r[2], DIMENSIONLESS, lines, (*path, "efficiency", pol), "efficiency")
+                s = cc.scale(r[2], DIMENSIONLESS, lines, (*path, "efficiency", pol), "efficiency", "去除效率")
                 if s is not None:
                     if not r[1] and not 0 <= r[0] * s <= 1:
                         cc.problems.append(consistency.problem("efficiency-range", lines, (*path, "efficiency", pol), got=f"{r[0] * s:.0%}"))
@@ -315,14 +317,14 @@ def compile_model(scen: Scenario, library: Library) -> Model:
         if m.type == "standard":
             for pol, spec in m.ef.items():
                 if pol not in pol_idx:
-                    cc.err(lines, (*path, "ef", pol), f"no pool emits {pol}; the inventory has {', '.join(pollutants)}")
+                    cc.err(lines, (*path, "ef", pol), f"没有排放源排放 {pol}；清单中有 {'、'.join(pollutants)} (no pool emits {pol}; the inventory has {', '.join(pollutants)})")
                     continue
                 r = cc.factor(spec, lines, (*path, "ef", pol), user)
                 if r is None:
                     continue
                 s = _scale_emission(_unit_product((r[2], unit)))
                 if s is None:
-                    cc.err(lines, (*path, "ef", pol), f"new emission factor in '{r[2]:~}' does not fit the pool's activity in '{unit:~}'")
+                    cc.err(lines, (*path, "ef", pol), f"新排放因子的单位 '{r[2]:~}' 与排放源活动水平的单位 '{unit:~}' 不匹配 (new emission factor in '{r[2]:~}' does not fit the pool's activity in '{unit:~}')")
                     continue
                 add(f"newef[{j},{pol_idx[pol]}]", r[0] * s, r[1])
         if m.type == "treat" and m.quantity is not None:
@@ -338,7 +340,7 @@ def compile_model(scen: Scenario, library: Library) -> Model:
                 pairs.append((p, m.c_out[p], -1.0, "c_out"))
             for pol, spec, sign, fieldname in pairs:
                 if pol not in pol_idx:
-                    cc.err(lines, (*path, fieldname, pol), f"no pool emits {pol}; the inventory has {', '.join(pollutants)}")
+                    cc.err(lines, (*path, fieldname, pol), f"没有排放源排放 {pol}；清单中有 {'、'.join(pollutants)} (no pool emits {pol}; the inventory has {', '.join(pollutants)})")
                     continue
                 r = cc.factor(spec, lines, (*path, fieldname, pol), user)
                 if r is None:
@@ -346,7 +348,7 @@ def compile_model(scen: Scenario, library: Library) -> Model:
                 u = _unit_product((q.units, lf[2], r[2]))
                 s = _scale_emission(u)
                 if s is None:
-                    cc.err(lines, (*path, fieldname, pol), f"quantity '{q.units:~}' x '{r[2]:~}' gives '{u:~}', not tonnes per year")
+                    cc.err(lines, (*path, fieldname, pol), f"工程量 '{q.units:~}' 乘 '{r[2]:~}' 得 '{u:~}'，不是吨/年 (quantity '{q.units:~}' x '{r[2]:~}' gives '{u:~}', not tonnes per year)")
                     continue
                 keys = dict(r[1])
                 for kk, e in lf[1].items():
@@ -368,11 +370,11 @@ def compile_model(scen: Scenario, library: Library) -> Model:
     # targets reference known pollutants and years
     for i, tg in enumerate(scen.targets):
         if tg.pollutant not in pol_idx and tg.kind != "concentration":
-            cc.err(lines, ("targets", i, "pollutant"), f"no pool emits {tg.pollutant}; the inventory has {', '.join(pollutants) or 'no pollutants'}")
+            cc.err(lines, ("targets", i, "pollutant"), f"没有排放源排放 {tg.pollutant}；清单中有 {'、'.join(pollutants) or '无污染物'} (no pool emits {tg.pollutant}; the inventory has {', '.join(pollutants) or 'no pollutants'})")
         if tg.year not in years:
-            cc.err(lines, ("targets", i, "year"), f"target year {tg.year} lies outside {years[0]}-{years[-1]}; add it to 'years'")
+            cc.err(lines, ("targets", i, "year"), f"目标年 {tg.year} 不在 {years[0]}-{years[-1]} 之内；请把它加入 'years' (target year {tg.year} lies outside {years[0]}-{years[-1]}; add it to 'years')")
         if tg.base_year is not None and tg.base_year not in years:
-            cc.err(lines, ("targets", i, "base_year"), f"base_year {tg.base_year} lies outside {years[0]}-{years[-1]}")
+            cc.err(lines, ("targets", i, "base_year"), f"基准年 base_year {tg.base_year} 不在 {years[0]}-{years[-1]} 之内 (base_year {tg.base_year} lies outside {years[0]}-{years[-1]})")
 
     model.warnings = cc.warnings
     if scen._air is not None:
@@ -440,7 +442,7 @@ def _measure_cost(cc: _Compiler, model: Model, j: int, m: Measure, pool_unit: An
             except pint.DimensionalityError:
                 continue
         per = pool_unit if by_share else unit
-        cc.err(lines, (*path, field), f"{field} in '{u:~}' is neither {want:~} per '{per:~}' nor {want:~} in total")
+        cc.err(lines, (*path, field), f"{field} 的单位 '{u:~}' 既不是每 '{per:~}' 的 {want:~}，也不是 {want:~} 总额 ({field} in '{u:~}' is neither {want:~} per '{per:~}' nor {want:~} in total)")
         return None
 
     c = m.cost
@@ -452,7 +454,7 @@ def _measure_cost(cc: _Compiler, model: Model, j: int, m: Measure, pool_unit: An
     if c.capital is not None:
         v = per_unit(c.capital, "capital", False)
         if cc.scen.discount_rate is None:
-            cc.err(lines, ("discount_rate",), "capital costs need the scenario's discount_rate (e.g. 8%) to be annualised")
+            cc.err(lines, ("discount_rate",), "投资年化需要情景的折现率 discount_rate（如 8%） (capital costs need the scenario's discount_rate (e.g. 8%) to be annualised)")
         elif v is not None and c.lifetime is not None:
             try:  # a lifetime that is not a time above zero is refused by the consistency stage
                 n = float(parse_quantity(c.lifetime).to("a").magnitude)
@@ -474,14 +476,14 @@ def _measure_cost(cc: _Compiler, model: Model, j: int, m: Measure, pool_unit: An
         try:
             model.abatement_price.setdefault(j, {})[pol] = float(Q_(value, r[2]).to("元/t").magnitude)
         except pint.DimensionalityError:
-            cc.err(lines, (*path, "per_tonne", pol), f"per_tonne in '{r[2]:~}' is not 元 per tonne")
+            cc.err(lines, (*path, "per_tonne", pol), f"per_tonne 的单位 '{r[2]:~}' 不是元/吨 (per_tonne in '{r[2]:~}' is not 元 per tonne)")
     model.unit_cost[j] = total
     model.decision_unit[j] = f"{unit:~}" if unit != DIMENSIONLESS else ""
     model.decision_level[j] = level
     pot = level
     if m.potential is not None:
         qp = parse_quantity(m.potential)
-        s = cc.scale(qp.units, unit, lines, ("measures", j, "potential"), "potential")
+        s = cc.scale(qp.units, unit, lines, ("measures", j, "potential"), "potential", "潜力 potential ")
         if s is not None:
             pot = float(qp.magnitude) * s
     model.potential[j] = pot
@@ -489,7 +491,7 @@ def _measure_cost(cc: _Compiler, model: Model, j: int, m: Measure, pool_unit: An
         size = pot
         if m.unit_size is not None:
             qs = parse_quantity(m.unit_size)
-            s = cc.scale(qs.units, unit, lines, ("measures", j, "unit_size"), "unit_size")
+            s = cc.scale(qs.units, unit, lines, ("measures", j, "unit_size"), "unit_size", "单个项目规模 unit_size ")
             size = float(qs.magnitude) * s if s is not None else pot
         model.project_size[j] = size
 

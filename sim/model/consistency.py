@@ -72,12 +72,15 @@ class Rule:
     valid: str
     action: Action
     message: str  # a str.format template
+    message_zh: str  # the same in Chinese, said first: a planner reads it
 
     def text(self, **values: Any) -> str:
-        return self.message.format(**values)
+        """``中文 (English)``, as every message a planner reads from the stage."""
+        en, zh = self.message.format(**values), self.message_zh.format(**values)
+        return en if zh == en else f"{zh} ({en})"
 
 
-def _rules(*rows: tuple[str, str, str, Action, str]) -> dict[str, Rule]:
+def _rules(*rows: tuple[str, str, str, Action, str, str]) -> dict[str, Rule]:
     return {r[0]: Rule(*r) for r in rows}
 
 
@@ -86,86 +89,125 @@ W: Action = "warn"
 
 RULES: dict[str, Rule] = _rules(
     # ---- pools ----------------------------------------------------------------------------
-    ("activity-negative", "inventory[].activity", ">= 0", R, "activity must not be negative"),
+    ("activity-negative", "inventory[].activity", ">= 0", R, "activity must not be negative",
+     "活动水平不能为负"),
     ("growth-range", "inventory[].growth", "above -100% and at most +100% a year", R,
-     "growth (and its range) must lie above -100% and at most +100% a year, got {got}"),
-    ("emissions-negative", "inventory[].emissions.<pollutant>", ">= 0 t/a", R, "emissions must not be negative"),
+     "growth (and its range) must lie above -100% and at most +100% a year, got {got}",
+     "增长率（及其范围）应在每年 -100% 以上、+100% 以内，实为 {got}"),
+    ("emissions-negative", "inventory[].emissions.<pollutant>", ">= 0 t/a", R, "emissions must not be negative",
+     "排放量不能为负"),
     ("emissions-without-activity", "inventory[].emissions.<pollutant>", "an activity > 0, or no activity", R,
      "pool {pool!r} has activity 0 but base-year emissions of {pollutant}: the factor would be infinite; "
-     "give the pool's real activity, or leave 'activity' empty for an emission-only pool"),
+     "give the pool's real activity, or leave 'activity' empty for an emission-only pool",
+     "排放源 {pool!r} 的活动水平为 0，却给了 {pollutant} 的基准年排放量：排放因子将为无穷大；请给出实际活动水平，或对只有排放量的排放源不填 'activity'"),
     ("ef-negative", "inventory[].ef.<pollutant>", ">= 0", R,
-     "the emission factor of {pollutant} is negative ({value:.6g} t/a per unit); factors must be >= 0"),
+     "the emission factor of {pollutant} is negative ({value:.6g} t/a per unit); factors must be >= 0",
+     "{pollutant} 的排放因子为负（每单位 {value:.6g} t/a）；排放因子应 >= 0"),
     ("baseline-overflow", "inventory[].activity", "a finite number of tonnes", R,
-     "pool {pool!r}: activity times emission factor overflows (not a finite number of tonnes); check its activity, factors and growth"),
+     "pool {pool!r}: activity times emission factor overflows (not a finite number of tonnes); check its activity, factors and growth",
+     "排放源 {pool!r}：活动水平乘排放因子溢出（不是有限的吨数）；请检查其活动水平、排放因子和增长率"),
     # ---- measures: what they act on --------------------------------------------------------
     ("switch-to-itself", "measures[].to", "another pool", R,
-     "measure {measure!r} moves activity from pool {pool!r} into itself; name another pool (valid: {valid})"),
+     "measure {measure!r} moves activity from pool {pool!r} into itself; name another pool (valid: {valid})",
+     "措施 {measure!r} 把排放源 {pool!r} 的活动水平转入其自身；请指定另一个排放源（可选：{valid}）"),
     ("pollutant-not-emitted", "measures[].(efficiency, ef, removal, c_in).<pollutant>", "a pollutant the pool emits", R,
-     "pool {pool!r} does not emit {pollutant}, so this has no effect; pollutants of the pool: {valid}"),
+     "pool {pool!r} does not emit {pollutant}, so this has no effect; pollutants of the pool: {valid}",
+     "排放源 {pool!r} 不排放 {pollutant}，此项不起作用；该排放源的污染物：{valid}"),
     ("efficiency-range", "measures[].efficiency.<pollutant>", "0% to 100%", R,
-     "efficiency must lie between 0% and 100%, got {got}"),
+     "efficiency must lie between 0% and 100%, got {got}",
+     "去除效率应在 0% 到 100% 之间，实为 {got}"),
     ("standard-looser", "measures[].ef.<pollutant>", "a factor below the pool's", W,
-     "measure {measure!r}: the new {pollutant} factor ({new:.6g}) is not below pool {pool!r}'s ({old:.6g}); the standard changes nothing"),
+     "measure {measure!r}: the new {pollutant} factor ({new:.6g}) is not below pool {pool!r}'s ({old:.6g}); the standard changes nothing",
+     "措施 {measure!r}：新的 {pollutant} 排放因子（{new:.6g}）不低于排放源 {pool!r} 的（{old:.6g}），该标准不产生减排"),
     ("treat-negative-removal", "measures[].c_out.<pollutant>", "c_out <= c_in, removal >= 0", R,
-     "measure {measure!r} removes a negative load of {pollutant}: c_out must not exceed c_in (and removal must be >= 0)"),
+     "measure {measure!r} removes a negative load of {pollutant}: c_out must not exceed c_in (and removal must be >= 0)",
+     "措施 {measure!r} 的 {pollutant} 削减量为负：出水浓度 c_out 不能高于进水浓度 c_in（removal 应 >= 0）"),
     ("cover-empty-pool", "measures[].quantity", "a pool with baseline activity, or a 'share'", R,
      "measure {measure!r} covers {qty:.6g} {unit} of pool {pool!r}, whose baseline activity is 0 in {year}: it would cover nothing; "
-     "give a 'share' of the pool (e.g. 50%) instead of a quantity"),
+     "give a 'share' of the pool (e.g. 50%) instead of a quantity",
+     "措施 {measure!r} 覆盖排放源 {pool!r} 的 {qty:.6g} {unit}，而该源 {year} 年基准活动水平为 0，覆盖不到任何量；请改用覆盖比例 'share'（如 50%）"),
     # ---- limits: a measure never takes more than its pool holds ----------------------------
     ("move-over-pool", "measures[].quantity", "at most what the pool holds", R,
-     "measures {measures} retire or switch {taken:.6g} {unit} of pool {pool!r} in {year}, {pct:.0f}% of the {held:.6g} it holds"),
+     "measures {measures} retire or switch {taken:.6g} {unit} of pool {pool!r} in {year}, {pct:.0f}% of the {held:.6g} it holds",
+     "措施 {measures} 在 {year} 年淘汰或替代排放源 {pool!r} 的 {taken:.6g} {unit}，为其现有量 {held:.6g} 的 {pct:.0f}%"),
     ("cover-over-pool", "measures[].quantity", "at most what the pool holds", R,
-     "measure {measure!r} covers {qty:.6g} {unit}, more than pool {pool!r} holds ({held:.6g})"),
+     "measure {measure!r} covers {qty:.6g} {unit}, more than pool {pool!r} holds ({held:.6g})",
+     "措施 {measure!r} 覆盖 {qty:.6g} {unit}，超过排放源 {pool!r} 的现有量（{held:.6g}）"),
     ("treat-over-load", "measures[].quantity", "at most the pool's load", R,
-     "treatment measures {measures} remove {removed:.6g} t of {pollutant} from pool {pool!r} in {year}, more than its {held:.6g} t"),
+     "treatment measures {measures} remove {removed:.6g} t of {pollutant} from pool {pool!r} in {year}, more than its {held:.6g} t",
+     "治理措施 {measures} 在 {year} 年从排放源 {pool!r} 削减 {pollutant} {removed:.6g} t，超过其负荷 {held:.6g} t"),
     ("limit-at-extremes", "measures[].quantity", "within the pool at the ends of every range", W,
-     "{what} at the ends of the ranges ({corner}); where a sample goes that far, the engine caps the measure at what the pool holds"),
+     "{what} at the ends of the ranges ({corner}); where a sample goes that far, the engine caps the measure at what the pool holds",
+     "在各不确定范围的端点（{corner}）{what}；抽样到这么远时，模型将措施限制在排放源现有量以内"),
     ("limit-in-samples", "measures[].quantity", "within the pool in every sample", W,
-     "in {count} of {total} samples ({pct:.0f}%) {what}; those samples are capped at what the pool holds"),
+     "in {count} of {total} samples ({pct:.0f}%) {what}; those samples are capped at what the pool holds",
+     "{total} 个样本中有 {count} 个（{pct:.0f}%）{what}；这些样本按排放源现有量封顶"),
     # ---- timing ------------------------------------------------------------------------------
     ("commissioned-before-base", "measures[].(commissioned, year)", "after the base year", R,
      "measure {measure!r} takes effect in {year}, before the base year {base}: it is already in the base-year inventory; "
-     "edit the pool instead, or give a date after {base}"),
+     "edit the pool instead, or give a date after {base}",
+     "措施 {measure!r} 在 {year} 年生效，早于基准年 {base}：它已包含在基准年清单中；请改排放源，或给出基准年之后的日期"),
     ("after-last-year", "measures[].(commissioned, year, schedule)", "within the scenario years", W,
-     "measure {measure!r} takes effect in {year}, after the last year {last}: it contributes nothing"),
-    ("schedule-empty", "measures[].schedule", "at least one year", R, "schedule is empty; give {{year: share}}, e.g. {{2023: 40%, 2025: 100%}}"),
+     "measure {measure!r} takes effect in {year}, after the last year {last}: it contributes nothing",
+     "措施 {measure!r} 在 {year} 年生效，晚于最后一年 {last}：不产生减排"),
+    ("schedule-empty", "measures[].schedule", "at least one year", R, "schedule is empty; give {{year: share}}, e.g. {{2023: 40%, 2025: 100%}}",
+     "进度表为空；请写成 {{年份: 比例}}，如 {{2023: 40%, 2025: 100%}}"),
     ("schedule-decreasing", "measures[].schedule", "non-decreasing shares (it is cumulative)", R,
-     "schedule shares are cumulative and must not decrease: {prev} in {prev_year}, then {got} in {year}"),
+     "schedule shares are cumulative and must not decrease: {prev} in {prev_year}, then {got} in {year}",
+     "进度表的比例是累计值，不能下降：{prev_year} 年为 {prev}，{year} 年为 {got}"),
     ("schedule-outside", "measures[].schedule.<year>", "a scenario year", R,
-     "schedule year {year} lies outside the scenario years {first}-{last}"),
-    ("schedule-share", "measures[].schedule", "0 to 1", R, "schedule shares lie between 0 and 1"),
+     "schedule year {year} lies outside the scenario years {first}-{last}",
+     "进度表年份 {year} 不在情景年份 {first}-{last} 之内"),
+    ("schedule-share", "measures[].schedule", "0 to 1", R, "schedule shares lie between 0 and 1",
+     "进度表比例应在 0 到 1 之间"),
     # ---- costs -------------------------------------------------------------------------------
-    ("lifetime", "measures[].cost.lifetime", "a time > 0, e.g. '15 a'", R, "lifetime must be a time above zero, e.g. '15 a'; got {got!r}"),
-    ("capital-negative", "measures[].cost.capital", ">= 0 元", R, "capital cost must not be negative, got {got}"),
-    ("discount-rate", "discount_rate", "above -100% and below 100%", R, "discount_rate (and its range) must lie above -100% and below 100%, got {got}"),
-    ("unit-size", "measures[].unit_size", "> 0 in the quantity's unit", R, "unit_size must be above zero, got {got!r}"),
-    ("potential-negative", "measures[].potential", ">= 0", R, "potential must not be negative, got {got!r}"),
+    ("lifetime", "measures[].cost.lifetime", "a time > 0, e.g. '15 a'", R, "lifetime must be a time above zero, e.g. '15 a'; got {got!r}",
+     "使用年限应为大于零的时间，如 '15 a'；实为 {got!r}"),
+    ("capital-negative", "measures[].cost.capital", ">= 0 元", R, "capital cost must not be negative, got {got}",
+     "投资不能为负，实为 {got}"),
+    ("discount-rate", "discount_rate", "above -100% and below 100%", R, "discount_rate (and its range) must lie above -100% and below 100%, got {got}",
+     "折现率 discount_rate（及其范围）应在 -100% 以上、100% 以下，实为 {got}"),
+    ("unit-size", "measures[].unit_size", "> 0 in the quantity's unit", R, "unit_size must be above zero, got {got!r}",
+     "单个项目规模 unit_size 应大于零，实为 {got!r}"),
+    ("potential-negative", "measures[].potential", ">= 0", R, "potential must not be negative, got {got!r}",
+     "潜力 potential 不能为负，实为 {got!r}"),
     # ---- coefficient overrides -------------------------------------------------------------
     ("override-unit", "coefficients.<key>.unit", "a unit of the library coefficient's dimension", R,
      "'{unit}' does not convert to '{library_unit}', the unit of {key!r} in the library ({table}); give the value in "
-     "'{library_unit}' or a unit that converts to it"),
+     "'{library_unit}' or a unit that converts to it",
+     "'{unit}' 不能换算为 '{library_unit}'（系数库中 {key!r} 的单位，{table}）；请以 '{library_unit}' 或可换算的单位给值"),
     ("override-parent-unit", "coefficients.<key>.unit", "a unit of the dimension the parent scenario gives the key", R,
      "'{unit}' does not convert to '{parent_unit}', the unit of {key!r} in the parent scenario ({at}); give the value in "
-     "'{parent_unit}' or a unit that converts to it"),
+     "'{parent_unit}' or a unit that converts to it",
+     "'{unit}' 不能换算为 '{parent_unit}'（上级情景中 {key!r} 的单位，{at}）；请以 '{parent_unit}' 或可换算的单位给值"),
     ("override-unknown", "coefficients.<key>", "a key of the library, or one the scenario uses", R,
-     "coefficient {key!r} is neither in the library nor used by the scenario, so this override changes nothing{hint}"),
-    ("override-range", "coefficients.<key>", "finite low <= value <= high", R, "{what}"),
-    ("override-lognormal", "coefficients.<key>.low", "low > 0", R, "a lognormal range needs low > 0, got {got}"),
+     "coefficient {key!r} is neither in the library nor used by the scenario, so this override changes nothing{hint}",
+     "系数 {key!r} 既不在系数库中，也未被情景使用，此项覆盖不起作用{hint}"),
+    ("override-range", "coefficients.<key>", "finite low <= value <= high", R, "{what}",
+     "{what}"),
+    ("override-lognormal", "coefficients.<key>.low", "low > 0", R, "a lognormal range needs low > 0, got {got}",
+     "对数正态分布的范围要求 low > 0，实为 {got}"),
     ("override-efficiency", "coefficients.<key>.value", "0% to 100% where it is a measure's efficiency", R,
      "with this override the {pollutant} efficiency of measure {measure!r} ({at}) is {got}; an efficiency lies between "
-     "0% and 100% (95% is value 95 with unit '%', or value 0.95 with unit '1')"),
+     "0% and 100% (95% is value 95 with unit '%', or value 0.95 with unit '1')",
+     "按此覆盖值，措施 {measure!r}（{at}）的 {pollutant} 去除效率为 {got}；去除效率应在 0% 到 100% 之间（95% 写作 value 95、unit '%'，或 value 0.95、unit '1'）"),
     # ---- scenario structure ------------------------------------------------------------------
     ("remove-without-extends", "remove_measures, remove_targets", "only with 'extends' (or in a variant)", R,
-     "{key} only drops entries of a parent scenario; this scenario has no 'extends'"),
+     "{key} only drops entries of a parent scenario; this scenario has no 'extends'",
+     "{key} 只能删除上级情景中的条目；本情景没有 'extends'"),
     # ---- resources ---------------------------------------------------------------------------
     ("grid-points", "--set", f"at most {MAX_GRID_POINTS:,} points x samples", R,
-     "the sweep has {points:,} points ({shape}), more than the cap of {cap:,}; use fewer values per axis"),
+     "the sweep has {points:,} points ({shape}), more than the cap of {cap:,}; use fewer values per axis",
+     "扫描有 {points:,} 个点（{shape}），超过上限 {cap:,}；请减少每个维度的取值"),
     ("evaluations", "--n", f"at most {MAX_GRID_POINTS:,} model evaluations", R,
-     "{method} with {n:,} base samples over {k} inputs needs {rows:,} model evaluations, above the cap of {cap:,}; use a smaller --n"),
+     "{method} with {n:,} base samples over {k} inputs needs {rows:,} model evaluations, above the cap of {cap:,}; use a smaller --n",
+     "{method} 以 {n:,} 个基础样本、{k} 个输入需要 {rows:,} 次模型计算，超过上限 {cap:,}；请减小 --n"),
     ("permutations", "settings.shapley_permutations", f"at most {MAX_PERMUTATIONS:,}", R,
-     "shapley_permutations is {got:,}, above the cap of {cap:,}"),
+     "shapley_permutations is {got:,}, above the cap of {cap:,}",
+     "shapley_permutations 为 {got:,}，超过上限 {cap:,}"),
     ("memory", "measures", f"an estimated working memory below {MAX_MEMORY_BYTES / 2**30:.0f} GiB", R,
-     "{what} needs an estimated {need:.1f} GiB of working memory, above the cap of {cap:.1f} GiB; {hint}"),
+     "{what} needs an estimated {need:.1f} GiB of working memory, above the cap of {cap:.1f} GiB; {hint}",
+     "{what} 估计需要 {need:.1f} GiB 工作内存，超过上限 {cap:.1f} GiB；{hint}"),
 )
 
 
