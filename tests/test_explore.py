@@ -381,3 +381,52 @@ def test_the_page_offers_every_control_the_issue_names(project):
     # quantity slider: 0 to twice the planned quantity (no potential given): china3-trucks 1800 辆 -> 3600
     trucks = next(c for c in data["controls"] if c["path"] == "measures.china3-trucks.quantity")
     assert (trucks["min"], trucks["max"], trucks["unit"]) == (0.0, 3600.0, "辆")
+
+
+PERCENT_HARNESS = """<script>
+(function () {
+  var path = "coefficients.gas_station_vapour_recovery_eff", out;
+  try {
+    var box = document.querySelector('input.num[data-path="' + path + '"]');
+    var run = box.parentNode.querySelector(".runval").textContent;
+    box.value = "95"; box.dispatchEvent(new Event("change"));
+    var typed = window.ersimExplorer.yaml();
+    window.ersimExplorer.reset().set(path, "93%");
+    out = {run: run, typed: typed, set: window.ersimExplorer.yaml()};
+  } catch (e) { out = {error: String(e) + "\\n" + e.stack}; }
+  var pre = document.createElement("pre"); pre.id = "ersim-test-out"; pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+})();
+</script>
+"""
+
+
+@browser
+def test_a_coefficient_in_percent_reads_and_saves_as_percent(project):
+    """Ankang's vapour recovery is 90 (%) in its table: the page shows 90 %, not 9,000 %; 95 typed in
+    its box, or set as '93%', is 95 % (93 %), saved as value 95 (93) in unit %, and runs to the page's
+    margins (it was read as 0.95 %)."""
+    res = saved_run("ankang-2025.yaml")
+    page = page_of(res, project, "ankang-percent")
+    harness = page.with_name("ankang-percent-harness.html")
+    harness.write_text(page.read_text(encoding="utf-8").replace("</body>", PERCENT_HARNESS + "</body>"), encoding="utf-8")
+    assert CHROMIUM is not None
+    proc = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                           f"--user-data-dir={project / 'percent-profile'}", "--dump-dom", harness.as_uri()],
+                          capture_output=True, text=True, timeout=180, check=False)
+    m = re.search(r'<pre id="ersim-test-out">(.*?)</pre>', proc.stdout, re.S)
+    assert m, proc.stderr[-2000:]
+    out = json.loads(html.unescape(m.group(1)))
+    assert "error" not in out, out.get("error")
+    assert "90.00 %" in out["run"] or "90 %" in out["run"], out["run"]
+    assert "9,000" not in out["run"]
+    assert "coefficients.gas_station_vapour_recovery_eff: 90 % -> 95 %" in out["typed"], out["typed"][:400]
+    saved = json.loads("\n".join(line for line in out["typed"].splitlines() if not line.startswith("#")))
+    assert saved["coefficients"]["gas_station_vapour_recovery_eff"]["value"] == 95
+    assert saved["coefficients"]["gas_station_vapour_recovery_eff"]["unit"] == "%"
+    assert "-> 93 %" in out["set"]
+    f = project / "percent.yaml"
+    f.write_text(out["typed"], encoding="utf-8")
+    more = sim.run(f).dataset["reduction_total"].sel(pollutant="VOCs").values
+    assert (more > res.dataset["reduction_total"].sel(pollutant="VOCs").values - 1e-9).all()  # 95 % recovers more than 90 %
+    assert more[-1] > res.dataset["reduction_total"].sel(pollutant="VOCs").values[-1]

@@ -152,7 +152,7 @@ def explore_data(result: Result, lang: str = "zh") -> dict[str, Any]:
         measures.append(entry)
         p = model.params[f"completion:{m.id}"]
         controls.append({"path": f"measures.{m.id}.completion", "group": "measures", "measure": m.id, "field": "completion",
-                         "min": 0.0, "max": 1.0, "value": p.value, "unit": "%", "low": p.low, "high": p.high})
+                         "min": 0.0, "max": 1.0, "value": p.value, "unit": "%", "fraction": True, "low": p.low, "high": p.high})
         if m.quantity is not None:
             q0, unit = _quantity_unit(m.quantity)
             top = model.potential.get(j, 0.0)
@@ -163,7 +163,7 @@ def explore_data(result: Result, lang: str = "zh") -> dict[str, Any]:
         elif f"share:{m.id}" in col:
             shp = model.params[f"share:{m.id}"]
             controls.append({"path": f"measures.{m.id}.share", "group": "measures", "measure": m.id, "field": "share",
-                             "min": 0.0, "max": 1.0, "value": shp.value, "unit": "%", "low": shp.low, "high": shp.high})
+                             "min": 0.0, "max": 1.0, "value": shp.value, "unit": "%", "fraction": True, "low": shp.low, "high": shp.high})
     for n, p in model.params.items():
         if n.startswith("coef:") and p.uncertain:
             c = lib[n[5:]]
@@ -174,7 +174,7 @@ def explore_data(result: Result, lang: str = "zh") -> dict[str, Any]:
         p = model.params[f"growth:{pid}"]
         if p.uncertain:
             controls.append({"path": f"growth.{pid}", "group": "growth", "pool": k, "min": p.low, "max": p.high,
-                             "value": p.value, "unit": "%/a"})
+                             "value": p.value, "unit": "%/a", "fraction": True})
     specs = target_specs(model)
     ds = result.dataset
     targets = []
@@ -191,6 +191,7 @@ def explore_data(result: Result, lang: str = "zh") -> dict[str, Any]:
                                 "status": status(margin, req, None, s.at_risk_margin, s.met_probability, s.at_risk_probability)}})
         controls.append({"path": f"targets.{t.id}.value", "group": "targets", "target": i, "value": sp.value,
                          "unit": "%" if t.kind == "reduction_percent" else ("µg/m³" if t.kind == "concentration" else "t"),
+                         "fraction": t.kind == "reduction_percent",
                          "min": 0.0, "max": None})
     doc = scenario_document(scen)["scenario"]
     return {

@@ -297,10 +297,10 @@
   var controlByPath = {};
   D.controls.forEach(function (c) { controlByPath[c.path] = c; });
 
-  function toNumber(v) {
+  function toNumber(v, c) {  // "95%" is 0.95 of a fraction, 95 of a coefficient in %
     if (typeof v === "number") return v;
     var s = String(v).trim();
-    if (s.slice(-1) === "%") return parseFloat(s.slice(0, -1)) / 100;
+    if (s.slice(-1) === "%") return parseFloat(s.slice(0, -1)) / (c && !c.fraction && c.unit === "%" ? 1 : 100);
     return parseFloat(s);
   }
 
@@ -329,7 +329,7 @@
       throw new Error("unknown path " + path + (["measures", "coefficients", "growth", "targets"].indexOf(head) < 0
         ? ": a path starts with measures., coefficients., growth. or targets." : didYouMean(String(path))));
     }
-    var v = toNumber(value);
+    var v = toNumber(value, c);
     if (!isFinite(v)) throw new Error(path + ": " + value + " is not a number");
     setting[path] = v;
     if (c.group === "targets") values[c.target] = v;
@@ -420,7 +420,7 @@
     if (!diffs.length) lines.push("#   " + (zh ? "（无改动）" : "(no changes)"));
     diffs.forEach(function (d) {
       var c = controlByPath[d.path];
-      function shown(v) { return c.unit === "%" ? fmt(Math.round(v * 1e8) / 1e6) + "%" : fmt(v) + (c.unit ? " " + c.unit : ""); }
+      function shown(v) { return c.fraction ? fmt(Math.round(v * 1e8) / 1e6) + c.unit : fmt(v) + (c.unit ? " " + c.unit : ""); }
       lines.push("#   " + d.path.replace(/[\r\n]/g, " ") + ": " + shown(d.run) + " -> " + shown(d.value));
     });
     var doc = JSON.parse(JSON.stringify(D.scenario.doc));
@@ -472,13 +472,13 @@
   function signed(v, digits) { return (v > 0 ? "+" : "") + num(v, digits); }
 
   function shown(c, v) {  // a control's value as displayed (percent for fractions)
-    if (c.unit === "%" || c.unit === "%/a") return num(v * 100, 1) + " " + c.unit;
+    if (c.fraction) return num(v * 100, 1) + " " + c.unit;  // a fraction shown in percent (a coefficient in % is not one)
     return num(v) + (c.unit ? " " + c.unit : "");
   }
 
   var rows = {};
   function controlRow(c, label) {
-    var isFrac = c.unit === "%" || c.unit === "%/a";
+    var isFrac = c.fraction === true;
     var lo = c.min, hi = c.max;
     var input = el("input", { type: "range", min: String(lo), max: String(hi === null ? Math.max(1, c.value * 2) : hi), step: "any", "data-path": c.path });
     var box = el("input", { type: "number", step: "any", cls: "num", "data-path": c.path });
