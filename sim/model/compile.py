@@ -347,6 +347,12 @@ def compile_model(scen: Scenario, library: Library) -> Model:
                     continue
                 u = _unit_product((q.units, lf[2], r[2]))
                 s = _scale_emission(u)
+                if s is not None and _conversion(q.units, _M3) is not None and _conversion(u, _T_PER_A) is None:
+                    # a volume where a capacity is meant: '10 万m3' has no time, and a bare mass would count as per year
+                    cc.err(lines, (*path, "quantity"), f"工程量 '{q.magnitude:g} {q.units:~}' 是体积而不是处理能力；请写明时间，如 "
+                           f"'{q.magnitude:g} {q.units:~}/d'（每日）或 '/a'（每年） (quantity '{q.magnitude:g} {q.units:~}' is a volume, "
+                           f"not a capacity: give its time, e.g. '{q.magnitude:g} {q.units:~}/d' a day or '/a' a year)")
+                    break
                 if s is None:
                     cc.err(lines, (*path, fieldname, pol), f"工程量 '{q.units:~}' 乘 '{r[2]:~}' 得 '{u:~}'，不是吨/年 (quantity '{q.units:~}' x '{r[2]:~}' gives '{u:~}', not tonnes per year)")
                     continue
@@ -531,6 +537,7 @@ def _air_params(model: Model, scen: Scenario) -> None:
 _T_PER_D = ureg.Unit("t/d")
 _WATER = ureg.Unit("m**3/t")  # water: 1 t = 1 m³
 _M3_PER_D = ureg.Unit("立方米/日")
+_M3 = ureg.Unit("m**3")
 
 
 def _water_flow(q: Any, cc: _Compiler, where: LineMap, path: tuple[Any, ...]) -> Any:
