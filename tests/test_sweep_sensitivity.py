@@ -50,6 +50,19 @@ def test_quantity_sweep_and_hand_computed_break_even():
     assert be["note"] == "高于此值可达 (met above)" and be["unit"] == "t/a"
 
 
+def test_break_even_under_samples_is_where_the_median_margin_is_zero():
+    """Hengyang's PM2.5 target swept 40, 43, 45 µg/m³: median margin -2.67 at 40 and +0.33 at 43,
+    P(met) 0 then 1. P(met) = 50% where the median is 0: 40 + 3 x 2.67 / (2.67 + 0.33) = 42.67,
+    not the 41.5 that interpolating P(met) gives."""
+    x = "targets.pm25.value"
+    ds = xr.Dataset({"margin": ((x, "target"), [[-2.67], [0.33], [2.33]]),
+                     "probability": ((x, "target"), [[0.0], [1.0], [1.0]])},
+                    coords={x: (x, [40.0, 43.0, 45.0], {"units": "ug/m**3", "central": 43.0}), "target": ["pm25"]})
+    be = break_even(ds)[0]
+    assert be["break_even"] == pytest.approx(40 + 3 * 2.67 / 3.0)
+    assert be["note"] == "高于此值可达 (met above)" and "median margin = 0" in be["criterion"]
+
+
 def test_two_inputs_make_two_dims_and_units_are_read():
     m = model_of(toy())
     ds = sweep(m, [parse_set(m, "measures.r.quantity=100,300 t/a,0.05 万吨/a"),

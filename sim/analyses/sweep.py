@@ -297,19 +297,24 @@ def sweep(model: Model, axes: list[SweepAxis], samples: int = 0, seed: int | Non
 def break_even(ds: xr.Dataset) -> list[dict[str, Any]]:
     """Per swept input and target: the value at which the target turns from not met to met
     (linear interpolation between grid points; the other inputs at the point nearest their
-    scenario value)."""
-    var = "probability" if "probability" in ds else "margin"
-    level = 0.5 if var == "probability" else 0.0
+    scenario value).
+
+    With samples, where P(met) = 50%: where the median margin (``margin``) is 0, interpolated as
+    the margin is. P(met) itself jumps between grid points (from 0 to 1 when the spread is
+    narrower than a step), so interpolating it put the point anywhere between them.
+    """
+    sampled = "probability" in ds
     out = []
     dims = [d for d in ds["margin"].dims if d != "target"]
     for d in dims:
         others = {o: int(np.abs(ds[o].values - ds[o].attrs.get("central", ds[o].values[0])).argmin()) for o in dims if o != d}
         for t in ds["target"].values:
-            line = ds[var].sel(target=t).isel(others).values.astype(float)
+            line = ds["margin"].sel(target=t).isel(others).values.astype(float)
             xs = ds[d].values.astype(float)
-            met = line >= level
+            met = line >= 0
             row: dict[str, Any] = {"input": d, "target": str(t),
-                                   "criterion": "达标概率 = 50% (P(met) = 50%)" if var == "probability" else "余量 = 0 (margin = 0)"}
+                                   "criterion": "达标概率 = 50%，即余量中位数 = 0 (P(met) = 50%: median margin = 0)" if sampled
+                                   else "余量 = 0 (margin = 0)"}
             unit = shown(str(ds[d].attrs.get("units", "") or ""))
             if met.all():
                 row.update(break_even=None, unit=unit, note="整个范围内均可达 (met over the whole range)")
@@ -317,7 +322,7 @@ def break_even(ds: xr.Dataset) -> list[dict[str, Any]]:
                 row.update(break_even=None, unit=unit, note="整个范围内均不可达 (not met anywhere in the range)")
             else:
                 i = int(np.nonzero(met[1:] != met[:-1])[0][0])
-                y0, y1 = line[i] - level, line[i + 1] - level
+                y0, y1 = line[i], line[i + 1]
                 xb = xs[i] + (xs[i + 1] - xs[i]) * (-y0 / (y1 - y0)) if y1 != y0 else xs[i]
                 row.update(break_even=float(xb), unit=unit,
                            note="高于此值可达 (met above)" if met[i + 1] else "低于此值可达 (met below)")
