@@ -13,6 +13,7 @@ Merging rules (a child over its parent):
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -114,24 +115,34 @@ def _unit_changes(parent: dict[str, Any], plines: dict[tuple[Any, ...], Any], ch
                   clines: dict[tuple[Any, ...], Any]) -> list[Problem]:
     """A child's redefinition of a coefficient its parent defines, in a unit of another dimension:
     refused at the child's unit (not where the key is used, perhaps in another file)."""
-    from sim.core.units import parse_unit
+    from sim.core.units import parse_quantity, parse_unit
     from sim.model.consistency import RULES
+
+    def unit_of(c: Any) -> tuple[str, Any, str] | None:
+        """(unit text, parsed unit, the key that gives it): 'unit', or the unit written in 'value' ('60%')."""
+        if not isinstance(c, dict):
+            return None
+        try:
+            if isinstance(c.get("unit"), str):
+                return c["unit"], parse_unit(c["unit"]), "unit"
+            if isinstance(c.get("value"), str):
+                q = parse_quantity(c["value"])
+                written = re.sub(r"^\s*[-+]?[\d.,]+(?:[eE][-+]?\d+)?\s*", "", c["value"])  # '60 mg/L' -> 'mg/L'
+                return written or "1", q.units, "value"
+        except Exception:  # an unknown unit is reported by the coefficient's own check
+            return None
+        return None
 
     out = []
     for key, c in child.items():
-        p = parent.get(key)
-        if not (isinstance(c, dict) and isinstance(p, dict) and isinstance(c.get("unit"), str) and isinstance(p.get("unit"), str)):
+        mine, theirs = unit_of(c), unit_of(parent.get(key))
+        if mine is None or theirs is None or mine[1].dimensionality == theirs[1].dimensionality:
             continue
-        try:
-            same = parse_unit(c["unit"]).dimensionality == parse_unit(p["unit"]).dimensionality
-        except Exception:  # an unknown unit is reported by the coefficient's own check
-            continue
-        if not same:
-            pfile, pline = plines.get(("coefficients", key, "unit"), plines.get(("coefficients", key), ("", None)))
-            file, line = clines.get(("coefficients", key, "unit"), clines.get(("coefficients", key), ("", None)))
-            at = f"{Path(pfile).name}:{pline}" if pline else Path(pfile).name
-            msg = RULES["override-parent-unit"].text(unit=c["unit"], parent_unit=p["unit"], key=key, at=at)
-            out.append(Problem(msg, file or None, line, f"coefficients.{key}.unit"))
+        pfile, pline = plines.get(("coefficients", key, theirs[2]), plines.get(("coefficients", key), ("", None)))
+        file, line = clines.get(("coefficients", key, mine[2]), clines.get(("coefficients", key), ("", None)))
+        at = f"{Path(pfile).name}:{pline}" if pline else Path(pfile).name
+        msg = RULES["override-parent-unit"].text(unit=mine[0], parent_unit=theirs[0], key=key, at=at)
+        out.append(Problem(msg, file or None, line, f"coefficients.{key}.{mine[2]}"))
     return out
 
 
