@@ -681,3 +681,29 @@ def test_html_tables_scroll_and_keep_numbers_and_symbols_whole(env):
     assert re.search(r"td\.num\s*\{[^}]*white-space:\s*nowrap", html)
     assert html.count('<div class="table-wrap">') == html.count("<table>")
     assert '<span class="nw">PM2.5（吨/年）</span>' in html
+
+
+def test_a_concentration_gap_local_cuts_cannot_close_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ankang's PM2.5 gap (9.1 µg/m³) is more than cutting every counted precursor to zero would
+    give by the linear response (sum of -Δc/ΔE x what is left in 2025), so the appendix says local
+    cuts cannot close it, instead of asking for more SO2 cuts than Ankang emits."""
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    assert runner.invoke(main, ["run", str(REPO / "scenarios" / "ankang-2025.yaml"), "--no-figures", "--out", "run"]).exit_code == 0
+    assert runner.invoke(main, ["appendix", "run", "--format", "md", "--out", "app"]).exit_code == 0
+    md = next((tmp_path / "app").glob("*.md")).read_text(encoding="utf-8")
+    ds = open_run(str(tmp_path / "run")).dataset
+    change = ds["concentration_change"].sel(target="pm25-2025")
+    most = 0.0
+    for pol in (str(p) for p in change["precursor"].values):
+        dc = float(change.sel(precursor=pol))
+        if pol not in ds["pollutant"].values or not np.isfinite(dc):
+            continue
+        e = ds["emissions_total"].sel(pollutant=pol)
+        de = float(e.sel(year=2020) - e.sel(year=2025))  # the run's reduction of the precursor, t/a
+        if de > 0 and dc < 0:
+            most += -dc / de * float(e.sel(year=2025))  # µg/m³ if all that is left were cut
+    gap = -float(ds["margin"].sel(target="pm25-2025"))
+    assert 0 < most < gap
+    assert "本地减排无法单独弥补" in md and f"只能再降约{most:.1f} µg/m³，小于{gap:.1f} µg/m³的缺口" in md
+    assert "需在现有措施之外再削减二氧化硫" not in md

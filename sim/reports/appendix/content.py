@@ -1188,7 +1188,27 @@ class _Builder:
         head = self.t(f"弥补途径（使{meaning}）：", f"What would close it ({meaning}): ")
         if need_c <= 0:
             return out
-        if alphas:
+        left = {p: _f(self.ds["emissions_total"].sel(pollutant=p, year=year)) for _a, p, _d in alphas}  # t/a still emitted
+        if alphas and need_c / max(alphas)[0] > left[max(alphas)[1]]:
+            # more than the most effective precursor still emits: what cutting all that is left would do
+            alpha, pol, _de = max(alphas)
+            most = sum(a * left[p] for a, p, _d in alphas)  # µg/m³, every counted precursor cut to zero
+            names = self.join([self.pol(p) for _a, p, _d in alphas])
+            if most < need_c:
+                out.append(head + self.t(
+                    f"本地减排无法单独弥补：即使把{names}在{year}年的剩余排放全部削减，按线性响应浓度也只能再降约{most:.1f} µg/m³，"
+                    f"小于{need_c:.1f} µg/m³的缺口；需区域联防联控，并以空气质量模型复核",
+                    f"local cuts cannot close it alone: even cutting all of {names} still emitted in {year}, the linear response gives "
+                    f"about {most:.1f} µg/m³ more fall, less than the {need_c:.1f} µg/m³ gap; regional joint control is needed, "
+                    "checked with an air-quality model"))
+            else:
+                out.append(head + self.t(
+                    f"单削减{self.pol(pol)}不够（其{year}年剩余排放仅{_grouped(fmt_sig(left[pol], 3))}吨/年）；需同时削减多种前体物："
+                    f"按线性响应，{names}的剩余排放全部削减可再降约{most:.1f} µg/m³，超出线性响应的适用范围时应以空气质量模型复核",
+                    f"cutting {self.pol(pol)} alone is not enough (only {fmt_sig(left[pol], 3)} t/a is left in {year}); several precursors "
+                    f"must be cut: by the linear response, cutting all that is left of {names} gives about {most:.1f} µg/m³ more fall; "
+                    "an air-quality model where the change exceeds the linear response's range"))
+        elif alphas:
             alpha, pol, de = max(alphas)
             extra = need_c / alpha
             out.append(head + self.t(
