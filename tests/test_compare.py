@@ -54,6 +54,11 @@ def test_cli_compare_tables_charts_xlsx_iamc(tmp_path, monkeypatch):
     assert res.exit_code == 0, res.output
     res = CliRunner().invoke(main, ["compare", "ankang-2025", STRONG, "--xlsx", "c.xlsx", "--iamc", "c.csv", "--out", "cmp"])
     assert res.exit_code == 0, res.output
+    # into folders that do not exist yet: made (it was an internal error after the comparison was written)
+    res = CliRunner().invoke(main, ["compare", "ankang-2025", STRONG, "--xlsx", "new/x/c.xlsx", "--iamc", "new/y/c.csv",
+                                    "--out", "cmp2", "--no-figures"])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "new" / "x" / "c.xlsx").is_file() and (tmp_path / "new" / "y" / "c.csv").is_file()
     assert "目标余量比较" in res.stdout and "ankang-2025-variants-strong" in res.stdout
     assert (tmp_path / "cmp" / "figures" / "margins.png").is_file()
     assert any(p.name.startswith("waterfall_") for p in (tmp_path / "cmp" / "figures").iterdir())
@@ -73,6 +78,9 @@ def test_cli_compare_tables_charts_xlsx_iamc(tmp_path, monkeypatch):
     assert targets.loc["nh3n-2025", "ankang-2025 结论"] == "不可达" and targets.loc["nh3n-2025", "目标名称"].startswith("氨氮")
     heads = [c for c in targets.columns if c.endswith("结论")]
     assert heads == ["ankang-2025 结论", "ankang-2025-variants-strong 结论"]  # command-line order
+    steps = next(wb[n] for n in wb.sheetnames if n.startswith("变化分解"))  # the waterfall's steps read in Chinese
+    labels = [r[0].value for r in steps.iter_rows(min_row=2)]
+    assert labels[0] == "ankang-2025 排放" and "新增量差异" in labels and "baseline (growth) difference" not in labels
     ws = wb["目标余量"]
     assert ws["G2"].number_format == "#,##0.0" and ws.column_dimensions["B"].width > 20 and ws.freeze_panes == "A2"
     raw = (tmp_path / "c.csv").read_bytes()

@@ -262,6 +262,19 @@ def _sheet(wb: Any, title: str, header: list[str], rows: list[list[Any]], format
         ws.column_dimensions[get_column_letter(j)].width = min(60, max(8, max(_display_width(t) for t in texts) + 2))
 
 
+def step_label(step: str, labels: list[str], lang: str) -> str:
+    """A compare-waterfall step as a planner reads it: 'ankang-2025 emissions' -> 'ankang-2025 排放',
+    'urban-sewage 城镇污水…' -> '城镇污水…' (the measure's name without its id)."""
+    zh = lang == "zh"
+    for s in labels:
+        if step == f"{s} emissions":
+            return f"{s} 排放" if zh else step
+    if step == "baseline (growth) difference":
+        return "新增量差异" if zh else step
+    head, _, rest = step.partition(" ")
+    return rest or head
+
+
 def to_xlsx(cmp: xr.Dataset, path: str | Path, extra: dict[str, pd.DataFrame] | None = None) -> Path:
     """The comparison as a workbook a planner can hand over (openpyxl).
 
@@ -337,12 +350,13 @@ def to_xlsx(cmp: xr.Dataset, path: str | Path, extra: dict[str, pd.DataFrame] | 
     for key, df in (extra or {}).items():
         if key.startswith("waterfall_"):
             pol, _, year = key.removeprefix("waterfall_").rpartition("_")
-            rows = [[str(st), float(d), float(lv)] for st, d, lv in
+            rows = [[step_label(str(st), labels, "zh"), float(d), float(lv)] for st, d, lv in
                     zip(df["step"], df["delta"].to_numpy(float), df["level"].to_numpy(float), strict=True)]
             _sheet(wb, f"变化分解 {display(pol)} {year}", ["步骤", "变化（吨/年）", "排放（吨/年）"], rows, [None, _T_FMT, _T_FMT])
         else:
             _sheet(wb, key, [str(c) for c in df.columns], df.values.tolist(), [None] * len(df.columns))
     p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
     wb.save(p)
     return p
 
@@ -403,5 +417,6 @@ def to_iamc(cmp: xr.Dataset, path: str | Path, model: str = "ersim") -> Path:
     p = Path(path)
     from sim.store.tables import write_csv
 
+    p.parent.mkdir(parents=True, exist_ok=True)
     write_csv(df, p)
     return p

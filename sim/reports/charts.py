@@ -23,7 +23,7 @@ from sim.core.units import shown
 if TYPE_CHECKING:  # a chart reads only a run's Dataset: a chart worker imports no more than this module
     from sim.evaluation.evaluate import Result
 
-__all__ = ["CJK_FONT", "DPI", "Drawn", "concentration_chart", "figure_writers", "margin_distribution", "save_png", "setup_fonts", "step_label", "waterfall",
+__all__ = ["CJK_FONT", "DPI", "Drawn", "concentration_chart", "figure_writers", "margin_distribution", "save_png", "setup_fonts", "waterfall",
            "wrap_label"]
 
 CJK_FONT = "Noto Sans CJK SC"
@@ -338,19 +338,6 @@ def figure_writers(result: Result, lang: str = "zh") -> dict[str, Callable[[Path
     return out
 
 
-def step_label(step: str, labels: list[str], lang: str) -> str:
-    """A compare-waterfall step as a planner reads it: 'ankang-2025 emissions' -> 'ankang-2025 排放',
-    'urban-sewage 城镇污水…' -> '城镇污水…' (the measure's name without its id)."""
-    zh = lang == "zh"
-    for s in labels:
-        if step == f"{s} emissions":
-            return f"{s} 排放" if zh else step
-    if step == "baseline (growth) difference":
-        return "新增量差异" if zh else step
-    head, _, rest = step.partition(" ")
-    return rest or head
-
-
 def _margin_panel(ax: Any, cmp: Any, labels: list[str], targets: list[str], tonnes: bool, zh: bool, percent: Any,
                   legend: bool) -> None:
     """Grouped bars of the margins of *targets* (all in tonnes, or all in µg/m³) by scenario;
@@ -395,6 +382,8 @@ def comparison_figures(cmp: Any, waterfalls: dict[str, Any], folder: Path, lang:
     size (a 80 t shortfall next to a 4,000 t margin would vanish in tonnes)."""
     setup_fonts()
     from matplotlib.ticker import PercentFormatter
+
+    from sim.analyses.compare import step_label
 
     zh = lang == "zh"
     folder.mkdir(parents=True, exist_ok=True)

@@ -228,7 +228,7 @@ def print_comparison(cmp, tabs, waterfalls, console: Console | None = None) -> N
         if any(abs(v) > 0 for v in vals):
             t.add_row(str(names.get(r["measure"], r["measure"])), display(str(r["pollutant"])), *[_t_or_dash(v) for v in vals])
     con.print(t)
-    from sim.reports.charts import step_label
+    from sim.analyses.compare import step_label
 
     for key, wf in waterfalls.items():
         pol, _, year = key.removeprefix("waterfall_").rpartition("_")
