@@ -262,6 +262,7 @@ def test_measures_csv_carries_per_measure_quantiles_under_samples(project):
     res = sim.run("scenarios/ankang-2025.yaml", samples=300, seed=5)
     folder = res.save()
     df = pd.read_csv(folder / "measures.csv")
+    assert set(df["reduction_unit"]) == {"t/a"}  # the unit travels with the numbers
     assert {"reduction", "reduction_p5", "reduction_p50", "reduction_p95"} <= set(df.columns)
     assert (df["reduction_p5"] <= df["reduction_p50"] + 1e-9).all() and (df["reduction_p50"] <= df["reduction_p95"] + 1e-9).all()
     # a measure whose inputs carry no range has p5 = p50 = p95 = its central reduction

@@ -67,15 +67,21 @@ def _print(ds: object) -> None:
     req = np.abs(ds["required"].values)
     rel = np.divide(margin, req, out=np.array(margin, dtype=float), where=req > 0)  # a share of the requirement
     prob = ds["probability"].values if "probability" in ds else None
-    width = max((len(str(r)) for r in ds["region"].values), default=6)
-    click.echo(f"{'region':<{width}}  met  at risk  not met  tightest target")
+    from rich.console import Console
+
+    from sim.core import safe
+    from sim.core.units import shown
+    from sim.reports.terminal import Table
+
+    table = Table("地区 region", "达标 met", "有风险 at risk", "未达标 not met", "最紧的目标 tightest target (margin)")
     for i, reg in enumerate(ds["region"].values):
         have = status[i] != ""
         counts = [int(((status[i] == s) & have).sum()) for s in ("met", "at risk", "not met")]
-        tight = "(no targets)"
+        tight = "（无目标 no targets）"
         if have.any():
             j = int(np.nanargmin(np.where(have, rel[i], np.inf)))
-            tight = f"{ds['target'].values[j]} margin {margin[i, j]:+,.1f} {ds['target_unit'].values[i, j]}"
+            tight = f"{ds['target'].values[j]} 余量 {margin[i, j]:+,.1f} {shown(str(ds['target_unit'].values[i, j]))}"
             if prob is not None:
-                tight += f", P(met) {prob[i, j]:.2f}"
-        click.echo(f"{reg!s:<{width}}  {counts[0]:>3}  {counts[1]:>7}  {counts[2]:>7}  {tight}")
+                tight += f"，达标概率 P(met) {prob[i, j]:.2f}"
+        table.add_row(safe.console(str(reg)), *(str(c) for c in counts), safe.console(tight))
+    Console(markup=False, emoji=False, highlight=False).print(table)

@@ -300,6 +300,7 @@ def runs_cmd(scenario: str | None, kind: str) -> None:
     """
     from rich.console import Console
 
+    from sim.core.units import shown
     from sim.reports.terminal import Table
     from sim.store.damage import leftovers
     from sim.store.folders import default_outputs
@@ -310,7 +311,7 @@ def runs_cmd(scenario: str | None, kind: str) -> None:
         if (scenario and r.get("scenario_id") != scenario) or (kind != "all" and r.get("kind") != kind):
             continue
         st = r.get("settings", {}) if isinstance(r.get("settings"), dict) else {}
-        heads = ", ".join(f"{t['target']} {t['margin']:+,.4g} {t.get('unit', 't')}" for t in r.get("targets", [])
+        heads = ", ".join(f"{t['target']} {t['margin']:+,.4g} {shown(str(t.get('unit', 't')))}" for t in r.get("targets", [])
                           if isinstance(t, dict) and isinstance(t.get("margin"), (int, float)))  # every target: none hidden
         if r.get("damaged"):
             heads = f"DAMAGED 已损坏: {r['damaged']}"

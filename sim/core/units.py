@@ -96,10 +96,14 @@ def _define_wan_yi(text: str) -> None:
 _SUPERSCRIPT = {"2": "²", "3": "³", "-1": "⁻¹", "-2": "⁻²", "-3": "⁻³"}
 
 
+#: the UDUNITS spellings of results.nc (CF) as a planner reads them
+_UDUNITS = {"ug m-3": "µg/m³", "t yr-1": "t/a", "t a-1": "t/a"}
+
+
 def shown(unit: str) -> str:
     """A pint-formatted unit as a planner writes it: ``立方米 / 日`` -> ``立方米/日``, ``ug/m**3`` and
     ``ug/m3`` -> ``µg/m³``, ``t / (蒸吨 * a)`` -> ``t/(蒸吨·a)``; a pure number (``1``) -> ''."""
-    text = str(unit or "").strip()
+    text = _UDUNITS.get(str(unit or "").strip(), str(unit or "").strip())
     if text in ("1", "dimensionless"):
         return ""
     text = re.sub(r"(?<![A-Za-z])ug(?![A-Za-z])", "µg", text)

@@ -138,7 +138,8 @@ class Result:
             if q in ds:
                 df[q] = ds[q].transpose("measure", "pollutant", "year").values.reshape(-1)
                 keep.append(q)
-        return df[keep]
+        df["reduction_unit"] = "t/a"  # every reduction column, as summary.csv's emission_unit
+        return df[[*keep, "reduction_unit"]]
 
 
 def run(scenario: Scenario, library: Library | None = None, *, attribution: str | None = None) -> Result:
