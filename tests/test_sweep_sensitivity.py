@@ -200,3 +200,22 @@ def test_sweep_points_share_their_draws_inputs_bit_for_bit(spec, monkeypatch):
     anew = sweep(model, [axis], samples=40, seed=3)
     for v in anew.data_vars:
         np.testing.assert_array_equal(shared[v].values, anew[v].values, err_msg=v)
+
+
+def test_sensitivity_table_shows_rounding_noise_as_zero():
+    """μ* of 6.3e-13 t beside 5,202 t (an input with no effect, by finite differences) reads 0."""
+    import io
+
+    import pandas as pd
+    from rich.console import Console
+
+    from sim.reports.terminal import print_sensitivity
+
+    df = pd.DataFrame({"input": ["a", "b"], "label": ["a", "b"], "mu_star": [5202.0, 6.262e-13], "mu_star_conf": [44.8, 9.6e-14],
+                       "sigma": [799.6, 1.7e-12], "margin_unit": ["t", "t"]})
+    buf = io.StringIO()
+    print_sensitivity(df, "morris", "cod", console=Console(file=buf, width=200))
+    text = buf.getvalue()
+    assert "e-13" not in text and "e-12" not in text and "5,202" in text
+    row = next(line for line in text.splitlines() if "│  2 │" in line or "│ 2 │" in line)
+    assert [c.strip() for c in row.split("│")[3:6]] == ["0", "0", "0"]

@@ -318,7 +318,13 @@ def print_sensitivity(df, method: str, target: str, console: Console | None = No
     t.add_column("输入 input")
     for _, head in cols:
         t.add_column(head, justify="right")
+    # rounding noise (μ* 6e-13 t beside 5,202 t for an input with no effect) is shown as 0
+    scale = {c: float(np.nanmax(np.abs(df[c].to_numpy(float)), initial=0.0)) if len(df) else 0.0 for c, _ in cols}
+
+    def cell(c: str, v: float) -> str:
+        return "0" if abs(v) <= 1e-9 * scale[c] else f"{v:,.4g}"
+
     for i, r in df.iterrows():
         label = (names or {}).get(str(r["input"]), str(r["label"])) if "input" in r else str(r["label"])
-        t.add_row(str(i + 1), label, *[f"{float(r[c]):,.4g}" for c, _ in cols])
+        t.add_row(str(i + 1), label, *[cell(c, float(r[c])) for c, _ in cols])
     con.print(t)
