@@ -414,8 +414,9 @@ def solve(scenario: Any, library: Any = None, *, gap: float = 1e-2, time_limit: 
     prob, info = build_problem(model)
     notes: list[str] = []
     if prob.integer.sum() > round_up_above:
-        notes.append(f"{int(prob.integer.sum())} whole-project candidates (> {round_up_above}): solved as an LP and the "
-                     "fractional projects rounded up, so the cost is an upper bound")
+        notes.append(f"整体项目候选措施有 {int(prob.integer.sum())} 项（多于 {round_up_above}）：按线性规划求解后把非整数项目向上取整，"
+                     f"费用为上限 ({int(prob.integer.sum())} whole-project candidates (> {round_up_above}): solved as an LP and the "
+                     "fractional projects rounded up, so the cost is an upper bound)")
         relaxed = LinearProblem(prob.c, prob.a_ge, prob.b_ge, prob.a_le, prob.b_le, prob.upper, np.zeros_like(prob.integer),
                                 prob.names, prob.ge_names, prob.le_names)
         sol = solve_lp(relaxed, gap, time_limit)
@@ -434,7 +435,8 @@ def solve(scenario: Any, library: Any = None, *, gap: float = 1e-2, time_limit: 
     specs = info["specs"]
     binding = [t.id for t, s, p in zip(specs, shortfall, sol.prices, strict=True) if s > 1e-9 * max(1.0, abs(t.value)) or p > 1e-9]
     if prob.integer.any():
-        notes.append("prices are conditional on the chosen whole projects (the LP with those projects fixed)")
+        notes.append("影子价格以已选定的整体项目为前提（固定这些项目后的线性规划） "
+                     "(prices are conditional on the chosen whole projects (the LP with those projects fixed))")
     cands = info["cands"]
     last_y = max(t.y for t in specs)
     per_unit = {p: info["per_unit"][:, i, last_y] for i, p in enumerate(model.pollutants)}
@@ -450,8 +452,9 @@ def solve(scenario: Any, library: Any = None, *, gap: float = 1e-2, time_limit: 
     cand_ids = {gmodel.measures[j] for j in cands}
     regrouped = [m for m, g in groups.items() if g == GROUP and m not in cand_ids]
     if regrouped:
-        notes.append(f"measures {', '.join(regrouped)} share a pool with candidates: the mix puts them on separate parts of "
-                     f"it (disjoint_group: {GROUP}), as the least-cost model assumes")
+        notes.append(f"措施 {'、'.join(regrouped)} 与候选措施作用于同一排放源：组合按最低费用模型的假设，使它们作用于该源的不同部分"
+                     f"（disjoint_group: {GROUP}） (measures {', '.join(regrouped)} share a pool with candidates: the mix puts them on "
+                     f"separate parts of it (disjoint_group: {GROUP}), as the least-cost model assumes)")
     res = SolveResult(
         model=gmodel, measures=[model.measures[j] for j in cands], level=x,
         unit=[model.decision_unit[j] for j in cands], potential=info["potential"],
@@ -464,7 +467,9 @@ def solve(scenario: Any, library: Any = None, *, gap: float = 1e-2, time_limit: 
     )
     if not res.consistent:
         worst = int(np.argmax(np.abs(res.achieved_engine - res.achieved_lp)))
-        notes.append(f"the engine's re-run of the mix differs from the linear model (target {res.targets[worst]}: "
+        notes.append(f"用模型重算该组合的结果与线性规划不一致（目标 {res.targets[worst]}：{res.achieved_engine[worst]:.6g} 对 "
+                     f"{res.achieved_lp[worst]:.6g} {res.target_units[worst]}）；"
+                     f"the engine's re-run of the mix differs from the linear model (target {res.targets[worst]}: "
                      f"{res.achieved_engine[worst]:.6g} vs {res.achieved_lp[worst]:.6g} {res.target_units[worst]}); "
                      "a treatment candidate with a control candidate on one pool, a treatment beside a group that retires "
                      "and controls, or a target measured against a year the candidates act in, are not linear in the levels")
