@@ -430,3 +430,17 @@ def test_a_coefficient_in_percent_reads_and_saves_as_percent(project):
     more = sim.run(f).dataset["reduction_total"].sel(pollutant="VOCs").values
     assert (more > res.dataset["reduction_total"].sel(pollutant="VOCs").values - 1e-9).all()  # 95 % recovers more than 90 %
     assert more[-1] > res.dataset["reduction_total"].sel(pollutant="VOCs").values[-1]
+
+
+def test_a_saved_scenario_names_its_own_response_table_bare(tmp_path: Path) -> None:
+    """A scenario with a PM2.5 response table of its own (data/resp.csv): the page's saved scenario
+    names it bare (resp.csv, to sit beside the saved file) and says so, not by a path of this machine."""
+    src = REPO / "tests" / "data" / "bad" / "scenario" / "air-response-gbk"
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "resp.csv").write_text((src / "response.csv").read_bytes().decode("gbk"), encoding="utf-8")
+    text = (src / "s.yaml").read_text(encoding="utf-8").replace("response: response.csv", "response: data/resp.csv")
+    (tmp_path / "s.yaml").write_text(text, encoding="utf-8")
+    data = explore_data(sim.run(tmp_path / "s.yaml"))
+    assert data["scenario"]["doc"]["air_quality"]["response"] == "resp.csv"
+    assert data["scenario"]["needs"] == ["resp.csv"]
+    assert str(tmp_path) not in json.dumps(data, ensure_ascii=False)

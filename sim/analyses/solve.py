@@ -468,11 +468,12 @@ def solve(scenario: Any, library: Any = None, *, gap: float = 1e-2, time_limit: 
     if not res.consistent:
         worst = int(np.argmax(np.abs(res.achieved_engine - res.achieved_lp)))
         notes.append(f"用模型重算该组合的结果与线性规划不一致（目标 {res.targets[worst]}：{res.achieved_engine[worst]:.6g} 对 "
-                     f"{res.achieved_lp[worst]:.6g} {res.target_units[worst]}）；"
-                     f"the engine's re-run of the mix differs from the linear model (target {res.targets[worst]}: "
+                     f"{res.achieved_lp[worst]:.6g} {res.target_units[worst]}）：同一排放源上的治理候选与控制候选、与淘汰加控制措施组并存的治理措施，"
+                     "或以候选措施起作用年份为基准的目标，都不是措施规模的线性函数 "
+                     f"(the engine's re-run of the mix differs from the linear model (target {res.targets[worst]}: "
                      f"{res.achieved_engine[worst]:.6g} vs {res.achieved_lp[worst]:.6g} {res.target_units[worst]}); "
                      "a treatment candidate with a control candidate on one pool, a treatment beside a group that retires "
-                     "and controls, or a target measured against a year the candidates act in, are not linear in the levels")
+                     "and controls, or a target measured against a year the candidates act in, are not linear in the levels)")
     return res
 
 

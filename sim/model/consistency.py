@@ -93,7 +93,7 @@ RULES: dict[str, Rule] = _rules(
      "活动水平不能为负"),
     ("growth-range", "inventory[].growth", "above -100% and at most +100% a year", R,
      "growth (and its range) must lie above -100% and at most +100% a year, got {got}",
-     "增长率（及其范围）应在每年 -100% 以上、+100% 以内，实为 {got}"),
+     "增长率（及其范围）应大于每年 -100%、不超过每年 +100%，实为 {got}"),
     ("emissions-negative", "inventory[].emissions.<pollutant>", ">= 0 t/a", R, "emissions must not be negative",
      "排放量不能为负"),
     ("emissions-without-activity", "inventory[].emissions.<pollutant>", "an activity > 0, or no activity", R,
@@ -146,7 +146,7 @@ RULES: dict[str, Rule] = _rules(
     ("commissioned-before-base", "measures[].(commissioned, year)", "after the base year", R,
      "measure {measure!r} takes effect in {year}, before the base year {base}: it is already in the base-year inventory; "
      "edit the pool instead, or give a date after {base}",
-     "措施 {measure!r} 在 {year} 年生效，早于基准年 {base}：它已包含在基准年清单中；请改排放源，或给出基准年之后的日期"),
+     "措施 {measure!r} 在 {year} 年生效，早于基准年 {base}：它已包含在基准年清单中；请直接修改基准年清单中的排放源，或给出基准年之后的日期"),
     ("after-last-year", "measures[].(commissioned, year, schedule)", "within the scenario years", W,
      "measure {measure!r} takes effect in {year}, after the last year {last}: it contributes nothing",
      "措施 {measure!r} 在 {year} 年生效，晚于最后一年 {last}：不产生减排"),
@@ -166,7 +166,7 @@ RULES: dict[str, Rule] = _rules(
     ("capital-negative", "measures[].cost.capital", ">= 0 元", R, "capital cost must not be negative, got {got}",
      "投资不能为负，实为 {got}"),
     ("discount-rate", "discount_rate", "above -100% and below 100%", R, "discount_rate (and its range) must lie above -100% and below 100%, got {got}",
-     "折现率 discount_rate（及其范围）应在 -100% 以上、100% 以下，实为 {got}"),
+     "折现率 discount_rate（及其范围）应大于 -100%、小于 100%，实为 {got}"),
     ("unit-size", "measures[].unit_size", "> 0 in the quantity's unit", R, "unit_size must be above zero, got {got!r}",
      "单个项目规模 unit_size 应大于零，实为 {got!r}"),
     ("potential-negative", "measures[].potential", ">= 0", R, "potential must not be negative, got {got!r}",
@@ -184,13 +184,13 @@ RULES: dict[str, Rule] = _rules(
      "coefficient {key!r} is neither in the library nor used by the scenario, so this override changes nothing{hint}",
      "系数 {key!r} 既不在系数库中，也未被情景使用，此项覆盖不起作用{hint}"),
     ("override-range", "coefficients.<key>", "finite low <= value <= high", R, "{what}",
-     "{what}"),
+     "{what_zh}"),
     ("override-lognormal", "coefficients.<key>.low", "low > 0", R, "a lognormal range needs low > 0, got {got}",
      "对数正态分布的范围要求 low > 0，实为 {got}"),
     ("override-efficiency", "coefficients.<key>.value", "0% to 100% where it is a measure's efficiency", R,
-     "with this override the {pollutant} efficiency of measure {measure!r} ({at}) is {got}; an efficiency lies between "
+     "with this override the {pollutant} efficiency of measure {measure!r} ({at}) is {got}{end}; an efficiency lies between "
      "0% and 100% (95% is value 95 with unit '%', or value 0.95 with unit '1')",
-     "按此覆盖值，措施 {measure!r}（{at}）的 {pollutant} 去除效率为 {got}；去除效率应在 0% 到 100% 之间（95% 写作 value 95、unit '%'，或 value 0.95、unit '1'）"),
+     "按此覆盖值，措施 {measure!r}（{at}）的 {pollutant} 去除效率为 {got}{end_zh}；去除效率应在 0% 到 100% 之间（95% 写作 value 95、unit '%'，或 value 0.95、unit '1'）"),
     # ---- scenario structure ------------------------------------------------------------------
     ("remove-without-extends", "remove_measures, remove_targets", "only with 'extends' (or in a variant)", R,
      "{key} only drops entries of a parent scenario; this scenario has no 'extends'",
@@ -319,11 +319,12 @@ def check_scenario(scen: Scenario, library_keys: Iterable[str]) -> Findings:
         for name in ("low", "high"):
             v = getattr(o, name)
             if v is not None and not math.isfinite(v):
-                f.add("override-range", lines, (*at, name), what=f"{name} must be a finite number, got {v}")
+                f.add("override-range", lines, (*at, name), what=f"{name} must be a finite number, got {v}", what_zh=f"{name} 应为有限数值，实为 {v}")
         if o.distribution == "lognormal" and (o.low is None or o.low <= 0):
             f.add("override-lognormal", lines, (*at, "low"), got=o.low)
         if o.distribution in ("triangular", "uniform", "lognormal") and o.low is None:
-            f.add("override-range", lines, (*at, "distribution"), what=f"a {o.distribution} distribution needs low and high")
+            f.add("override-range", lines, (*at, "distribution"), what=f"a {o.distribution} distribution needs low and high",
+                  what_zh=f"{o.distribution} 分布需要给出 low 和 high")
     for j, m in enumerate(scen.measures):
         path = ("measures", j)
         spec = pools.get(m.pool)
@@ -593,14 +594,17 @@ def _values(model: Model, f: Findings, x: np.ndarray | None = None) -> None:
                 got = _pct(float(v[bad[0]]))
                 # values of the scenario itself (not a sweep's points): said at the override behind them
                 override = _overridden_key(model, int(eff_idx[t])) if x is None else None
+                end = ("value", "low", "high")[int(bad[0])]
+                if override is not None and end != "value" and getattr(model.scenario.coefficients[override], end) is None:
+                    override = None  # the end of another key's range: not this override's doing
                 if override is None:
                     f.add("efficiency-range", lines, path, got=got)
                 else:  # said at the override that makes it so, not where the key is used (perhaps another file)
-                    end = ("value", "low", "high")[int(bad[0])]
                     file, line = lines.where(path)
                     f.add("override-efficiency", lines, ("coefficients", override, end), pollutant=model.pollutants[pm],
-                          measure=model.measures[jm], at=f"{Path(file).name}:{line}" if line else Path(file).name,
-                          got=got if end == "value" else f"{got} at the {end} end of its range")
+                          measure=model.measures[jm], at=f"{Path(file).name}:{line}" if line else Path(file).name, got=got,
+                          end="" if end == "value" else f" at the {end} end of its range",
+                          end_zh="" if end == "value" else f"（取值范围的{'下' if end == 'low' else '上'}限处）")
     std = np.nonzero(model.kind == engine.STANDARD)[0]
     if len(std):
         idx, rows, cols = model._layout("newef")

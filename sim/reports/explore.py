@@ -194,12 +194,18 @@ def explore_data(result: Result, lang: str = "zh") -> dict[str, Any]:
                          "fraction": t.kind == "reduction_percent",
                          "min": 0.0, "max": None})
     doc = scenario_document(scen)["scenario"]
+    # the saved scenario runs wherever it is put: a response table of its own is named bare, to sit beside it
+    needs = []
+    air = doc.get("air_quality") or {}
+    if air.get("response"):
+        needs.append(Path(str(air["response"])).name)
+        air["response"] = needs[-1]
     return {
         "generator": GENERATOR,
         "lang": lang,
         "run_id": result.run_id,
         "scenario": {"name": scen.name, "id": scen.slug, "region": scen.region, "base_year": scen.base_year,
-                     "doc": doc},
+                     "doc": doc, "needs": needs},
         "pools": [{"id": pid, "name": model.pool_names[k], "unit": model.pool_units[k], "activity0": float(model.activity0[k]),
                    "growth": col[f"growth:{pid}"]} for k, pid in enumerate(model.pools)],
         "pollutants": [{"id": p, "name": NAMES_ZH.get(p, p) if lang == "zh" else p} for p in model.pollutants],

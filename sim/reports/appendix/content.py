@@ -17,6 +17,7 @@ import numpy as np
 from sim.core.errors import InputError
 from sim.core.pollutants import display
 from sim.core.units import shown
+from sim.model.air import PRECURSORS
 from sim.model.measure_types import MEASURE_TYPES, type_label
 from sim.reports.appendix.model import (
     Appendix,
@@ -1194,7 +1195,20 @@ class _Builder:
             alpha, pol, _de = max(alphas)
             most = sum(a * left[p] for a, p, _d in alphas)  # µg/m³, every counted precursor cut to zero
             names = self.join([self.pol(p) for _a, p, _d in alphas])
-            if most < need_c:
+            # precursors whose effect per tonne this run cannot give (not in the inventory, not in the
+            # response table, or not cut by any measure): local cuts of those may still close the gap
+            others = [p for p in PRECURSORS if p not in {q for _a, q, _d in alphas}]
+            if most < need_c and others:
+                other_names = self.join([self.pol(p) for p in others])
+                out.append(head + self.t(
+                    f"仅削减{names}不够：即使其{year}年的剩余排放全部削减，按线性响应浓度也只能再降约{most:.1f} µg/m³，"
+                    f"小于{need_c:.1f} µg/m³的缺口；其余前体物（{other_names}）的作用本情景无法估算（清单未计入、响应表未给出或现有措施未削减），"
+                    "需补充其排放与响应后再评估，并考虑区域联防联控，以空气质量模型复核",
+                    f"cutting {names} is not enough: even cutting all that is left of them in {year}, the linear response gives "
+                    f"about {most:.1f} µg/m³ more fall, less than the {need_c:.1f} µg/m³ gap; the effect of the other precursors "
+                    f"({other_names}) cannot be estimated here (not in the inventory or the response table, or not cut by any measure): "
+                    "add their emissions and response and assess again, with regional joint control, checked with an air-quality model"))
+            elif most < need_c:
                 out.append(head + self.t(
                     f"本地减排无法单独弥补：即使把{names}在{year}年的剩余排放全部削减，按线性响应浓度也只能再降约{most:.1f} µg/m³，"
                     f"小于{need_c:.1f} µg/m³的缺口；需区域联防联控，并以空气质量模型复核",

@@ -423,6 +423,9 @@
       function shown(v) { return c.fraction ? fmt(Math.round(v * 1e8) / 1e6) + c.unit : fmt(v) + (c.unit ? " " + c.unit : ""); }
       lines.push("#   " + d.path.replace(/[\r\n]/g, " ") + ": " + shown(d.run) + " -> " + shown(d.value));
     });
+    (D.scenario.needs || []).forEach(function (f) {
+      lines.push("# " + (zh ? "需要 PM2.5 响应表 " + f + "，与本文件放在同一文件夹" : "needs the PM2.5 response table " + f + " in the same folder as this file"));
+    });
     var doc = JSON.parse(JSON.stringify(D.scenario.doc));
     doc.id = D.scenario.id + "-whatif";
     doc.name = name;
