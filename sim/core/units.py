@@ -16,7 +16,8 @@ import pint
 
 from sim.core.errors import UnitError
 
-__all__ = ["DIMENSIONLESS", "Q_", "halfwidth", "normalise_unit_text", "parse_quantity", "parse_unit", "quantity_parts", "shown", "to_magnitude", "ureg"]
+__all__ = ["DIMENSIONLESS", "Q_", "halfwidth", "normalise_unit_text", "parse_quantity", "parse_unit", "quantity_parts", "shown",
+           "split_quantity", "to_magnitude", "ureg"]
 
 
 def _make_registry() -> Any:
@@ -161,13 +162,13 @@ def parse_quantity(value: Any, default_unit: str | None = None) -> pint.Quantity
 @lru_cache(maxsize=65536)
 def _parse_text(value: str, default_unit: str | None) -> tuple[float, Any]:
     """Cached (magnitude, unit) of a quantity string; a fresh Quantity is built per call."""
-    number, unit_text = _split_text(value)
+    number, unit_text = split_quantity(value)
     if not unit_text:
         return number, parse_unit(default_unit) if default_unit else DIMENSIONLESS
     return number, parse_unit(unit_text)
 
 
-def _split_text(value: str) -> tuple[float, str]:
+def split_quantity(value: str) -> tuple[float, str]:
     """'4918.3 蒸吨' -> (4918.3, '蒸吨'); UnitError when it does not start with a number."""
     text = halfwidth(str(value)).strip()
     if not text:
@@ -185,7 +186,7 @@ def _parse_quantity(value: Any, default_unit: str | None = None) -> pint.Quantit
         raise UnitError(f"expected a quantity, got {value!r}")
     if isinstance(value, (int, float)):
         return Q_(float(value), parse_unit(default_unit) if default_unit else DIMENSIONLESS)
-    number, unit_text = _split_text(str(value))
+    number, unit_text = split_quantity(str(value))
     if not unit_text:
         unit = parse_unit(default_unit) if default_unit else DIMENSIONLESS
         return Q_(number, unit)

@@ -225,12 +225,13 @@ def compile_model(scen: Scenario, library: Library) -> Model:
                 if i not in no_unit:  # one problem, not one per factor and per measure on the pool
                     no_unit.add(i)
                     try:  # the kind of unit the factor is per, e.g. 蒸吨 for t/(蒸吨*a)
-                        like = f" such as '{Q_(1.0, _T_PER_A / ef_unit).to_reduced_units().units:~}'"
+                        kind = f"{Q_(1.0, _T_PER_A / ef_unit).to_reduced_units().units:~}"
                     except Exception:
-                        like = ""
+                        kind = ""
                     cc.err(inv_lines, (i, "activity"), f"活动水平 {model.activity0[i]:g} 没有单位，而 {pol} 的排放因子单位为 "
-                           f"'{ef_unit:~}'；请给活动水平加上单位{like.replace(' such as ', '，如 ')} (the activity {model.activity0[i]:g} "
-                           f"has no unit, and the emission factor of {pol} is in '{ef_unit:~}'; give the activity a unit{like})")
+                           f"'{ef_unit:~}'；请给活动水平加上单位{f'，如 {kind!r}' if kind else ''} (the activity {model.activity0[i]:g} "
+                           f"has no unit, and the emission factor of {pol} is in '{ef_unit:~}'; give the activity a unit"
+                           f"{f' such as {kind!r}' if kind else ''})")
                 continue
             if s is None:
                 cc.err(inv_lines, (i, "ef", pol), f"排放因子 '{ef_unit:~}' 乘活动水平 '{unit:~}' 得 '{per:~}'，不是吨/年 (emission factor in '{ef_unit:~}' times activity in '{unit:~}' gives '{per:~}', not tonnes per year)")

@@ -13,7 +13,6 @@ Merging rules (a child over its parent):
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -115,7 +114,7 @@ def _unit_changes(parent: dict[str, Any], plines: dict[tuple[Any, ...], Any], ch
                   clines: dict[tuple[Any, ...], Any]) -> list[Problem]:
     """A child's redefinition of a coefficient its parent defines, in a unit of another dimension:
     refused at the child's unit (not where the key is used, perhaps in another file)."""
-    from sim.core.units import parse_quantity, parse_unit
+    from sim.core.units import parse_unit, split_quantity
     from sim.model.consistency import RULES
 
     def unit_of(c: Any) -> tuple[str, Any, str] | None:
@@ -126,9 +125,8 @@ def _unit_changes(parent: dict[str, Any], plines: dict[tuple[Any, ...], Any], ch
             if isinstance(c.get("unit"), str):
                 return c["unit"], parse_unit(c["unit"]), "unit"
             if isinstance(c.get("value"), str):
-                q = parse_quantity(c["value"])
-                written = re.sub(r"^\s*[-+]?[\d.,]+(?:[eE][-+]?\d+)?\s*", "", c["value"])  # '60 mg/L' -> 'mg/L'
-                return written or "1", q.units, "value"
+                written = split_quantity(c["value"])[1]  # '60 mg/L' -> 'mg/L', as the value is read
+                return written or "1", parse_unit(written), "value"
         except Exception:  # an unknown unit is reported by the coefficient's own check
             return None
         return None

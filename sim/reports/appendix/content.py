@@ -1190,9 +1190,9 @@ class _Builder:
         if need_c <= 0:
             return out
         left = {p: _f(self.ds["emissions_total"].sel(pollutant=p, year=year)) for _a, p, _d in alphas}  # t/a still emitted
-        if alphas and need_c / max(alphas)[0] > left[max(alphas)[1]]:
+        alpha, pol, de = max(alphas) if alphas else (0.0, "", 0.0)  # the most effective precursor
+        if alphas and need_c / alpha > left[pol]:
             # more than the most effective precursor still emits: what cutting all that is left would do
-            alpha, pol, _de = max(alphas)
             most = sum(a * left[p] for a, p, _d in alphas)  # µg/m³, every counted precursor cut to zero
             names = self.join([self.pol(p) for _a, p, _d in alphas])
             # precursors whose effect per tonne this run cannot give (not in the inventory, not in the
@@ -1223,7 +1223,6 @@ class _Builder:
                     f"must be cut: by the linear response, cutting all that is left of {names} gives about {most:.1f} µg/m³ more fall; "
                     "an air-quality model where the change exceeds the linear response's range"))
         elif alphas:
-            alpha, pol, de = max(alphas)
             extra = need_c / alpha
             out.append(head + self.t(
                 f"按同一线性响应，需在现有措施之外再削减{self.pol(pol)}约{_grouped(fmt_sig(extra, 3))}吨/年"
